@@ -1,0 +1,26 @@
+/**
+ * The only module that decides where aivmm keeps files. It reads the environment it is given
+ * (the CLI passes process.env once, at the edge) and the home directory.
+ */
+import os from 'node:os';
+import { join } from 'node:path';
+
+export interface AivmmPaths {
+  /** Probe results, embedded models, later the model cache's own index. */
+  cacheDir: string;
+}
+
+export function resolvePaths(
+  env: Readonly<Record<string, string | undefined>>,
+  platform: NodeJS.Platform = process.platform,
+  home: string = os.homedir(),
+): AivmmPaths {
+  if (env['AIVMM_CACHE_DIR']) return { cacheDir: env['AIVMM_CACHE_DIR'] };
+  if (platform === 'darwin') return { cacheDir: join(home, 'Library', 'Caches', 'aivmm') };
+  if (platform === 'win32') return { cacheDir: join(env['LOCALAPPDATA'] ?? join(home, 'AppData', 'Local'), 'aivmm', 'cache') };
+  return { cacheDir: join(env['XDG_CACHE_HOME'] ?? join(home, '.cache'), 'aivmm') };
+}
+
+export function tempDir(): string {
+  return os.tmpdir();
+}

@@ -1,0 +1,83 @@
+/**
+ * Typed errors. Core throws these with a stable `code` and an actionable `hint`;
+ * only src/cli/exit-codes.ts turns a code into a process exit status.
+ */
+export type ErrorCode =
+  | 'INTERNAL'
+  | 'USAGE'
+  | 'CONFIG'
+  | 'NETWORK'
+  | 'NOT_FOUND'
+  | 'AUTH'
+  | 'BACKEND_UNAVAILABLE'
+  | 'INFERENCE'
+  | 'INTEGRITY'
+  | 'REGRESSION'
+  | 'NOT_IMPLEMENTED'
+  | 'CANCELLED';
+
+export abstract class AivmmError extends Error {
+  abstract readonly code: ErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(message: string, hint?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.hint = hint;
+  }
+}
+
+/** A bad flag, argument or value given by the user. */
+export class UsageError extends AivmmError {
+  readonly code = 'USAGE' as const;
+}
+/** An invalid configuration file or environment variable. */
+export class ConfigError extends AivmmError {
+  readonly code = 'CONFIG' as const;
+}
+/** Connection failures, timeouts, 5xx answers after retries. */
+export class NetworkError extends AivmmError {
+  readonly code = 'NETWORK' as const;
+}
+/** A model, revision, file or device that does not exist. */
+export class NotFoundError extends AivmmError {
+  readonly code = 'NOT_FOUND' as const;
+}
+/** 401/403: a gated or private model, or a bad token. */
+export class AuthError extends AivmmError {
+  readonly code = 'AUTH' as const;
+}
+/** A runtime, execution provider or device that cannot be used here. */
+export class BackendUnavailableError extends AivmmError {
+  readonly code = 'BACKEND_UNAVAILABLE' as const;
+}
+/** Session creation or a run failed (bad model, shape or dtype mismatch). */
+export class InferenceError extends AivmmError {
+  readonly code = 'INFERENCE' as const;
+}
+/** A checksum or size mismatch. */
+export class IntegrityError extends AivmmError {
+  readonly code = 'INTEGRITY' as const;
+}
+/** A benchmark slower than its baseline beyond the allowed threshold. */
+export class RegressionError extends AivmmError {
+  readonly code = 'REGRESSION' as const;
+}
+/** A command that exists in the interface but is not built yet. */
+export class NotImplementedError extends AivmmError {
+  readonly code = 'NOT_IMPLEMENTED' as const;
+}
+/** Ctrl-C or an abort signal. */
+export class CancelledError extends AivmmError {
+  readonly code = 'CANCELLED' as const;
+}
+
+export function isAivmmError(err: unknown): err is AivmmError {
+  return err instanceof AivmmError;
+}
+
+/** A readable one-line message from anything thrown (native addons throw plain Errors or strings). */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message.split('\n')[0] ?? err.message;
+  return String(err);
+}

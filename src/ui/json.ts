@@ -1,0 +1,33 @@
+/** Versioned JSON envelopes: every command prints exactly one of these on stdout with --json. */
+
+export const SCHEMAS = Object.freeze({
+  devices: 'aivmm/devices@1',
+  error: 'aivmm/error@1',
+});
+
+export interface OkEnvelope<T> {
+  schema: string;
+  ok: true;
+  data: T;
+  warnings: string[];
+}
+
+export interface ErrorEnvelope {
+  schema: typeof SCHEMAS.error;
+  ok: false;
+  error: { code: string; exitCode: number; message: string; hint?: string };
+}
+
+export function okEnvelope<T>(schema: string, data: T, warnings: string[] = []): OkEnvelope<T> {
+  return { schema, ok: true, data, warnings };
+}
+
+export function errorEnvelope(code: string, exitCode: number, message: string, hint?: string): ErrorEnvelope {
+  const error: ErrorEnvelope['error'] = { code, exitCode, message };
+  if (hint) error.hint = hint;
+  return { schema: SCHEMAS.error, ok: false, error };
+}
+
+export function toJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}

@@ -1,0 +1,3 @@
+import addon from "./addon";
+export { addon };
+export * from "./addon";
