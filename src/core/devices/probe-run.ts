@@ -5,16 +5,17 @@
  * (VK_DRIVER_FILES for WebGPU, CUDA_DEVICE_ORDER for CUDA), so native aborts or hangs cannot take the
  * caller down.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RuntimeTarget } from '../backends/ep-map.js';
-import type { Backend, HostTensor } from '../backends/types.js';
+import type { Backend, HostTensor, TensorSpec } from '../backends/types.js';
 import { embeddedModel } from '../hub/embedded.js';
 import { errorMessage } from '../errors.js';
 import { tempDir } from '../config/paths.js';
 
 export interface ProbeJob {
   target: RuntimeTarget;
+  /** An embedded model's name (devices --probe uses probe-mlp) or a path to an .onnx file. */
   model: string;
 }
 
@@ -43,19 +44,28 @@ function maxAbsDiff(a: HostTensor | undefined, b: HostTensor | undefined): numbe
   return max;
 }
 
+/** Float inputs of the session's shapes (symbolic dimensions as 1), filled with a fixed pattern. */
+function feedsFor(inputs: readonly TensorSpec[]): Record<string, HostTensor> {
+  const feeds: Record<string, HostTensor> = {};
+  for (const spec of inputs) {
+    const dims = spec.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1));
+    const size = dims.reduce((n, d) => n * d, 1);
+    feeds[spec.name] = { type: 'float32', dims, data: Float32Array.from({ length: size }, (_, i) => Math.sin(i)) };
+  }
+  return feeds;
+}
+
+/** `model` is an embedded model's name or a path to an .onnx file. */
+async function modelBytes(model: string): Promise<Uint8Array> {
+  return model.endsWith('.onnx') ? new Uint8Array(await readFile(model)) : embeddedModel(model).build();
+}
+
 export async function runProbe(job: ProbeJob): Promise<ProbeOutcome> {
-  const spec = embeddedModel(job.model);
-  const bytes = spec.build();
-  const input: HostTensor = {
-    type: 'float32',
-    dims: spec.input.shape.map((d) => (typeof d === 'number' ? d : 1)),
-    data: Float32Array.from({ length: spec.input.shape.reduce<number>((n, d) => n * (typeof d === 'number' ? d : 1), 1) }, (_, i) => Math.sin(i)),
-  };
-  const feeds = { [spec.input.name]: input };
-  const backend = await backendFor(job.target);
   const outcome: ProbeOutcome = { ok: false };
   const profileDir = await mkdtemp(join(tempDir(), 'aivmm-probe-'));
   try {
+    const bytes = await modelBytes(job.model);
+    const backend = await backendFor(job.target);
     outcome.runtimeVersion = await backend.version();
     if (job.target.runtime === 'onnxruntime') {
       outcome.builtWith = await (await import('../backends/ort.js')).ortSupportedBackends();
@@ -70,6 +80,7 @@ export async function runProbe(job: ProbeJob): Promise<ProbeOutcome> {
       session = await backend.load(bytes, job.target, { profile: { dir: profileDir } });
     }
     const t1 = performance.now();
+    const feeds = feedsFor(session.inputs);
     const out = await session.run(feeds);
     const t2 = performance.now();
     outcome.sessionMs = Math.round((t1 - t0) * 10) / 10;
@@ -78,15 +89,15 @@ export async function runProbe(job: ProbeJob): Promise<ProbeOutcome> {
     if (placement) outcome.executedOn = placement;
     await session.dispose();
 
-    // Reference: the same model on the ORT CPU EP.
-    if (!(job.target.runtime === 'onnxruntime' && job.target.provider === 'cpu')) {
+    // Reference: the same model and inputs on the ORT CPU EP.
+    if (job.target.runtime === 'onnxruntime' && job.target.provider === 'cpu') {
+      outcome.maxAbsDiff = 0;
+    } else {
       const { ortBackend } = await import('../backends/ort.js');
       const ref = await ortBackend.load(bytes, { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' });
       const refOut = await ref.run(feeds);
       await ref.dispose();
-      outcome.maxAbsDiff = maxAbsDiff(out[spec.output.name], refOut[spec.output.name]);
-    } else {
-      outcome.maxAbsDiff = 0;
+      outcome.maxAbsDiff = Math.max(0, ...Object.keys(refOut).map((k) => maxAbsDiff(out[k], refOut[k])));
     }
     outcome.ok = true;
   } catch (err) {
@@ -96,4 +107,3 @@ export async function runProbe(job: ProbeJob): Promise<ProbeOutcome> {
   }
   return outcome;
 }
-

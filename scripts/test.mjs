@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// npm test: build (the CLI tests spawn bin/aivmm.js, which runs dist/), then run every test file
+// under test/ with Node's test runner, TypeScript loaded through tsx.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const build = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+function find(dir) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...find(p));
+    else if (/\.test\.tsx?$/.test(name)) out.push(p);
+  }
+  return out;
+}
+const only = process.argv.slice(2);
+const files = only.length > 0 ? only : find(join(root, 'test'));
+const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], { stdio: 'inherit', cwd: root });
+process.exit(run.status ?? 1);
