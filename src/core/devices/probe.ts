@@ -91,8 +91,7 @@ function applyResult(reach: BackendReach, result: ProbeResult): void {
     reach.reason = `probe failed: ${result.error ?? 'unknown error'}`;
     return;
   }
-  const onTarget = Object.entries(result.executedOn ?? {}).some(([, n]) => n > 0);
-  if (result.fallback && !onTarget) {
+  if (result.fallback && result.ranOnTarget === false) {
     reach.available = false;
     reach.reason = 'silent fallback: every node ran on the CPU';
     return;
@@ -127,11 +126,9 @@ function toResult(outcome: ProbeOutcome, target: RuntimeTarget, at: string, tole
     const elsewhere = Object.entries(outcome.executedOn).filter(([p, n]) => n > 0 && !p.includes(expected));
     const onTarget = Object.entries(outcome.executedOn).filter(([p, n]) => n > 0 && p.includes(expected));
     r.fallback = Boolean(outcome.strictFailed) || elsewhere.length > 0;
-    if (onTarget.length === 0 && r.ok) {
-      // Nothing ran where it was asked to: report it as such rather than as a working accelerator.
-      r.fallback = true;
-      r.executedOn = Object.fromEntries(elsewhere);
-    }
+    r.ranOnTarget = onTarget.length > 0;
+    // Nothing ran where it was asked to: that is a fallback, never a working accelerator.
+    if (!r.ranOnTarget) r.fallback = true;
   }
   if (r.ok && (r.maxAbsDiff ?? 0) > tolerance) {
     r.ok = false;

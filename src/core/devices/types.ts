@@ -17,6 +17,8 @@ export interface ProbeResult {
   executedOn?: Record<string, number>;
   /** The request asked for an accelerator but (some) nodes ran on the CPU. */
   fallback?: boolean;
+  /** At least one node ran on the requested provider/device. */
+  ranOnTarget?: boolean;
   /** Largest absolute difference from the CPU reference output. */
   maxAbsDiff?: number;
   error?: string;

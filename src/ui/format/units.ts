@@ -9,7 +9,7 @@ export function formatBytes(bytes: number | undefined): string {
     v /= 1024;
     i += 1;
   }
-  return `${v >= 100 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
+  return `${v >= 100 || i === 0 ? Math.round(v) : Number(v.toFixed(1))} ${units[i]}`;
 }
 
 export function formatMs(ms: number | undefined): string {
