@@ -33,14 +33,21 @@ export function DevicesScreen({ report, now }: { report: DevicesReport; now?: Da
             <Text key={n} color="yellow">{`       note: ${n}`}</Text>
           ))}
           {r.backends.map((b) => (
-            <Box key={b.backend} flexDirection="column">
-              <Text>
-                {'       '}
-                <Text color={STATE[b.state].color}>{STATE[b.state].mark}</Text>
-                {` ${b.backend.padEnd(13)}`}
+            <Box key={b.backend} flexDirection="column" marginLeft={7}>
+              <Box>
+                <Box width={16} flexShrink={0}>
+                  <Text>
+                    <Text color={STATE[b.state].color}>{STATE[b.state].mark}</Text>
+                    {` ${b.backend}`}
+                  </Text>
+                </Box>
                 {b.state === 'unavailable' ? <Text color="red">{b.detail}</Text> : <Text dimColor>{b.detail}</Text>}
-              </Text>
-              {b.fix ? <Text dimColor>{`                 fix: ${b.fix}`}</Text> : null}
+              </Box>
+              {b.fix ? (
+                <Box marginLeft={16}>
+                  <Text dimColor>{`fix: ${b.fix}`}</Text>
+                </Box>
+              ) : null}
             </Box>
           ))}
           {r.backends.length === 0 ? <Text dimColor>{'       no backend reaches this device'}</Text> : null}
