@@ -4,9 +4,9 @@
  * later plain runs can show them.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { writeFileAtomic } from '../atomic-write.js';
 import { targetFor, type RuntimeTarget } from '../backends/ep-map.js';
 import type { ProbeJob, ProbeOutcome } from './probe-run.js';
 import type { BackendId, BackendReach, Device, DevicesReport, ProbeResult } from './types.js';
@@ -65,18 +65,6 @@ async function readCache(path: string): Promise<CacheFile | undefined> {
     return parsed.schema === 'aivmm/probe-cache@1' ? parsed : undefined;
   } catch {
     return undefined; // absent or unreadable: plain runs carry on without it
-  }
-}
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  await mkdir(join(path, '..'), { recursive: true });
-  const tmp = `${path}.tmp.${randomBytes(6).toString('hex')}`;
-  try {
-    await writeFile(tmp, text);
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
   }
 }
 
@@ -168,7 +156,7 @@ export async function probeDevices(report: DevicesReport, opts: ProbeOptions): P
     const at = now().toISOString();
     const file: CacheFile = { schema: 'aivmm/probe-cache@1', fingerprint, hostname: report.host.hostname, at, results };
     try {
-      await writeAtomic(path, `${JSON.stringify(file, null, 2)}\n`);
+      await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`);
       report.probeCache = { path, at, used: false };
     } catch (err) {
       report.warnings.push(`could not save probe results to ${path}: ${(err as Error).message}`);

@@ -57,19 +57,20 @@ export class ProtoWriter {
   }
 
   float(field: number, value: number): this {
-    this.tag(field, WIRE_FIXED32);
     const b = new Uint8Array(4);
     new DataView(b.buffer).setFloat32(0, value, true);
-    this.flushScratch();
-    this.pushBytes(b);
-    return this;
+    return this.fixed(field, WIRE_FIXED32, b);
   }
 
   double(field: number, value: number): this {
-    this.tag(field, WIRE_FIXED64);
     const b = new Uint8Array(8);
     new DataView(b.buffer).setFloat64(0, value, true);
-    this.pushBytes(b);
+    return this.fixed(field, WIRE_FIXED64, b);
+  }
+
+  private fixed(field: number, wire: number, bytes: Uint8Array): this {
+    this.tag(field, wire);
+    this.pushBytes(bytes);
     return this;
   }
 
