@@ -121,3 +121,9 @@ test('the real binary: devices --json parses and exits 0; bad input exits with i
   assert.equal(bad.code, EXIT_CODES.USAGE);
   assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
 });
+
+test('a reader that closes the pipe early gets no stack trace', () => {
+  const r = spawnSync('sh', ['-c', `"${process.execPath}" "${fileURLToPath(new URL('../../bin/aivmm.js', import.meta.url))}" --help | true`], { encoding: 'utf8' });
+  assert.equal(r.status, 0);
+  assert.doesNotMatch(r.stderr, /EPIPE|at /);
+});
