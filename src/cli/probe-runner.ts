@@ -5,18 +5,12 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ProbeRunner } from '../core/devices/probe.js';
-import type { ProbeOutcome } from '../core/devices/probe-run.js';
+import { PROBE_MARKER, type ProbeOutcome } from '../core/devices/probe-run.js';
 
-const MARKER = '@@aivmm-probe ';
-
+/** The worker's node arguments: the compiled worker, or under tsx (tests run from source) the TypeScript one. */
 function workerCommand(): string[] {
-  const js = new URL('./probe-worker.js', import.meta.url);
-  const path = fileURLToPath(js);
-  if (import.meta.url.endsWith('.ts')) {
-    // running from source (tests under tsx): the worker is TypeScript too
-    return ['--import', 'tsx', fileURLToPath(new URL('./probe-worker.ts', import.meta.url))];
-  }
-  return [path];
+  if (import.meta.url.endsWith('.ts')) return ['--import', 'tsx', fileURLToPath(new URL('./probe-worker.ts', import.meta.url))];
+  return [fileURLToPath(new URL('./probe-worker.js', import.meta.url))];
 }
 
 export function processProbeRunner(baseEnv: Readonly<Record<string, string | undefined>>, log: (m: string) => void = () => undefined): ProbeRunner {
@@ -43,10 +37,10 @@ export function processProbeRunner(baseEnv: Readonly<Record<string, string | und
         clearTimeout(timer);
         const target = job.target.runtime === 'onnxruntime' ? job.target.provider : `openvino:${job.target.device}`;
         for (const line of stderr.split('\n').filter(Boolean)) log(`probe ${target}: ${line}`);
-        const line = stdout.split('\n').find((l) => l.startsWith(MARKER));
+        const line = stdout.split('\n').find((l) => l.startsWith(PROBE_MARKER));
         if (line) {
           try {
-            resolve(JSON.parse(line.slice(MARKER.length)) as ProbeOutcome);
+            resolve(JSON.parse(line.slice(PROBE_MARKER.length)) as ProbeOutcome);
             return;
           } catch {
             // fall through to the failure below

@@ -3,10 +3,10 @@
  * and prints the outcome as one marked JSON line on stdout. Native runtimes may print to stdout/stderr
  * themselves; the marker separates our line from theirs.
  */
-import { runProbe, type ProbeJob } from '../core/devices/probe-run.js';
+import { PROBE_MARKER, runProbe, type ProbeJob, type ProbeOutcome } from '../core/devices/probe-run.js';
 import { errorMessage } from '../core/errors.js';
 
-export const PROBE_MARKER = '@@aivmm-probe ';
+const emit = (o: ProbeOutcome): void => void process.stdout.write(`\n${PROBE_MARKER}${JSON.stringify(o)}\n`);
 
 const arg = process.argv[2];
 if (arg) {
@@ -14,12 +14,7 @@ if (arg) {
   try {
     job = JSON.parse(arg) as ProbeJob;
   } catch (err) {
-    process.stdout.write(`\n${PROBE_MARKER}${JSON.stringify({ ok: false, error: `bad probe job: ${errorMessage(err)}` })}\n`);
+    emit({ ok: false, error: `bad probe job: ${errorMessage(err)}` });
   }
-  if (job) {
-    runProbe(job).then(
-      (o) => process.stdout.write(`\n${PROBE_MARKER}${JSON.stringify(o)}\n`),
-      (err: unknown) => process.stdout.write(`\n${PROBE_MARKER}${JSON.stringify({ ok: false, error: errorMessage(err) })}\n`),
-    );
-  }
+  if (job) runProbe(job).then(emit, (err: unknown) => emit({ ok: false, error: errorMessage(err) }));
 }

@@ -133,15 +133,19 @@ const NPU_DRIVERS: Readonly<Record<string, { vendor: string; vendorId: string; n
 /** NPUs: the accel subsystem (/sys/class/accel) with the intel_vpu or amdxdna driver. */
 async function discoverNpus(host: Host): Promise<Device[]> {
   if (host.platform !== 'linux') return [];
-  const npus: Device[] = [];
+  const found: { accel: string; address: string; driver: string; pci: PciDevice }[] = [];
   for (const accel of await listDir(host, '/sys/class/accel')) {
     const dir = `/sys/class/accel/${accel}/device`;
     const driver = await linkName(host, `${dir}/driver`);
-    const known = driver ? NPU_DRIVERS[driver] : undefined;
-    if (!known) continue;
+    if (!driver || !NPU_DRIVERS[driver]) continue;
     const address = (await linkName(host, dir)) ?? accel;
-    const p = await readPciDevice(host, dir, address);
-    const names = await pciNames(host, [p]);
+    found.push({ accel, address, driver, pci: await readPciDevice(host, dir, address) });
+  }
+  const names = await pciNames(host, found.map((f) => f.pci)); // one pass over pci.ids for all of them
+  const npus: Device[] = [];
+  for (const { accel, address, driver, pci: p } of found) {
+    const known = NPU_DRIVERS[driver];
+    if (!known) continue;
     const d: Device = {
       id: '',
       kind: 'npu',
@@ -150,7 +154,7 @@ async function discoverNpus(host: Host): Promise<Device[]> {
       vendorId: p.vendorId || known.vendorId,
       deviceId: p.deviceId,
       pciAddress: address,
-      driver: driver ?? '',
+      driver,
       backends: [],
     };
     if (driver === 'amdxdna') {

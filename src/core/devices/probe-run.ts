@@ -13,6 +13,9 @@ import { embeddedModel } from '../hub/embedded.js';
 import { errorMessage } from '../errors.js';
 import { tempDir } from '../config/paths.js';
 
+/** Starts the worker's result line on stdout, setting it apart from what native runtimes print there. */
+export const PROBE_MARKER = '@@aivmm-probe ';
+
 export interface ProbeJob {
   target: RuntimeTarget;
   /** An embedded model's name (devices --probe uses probe-mlp) or a path to an .onnx file. */
