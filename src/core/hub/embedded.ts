@@ -54,22 +54,24 @@ function buildTinyConvnet(): Uint8Array {
  * batch norm folded into Conv biases, ReLU6 as Clip(0, 6), residual Adds, GlobalAveragePool, Gemm.
  * Same layers, shapes, parameter count (3.5 M) and compute (~300 MMACs) as the real model; seeded weights.
  */
-function buildMobilenetV2(): Uint8Array {
+/** The 7 inverted-residual stages: t (expansion), c (output channels), n (repeats), s (first stride). */
+export const MOBILENETV2_STAGES: readonly (readonly [number, number, number, number])[] = Object.freeze([
+  [1, 16, 1, 1],
+  [6, 24, 2, 2],
+  [6, 32, 3, 2],
+  [6, 64, 4, 2],
+  [6, 96, 3, 1],
+  [6, 160, 3, 2],
+  [6, 320, 1, 1],
+] as const);
+
+/** `stages` lets benchmark scripts make a heavier twin (e.g. one more block) under the same name. */
+export function buildMobilenetV2(stages: readonly (readonly [number, number, number, number])[] = MOBILENETV2_STAGES): Uint8Array {
   const b = new GraphBuilder(2018);
   let x = b.input({ name: 'input', dataType: 'float32', shape: ['batch_size', 3, 224, 224] });
   x = b.relu6(b.conv(x, 3, 32, 3, { stride: 2 }));
   let channels = 32;
-  // t (expansion), c (output channels), n (repeats), s (first stride)
-  const settings: readonly [number, number, number, number][] = [
-    [1, 16, 1, 1],
-    [6, 24, 2, 2],
-    [6, 32, 3, 2],
-    [6, 64, 4, 2],
-    [6, 96, 3, 1],
-    [6, 160, 3, 2],
-    [6, 320, 1, 1],
-  ];
-  for (const [t, c, n, s] of settings) {
+  for (const [t, c, n, s] of stages) {
     for (let i = 0; i < n; i++) {
       const stride = i === 0 ? s : 1;
       const hidden = channels * t;
@@ -100,7 +102,7 @@ export const EMBEDDED_MODELS: Readonly<Record<string, EmbeddedModel>> = Object.f
     task: 'image-classification',
     input: { name: 'input', shape: ['batch_size', 3, 224, 224] },
     output: { name: 'output', shape: ['batch_size', 1000] },
-    build: buildMobilenetV2,
+    build: () => buildMobilenetV2(),
   },
   'tiny-convnet': {
     name: 'tiny-convnet',
