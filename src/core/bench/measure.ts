@@ -1,0 +1,176 @@
+/**
+ * The timing loop: warm up, then time each request until the iteration count or the duration is
+ * reached (at least `minIterations`), with `concurrency` requests in flight. The clock is injected.
+ * An abort signal ends the loop early; what was measured so far is returned, marked interrupted.
+ */
+
+export interface MeasureOptions {
+  /** Warm-up: stop after this many runs or this many ms, whichever comes first (at least 1 run). */
+  warmup: { iterations?: number; ms?: number };
+  /** Measured runs; with durationMs too, whichever is reached first. */
+  iterations?: number;
+  durationMs?: number;
+  /** With a duration: keep going until at least this many samples exist (bounded by maxMs). */
+  minIterations?: number;
+  /** Hard cap on the measured phase, so a very slow model still ends. */
+  maxMs?: number;
+  /** Requests in flight at once. */
+  concurrency?: number;
+  /** Samples kept (the loop stops there). */
+  maxSamples?: number;
+  signal?: AbortSignal;
+  now?: () => number;
+  onProgress?: (p: MeasureProgress) => void;
+  /** Minimum ms between progress callbacks. */
+  progressEveryMs?: number;
+  /**
+   * A reference workload run between requests (one at a time, never overlapping a timed request), taking
+   * about `share` of the timed phase; its own times are returned in `referenceSamples`. Lets a later
+   * comparison cancel machine-speed drift (frequency, noisy neighbours) between two runs.
+   */
+  reference?: { run: () => Promise<unknown>; share: number; warmup: number; burst?: number };
+}
+
+export interface MeasureProgress {
+  phase: 'warmup' | 'measure';
+  done: number;
+  elapsedMs: number;
+  /** Fraction of the phase done, 0..1 (by count or time, whichever is further). */
+  fraction: number;
+  lastMs: number;
+}
+
+export interface Measurement {
+  /** Milliseconds per request, in completion order. */
+  samples: number[];
+  /** First request to last completion of the measured phase, reference runs excluded. */
+  wallMs: number;
+  warmupIterations: number;
+  warmupMs: number;
+  interrupted: boolean;
+  referenceSamples?: number[];
+  /** For each reference run, how many requests had completed before it. */
+  referenceAt?: number[];
+}
+
+export async function measure(run: () => Promise<unknown>, opts: MeasureOptions): Promise<Measurement> {
+  const now = opts.now ?? (() => performance.now());
+  const signal = opts.signal;
+  const every = opts.progressEveryMs ?? 100;
+  let lastReport = Number.NEGATIVE_INFINITY;
+  const report = (p: MeasureProgress, force = false): void => {
+    if (!opts.onProgress) return;
+    const t = now();
+    if (!force && t - lastReport < every) return;
+    lastReport = t;
+    opts.onProgress(p);
+  };
+
+  // Warm-up, one request at a time.
+  const wIter = opts.warmup.iterations;
+  const wMs = opts.warmup.ms;
+  const w0 = now();
+  let warmupIterations = 0;
+  let last = 0;
+  while (!signal?.aborted) {
+    const t0 = now();
+    await run();
+    last = now() - t0;
+    warmupIterations++;
+    const elapsed = now() - w0;
+    const byCount = wIter !== undefined ? warmupIterations / Math.max(1, wIter) : 0;
+    const byTime = wMs !== undefined ? elapsed / Math.max(1, wMs) : 0;
+    report({ phase: 'warmup', done: warmupIterations, elapsedMs: elapsed, fraction: Math.min(1, Math.max(byCount, byTime)), lastMs: last });
+    if (byCount >= 1 || byTime >= 1 || (wIter === undefined && wMs === undefined)) break;
+  }
+  const ref = opts.reference;
+  for (let i = 0; ref && i < ref.warmup && !signal?.aborted; i++) await ref.run();
+  const warmupMs = now() - w0;
+
+  const samples: number[] = [];
+  const maxSamples = opts.maxSamples ?? 1_000_000;
+  const duration = opts.durationMs;
+  const target = opts.iterations;
+  const minIter = duration !== undefined ? (opts.minIterations ?? 0) : 0;
+  const maxMs = opts.maxMs ?? Number.POSITIVE_INFINITY;
+  const m0 = now();
+  let started = 0;
+  let lastEnd = m0;
+  const fraction = (): number => {
+    const elapsed = now() - m0;
+    const parts: number[] = [];
+    if (target !== undefined) parts.push(samples.length / Math.max(1, target));
+    if (duration !== undefined) parts.push(Math.min(elapsed / Math.max(1, duration), minIter > 0 ? Math.max(samples.length / minIter, 0) : 1));
+    return parts.length ? Math.min(1, Math.max(...parts)) : 1;
+  };
+  const shouldStart = (): boolean => {
+    if (signal?.aborted) return false;
+    if (started >= maxSamples) return false;
+    const elapsed = now() - m0;
+    if (elapsed >= maxMs) return false;
+    if (target !== undefined && started >= target) return false;
+    if (duration !== undefined && elapsed >= duration && started >= minIter) return false;
+    if (target === undefined && duration === undefined) return started < 1;
+    return true;
+  };
+  const referenceSamples: number[] = [];
+  const referenceAt: number[] = [];
+  let sinceReference = 0; // ms of timed requests since the last reference burst
+  let lastReference = 0; // ms the last burst took
+  let referenceTotal = 0; // excluded from the wall time: no request is in flight meanwhile
+  let inFlight = 0;
+  let referenceRunning = false;
+  const maybeReference = async (): Promise<void> => {
+    if (!ref || referenceRunning || inFlight > 0 || signal?.aborted) return;
+    if (sinceReference < ((1 - ref.share) / ref.share) * lastReference) return;
+    referenceRunning = true;
+    // A burst, so the model's first request after it (cold caches) is a small share of the samples.
+    let burst = 0;
+    for (let i = 0; i < (ref.burst ?? 1); i++) {
+      const t0 = now();
+      await ref.run();
+      const took = now() - t0;
+      burst += took;
+      referenceSamples.push(took);
+      referenceAt.push(samples.length);
+    }
+    lastReference = burst;
+    referenceTotal += burst;
+    sinceReference = 0;
+    referenceRunning = false;
+  };
+  const worker = async (): Promise<void> => {
+    while (shouldStart()) {
+      while (referenceRunning) await new Promise((r) => setImmediate(r));
+      started++;
+      inFlight++;
+      const t0 = now();
+      await run();
+      const t1 = now();
+      inFlight--;
+      samples.push(t1 - t0);
+      sinceReference += t1 - t0;
+      lastEnd = t1;
+      await maybeReference();
+      report({ phase: 'measure', done: samples.length, elapsedMs: t1 - m0, fraction: fraction(), lastMs: t1 - t0 });
+    }
+  };
+  const n = Math.max(1, Math.floor(opts.concurrency ?? 1));
+  await Promise.all(Array.from({ length: n }, () => worker()));
+  report({ phase: 'measure', done: samples.length, elapsedMs: now() - m0, fraction: signal?.aborted ? fraction() : 1, lastMs: samples[samples.length - 1] ?? 0 }, true);
+  const m: Measurement = { samples, wallMs: lastEnd - m0 - referenceTotal, warmupIterations, warmupMs, interrupted: Boolean(signal?.aborted) };
+  if (ref) {
+    m.referenceSamples = referenceSamples;
+    m.referenceAt = referenceAt;
+  }
+  return m;
+}
+
+/** Parses "10s", "500ms", "2m", "1.5s" into ms; a bare number is seconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/i.exec(text);
+  if (!m) return undefined;
+  const v = Number(m[1]);
+  const unit = (m[2] ?? 's').toLowerCase();
+  return unit === 'ms' ? v : unit === 'm' ? v * 60_000 : v * 1000;
+}
