@@ -81,3 +81,32 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message.split('\n')[0] ?? err.message;
   return String(err);
 }
+
+const BY_CODE: Readonly<Record<ErrorCode, new (message: string, hint?: string) => AivmmError>> = {
+  INTERNAL: class InternalError extends AivmmError {
+    readonly code = 'INTERNAL' as const;
+  },
+  USAGE: UsageError,
+  CONFIG: ConfigError,
+  NETWORK: NetworkError,
+  NOT_FOUND: NotFoundError,
+  AUTH: AuthError,
+  BACKEND_UNAVAILABLE: BackendUnavailableError,
+  INFERENCE: InferenceError,
+  INTEGRITY: IntegrityError,
+  REGRESSION: RegressionError,
+  NOT_IMPLEMENTED: NotImplementedError,
+  CANCELLED: CancelledError,
+};
+
+/** Rebuilds a typed error that crossed a process boundary as { code, message, hint }. */
+export function errorFromCode(code: string, message: string, hint?: string): AivmmError {
+  const Ctor = BY_CODE[code as ErrorCode] ?? BY_CODE.INTERNAL;
+  return new Ctor(message, hint);
+}
+
+/** { code, message, hint } of anything thrown, for a process boundary or a JSON report. */
+export function errorRecord(err: unknown): { code: string; message: string; hint?: string } {
+  if (isAivmmError(err)) return { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
+  return { code: 'INTERNAL', message: errorMessage(err) };
+}

@@ -131,7 +131,10 @@ export const ortBackend: Backend = {
     };
     if (opts.threads !== undefined) options.intraOpNumThreads = opts.threads;
     if (opts.graphOptimizationLevel) options.graphOptimizationLevel = opts.graphOptimizationLevel;
-    if (opts.strictPlacement && target.provider !== 'cpu') options.extra = { session: { disable_cpu_ep_fallback: '1' } };
+    const session: Record<string, unknown> = {};
+    if (opts.strictPlacement && target.provider !== 'cpu') session['disable_cpu_ep_fallback'] = '1';
+    if (opts.spinning === false) session['intra_op'] = { allow_spinning: '0' };
+    if (Object.keys(session).length > 0) options.extra = { session };
     let profilePrefix: string | undefined;
     if (opts.profile) {
       profilePrefix = join(opts.profile.dir, `aivmm-profile-${randomBytes(4).toString('hex')}`);

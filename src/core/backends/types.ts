@@ -26,6 +26,8 @@ export interface LoadOptions {
   strictPlacement?: boolean;
   /** Record which execution provider ran each node (readable through Session.placement()). */
   profile?: { dir: string };
+  /** false: idle intra-op threads sleep at once instead of spinning (ORT's default is to spin briefly). */
+  spinning?: boolean;
   /** Passed through to the execution provider / OpenVINO compile config. */
   epOptions?: Readonly<Record<string, string | number | boolean>>;
 }

@@ -1,0 +1,178 @@
+/**
+ * Benchmarks one (device, backend) pair on one model for each batch size: session creation (cold
+ * start), first inference, warm-up, timed loop, memory. Meant to run in its own process
+ * (src/cli/bench-worker.ts) so the device's environment (VK_DRIVER_FILES, CUDA_DEVICE_ORDER) applies,
+ * peak memory belongs to this pair alone, and a native crash cannot take the whole run down.
+ */
+import type { Backend, HostTensor, LoadOptions, Session } from '../backends/types.js';
+import { embeddedModel } from '../hub/embedded.js';
+import { BackendUnavailableError, UsageError } from '../errors.js';
+import { describeTarget } from '../backends/ep-map.js';
+import { checkAgainstSpec, planShapes, randomTensor, readInputFiles } from './inputs.js';
+import { measure, type MeasureProgress } from './measure.js';
+import { openSessionPool, type SessionPool } from './session-pool.js';
+import { availableParallelism } from 'node:os';
+import { describe, histogram, noiseVerdict } from './stats.js';
+import type { BenchJob, BenchRow } from './types.js';
+
+/** The fixed workload interleaved with every row (docs/bench.md, "machine-speed drift"). */
+export const REFERENCE_MODEL = 'mobilenetv2-seeded';
+/** Share of the timed phase spent on the reference workload. */
+const REFERENCE_SHARE = 0.2;
+
+export type PairEvent =
+  | { kind: 'session'; sessionMs: number; runtimeVersion: string }
+  | { kind: 'progress'; batch: number; progress: MeasureProgress }
+  | { kind: 'row'; row: BenchRow };
+
+export interface PairOptions {
+  signal?: AbortSignal;
+  onEvent?: (e: PairEvent) => void;
+  now?: () => number;
+}
+
+async function backendFor(job: BenchJob): Promise<Backend> {
+  if (job.target.runtime === 'openvino') return (await import('../backends/openvino.js')).openvinoBackend;
+  return (await import('../backends/ort.js')).ortBackend;
+}
+
+const FALLBACK = /fallback to CPU EP has been explicitly disabled|assigned to the default CPU EP/i;
+const round = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** Opens the session; an accelerator target is first tried with CPU fallback disabled, so a silent fallback is known. */
+function loadOptions(job: BenchJob): LoadOptions {
+  return {
+    ...(job.settings.threads !== undefined ? { threads: job.settings.threads } : {}),
+    ...(job.settings.graphOptimizationLevel ? { graphOptimizationLevel: job.settings.graphOptimizationLevel } : {}),
+    epOptions: job.settings.epOptions,
+  };
+}
+
+async function openSession(backend: Backend, job: BenchJob): Promise<{ session: Session; fallback?: boolean }> {
+  const opts = loadOptions(job);
+  const accelerated = job.target.runtime === 'onnxruntime' && job.target.provider !== 'cpu';
+  if (!accelerated) return { session: await backend.load(job.model.path, job.target, opts) };
+  try {
+    return { session: await backend.load(job.model.path, job.target, { ...opts, strictPlacement: true }), fallback: false };
+  } catch (err) {
+    if (!(err instanceof Error) || !FALLBACK.test(err.message)) throw err;
+    return { session: await backend.load(job.model.path, job.target, opts), fallback: true };
+  }
+}
+
+export async function benchPair(job: BenchJob, opts: PairOptions = {}): Promise<BenchRow[]> {
+  const now = opts.now ?? (() => performance.now());
+  const emit = opts.onEvent ?? (() => undefined);
+  const backend = await backendFor(job);
+  const runtimeVersion = await backend.version();
+  const s = job.settings;
+  const t0 = now();
+  const { session, fallback } = await openSession(backend, job);
+  const sessionMs = now() - t0;
+  emit({ kind: 'session', sessionMs: round(sessionMs), runtimeVersion });
+  const rows: BenchRow[] = [];
+  let reference: { session: Session; feeds: Record<string, HostTensor> } | undefined;
+  let pool: SessionPool | undefined;
+  try {
+    if (s.concurrency > 1) {
+      // One session per request in flight, each on its own thread; on the CPU the cores are split between them.
+      const cpuThreads = job.target.runtime === 'onnxruntime' && job.target.provider === 'cpu' ? Math.max(1, Math.floor(availableParallelism() / s.concurrency)) : undefined;
+      const threads = s.threads ?? cpuThreads;
+      pool = await openSessionPool(job.model.path, job.target, { ...loadOptions(job), ...(threads !== undefined ? { threads } : {}) }, s.concurrency);
+    }
+    if (s.reference && s.concurrency === 1) {
+      // Its idle threads must not spin while the model runs (on a small machine they would steal its cores).
+      const refSession = await backend.load(embeddedModel(REFERENCE_MODEL).build(), job.target, { ...loadOptions(job), spinning: false });
+      const refFeeds: Record<string, HostTensor> = {};
+      const refShapes = planShapes(refSession.inputs, [], 1);
+      for (const spec of refSession.inputs) refFeeds[spec.name] = randomTensor(spec, refShapes[spec.name] ?? [], 7);
+      reference = { session: refSession, feeds: refFeeds };
+    }
+    const fileData = s.inputFiles.length > 0 ? await readInputFiles(s.inputFiles, session.inputs) : {};
+    for (const [name, t] of Object.entries(fileData)) {
+      const spec = session.inputs.find((i) => i.name === name);
+      if (spec) checkAgainstSpec(t, spec);
+    }
+    const batches = s.batches.length > 0 ? s.batches : [undefined];
+    for (const batch of batches) {
+      if (opts.signal?.aborted) break;
+      const shapes = planShapes(session.inputs, s.shapes, batch);
+      const feeds: Record<string, HostTensor> = {};
+      for (const [i, spec] of session.inputs.entries()) {
+        const fromFile = fileData[spec.name];
+        if (fromFile && batch !== undefined && fromFile.dims[0] !== batch) {
+          throw new UsageError(`--batch ${batch}: the data for input '${spec.name}' has batch ${fromFile.dims[0] ?? '?'}`, 'with --input-data, leave --batch out or match it to the file');
+        }
+        feeds[spec.name] = fromFile ?? randomTensor(spec, shapes[spec.name] ?? [], s.seed + i);
+        if (fromFile) shapes[spec.name] = [...fromFile.dims];
+      }
+      const ref = reference;
+      const effectiveBatch = batch ?? (Object.values(shapes)[0]?.[0] ?? 1);
+      const f0 = now();
+      await session.run(feeds); // the first request at this shape: allocations, kernel/shader compilation
+      const firstMs = now() - f0;
+      const p = pool;
+      if (p) {
+        await p.setFeeds(feeds);
+        await Promise.all(Array.from({ length: p.size * 2 }, () => p.run())); // first runs on every thread
+      }
+      const m = await measure(p ? () => p.run() : () => session.run(feeds), {
+        warmup: s.warmup,
+        ...(s.iterations !== undefined ? { iterations: s.iterations } : {}),
+        ...(s.durationMs !== undefined ? { durationMs: s.durationMs } : {}),
+        minIterations: s.minIterations,
+        ...(s.maxMs !== undefined ? { maxMs: s.maxMs } : {}),
+        concurrency: s.concurrency,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        now,
+        onProgress: (p) => emit({ kind: 'progress', batch: effectiveBatch, progress: p }),
+        ...(ref ? { reference: { run: () => ref.session.run(ref.feeds), share: REFERENCE_SHARE, warmup: 3, burst: 3 } } : {}),
+      });
+      if (m.samples.length === 0) break; // interrupted before the first measured request
+      const stats = describe(m.samples);
+      const mem = process.memoryUsage();
+      const row: BenchRow = {
+        model: job.model.name,
+        device: job.device.id,
+        deviceName: job.device.name,
+        backend: job.backend,
+        target: describeTarget(job.target),
+        batch: effectiveBatch,
+        concurrency: s.concurrency,
+        mode: s.concurrency > 1 ? 'throughput' : 'latency',
+        shapes,
+        inputSource: Object.keys(fileData).length > 0 ? 'file' : 'random',
+        sessionMs: round(sessionMs),
+        firstRunMs: round(firstMs),
+        warmup: { iterations: m.warmupIterations, ms: round(m.warmupMs) },
+        stats,
+        throughput: {
+          itemsPerSec: m.wallMs > 0 ? (m.samples.length * effectiveBatch * 1000) / m.wallMs : 0,
+          requestsPerSec: m.wallMs > 0 ? (m.samples.length * 1000) / m.wallMs : 0,
+          wallMs: round(m.wallMs),
+        },
+        noise: noiseVerdict(stats),
+        histogram: histogram(m.samples),
+        memory: { rssBytes: mem.rss, peakRssBytes: process.resourceUsage().maxRSS * 1024 },
+        interrupted: m.interrupted,
+        samples: m.samples.map(round),
+      };
+      if (m.referenceSamples && m.referenceSamples.length > 0) {
+        row.reference = { model: REFERENCE_MODEL, p50: round(describe(m.referenceSamples).p50), samples: m.referenceSamples.map(round), at: m.referenceAt ?? [] };
+      }
+      if (fallback !== undefined) {
+        row.placement = fallback
+          ? { fallback: true, note: `some nodes ran on the CPU: ${describeTarget(job.target)} does not support every op of this model` }
+          : { fallback: false, note: `every node ran on ${describeTarget(job.target)}` };
+      }
+      rows.push(row);
+      emit({ kind: 'row', row });
+    }
+  } finally {
+    await pool?.dispose();
+    await reference?.session.dispose();
+    await session.dispose();
+  }
+  if (rows.length === 0 && !opts.signal?.aborted) throw new BackendUnavailableError(`no measurement on ${job.device.id} ${job.backend}`);
+  return rows;
+}

@@ -1,0 +1,128 @@
+/** What `aivmm bench` measures and reports: one row per (device, backend, batch). */
+import type { RuntimeTarget } from '../backends/ep-map.js';
+import type { LoadOptions } from '../backends/types.js';
+import type { BackendId } from '../devices/types.js';
+import type { Comparison } from './compare.js';
+import type { InputFile, ShapeOverride } from './inputs.js';
+import type { Histogram, NoiseVerdict, SampleStats } from './stats.js';
+
+export interface BenchSettings {
+  batches: number[];
+  shapes: ShapeOverride[];
+  inputFiles: InputFile[];
+  seed: number;
+  concurrency: number;
+  warmup: { iterations?: number; ms?: number };
+  iterations?: number;
+  durationMs?: number;
+  minIterations: number;
+  /** Cap on each row's timed phase; absent: none (an exact --iterations count). */
+  maxMs?: number;
+  threads?: number;
+  graphOptimizationLevel?: NonNullable<LoadOptions['graphOptimizationLevel']>;
+  epOptions: Record<string, string>;
+  /** Interleave the reference workload (see docs/bench.md) so baselines can cancel machine-speed drift. */
+  reference: boolean;
+}
+
+/** One (device, backend) pair to run; a worker process runs one job. */
+export interface BenchJob {
+  model: { path: string; name: string };
+  device: { id: string; name: string };
+  backend: BackendId;
+  target: RuntimeTarget;
+  settings: BenchSettings;
+}
+
+export interface BenchRow {
+  model: string;
+  device: string;
+  deviceName: string;
+  backend: BackendId;
+  /** What the runtime was asked for: cpu, webgpu, cuda:0, openvino:GPU.0. */
+  target: string;
+  batch: number;
+  concurrency: number;
+  mode: 'latency' | 'throughput';
+  /** Input dims actually fed. */
+  shapes: Record<string, number[]>;
+  inputSource: 'random' | 'file';
+  /** Session creation (model load + graph optimisation + EP compile): the cold start. */
+  sessionMs: number;
+  /** The first inference after session creation (shader compilation, allocations). */
+  firstRunMs: number;
+  warmup: { iterations: number; ms: number };
+  /** Latency statistics in ms. */
+  stats: SampleStats;
+  /** Items (batch × requests) per second over the measured phase's wall time. */
+  throughput: { itemsPerSec: number; requestsPerSec: number; wallMs: number };
+  noise: NoiseVerdict;
+  histogram: Histogram;
+  memory: { rssBytes: number; peakRssBytes: number };
+  /** Nodes on the requested provider vs. on the CPU fallback (accelerator targets only). */
+  placement?: { fallback: boolean; note: string };
+  /** CPU (ort-cpu) p50 / this p50 at the same batch — or throughput ratio for throughput mode. */
+  speedupVsCpu?: number;
+  interrupted: boolean;
+  /** Milliseconds per request, in completion order. */
+  samples: number[];
+  /**
+   * The reference workload's run times (ms) on the same device and backend, interleaved with the samples:
+   * reference run k ran after `at[k]` requests had completed.
+   */
+  reference?: { model: string; p50: number; samples: number[]; at: number[] };
+}
+
+export interface FailedPair {
+  device: string;
+  deviceName: string;
+  backend: BackendId;
+  target: string;
+  error: { code: string; message: string; hint?: string };
+}
+
+export interface SkippedPair {
+  device: string;
+  backend?: BackendId;
+  reason: string;
+}
+
+export interface BaselineRow {
+  key: string;
+  model: string;
+  device: string;
+  backend: string;
+  batch: number;
+  comparison?: Comparison;
+  /** `missing`: in the baseline, not measured now; `new`: measured now, not in the baseline. */
+  status: 'compared' | 'missing' | 'new';
+  baselineP50?: number;
+  currentP50?: number;
+}
+
+export interface GateResult {
+  baselinePath: string;
+  baselineAt?: string;
+  maxRegression: number;
+  rows: BaselineRow[];
+  regressed: number;
+  improved: number;
+  unchanged: number;
+}
+
+export interface BenchReport {
+  at: string;
+  aivmmVersion: string;
+  host: { hostname: string; platform: string; arch: string; cpu: string; logicalCores: number; memoryBytes: number };
+  runtimes: Record<string, string>;
+  model: { name: string; path: string; sha256: string; bytes: number; embedded: boolean };
+  settings: BenchSettings;
+  rows: BenchRow[];
+  failed: FailedPair[];
+  skipped: SkippedPair[];
+  /** True when Ctrl-C (or a signal) cut the run short. */
+  interrupted: boolean;
+  gate?: GateResult;
+  warnings: string[];
+  elapsedMs: number;
+}
