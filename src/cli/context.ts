@@ -25,6 +25,8 @@ export interface CliContext {
   /** Spinners and progress on stderr. */
   progress: boolean;
   log(message: string): void;
+  /** Set by a command that finished its output but must still fail (a regression, an interrupted run). */
+  exitCode?: number;
 }
 
 export function makeContext(io: CliIO, flags: GlobalFlags): CliContext {

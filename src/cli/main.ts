@@ -12,7 +12,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   const { program, context } = buildProgram(io, argv);
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return 0;
+    return context().exitCode ?? 0;
   } catch (err) {
     return handleError(err, context());
   }

@@ -66,11 +66,51 @@ Examples:
       await devicesCommand(ctx, opts);
     });
 
+  const collect = (v: string, prev: string[]): string[] => [...prev, v];
+  program
+    .command('bench [model]')
+    .description('benchmark a model on one or all devices, side by side; gate CI on regressions')
+    .option('-d, --device <id>', 'CPU, GPU (= GPU.0), GPU.1, NPU, or all (software GPUs only when named)', 'all')
+    .option('-b, --backend <ids>', 'only these backends: ort-cpu, ort-webgpu, ort-cuda, ort-tensorrt, openvino (comma-separated or repeated)', collect, [])
+    .option('--batch <sizes>', 'batch sizes to sweep, e.g. 1,8,32 (the first dimension of every input)')
+    .option('--shape <name=dims>', 'dims of an input with dynamic dimensions, e.g. input_ids=1x128 (repeatable)', collect, [])
+    .option('--input-data <file>', 'real inputs: name=file.npy, file.npy (one input) or file.json (repeatable)', collect, [])
+    .option('--seed <n>', 'seed of the generated inputs', '42')
+    .option('-c, --concurrency <n>', 'requests in flight at once (throughput mode when > 1)', '1')
+    .option('--duration <time>', 'measure this long per row, e.g. 10s, 500ms (default 5s; at least 20 runs)')
+    .option('-n, --iterations <n>', 'measure exactly this many runs per row')
+    .option('--warmup <n|time>', 'warm-up runs (e.g. 20) or time (e.g. 2s) before measuring', '1s')
+    .option('--threads <n>', 'intra-op threads (CPU work); default: the runtime decides')
+    .addOption(new Option('--graph-opt <level>', 'graph optimisation level').choices(['disabled', 'basic', 'extended', 'all']))
+    .option('--ep-option <key=value>', 'passed to the execution provider as is (repeatable)', collect, [])
+    .addOption(new Option('-f, --format <format>', 'result format on stdout').choices(['table', 'md', 'csv', 'json']).default('table'))
+    .option('--save <file>', 'also write the full result (JSON, raw samples included) to this file')
+    .option('--baseline <file>', 'compare with a result saved by --save; exit 10 when a row regressed')
+    .option('--max-regression <pct>', 'slowdown tolerated by the --baseline gate', '5%')
+    .option('--reference', 'interleave a reference workload so a later --baseline comparison can cancel machine-speed drift (default with --save or --baseline)')
+    .option('--no-reference', 'never interleave it (the gate then compares raw times)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ aivmm bench                                   the embedded MobileNetV2 on every device
+  $ aivmm bench model.onnx --device GPU.0 --batch 1,8,32
+  $ aivmm bench model.onnx --shape input_ids=1x128 --backend ort-cpu --threads 4
+  $ aivmm bench model.onnx --save main.json       on the main branch
+  $ aivmm bench model.onnx --baseline main.json --max-regression 5%   in CI: exit 10 on a regression
+  $ aivmm bench --format md >> "$GITHUB_STEP_SUMMARY"
+
+Ctrl-C stops measuring; what was measured is still printed and saved (exit 130).`,
+    )
+    .action(async (model: string | undefined, opts: BenchFlags) => {
+      const { benchCommand } = await import('./commands/bench.js');
+      await benchCommand(ctx, model, opts);
+    });
+
   const pending: readonly [string, string, string][] = [
     ['pull', 'download a model from the Hugging Face Hub into the shared HF cache', '<model>'],
     ['quantize', 'quantize an ONNX model (FP32 → INT8 static/dynamic, FP16) with a fidelity report', '[model]'],
     ['run', 'run a model with its task pre/post-processing (classification, detection, text, …)', '[model]'],
-    ['bench', 'benchmark a model on one or all devices, side by side; gate CI on regressions', '[model]'],
   ];
   for (const [name, description, args] of pending) {
     program
@@ -91,4 +131,26 @@ export interface DevicesFlags {
   device: string;
   timeout: string;
   cache: boolean;
+}
+
+export interface BenchFlags {
+  device: string;
+  backend: string[];
+  batch?: string;
+  shape: string[];
+  inputData: string[];
+  seed: string;
+  concurrency: string;
+  duration?: string;
+  iterations?: string;
+  warmup: string;
+  threads?: string;
+  graphOpt?: 'disabled' | 'basic' | 'extended' | 'all';
+  epOption: string[];
+  format: 'table' | 'md' | 'csv' | 'json';
+  save?: string;
+  baseline?: string;
+  maxRegression: string;
+  /** undefined: on when the result will be compared (--save, --baseline). */
+  reference?: boolean;
 }

@@ -2,6 +2,8 @@
 
 export const SCHEMAS = Object.freeze({
   devices: 'aivmm/devices@1',
+  /** Also read back by core (src/core/bench/baseline.ts) as a --baseline: the two must agree. */
+  bench: 'aivmm/bench@1',
   error: 'aivmm/error@1',
 });
 

@@ -1,0 +1,145 @@
+/** `aivmm bench`: parse flags, resolve the model and devices, run each pair in its own process, render, gate. */
+import { resolvePaths } from '../../core/config/paths.js';
+import { listDevices, nodeHost } from '../../core/devices/index.js';
+import { parseDuration, parseInputFileFlag, parsePercent, parseShape, runBench, type BenchEvent, type BenchReport, type BenchSettings } from '../../core/bench/index.js';
+import { writeFileAtomic } from '../../core/atomic-write.js';
+import { resolveModel } from '../../core/hub/resolve-model.js';
+import { UsageError, errorFromCode, errorMessage, ConfigError } from '../../core/errors.js';
+import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
+import type { CliContext } from '../context.js';
+import type { BenchFlags } from '../program.js';
+import { processBenchRunner } from '../bench-runner.js';
+import { EXIT_CODES } from '../exit-codes.js';
+import { startBenchProgress } from '../bench-progress.js';
+
+function positiveInt(flag: string, value: string, min = 1): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`invalid ${flag} '${value}'`, `give an integer ≥ ${min}`);
+  return n;
+}
+
+export function settingsFromFlags(opts: BenchFlags): BenchSettings {
+  const batches = opts.batch === undefined ? [] : opts.batch.split(',').map((b) => positiveInt('--batch', b.trim()));
+  if (new Set(batches).size !== batches.length) throw new UsageError(`--batch ${opts.batch} repeats a size`);
+  const epOptions: Record<string, string> = {};
+  for (const kv of opts.epOption) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new UsageError(`invalid --ep-option '${kv}'`, 'write it as key=value, e.g. --ep-option preferredLayout=NHWC');
+    epOptions[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  let warmup: BenchSettings['warmup'];
+  if (/^\d+$/.test(opts.warmup.trim())) warmup = { iterations: Number(opts.warmup) };
+  else {
+    const ms = parseDuration(opts.warmup);
+    if (ms === undefined) throw new UsageError(`invalid --warmup '${opts.warmup}'`, 'give runs (20) or a time (2s, 500ms)');
+    warmup = { ms };
+  }
+  let durationMs: number | undefined;
+  if (opts.duration !== undefined) {
+    durationMs = parseDuration(opts.duration);
+    if (durationMs === undefined || durationMs <= 0) throw new UsageError(`invalid --duration '${opts.duration}'`, 'give a time such as 10s or 500ms');
+  }
+  const iterations = opts.iterations === undefined ? undefined : positiveInt('--iterations', opts.iterations);
+  if (iterations === undefined && durationMs === undefined) durationMs = 5000;
+  const seed = Number(opts.seed);
+  if (!Number.isInteger(seed)) throw new UsageError(`invalid --seed '${opts.seed}'`, 'give an integer');
+  return {
+    batches,
+    shapes: opts.shape.map(parseShape),
+    inputFiles: opts.inputData.map(parseInputFileFlag),
+    seed,
+    concurrency: positiveInt('--concurrency', opts.concurrency),
+    warmup,
+    ...(iterations !== undefined ? { iterations } : {}),
+    ...(durationMs !== undefined ? { durationMs } : {}),
+    minIterations: iterations !== undefined ? 0 : 20,
+    // A slow model still ends: the timed phase stops after 3× the duration (at least 30 s) even short of 20 runs.
+    ...(durationMs !== undefined ? { maxMs: Math.max(30_000, 3 * durationMs) } : {}),
+    ...(opts.threads !== undefined ? { threads: positiveInt('--threads', opts.threads) } : {}),
+    ...(opts.graphOpt ? { graphOptimizationLevel: opts.graphOpt } : {}),
+    epOptions,
+    // Worth its ~20% of the time only when the result is compared with another run.
+    reference: opts.reference ?? (opts.save !== undefined || opts.baseline !== undefined),
+  };
+}
+
+export async function benchCommand(ctx: CliContext, modelArg: string | undefined, opts: BenchFlags): Promise<void> {
+  const settings = settingsFromFlags(opts);
+  const format = ctx.flags.json ? 'json' : opts.format;
+  const maxRegression = parsePercent(opts.maxRegression);
+  if (maxRegression === undefined || maxRegression >= 1) throw new UsageError(`invalid --max-regression '${opts.maxRegression}'`, 'give a percentage such as 5%');
+  const env = ctx.io.env;
+  const { cacheDir } = resolvePaths(env);
+  const model = await resolveModel(modelArg, cacheDir);
+  const devices = await listDevices({ host: nodeHost(env, env['AIVMM_SYSROOT'] || '/'), cacheDir });
+
+  const controller = new AbortController();
+  const onSignal = (): void => {
+    if (!controller.signal.aborted) ctx.io.stderr.write('\naivmm: stopping: finishing the current measurement (Ctrl-C again to quit at once)\n');
+    else process.exit(EXIT_CODES.CANCELLED);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const progress = await startBenchProgress(ctx);
+  let report: BenchReport;
+  try {
+    report = await runBench({
+      model,
+      devices,
+      device: opts.device,
+      backends: opts.backend,
+      settings,
+      runner: processBenchRunner(env, ctx.log),
+      signal: controller.signal,
+      onEvent: (e: BenchEvent) => progress.update(e),
+      ...(opts.baseline ? { baseline: { path: opts.baseline, maxRegression } } : {}),
+      aivmmVersion: (await import('../version.js')).aivmmVersion(),
+    });
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  ctx.log(`bench took ${report.elapsedMs} ms`);
+
+  if (report.rows.length === 0 && !report.interrupted) {
+    const first = report.failed[0];
+    if (first) throw errorFromCode(first.error.code, report.failed.length > 1 ? `every pair failed; first: ${first.device} ${first.backend}: ${first.error.message}` : first.error.message, first.error.hint);
+  }
+
+  const envelope = okEnvelope(SCHEMAS.bench, report, report.warnings);
+  if (opts.save) {
+    try {
+      await writeFileAtomic(opts.save, toJson(envelope));
+    } catch (err) {
+      throw new ConfigError(`cannot write ${opts.save}: ${errorMessage(err)}`);
+    }
+  }
+  if (format === 'json') ctx.io.stdout.write(toJson(envelope));
+  else if (format === 'md' || format === 'csv') {
+    const { renderBenchMarkdown, renderBenchCsv } = await import('../../ui/bench-formats.js');
+    ctx.io.stdout.write(format === 'md' ? renderBenchMarkdown(report) : renderBenchCsv(report));
+  } else if (ctx.interactive) {
+    const [{ renderToString }, React, { BenchScreen }] = await Promise.all([import('ink'), import('react'), import('../../ui/screens/BenchScreen.js')]);
+    ctx.io.stdout.write(`${renderToString(React.createElement(BenchScreen, { report }), { columns: ctx.io.stdout.columns ?? 100 })}\n`);
+  } else {
+    const { renderBenchPlain } = await import('../../ui/plain/bench.js');
+    ctx.io.stdout.write(renderBenchPlain(report));
+  }
+  if (format !== 'json') {
+    // The plain and Ink reports carry their warnings; md and csv keep stdout machine-clean.
+    if (format === 'md' || format === 'csv') for (const w of report.warnings) ctx.io.stderr.write(`warning: ${w}\n`);
+    if (opts.save) ctx.io.stderr.write(`saved ${opts.save}\n`);
+  }
+  if (report.interrupted) {
+    ctx.io.stderr.write('aivmm: interrupted: the results above cover what was measured before Ctrl-C\n');
+    ctx.exitCode = EXIT_CODES.CANCELLED;
+    return;
+  }
+  if (report.gate && report.gate.regressed > 0) {
+    const names = report.gate.rows.filter((r) => r.comparison?.verdict === 'regressed').map((r) => `${r.key} (${r.comparison?.reason ?? ''})`);
+    ctx.io.stderr.write(`aivmm: ${report.gate.regressed} regression(s) against ${report.gate.baselinePath}: ${names.join('; ')}\n`);
+    ctx.exitCode = EXIT_CODES.REGRESSION;
+  }
+}

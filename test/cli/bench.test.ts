@@ -1,0 +1,157 @@
+/**
+ * `aivmm bench` end to end: real worker processes running onnxruntime-node on the generated tiny model,
+ * JSON validated against its schema, the CI gate's exit codes, bad input, Ctrl-C.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, writeFile, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import os from 'node:os';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Ajv } from 'ajv';
+import { EXIT_CODES } from '../../src/cli/exit-codes.js';
+import type { BenchReport } from '../../src/core/bench/types.js';
+import { BIN, runCli } from '../helpers/run-cli.js';
+import { webgpuDevice } from '../helpers/webgpu.js';
+
+const schema = (name: string): object => JSON.parse(readFileSync(fileURLToPath(new URL(`../../docs/schemas/${name}`, import.meta.url)), 'utf8')) as object;
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validateBench = ajv.compile(schema('bench-1.schema.json'));
+const validateError = ajv.compile(schema('error-1.schema.json'));
+
+const cache = await mkdtemp(join(os.tmpdir(), 'aivmm-bench-cli-'));
+const env = { AIVMM_CACHE_DIR: cache, XDG_RUNTIME_DIR: process.env['XDG_RUNTIME_DIR'] ?? '/tmp' };
+const quick = ['tiny-convnet', '-d', 'CPU', '-n', '30', '--warmup', '3'];
+
+interface Envelope {
+  schema: string;
+  data: BenchReport;
+  warnings: string[];
+}
+
+test('bench --json: one document that validates against aivmm/bench@1, with stats, samples and host facts', async () => {
+  const r = await runCli(['bench', ...quick, '--batch', '1,2', '--json'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout) as Envelope;
+  assert.ok(validateBench(doc), ajv.errorsText(validateBench.errors));
+  assert.equal(doc.schema, 'aivmm/bench@1');
+  assert.deepEqual(doc.data.rows.map((x) => [x.device, x.backend, x.batch, x.samples.length]), [['CPU', 'ort-cpu', 1, 30], ['CPU', 'ort-cpu', 2, 30]]);
+  assert.equal(doc.data.model.name, 'tiny-convnet');
+  assert.equal(doc.data.runtimes['onnxruntime-node'], '1.30.0');
+});
+
+test('bench plain (a pipe): a table with the row, and md/csv formats for job summaries and spreadsheets', async () => {
+  const plain = await runCli(['bench', ...quick], { env });
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stdout, /│ CPU\s+│ ort-cpu\s+│ 1\s+│/);
+  assert.doesNotMatch(plain.stdout, /\x1b\[/);
+  const md = await runCli(['bench', ...quick, '--format', 'md'], { env });
+  assert.match(md.stdout, /^### aivmm bench: tiny-convnet/);
+  assert.match(md.stdout, /\n\| CPU \| ort-cpu \| 1 \| /);
+  const csv = await runCli(['bench', ...quick, '--format', 'csv'], { env });
+  const [head, row] = csv.stdout.trim().split('\n');
+  assert.match(head ?? '', /^model,device,device_name,backend,target,batch,concurrency,runs,p50_ms,/);
+  assert.match(row ?? '', /^tiny-convnet,CPU,/);
+  assert.equal(row?.split(',').length, head?.split(',').length);
+});
+
+test('gate: --save then --baseline on the same model passes; a baseline twice as fast fails with exit 10', async () => {
+  const base = join(cache, 'base.json');
+  const saved = await runCli(['bench', ...quick, '-n', '60', '--save', base], { env });
+  assert.equal(saved.code, 0, saved.stderr);
+  const doc = JSON.parse(await readFile(base, 'utf8')) as Envelope;
+  assert.ok(validateBench(doc), ajv.errorsText(validateBench.errors));
+
+  // Same model, same machine: whatever the noise, not a regression beyond 50%.
+  const same = await runCli(['bench', ...quick, '-n', '60', '--baseline', base, '--max-regression', '50%', '--json'], { env });
+  assert.equal(same.code, 0, same.stderr);
+  const gate = (JSON.parse(same.stdout) as Envelope).data.gate;
+  assert.equal(gate?.rows[0]?.status, 'compared');
+  assert.equal(gate?.regressed, 0);
+
+  // A baseline whose samples are 1/3 of today's: today is 3× slower than that, beyond any noise.
+  for (const row of doc.data.rows) row.samples = row.samples.map((s) => s / 3);
+  const fast = join(cache, 'fast.json');
+  await writeFile(fast, JSON.stringify(doc));
+  const slow = await runCli(['bench', ...quick, '-n', '60', '--baseline', fast, '--max-regression', '5%'], { env });
+  assert.equal(slow.code, EXIT_CODES.REGRESSION, slow.stderr);
+  assert.match(slow.stdout, /Gate against .*fast\.json.*1 regressed/);
+  assert.match(slow.stderr, /1 regression\(s\) against .*tiny-convnet \| CPU \| ort-cpu \| batch 1/);
+});
+
+test('bad input: one line, documented exit code, nothing half-written', async () => {
+  const cases: [string[], number, RegExp][] = [
+    [['bench', 'no-such-model'], EXIT_CODES.NOT_FOUND, /unknown model 'no-such-model'/],
+    [['bench', './missing.onnx'], EXIT_CODES.NOT_FOUND, /model file .\/missing.onnx not found/],
+    [['bench', ...quick, '--batch', '0'], EXIT_CODES.USAGE, /invalid --batch '0'/],
+    [['bench', ...quick, '--duration', 'soon'], EXIT_CODES.USAGE, /invalid --duration 'soon'/],
+    [['bench', ...quick, '--shape', 'input=1x3'], EXIT_CODES.USAGE, /has 2 dimensions/],
+    [['bench', ...quick, '--device', 'GPU.7'], EXIT_CODES.NOT_FOUND, /device GPU.7 not found/],
+    [['bench', ...quick, '--backend', 'tpu'], EXIT_CODES.USAGE, /unknown backend 'tpu'/],
+    [['bench', ...quick, '--max-regression', 'lots'], EXIT_CODES.USAGE, /invalid --max-regression/],
+    [['bench', ...quick, '--baseline', join(cache, 'nope.json')], EXIT_CODES.NOT_FOUND, /cannot read baseline/],
+    [['bench', 'probe-mlp', '-d', 'CPU', '-n', '5', '--batch', '4'], EXIT_CODES.USAGE, /fixed batch of 1/],
+  ];
+  for (const [argv, code, message] of cases) {
+    const r = await runCli(argv, { env });
+    assert.equal(r.code, code, `${argv.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.equal(r.stderr.split('\n').filter((l) => l.startsWith('error:')).length, 1);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(r.stdout, '');
+  }
+  const notBench = join(cache, 'devices.json');
+  await writeFile(notBench, JSON.stringify({ schema: 'aivmm/devices@1', ok: true, data: {} }));
+  const j = await runCli(['bench', ...quick, '--baseline', notBench, '--json'], { env });
+  assert.equal(j.code, EXIT_CODES.CONFIG);
+  const e = JSON.parse(j.stdout) as object;
+  assert.ok(validateError(e), ajv.errorsText(validateError.errors));
+  const save = join(cache, 'never.json');
+  await runCli(['bench', ...quick, '--batch', '0', '--save', save], { env });
+  await assert.rejects(stat(save), 'no file written for a failed run');
+});
+
+test('Ctrl-C: the real CLI stops, prints and saves what it measured, exit 130', async () => {
+  const out = join(cache, 'interrupted.json');
+  const child = spawn(process.execPath, [BIN, 'bench', 'tiny-convnet', '-d', 'CPU', '--duration', '60s', '--save', out, '--json'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  // A terminal's Ctrl-C signals the whole process group; here, the CLI alone (it tells its worker).
+  await new Promise((r) => setTimeout(r, 4000));
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  assert.equal(code, EXIT_CODES.CANCELLED, stderr);
+  const doc = JSON.parse(stdout) as Envelope;
+  assert.equal(doc.data.interrupted, true);
+  assert.ok((doc.data.rows[0]?.samples.length ?? 0) > 10);
+  assert.ok(validateBench(doc), ajv.errorsText(validateBench.errors));
+  const saved = JSON.parse(await readFile(out, 'utf8')) as Envelope;
+  assert.equal(saved.data.rows[0]?.stats.n, doc.data.rows[0]?.stats.n);
+});
+
+test('WebGPU (lavapipe in CI): bench --device GPU.0 measures on the GPU worker, with speed-up against the CPU', async (t) => {
+  const { device, skip } = await webgpuDevice();
+  if (skip || !device) return t.skip(skip || 'no WebGPU device');
+  const r = await runCli(['bench', 'tiny-convnet', '-d', 'all', '-b', 'ort-cpu,ort-webgpu', '-n', '10', '--warmup', '2', '--json'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout) as Envelope;
+  assert.ok(validateBench(doc), ajv.errorsText(validateBench.errors));
+  const gpu = doc.data.rows.find((x) => x.backend === 'ort-webgpu');
+  assert.ok(gpu, JSON.stringify(doc.data.failed));
+  assert.equal(gpu.device, device.id);
+  assert.equal(gpu.placement?.fallback, false);
+  assert.ok((gpu.speedupVsCpu ?? 0) > 0);
+});
+
+test('the schema id the UI writes is the one core reads back as a baseline', async () => {
+  const { SCHEMAS } = await import('../../src/ui/json.js');
+  const { BENCH_SCHEMA } = await import('../../src/core/bench/baseline.js');
+  assert.equal(SCHEMAS.bench, BENCH_SCHEMA);
+});
