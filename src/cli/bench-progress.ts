@@ -32,7 +32,8 @@ export async function startBenchProgress(ctx: CliContext): Promise<BenchProgress
       p.phase = `session ${formatMs(e.event.sessionMs)}`;
     } else if (e.event.kind === 'progress') {
       const pr = e.event.progress;
-      Object.assign(p, { phase: `${pr.phase === 'warmup' ? 'warm-up' : 'measuring'} batch ${e.event.batch}`, fraction: pr.fraction, runs: pr.done, lastMs: pr.lastMs });
+      const rep = e.repeat.of > 1 ? ` (process ${e.repeat.index + 1}/${e.repeat.of})` : '';
+      Object.assign(p, { phase: `${pr.phase === 'warmup' ? 'warm-up' : 'measuring'} batch ${e.event.batch}${rep}`, fraction: pr.fraction, runs: pr.done, lastMs: pr.lastMs });
     }
   };
   if (!ctx.progress) return { update: apply, stop: () => undefined };

@@ -80,6 +80,7 @@ Examples:
     .option('--duration <time>', 'measure this long per row, e.g. 10s, 500ms (default 5s; at least 20 runs)')
     .option('-n, --iterations <n>', 'measure exactly this many runs per row')
     .option('--warmup <n|time>', 'warm-up runs (e.g. 20) or time (e.g. 2s) before measuring', '1s')
+    .option('--repeat <n>', 'measure each pair in N fresh processes, one after another, and pool the samples (evens out per-process effects; for CI gates)', '1')
     .option('--threads <n>', 'intra-op threads (CPU work); default: the runtime decides')
     .addOption(new Option('--graph-opt <level>', 'graph optimisation level').choices(['disabled', 'basic', 'extended', 'all']))
     .option('--ep-option <key=value>', 'passed to the execution provider as is (repeatable)', collect, [])
@@ -151,6 +152,7 @@ export interface BenchFlags {
   save?: string;
   baseline?: string;
   maxRegression: string;
+  repeat: string;
   /** undefined: on when the result will be compared (--save, --baseline). */
   reference?: boolean;
 }

@@ -31,6 +31,7 @@ const settings = (over: Partial<BenchSettings> = {}): BenchSettings => ({
   maxMs: 60_000,
   epOptions: {},
   reference: false,
+  repeat: 1,
   ...over,
 });
 
@@ -128,6 +129,10 @@ test('runBench: pairs planned from the device list, failures recorded per pair, 
   assert.deepEqual(plan.jobs.map((j) => `${j.device.id} ${j.backend}`), ['CPU ort-cpu']);
   assert.deepEqual(plan.skipped.map((s) => s.device), ['CPU', 'GPU.0']); // openvino unavailable, software GPU left out of `all`
   assert.deepEqual(planPairs(devices, 'GPU.0', [], { path: tiny.path, name: 'tiny-convnet' }, settings()).jobs.map((j) => j.backend), ['ort-webgpu']);
+
+  const c2 = planPairs(devices, 'GPU.0', [], { path: tiny.path, name: 'tiny-convnet' }, settings({ concurrency: 2 }));
+  assert.equal(c2.jobs.length, 0, 'WebGPU sessions on several threads crash onnxruntime-node 1.30: refused up front');
+  assert.match(c2.skipped.map((x) => x.reason).join(), /crashes with WebGPU sessions on several threads/);
 
   // An in-process runner (the real benchPair) for CPU; the GPU pair fails as a crashed worker would.
   const runner: PairRunner = async (j, hooks) => {

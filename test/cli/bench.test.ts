@@ -42,6 +42,17 @@ test('bench --json: one document that validates against aivmm/bench@1, with stat
   assert.equal(doc.data.runtimes['onnxruntime-node'], '1.30.0');
 });
 
+test('--repeat 2: two worker processes, their samples pooled into one row', async () => {
+  const r = await runCli(['bench', 'tiny-convnet', '-d', 'CPU', '-n', '20', '--warmup', '2', '--repeat', '2', '--json'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout) as Envelope;
+  assert.ok(validateBench(doc), ajv.errorsText(validateBench.errors));
+  assert.equal(doc.data.rows.length, 1);
+  assert.equal(doc.data.rows[0]?.repeats, 2);
+  assert.equal(doc.data.rows[0]?.samples.length, 20);
+  assert.equal(doc.data.rows[0]?.warmup.iterations, 4);
+});
+
 test('bench plain (a pipe): a table with the row, and md/csv formats for job summaries and spreadsheets', async () => {
   const plain = await runCli(['bench', ...quick], { env });
   assert.equal(plain.code, 0, plain.stderr);

@@ -35,7 +35,7 @@ function report(): BenchReport {
     host: { hostname: 'gpu-box', platform: 'linux', arch: 'x64', cpu: 'Xeon', logicalCores: 16, memoryBytes: 128 * 1024 ** 3 },
     runtimes: { 'onnxruntime-node': '1.30.0' },
     model: { name: 'mobilenetv2-seeded', path: '/tmp/m.onnx', sha256: 'a'.repeat(64), bytes: 14e6, embedded: true },
-    settings: { batches: [], shapes: [], inputFiles: [], seed: 42, concurrency: 1, warmup: { ms: 1000 }, durationMs: 5000, minIterations: 20, maxMs: 30000, epOptions: {}, reference: true },
+    settings: { batches: [], shapes: [], inputFiles: [], seed: 42, concurrency: 1, warmup: { ms: 1000 }, durationMs: 5000, minIterations: 20, maxMs: 30000, epOptions: {}, reference: true, repeat: 1 },
     rows: [cpu, gpu],
     failed: [{ device: 'GPU.1', deviceName: 'x', backend: 'ort-cuda', target: 'cuda:0', error: { code: 'BACKEND_UNAVAILABLE', message: 'CUDA provider libraries not installed' } }],
     skipped: [{ device: 'CPU', backend: 'openvino', reason: 'openvino-node is not installed' }],

@@ -70,3 +70,31 @@ test('durations: 10s, 500ms, 2m, 1.5 (seconds); junk is undefined', () => {
   assert.equal(parseDuration('ten'), undefined);
   assert.equal(parseDuration('-1s'), undefined);
 });
+
+test('--repeat: each process gets its share; rows pool samples and reference positions in run order', async () => {
+  const { mergeRepeats, splitSettings } = await import('../../src/core/bench/merge.js');
+  const { describe, histogram, noiseVerdict } = await import('../../src/core/bench/stats.js');
+  const base = { batches: [], shapes: [], inputFiles: [], seed: 1, concurrency: 1, warmup: { iterations: 3 }, iterations: 25, durationMs: 9000, maxMs: 30_000, minIterations: 20, epOptions: {}, reference: true, repeat: 3 };
+  const part = splitSettings(base);
+  assert.deepEqual([part.iterations, part.durationMs, part.maxMs, part.minIterations], [9, 3000, 10_000, 7]);
+  const one = { ...base, repeat: 1 };
+  assert.equal(splitSettings(one), one); // one process: the settings as given
+  const row = (samples: number[], ref: number[], at: number[], wallMs: number) => {
+    const stats = describe(samples);
+    return {
+      model: 'm', device: 'CPU', deviceName: 'c', backend: 'ort-cpu' as const, target: 'cpu', batch: 2, concurrency: 1, mode: 'latency' as const,
+      shapes: {}, inputSource: 'random' as const, sessionMs: 10, firstRunMs: 2, warmup: { iterations: 3, ms: 5 }, stats,
+      throughput: { itemsPerSec: 0, requestsPerSec: 0, wallMs }, noise: noiseVerdict(stats), histogram: histogram(samples),
+      memory: { rssBytes: 100, peakRssBytes: 200 }, interrupted: false, samples, reference: { model: 'r', p50: 0, samples: ref, at },
+    };
+  };
+  const [merged] = mergeRepeats([[row([1, 2, 3], [5, 5], [1, 3], 6)], [row([4, 5], [6], [2], 9)]]);
+  assert.ok(merged);
+  assert.deepEqual(merged.samples, [1, 2, 3, 4, 5]);
+  assert.equal(merged.stats.n, 5);
+  assert.equal(merged.repeats, 2);
+  assert.deepEqual(merged.reference?.at, [1, 3, 5]); // second run's positions shifted by the first run's 3 samples
+  assert.equal(merged.throughput.wallMs, 15);
+  assert.equal(merged.throughput.itemsPerSec, (5 * 2 * 1000) / 15);
+  assert.equal(merged.warmup.iterations, 6);
+});

@@ -60,6 +60,7 @@ export function settingsFromFlags(opts: BenchFlags): BenchSettings {
     epOptions,
     // Worth its ~20% of the time only when the result is compared with another run.
     reference: opts.reference ?? (opts.save !== undefined || opts.baseline !== undefined),
+    repeat: positiveInt('--repeat', opts.repeat),
   };
 }
 

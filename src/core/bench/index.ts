@@ -12,6 +12,7 @@ import { BACKEND_IDS } from '../devices/types.js';
 import { selectDevices } from '../devices/select.js';
 import { BackendUnavailableError, NotFoundError, UsageError, errorMessage, errorRecord, isAivmmError } from '../errors.js';
 import { gate, readBaseline } from './baseline.js';
+import { mergeRepeats, splitSettings } from './merge.js';
 import type { PairEvent } from './run-pair.js';
 import type { BenchJob, BenchReport, BenchRow, BenchSettings, FailedPair, SkippedPair } from './types.js';
 
@@ -20,7 +21,7 @@ export type PairRunner = (job: BenchJob, hooks: { signal?: AbortSignal; onEvent:
 export type BenchEvent =
   | { kind: 'plan'; jobs: readonly BenchJob[]; skipped: readonly SkippedPair[] }
   | { kind: 'pair-start'; index: number; job: BenchJob }
-  | { kind: 'pair-event'; index: number; event: PairEvent }
+  | { kind: 'pair-event'; index: number; event: PairEvent; repeat: { index: number; of: number } }
   | { kind: 'pair-end'; index: number; rows: readonly BenchRow[]; error?: FailedPair['error'] };
 
 export interface BenchOptions {
@@ -68,6 +69,11 @@ export function planPairs(devices: DevicesReport, selector: string, backends: re
       if (backends.length > 0 && !backends.includes(reach.backend)) continue;
       if (!reach.available) {
         skipped.push({ device: d.id, backend: reach.backend, reason: reach.reason ?? 'not available' });
+        continue;
+      }
+      if (reach.backend === 'ort-webgpu' && settings.concurrency > 1) {
+        // Measured on an H200: two WebGPU sessions on two threads of one process abort with heap corruption.
+        skipped.push({ device: d.id, backend: reach.backend, reason: 'onnxruntime-node 1.30 crashes with WebGPU sessions on several threads; use --concurrency 1 and a --batch sweep for WebGPU throughput' });
         continue;
       }
       jobs.push({ model, device: { id: d.id, name: d.name }, backend: reach.backend, target: targetFor(devices.devices, d, reach.backend), settings });
@@ -120,13 +126,21 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     if (opts.signal?.aborted) break;
     opts.onEvent?.({ kind: 'pair-start', index, job });
     try {
-      const got = await opts.runner(job, {
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        onEvent: (event) => {
-          if (event.kind === 'session') runtimes[job.target.runtime === 'openvino' ? 'openvino-node' : 'onnxruntime-node'] = event.runtimeVersion;
-          opts.onEvent?.({ kind: 'pair-event', index, event });
-        },
-      });
+      const runs: BenchRow[][] = [];
+      const repeat = Math.max(1, opts.settings.repeat);
+      const part = { ...job, settings: splitSettings(job.settings) };
+      for (let r = 0; r < repeat && !(r > 0 && opts.signal?.aborted); r++) {
+        runs.push(
+          await opts.runner(part, {
+            ...(opts.signal ? { signal: opts.signal } : {}),
+            onEvent: (event) => {
+              if (event.kind === 'session') runtimes[job.target.runtime === 'openvino' ? 'openvino-node' : 'onnxruntime-node'] = event.runtimeVersion;
+              opts.onEvent?.({ kind: 'pair-event', index, event, repeat: { index: r, of: repeat } });
+            },
+          }),
+        );
+      }
+      const got = mergeRepeats(runs);
       rows.push(...got);
       opts.onEvent?.({ kind: 'pair-end', index, rows: got });
     } catch (err) {

@@ -21,6 +21,8 @@ export interface BenchSettings {
   threads?: number;
   graphOptimizationLevel?: NonNullable<LoadOptions['graphOptimizationLevel']>;
   epOptions: Record<string, string>;
+  /** Fresh processes per pair, one after another, samples pooled (each gets 1/repeat of the measurement). */
+  repeat: number;
   /** Interleave the reference workload (see docs/bench.md) so baselines can cancel machine-speed drift. */
   reference: boolean;
 }
@@ -64,6 +66,8 @@ export interface BenchRow {
   /** CPU (ort-cpu) p50 / this p50 at the same batch — or throughput ratio for throughput mode. */
   speedupVsCpu?: number;
   interrupted: boolean;
+  /** Processes the row's samples were pooled from (--repeat); absent: one. */
+  repeats?: number;
   /** Milliseconds per request, in completion order. */
   samples: number[];
   /**

@@ -1,0 +1,70 @@
+/**
+ * `--repeat N`: the same pair measured in N fresh processes, one after another, pooled into one row per
+ * batch. Per-process effects (memory layout, which cores a process lands on) then average out instead
+ * of deciding a whole comparison.
+ */
+import { describe, histogram, noiseVerdict } from './stats.js';
+import type { BenchRow, BenchSettings } from './types.js';
+
+/** Each repeat's share of the measurement. */
+export function splitSettings(s: BenchSettings): BenchSettings {
+  const n = Math.max(1, s.repeat);
+  if (n === 1) return s;
+  return {
+    ...s,
+    ...(s.iterations !== undefined ? { iterations: Math.ceil(s.iterations / n) } : {}),
+    ...(s.durationMs !== undefined ? { durationMs: s.durationMs / n } : {}),
+    ...(s.maxMs !== undefined ? { maxMs: s.maxMs / n } : {}),
+    minIterations: Math.ceil(s.minIterations / n),
+  };
+}
+
+const median = (xs: readonly number[]): number => describe(xs).p50;
+
+/** Rows of several runs of one pair → one row per batch, samples in run order. */
+export function mergeRepeats(runs: readonly (readonly BenchRow[])[]): BenchRow[] {
+  const first = runs[0];
+  if (!first || runs.length === 1) return first ? [...first] : [];
+  const out: BenchRow[] = [];
+  for (const base of first) {
+    const same = runs.map((rows) => rows.find((r) => r.batch === base.batch)).filter((r): r is BenchRow => r !== undefined);
+    const samples = same.flatMap((r) => r.samples);
+    const stats = describe(samples);
+    const wallMs = same.reduce((a, r) => a + r.throughput.wallMs, 0);
+    const row: BenchRow = {
+      ...base,
+      sessionMs: median(same.map((r) => r.sessionMs)),
+      firstRunMs: median(same.map((r) => r.firstRunMs)),
+      warmup: { iterations: same.reduce((a, r) => a + r.warmup.iterations, 0), ms: same.reduce((a, r) => a + r.warmup.ms, 0) },
+      stats,
+      throughput: {
+        itemsPerSec: wallMs > 0 ? (samples.length * base.batch * 1000) / wallMs : 0,
+        requestsPerSec: wallMs > 0 ? (samples.length * 1000) / wallMs : 0,
+        wallMs,
+      },
+      noise: noiseVerdict(stats),
+      histogram: histogram(samples),
+      memory: { rssBytes: Math.max(...same.map((r) => r.memory.rssBytes)), peakRssBytes: Math.max(...same.map((r) => r.memory.peakRssBytes)) },
+      interrupted: same.some((r) => r.interrupted),
+      samples,
+      repeats: same.length,
+    };
+    if (same.every((r) => r.reference)) {
+      let offset = 0;
+      const refSamples: number[] = [];
+      const at: number[] = [];
+      for (const r of same) {
+        refSamples.push(...(r.reference?.samples ?? []));
+        at.push(...(r.reference?.at ?? []).map((x) => x + offset));
+        offset += r.samples.length;
+      }
+      row.reference = { model: base.reference?.model ?? '', p50: median(refSamples), samples: refSamples, at };
+    } else {
+      delete row.reference;
+    }
+    const fell = same.find((r) => r.placement?.fallback)?.placement;
+    if (fell) row.placement = fell;
+    out.push(row);
+  }
+  return out;
+}
