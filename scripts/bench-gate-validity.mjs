@@ -5,7 +5,7 @@
 //   A/B: model B under the same file name (one more inverted-residual block in the 96- and in the
 //        160-channel stage: ~9% more compute, measured 1.08–1.12× at 1 thread) → must be flagged (exit 10) every time.
 // The two comparisons run in alternating order, so drift does not favour either.
-// Usage: node scripts/bench-gate-validity.mjs [rounds=20] [threads=1] [iterations=300] [--max-regression 5%] [--raw] [--out file.json]
+// Usage: node scripts/bench-gate-validity.mjs [rounds=20] [threads=1] [iterations=300] [--max-regression 5%] [--repeat N] [--raw] [--out file.json]
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ const out = take('--out');
 const raw = args.includes('--raw'); // compare raw times: no reference workload (shows what it buys)
 if (raw) args.splice(args.indexOf('--raw'), 1);
 const maxRegression = take('--max-regression', '5%');
+const repeat = take('--repeat', '1'); // processes per bench (aivmm bench --repeat)
 const [rounds = 20, threads = 1, iterations = 300] = args.map(Number);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin/aivmm.js');
@@ -36,7 +37,7 @@ writeFileSync(modelA, buildMobilenetV2());
 writeFileSync(modelB, buildMobilenetV2(MOBILENETV2_STAGES.map(([t, c, n, s]) => (c === 96 || c === 160 ? [t, c, n + 1, s] : [t, c, n, s]))));
 
 function bench(model, extra) {
-  const argv = [bin, 'bench', model, '-d', 'CPU', '--threads', String(threads), '-n', String(iterations), '--warmup', '30', '--json', ...(raw ? ['--no-reference'] : []), ...extra];
+  const argv = [bin, 'bench', model, '-d', 'CPU', '--threads', String(threads), '-n', String(iterations), '--warmup', '30', '--repeat', repeat, '--json', ...(raw ? ['--no-reference'] : []), ...extra];
   const r = spawnSync(process.execPath, argv, { encoding: 'utf8', env, maxBuffer: 64 << 20 });
   if (r.status !== 0 && r.status !== 10) throw new Error(`aivmm ${argv.slice(1).join(' ')} exited ${r.status}: ${r.stderr}`);
   return { code: r.status, doc: JSON.parse(r.stdout) };
@@ -62,7 +63,7 @@ const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const summary = {
   at: new Date().toISOString(),
   host: `${os.cpus()[0]?.model} × ${os.cpus().length}`,
-  rounds, threads, iterations, maxRegression, referenceWorkload: !raw,
+  rounds, threads, iterations, maxRegression, repeat: Number(repeat), referenceWorkload: !raw,
   medianRatioAA: med(results.map((r) => r.aa.ratio)),
   medianRatioAB: med(results.map((r) => r.ab.ratio)),
   falseAlarms, misses,
