@@ -104,6 +104,7 @@ test('bad input: one line, documented exit code, nothing half-written', async ()
     [['bench', ...quick, '--max-regression', 'lots'], EXIT_CODES.USAGE, /invalid --max-regression/],
     [['bench', ...quick, '--baseline', join(cache, 'nope.json')], EXIT_CODES.NOT_FOUND, /cannot read baseline/],
     [['bench', 'probe-mlp', '-d', 'CPU', '-n', '5', '--batch', '4'], EXIT_CODES.USAGE, /fixed batch of 1/],
+    [['bench', ...quick, '--save', join(cache, 'no-such-dir', 'x.json')], EXIT_CODES.CONFIG, /cannot write --save .*no-such-dir/],
   ];
   for (const [argv, code, message] of cases) {
     const r = await runCli(argv, { env });

@@ -1,4 +1,7 @@
 /** `aivmm bench`: parse flags, resolve the model and devices, run each pair in its own process, render, gate. */
+import { access, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { resolvePaths } from '../../core/config/paths.js';
 import { listDevices, nodeHost } from '../../core/devices/index.js';
 import { parseDuration, parseInputFileFlag, parsePercent, parseShape, runBench, type BenchEvent, type BenchReport, type BenchSettings } from '../../core/bench/index.js';
@@ -11,6 +14,16 @@ import type { BenchFlags } from '../program.js';
 import { processBenchRunner } from '../bench-runner.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import { startBenchProgress } from '../bench-progress.js';
+
+async function checkWritable(file: string): Promise<void> {
+  const dir = dirname(resolve(file));
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');
+    await access(dir, constants.W_OK);
+  } catch (err) {
+    throw new ConfigError(`cannot write --save ${file}: ${dir}: ${errorMessage(err)}`, 'give a file in an existing, writable directory');
+  }
+}
 
 function positiveInt(flag: string, value: string, min = 1): number {
   const n = Number(value);
@@ -69,6 +82,7 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
   const format = ctx.flags.json ? 'json' : opts.format;
   const maxRegression = parsePercent(opts.maxRegression);
   if (maxRegression === undefined || maxRegression >= 1) throw new UsageError(`invalid --max-regression '${opts.maxRegression}'`, 'give a percentage such as 5%');
+  if (opts.save) await checkWritable(opts.save); // fail now, not after minutes of measuring
   const env = ctx.io.env;
   const { cacheDir } = resolvePaths(env);
   const model = await resolveModel(modelArg, cacheDir);
