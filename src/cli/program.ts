@@ -108,8 +108,33 @@ Ctrl-C stops measuring; what was measured is still printed and saved (exit 130).
       await benchCommand(ctx, model, opts);
     });
 
+  program
+    .command('pull <model>')
+    .description('download a model from the Hugging Face Hub into the shared Hugging Face cache (verified, resumable)')
+    .option('-r, --revision <rev>', 'branch, tag or commit', 'main')
+    .option('-i, --include <glob>', 'only files matching this glob, e.g. "onnx/*.onnx" (repeatable)', collect, [])
+    .option('--dtype <dtype>', 'which ONNX variant: fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4', 'fp32')
+    .option('--force', 'download again even when the cache has the file')
+    .option('--connections <n>', 'parallel range requests per large file (1: one stream)', '8')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ aivmm pull onnx-community/whisper-tiny
+  $ aivmm pull Xenova/resnet-50 --dtype q8
+  $ aivmm pull onnxmodelzoo/legacy_models/validated/vision/classification/mobilenet/model/mobilenetv2-12.onnx
+  $ HF_HUB_OFFLINE=1 aivmm pull onnx-community/whisper-tiny     (from the cache only)
+
+Files go where huggingface_hub puts them ($HF_HUB_CACHE, default ~/.cache/huggingface/hub), so Python and
+aivmm share them. Environment: HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, HF_TOKEN (or $HF_HOME/token),
+HF_HUB_OFFLINE, HF_HUB_DOWNLOAD_TIMEOUT, HF_HUB_ETAG_TIMEOUT.`,
+    )
+    .action(async (model: string, opts: PullFlags) => {
+      const { pullCommand } = await import('./commands/pull.js');
+      await pullCommand(ctx, model, opts);
+    });
+
   const pending: readonly [string, string, string][] = [
-    ['pull', 'download a model from the Hugging Face Hub into the shared HF cache', '<model>'],
     ['quantize', 'quantize an ONNX model (FP32 → INT8 static/dynamic, FP16) with a fidelity report', '[model]'],
     ['run', 'run a model with its task pre/post-processing (classification, detection, text, …)', '[model]'],
   ];
@@ -155,4 +180,12 @@ export interface BenchFlags {
   repeat: string;
   /** undefined: on when the result will be compared (--save, --baseline). */
   reference?: boolean;
+}
+
+export interface PullFlags {
+  revision: string;
+  include: string[];
+  dtype: string;
+  force?: boolean;
+  connections: string;
 }

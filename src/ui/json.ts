@@ -4,6 +4,7 @@ export const SCHEMAS = Object.freeze({
   devices: 'aivmm/devices@1',
   /** Also read back by core (src/core/bench/baseline.ts) as a --baseline: the two must agree. */
   bench: 'aivmm/bench@1',
+  pull: 'aivmm/pull@1',
   error: 'aivmm/error@1',
 });
 

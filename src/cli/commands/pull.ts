@@ -1,0 +1,61 @@
+/** `aivmm pull`: Hub settings from the environment, pull into the shared cache, progress on stderr, paths on stdout. */
+import { UsageError } from '../../core/errors.js';
+import { hubSettings } from '../../core/hub/settings.js';
+import { pullModel, type PullEvent } from '../../core/hub/pull.js';
+import { formatBytes } from '../../ui/format/units.js';
+import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
+import type { CliContext } from '../context.js';
+import type { PullFlags } from '../program.js';
+import { startSpinner } from '../spinner.js';
+import { aivmmVersion } from '../version.js';
+
+export async function pullCommand(ctx: CliContext, model: string, opts: PullFlags): Promise<void> {
+  const connections = Number(opts.connections);
+  if (!Number.isInteger(connections) || connections < 1 || connections > 64) throw new UsageError(`invalid --connections '${opts.connections}'`, 'give 1 to 64');
+  const settings = hubSettings(ctx.io.env);
+  const spinner = await startSpinner(ctx, `resolving ${model}`);
+  let total = 0;
+  let done = 0;
+  const t0 = performance.now();
+  let lastDraw = 0;
+  const onEvent = (e: PullEvent): void => {
+    if (e.kind === 'plan') {
+      total = e.files.reduce((a, f) => a + f.size, 0);
+      ctx.log(`${e.files.length} file(s), ${formatBytes(total)}: ${e.files.map((f) => f.path).join(', ')}`);
+    } else if (e.kind === 'bytes') {
+      done += e.n;
+      const now = performance.now();
+      if (now - lastDraw < 100) return;
+      lastDraw = now;
+      const rate = done / Math.max(0.001, (now - t0) / 1000);
+      const eta = rate > 0 && total > done ? ` · ETA ${Math.ceil((total - done) / rate)} s` : '';
+      spinner.text(`${model}: ${formatBytes(done)} / ${formatBytes(total)} · ${formatBytes(rate)}/s${eta}`);
+    } else if (e.kind === 'retry') {
+      ctx.log(`retry${e.path ? ` ${e.path}` : ''}: ${e.why}`);
+    } else if (e.kind === 'waiting-lock') {
+      spinner.text(`${e.path}: waiting for another download of the same file`);
+    } else if (e.kind === 'file-done') {
+      ctx.log(`${e.path}: ${e.downloaded ? 'downloaded and verified' : 'already cached'}`);
+    }
+  };
+  let result;
+  try {
+    result = await pullModel(
+      { id: model, revision: opts.revision, include: opts.include, dtype: opts.dtype, ...(opts.force ? { force: true } : {}) },
+      { settings, userAgent: `aivmm/${aivmmVersion()}; node/${process.versions.node}`, connections, onEvent },
+    );
+  } finally {
+    spinner.stop();
+  }
+  if (ctx.flags.json) {
+    ctx.io.stdout.write(toJson(okEnvelope(SCHEMAS.pull, result)));
+    return;
+  }
+  for (const f of result.files) ctx.io.stdout.write(`${f.localPath}\n`);
+  const fetched = result.files.filter((f) => f.downloaded);
+  const bytes = fetched.reduce((a, f) => a + f.size, 0);
+  const secs = (performance.now() - t0) / 1000;
+  ctx.io.stderr.write(
+    `${result.repo}@${result.revision} (${result.commit.slice(0, 12)})${result.offline ? ' from the cache (offline)' : ''}: ${result.files.length} file(s), ${fetched.length} downloaded${fetched.length ? ` (${formatBytes(bytes)} in ${secs.toFixed(1)} s)` : ''} → ${result.snapshotDir}\n`,
+  );
+}

@@ -1,0 +1,69 @@
+/** `aivmm pull` end to end against the loopback Hub: paths on stdout, JSON schema, exit codes, no token leaks. */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Ajv } from 'ajv';
+import { EXIT_CODES } from '../../src/cli/exit-codes.js';
+import { FakeHub, bytes } from '../helpers/hub-server.js';
+import { runCli } from '../helpers/run-cli.js';
+
+const schema = (name: string): object => JSON.parse(readFileSync(fileURLToPath(new URL(`../../docs/schemas/${name}`, import.meta.url)), 'utf8')) as object;
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validatePull = ajv.compile(schema('pull-1.schema.json'));
+const validateError = ajv.compile(schema('error-1.schema.json'));
+
+const COMMIT = 'c'.repeat(40);
+const hub = new FakeHub();
+const model = bytes(200_000, 5);
+before(async () => {
+  hub.addRepo('org/net', { commits: { [COMMIT]: { 'onnx/model.onnx': model, 'config.json': new TextEncoder().encode('{}') } }, refs: { main: COMMIT } });
+  hub.addRepo('org/gated', { commits: { [COMMIT]: { 'model.onnx': model } }, refs: { main: COMMIT }, gated: true });
+  await hub.start();
+});
+after(() => hub.stop());
+
+const envFor = async (extra: Record<string, string> = {}): Promise<Record<string, string>> => ({ HF_HOME: await mkdtemp(join(os.tmpdir(), 'aivmm-pull-cli-')), HF_ENDPOINT: hub.hubUrl, ...extra });
+
+test('pull prints the local paths, one per line; --json validates against aivmm/pull@1', async () => {
+  const env = await envFor();
+  const r = await runCli(['pull', 'org/net'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 2);
+  assert.ok(lines.every((l) => l.startsWith(join(env['HF_HOME'] ?? '', 'hub', 'models--org--net', 'snapshots', COMMIT))));
+  assert.deepEqual(new Uint8Array(await readFile(lines.find((l) => l.endsWith('model.onnx')) ?? '')), model);
+  assert.match(r.stderr, /org\/net@main \(cccccccccccc\): 2 file\(s\), 2 downloaded/);
+  const j = await runCli(['pull', 'org/net', '--json'], { env });
+  const doc = JSON.parse(j.stdout) as { data: { files: { downloaded: boolean }[] } };
+  assert.ok(validatePull(doc), ajv.errorsText(validatePull.errors));
+  assert.ok(doc.data.files.every((f) => !f.downloaded), 'second pull: all from the cache');
+});
+
+test('pull errors: one line, documented exit code; the token is never printed', async () => {
+  const secret = 'hf_do_not_print_me_42';
+  const cases: [string[], Record<string, string>, number, RegExp][] = [
+    [['pull', 'org/missing'], {}, EXIT_CODES.NOT_FOUND, /org\/missing not found/],
+    [['pull', 'org/net', '--revision', 'nope'], {}, EXIT_CODES.NOT_FOUND, /revision 'nope' not found/],
+    [['pull', 'org/gated'], {}, EXIT_CODES.AUTH, /gated model/],
+    [['pull', 'org/net'], { HF_TOKEN: secret }, EXIT_CODES.AUTH, /invalid credentials/],
+    [['pull', 'org/net'], { HF_HUB_OFFLINE: '1' }, EXIT_CODES.NOT_FOUND, /offline .* not in the cache/],
+    [['pull', 'just-a-name'], {}, EXIT_CODES.USAGE, /not a Hub model id/],
+    [['pull', 'org/net', '--connections', '0'], {}, EXIT_CODES.USAGE, /invalid --connections/],
+    [['pull', 'org/net', '--dtype', 'fp8'], {}, EXIT_CODES.USAGE, /unknown --dtype 'fp8'/],
+  ];
+  for (const [argv, extra, code, message] of cases) {
+    const r = await runCli(argv, { env: await envFor(extra) });
+    assert.equal(r.code, code, `${argv.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.equal(r.stderr.split('\n').filter((l) => l.startsWith('error:')).length, 1);
+    assert.ok(!r.stderr.includes(secret) && !r.stdout.includes(secret), 'token printed');
+  }
+  const gated = await runCli(['pull', 'org/gated', '--json'], { env: await envFor() });
+  const e = JSON.parse(gated.stdout) as { error: { hint: string } };
+  assert.ok(validateError(e), ajv.errorsText(validateError.errors));
+  assert.match(e.error.hint, /HF_TOKEN=hf_… .*ask for access at http:\/\/127\.0\.0\.1:\d+\/org\/gated/);
+});

@@ -1,0 +1,171 @@
+/** pull against a real loopback server speaking the Hub protocol, with fault injection. */
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, test } from 'node:test';
+import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import os from 'node:os';
+import { FakeHub, bytes, gitSha1, sha256 } from '../helpers/hub-server.js';
+import { globToRegExp, pullModel, selectFiles, type PullOptions } from '../../src/core/hub/pull.js';
+import { hubSettings } from '../../src/core/hub/settings.js';
+import { AuthError, IntegrityError, NetworkError, NotFoundError, UsageError } from '../../src/core/errors.js';
+
+const COMMIT = 'a'.repeat(40);
+const OLD = 'b'.repeat(40);
+const model = bytes(300_000, 1);
+const data = bytes(700_000, 2);
+const quant = bytes(90_000, 3);
+const config = new TextEncoder().encode('{"model_type": "test"}');
+const hub = new FakeHub();
+let waits: number[] = [];
+
+before(async () => {
+  hub.addRepo('org/net', {
+    commits: {
+      [COMMIT]: { 'onnx/model.onnx': model, 'onnx/model.onnx_data': data, 'onnx/model_quantized.onnx': quant, 'config.json': config, 'README.md': new TextEncoder().encode('# net') },
+      [OLD]: { 'onnx/model.onnx': bytes(1000, 9) },
+    },
+    refs: { main: COMMIT, v1: OLD },
+  });
+  hub.addRepo('org/gated', { commits: { [COMMIT]: { 'model.onnx': model } }, refs: { main: COMMIT }, gated: true });
+  hub.addRepo('org/evil', { commits: { [COMMIT]: { 'model.onnx': quant } }, refs: { main: COMMIT }, extraTree: [{ type: 'file', path: '../../escape.onnx', size: 1, oid: '0'.repeat(40) }] });
+  await hub.start();
+});
+after(() => hub.stop());
+beforeEach(() => {
+  hub.faults = {};
+  hub.log.length = 0;
+  waits = [];
+});
+
+async function opts(env: Record<string, string> = {}, over: Partial<PullOptions> = {}): Promise<PullOptions & { cacheDir: string }> {
+  const home = await mkdtemp(join(os.tmpdir(), 'aivmm-hf-'));
+  const settings = hubSettings({ HF_HOME: home, HF_ENDPOINT: hub.hubUrl, ...env });
+  return { settings, userAgent: 'aivmm-test', connections: 4, chunkBytes: 64 * 1024, backoffMs: 1, maxRetries: 3, sleep: async (ms) => void waits.push(ms), cacheDir: settings.cacheDir, ...over };
+}
+
+test('pull org/name: fp32 ONNX + external data + config into huggingface_hub\'s exact cache layout', async () => {
+  const o = await opts({ HF_TOKEN: hub.validToken });
+  const r = await pullModel({ id: 'org/net' }, o);
+  assert.equal(r.commit, COMMIT);
+  assert.deepEqual(r.files.map((f) => [f.path, f.downloaded]), [['config.json', true], ['onnx/model.onnx', true], ['onnx/model.onnx_data', true]]);
+  const root = join(o.cacheDir, 'models--org--net');
+  assert.equal(await readFile(join(root, 'refs', 'main'), 'utf8'), COMMIT);
+  assert.deepEqual((await readdir(join(root, 'blobs'))).sort(), [sha256(model), sha256(data), gitSha1(config)].sort());
+  const link = join(root, 'snapshots', COMMIT, 'onnx', 'model.onnx');
+  assert.ok((await lstat(link)).isSymbolicLink());
+  assert.equal(await readlink(link), `../../../blobs/${sha256(model)}`);
+  assert.equal(await readlink(join(root, 'snapshots', COMMIT, 'config.json')), `../../blobs/${gitSha1(config)}`);
+  assert.deepEqual(new Uint8Array(await readFile(link)), model);
+  assert.match(await readFile(join(o.cacheDir, 'CACHEDIR.TAG'), 'utf8'), /^Signature: 8a477f597d28d172789f06886806bc55/);
+  // the tree listing was paginated (page size 2) and followed to the end
+  assert.ok(hub.log.filter((l) => l.url.includes('/tree/')).length >= 3);
+  // the token went to the Hub, never to the CDN
+  assert.ok(hub.log.some((l) => l.server === 'hub' && l.auth === `Bearer ${hub.validToken}`));
+  assert.ok(hub.log.filter((l) => l.server === 'cdn').every((l) => l.auth === undefined));
+  // large files came down in parallel ranges
+  assert.ok(hub.log.filter((l) => l.server === 'cdn' && l.range).length > 4);
+  assert.equal(r.files.find((f) => f.path === 'onnx/model.onnx_data')?.download?.mode, 'parallel');
+
+  hub.log.length = 0;
+  const again = await pullModel({ id: 'org/net' }, o);
+  assert.ok(again.files.every((f) => !f.downloaded));
+  assert.equal(hub.log.filter((l) => l.server === 'cdn').length, 0, 'nothing downloaded twice');
+});
+
+test('--dtype q8 picks model_quantized.onnx; --include globs; org/name/path one file; --revision a tag', async () => {
+  const o = await opts();
+  assert.deepEqual((await pullModel({ id: 'org/net', dtype: 'q8' }, o)).files.map((f) => f.path), ['config.json', 'onnx/model_quantized.onnx']);
+  assert.deepEqual((await pullModel({ id: 'org/net', include: ['*.md'] }, o)).files.map((f) => f.path), ['README.md']);
+  assert.deepEqual((await pullModel({ id: 'org/net/onnx/model.onnx' }, o)).files.map((f) => f.path), ['config.json', 'onnx/model.onnx', 'onnx/model.onnx_data']);
+  const v1 = await pullModel({ id: 'org/net', revision: 'v1' }, o);
+  assert.equal(v1.commit, OLD);
+  assert.equal(await readFile(join(o.cacheDir, 'models--org--net', 'refs', 'v1'), 'utf8'), OLD);
+  assert.throws(() => selectFiles([], { dtype: 'fp8' }), UsageError);
+  assert.ok(globToRegExp('onnx/*.onnx').test('onnx/model.onnx'));
+  assert.ok(globToRegExp('*.json').test('sub/dir/x.json')); // fnmatch: * spans slashes, as huggingface_hub
+  assert.ok(!globToRegExp('model?.onnx').test('model.onnx'));
+});
+
+test('a cut connection resumes from the last byte; a server that ignores Range falls back to one stream', async () => {
+  hub.faults = { cutAfterBytes: 20_000, cuts: 3 };
+  const o = await opts({}, { connections: 1 });
+  const r = await pullModel({ id: 'org/net/onnx/model.onnx', include: ['onnx/model.onnx'] }, o);
+  const f = r.files[0];
+  assert.ok(f && f.download && f.download.resumes >= 1, JSON.stringify(f?.download));
+  assert.deepEqual(new Uint8Array(await readFile(f.localPath)), model);
+  assert.ok(hub.log.some((l) => l.server === 'cdn' && l.range?.startsWith('bytes=20000-')), 'resumed with a Range from byte 20000');
+
+  hub.faults = { ignoreRange: true };
+  const o2 = await opts();
+  const r2 = await pullModel({ id: 'org/net', include: ['onnx/model.onnx_data'] }, o2);
+  assert.equal(r2.files[0]?.download?.mode, 'single (server ignored Range)');
+  assert.deepEqual(new Uint8Array(await readFile(r2.files[0]?.localPath ?? '')), data);
+});
+
+test('wrong bytes: checksum mismatch, and nothing partial is left (no blob, no link, no temp file)', async () => {
+  hub.faults = { corrupt: true };
+  const o = await opts();
+  await assert.rejects(pullModel({ id: 'org/net', include: ['onnx/model.onnx'] }, o), (e: Error) => e instanceof IntegrityError && /checksum mismatch/.test(e.message));
+  const root = join(o.cacheDir, 'models--org--net');
+  assert.deepEqual(await readdir(join(root, 'blobs')).catch(() => []), []);
+  assert.deepEqual(await readdir(join(root, 'snapshots')).catch(() => []), []);
+});
+
+test('5xx bursts and 429 are retried (Retry-After honoured); 5xx forever is a network error', async () => {
+  hub.faults = { fail5xx: 2, rateLimit: 1 };
+  const o = await opts();
+  const r = await pullModel({ id: 'org/net', include: ['config.json'] }, o);
+  assert.equal(r.files.length, 1);
+  assert.ok(waits.includes(2000), `waited ${waits.join(', ')} ms`); // Retry-After: 2
+  hub.faults = { fail5xx: 100 };
+  await assert.rejects(pullModel({ id: 'org/net' }, await opts()), (e: Error) => e instanceof NetworkError && /503/.test(e.message));
+});
+
+test('errors: unknown repo, revision or file are not-found; gated and bad tokens are auth errors that say what to do', async () => {
+  const o = await opts();
+  await assert.rejects(pullModel({ id: 'org/nope' }, o), (e: Error) => e instanceof NotFoundError && /org\/nope not found/.test(e.message));
+  await assert.rejects(pullModel({ id: 'org/net', revision: 'v9' }, o), (e: Error) => e instanceof NotFoundError && /revision 'v9' not found/.test(e.message));
+  await assert.rejects(pullModel({ id: 'org/net/onnx/missing.onnx' }, o), (e: Error) => e instanceof NotFoundError && /no file onnx\/missing.onnx/.test(e.message));
+  await assert.rejects(pullModel({ id: 'org/gated' }, o), (e: AuthError) => e instanceof AuthError && /gated/.test(e.message) && /HF_TOKEN/.test(e.hint ?? '') && /ask for access at .*org\/gated/.test(e.hint ?? ''));
+  const bad = await opts({ HF_TOKEN: 'hf_wrong_secret_value' });
+  await assert.rejects(pullModel({ id: 'org/net' }, bad), (e: Error) => e instanceof AuthError && /invalid credentials/.test(e.message) && !e.message.includes('hf_wrong_secret_value'));
+  await assert.rejects(pullModel({ id: 'not-a-repo' }, o), UsageError);
+});
+
+test('a file name that would escape the cache is refused before anything is written', async () => {
+  const o = await opts();
+  await assert.rejects(pullModel({ id: 'org/evil' }, o), (e: Error) => e instanceof IntegrityError && /escape the cache/.test(e.message));
+  assert.deepEqual(await readdir(o.cacheDir).catch(() => []), []);
+});
+
+test('two concurrent pulls of the same files download each once and both succeed', async () => {
+  const o = await opts({}, { connections: 1 });
+  hub.faults = { bytesPerSec: 2_000_000 };
+  const [a, b] = await Promise.all([pullModel({ id: 'org/net', include: ['onnx/model.onnx'] }, o), pullModel({ id: 'org/net', include: ['onnx/model.onnx'] }, o)]);
+  assert.deepEqual(a.files.map((f) => f.localPath), b.files.map((f) => f.localPath));
+  assert.equal(a.files.length, 2); // model.onnx and its external data
+  assert.equal([...a.files, ...b.files].filter((f) => f.downloaded).length, 2, 'each file downloaded by one of the two');
+  assert.equal(hub.log.filter((l) => l.server === 'cdn').length, 2);
+  for (const f of a.files) assert.ok((await readFile(f.localPath)).length === f.size);
+});
+
+test('a cache filled by huggingface_hub is used as is; offline mode serves only the cache', async () => {
+  const o = await opts();
+  // The layout Python writes: blob, relative symlink, ref.
+  const root = join(o.cacheDir, 'models--org--net');
+  await mkdir(join(root, 'blobs'), { recursive: true });
+  await mkdir(join(root, 'snapshots', COMMIT, 'onnx'), { recursive: true });
+  await mkdir(join(root, 'refs'), { recursive: true });
+  await writeFile(join(root, 'blobs', sha256(quant)), quant);
+  await symlink(`../../../blobs/${sha256(quant)}`, join(root, 'snapshots', COMMIT, 'onnx', 'model_quantized.onnx'));
+  await writeFile(join(root, 'refs', 'main'), COMMIT);
+  const r = await pullModel({ id: 'org/net', include: ['onnx/model_quantized.onnx'] }, o);
+  assert.equal(r.files[0]?.downloaded, false);
+  assert.equal(hub.log.filter((l) => l.server === 'cdn').length, 0);
+
+  const offline = await opts({ HF_HUB_OFFLINE: '1' });
+  const off = await pullModel({ id: 'org/net', dtype: 'q8' }, { ...offline, settings: { ...offline.settings, cacheDir: o.cacheDir } });
+  assert.equal(off.offline, true);
+  assert.deepEqual(off.files.map((f) => f.path), ['onnx/model_quantized.onnx']);
+  await assert.rejects(pullModel({ id: 'org/net' }, offline), (e: Error) => e instanceof NotFoundError && /offline/.test(e.message));
+});
