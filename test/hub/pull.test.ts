@@ -7,7 +7,7 @@ import os from 'node:os';
 import { FakeHub, bytes, gitSha1, sha256 } from '../helpers/hub-server.js';
 import { globToRegExp, pullModel, selectFiles, type PullOptions } from '../../src/core/hub/pull.js';
 import { hubSettings } from '../../src/core/hub/settings.js';
-import { AuthError, IntegrityError, NetworkError, NotFoundError, UsageError } from '../../src/core/errors.js';
+import { AuthError, ConfigError, IntegrityError, NetworkError, NotFoundError, UsageError } from '../../src/core/errors.js';
 
 const COMMIT = 'a'.repeat(40);
 const OLD = 'b'.repeat(40);
@@ -168,4 +168,13 @@ test('a cache filled by huggingface_hub is used as is; offline mode serves only 
   assert.equal(off.offline, true);
   assert.deepEqual(off.files.map((f) => f.path), ['onnx/model_quantized.onnx']);
   await assert.rejects(pullModel({ id: 'org/net' }, offline), (e: Error) => e instanceof NotFoundError && /offline/.test(e.message));
+});
+
+test('a cache directory that cannot be written is one clear configuration error', async () => {
+  // A path under a regular file fails for every user, root included (permissions would not stop root).
+  const o = await opts();
+  const file = join(o.cacheDir, '..', 'not-a-dir');
+  await writeFile(file, 'x');
+  const bad = { ...o, settings: { ...o.settings, cacheDir: join(file, 'hub') } };
+  await assert.rejects(pullModel({ id: 'org/net', include: ['config.json'] }, bad), (e: Error) => e instanceof ConfigError && /cannot write to the Hugging Face cache .*ENOTDIR/.test(e.message));
 });

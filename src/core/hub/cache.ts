@@ -129,5 +129,7 @@ export async function ensureCacheTag(cacheDir: string): Promise<void> {
   const path = join(cacheDir, 'CACHEDIR.TAG');
   if (await stat(path).catch(() => undefined)) return;
   await mkdir(cacheDir, { recursive: true });
-  await writeFile(path, TAG, { flag: 'wx' }).catch(() => undefined);
+  await writeFile(path, TAG, { flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err;
+  });
 }

@@ -7,7 +7,7 @@
  */
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { NotFoundError, UsageError } from '../errors.js';
+import { ConfigError, NotFoundError, UsageError } from '../errors.js';
 import { checkRelativePath, ensureCacheTag, RepoCache } from './cache.js';
 import { downloadFile, type DownloadResult } from './download.js';
 import { headersFor, hubError, nextLink, normalizeEtag, request, type HttpClient } from './http.js';
@@ -261,7 +261,11 @@ export async function pullModel(req: PullRequest, opts: PullOptions): Promise<Pu
     throw new NotFoundError(`no ${what} in ${repo}@${revision}`, `see the files at ${settings.endpoint}/${repo}/tree/${revision}; pick with --include`);
   }
   opts.onEvent?.({ kind: 'plan', files: chosen.map((f) => ({ path: f.path, size: f.lfs?.size ?? f.size })) });
-  await ensureCacheTag(settings.cacheDir);
+  try {
+    await ensureCacheTag(settings.cacheDir);
+  } catch (err) {
+    throw storageError(err, settings.cacheDir);
+  }
 
   const results: PulledFile[] = [];
   let next = 0;
@@ -279,10 +283,18 @@ export async function pullModel(req: PullRequest, opts: PullOptions): Promise<Pu
   // Every transfer settles (and cleans up its temp file) before an error is reported.
   const settled = await Promise.allSettled(Array.from({ length: Math.min(opts.parallelFiles ?? 4, chosen.length) }, worker));
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  if (failed) throw storageError(failed.reason, settings.cacheDir);
   await cache.writeRef(revision, commit);
   results.sort((a, b) => a.path.localeCompare(b.path));
   return { repo, revision, commit, snapshotDir: join(cache.root, 'snapshots', commit), cacheDir: settings.cacheDir, offline: false, files: results };
+}
+
+/** Disk full, read-only or forbidden cache directories become one clear line instead of a stack trace. */
+function storageError(err: unknown, cacheDir: string): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new ConfigError(`not enough disk space in ${cacheDir}`, 'free some space, or point HF_HUB_CACHE (or HF_HOME) at a bigger disk');
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOTDIR') return new ConfigError(`cannot write to the Hugging Face cache ${cacheDir} (${code})`, 'fix its permissions, or point HF_HUB_CACHE (or HF_HOME) elsewhere');
+  return err;
 }
 
 async function pullFile(c: HttpClient, cache: RepoCache, commit: string, path: string, force: boolean, opts: PullOptions): Promise<PulledFile> {
