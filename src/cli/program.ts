@@ -134,6 +134,30 @@ HF_HUB_OFFLINE, HF_HUB_DOWNLOAD_TIMEOUT, HF_HUB_ETAG_TIMEOUT.`,
       await pullCommand(ctx, model, opts);
     });
 
+  const models = program
+    .command('models')
+    .description('the model catalog and what the shared Hugging Face cache holds')
+    .option('--cached', 'every model in the cache (any tool\'s downloads), with sizes')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ aivmm models                 catalog aliases, licences, and which are cached
+  $ aivmm models --cached        everything in $HF_HUB_CACHE, with sizes
+  $ aivmm models rm whisper-tiny`,
+    )
+    .action(async (opts: { cached?: boolean }) => {
+      const { modelsCommand } = await import('./commands/models.js');
+      await modelsCommand(ctx, opts);
+    });
+  models
+    .command('rm <model>')
+    .description('remove a model (alias or org/name) from the shared Hugging Face cache')
+    .action(async (model: string) => {
+      const { modelsRmCommand } = await import('./commands/models.js');
+      await modelsRmCommand(ctx, model);
+    });
+
   const pending: readonly [string, string, string][] = [
     ['quantize', 'quantize an ONNX model (FP32 → INT8 static/dynamic, FP16) with a fidelity report', '[model]'],
     ['run', 'run a model with its task pre/post-processing (classification, detection, text, …)', '[model]'],

@@ -5,6 +5,7 @@ export const SCHEMAS = Object.freeze({
   /** Also read back by core (src/core/bench/baseline.ts) as a --baseline: the two must agree. */
   bench: 'aivmm/bench@1',
   pull: 'aivmm/pull@1',
+  models: 'aivmm/models@1',
   error: 'aivmm/error@1',
 });
 

@@ -96,6 +96,7 @@ test('bad input: one line, documented exit code, nothing half-written', async ()
   const cases: [string[], number, RegExp][] = [
     [['bench', 'no-such-model'], EXIT_CODES.NOT_FOUND, /unknown model 'no-such-model'/],
     [['bench', './missing.onnx'], EXIT_CODES.NOT_FOUND, /model file .\/missing.onnx not found/],
+    [['bench', 'models/missing.onnx'], EXIT_CODES.NOT_FOUND, /model file models\/missing.onnx not found/],
     [['bench', ...quick, '--batch', '0'], EXIT_CODES.USAGE, /invalid --batch '0'/],
     [['bench', ...quick, '--duration', 'soon'], EXIT_CODES.USAGE, /invalid --duration 'soon'/],
     [['bench', ...quick, '--shape', 'input=1x3'], EXIT_CODES.USAGE, /has 2 dimensions/],

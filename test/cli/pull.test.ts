@@ -51,7 +51,8 @@ test('pull errors: one line, documented exit code; the token is never printed', 
     [['pull', 'org/gated'], {}, EXIT_CODES.AUTH, /gated model/],
     [['pull', 'org/net'], { HF_TOKEN: secret }, EXIT_CODES.AUTH, /invalid credentials/],
     [['pull', 'org/net'], { HF_HUB_OFFLINE: '1' }, EXIT_CODES.NOT_FOUND, /offline .* not in the cache/],
-    [['pull', 'just-a-name'], {}, EXIT_CODES.USAGE, /not a Hub model id/],
+    [['pull', 'just-a-name'], {}, EXIT_CODES.NOT_FOUND, /unknown model 'just-a-name'/],
+    [['pull', 'org/bad name'], {}, EXIT_CODES.USAGE, /not a Hub model id/],
     [['pull', 'org/net', '--connections', '0'], {}, EXIT_CODES.USAGE, /invalid --connections/],
     [['pull', 'org/net', '--dtype', 'fp8'], {}, EXIT_CODES.USAGE, /unknown --dtype 'fp8'/],
   ];
@@ -66,4 +67,52 @@ test('pull errors: one line, documented exit code; the token is never printed', 
   const e = JSON.parse(gated.stdout) as { error: { hint: string } };
   assert.ok(validateError(e), ajv.errorsText(validateError.errors));
   assert.match(e.error.hint, /HF_TOKEN=hf_… .*ask for access at http:\/\/127\.0\.0\.1:\d+\/org\/gated/);
+});
+
+const validateModels = ajv.compile(schema('models-1.schema.json'));
+
+test('models: the catalog with cache status; --cached lists the cache with sizes; rm removes a repo', async () => {
+  const env = await envFor();
+  assert.equal((await runCli(['pull', 'org/net'], { env })).code, 0);
+  const list = await runCli(['models', '--json'], { env });
+  const doc = JSON.parse(list.stdout) as { data: { catalog: { alias: string; license: string }[]; cached: { repo: string; sizeBytes: number; onnxFiles: string[] }[] } };
+  assert.ok(validateModels(doc), ajv.errorsText(validateModels.errors));
+  assert.ok(doc.data.catalog.some((m) => m.alias === 'yolov8n' && m.license === 'AGPL-3.0'));
+  assert.deepEqual(doc.data.cached.map((c) => [c.repo, c.onnxFiles]), [['org/net', ['onnx/model.onnx']]]);
+  assert.ok((doc.data.cached[0]?.sizeBytes ?? 0) >= model.length);
+  const plain = await runCli(['models', '--cached'], { env });
+  assert.match(plain.stdout, /│ org\/net\s+│ 195 KiB/);
+  const rm = await runCli(['models', 'rm', 'org/net'], { env });
+  assert.equal(rm.code, 0, rm.stderr);
+  assert.match(rm.stdout, /removed org\/net \(195 KiB\)/);
+  const again = await runCli(['models', 'rm', 'org/net'], { env });
+  assert.equal(again.code, EXIT_CODES.NOT_FOUND);
+  const empty = JSON.parse((await runCli(['models', '--json'], { env })).stdout) as { data: { cached: unknown[] } };
+  assert.deepEqual(empty.data.cached, []);
+});
+
+test('bench takes Hub ids and catalog aliases: pulled into the shared cache, then measured (offline: from the cache)', async () => {
+  const { embeddedModel } = await import('../../src/core/hub/embedded.js');
+  const tiny = embeddedModel('tiny-convnet').build();
+  hub.addRepo('org/tiny', { commits: { [COMMIT]: { 'onnx/model.onnx': tiny, 'onnx/model_fp16.onnx': tiny } }, refs: { main: COMMIT } });
+  hub.addRepo('webml/yolov8n', { commits: { [COMMIT]: { 'onnx/yolov8n.onnx': tiny } }, refs: { main: COMMIT } });
+  const env = { ...(await envFor()), AIVMM_CACHE_DIR: await mkdtemp(join(os.tmpdir(), 'aivmm-c-')) };
+  const quick = ['-d', 'CPU', '-n', '10', '--warmup', '2', '--json'];
+  const byId = await runCli(['bench', 'org/tiny', ...quick], { env });
+  assert.equal(byId.code, 0, byId.stderr);
+  const row = (JSON.parse(byId.stdout) as { data: { rows: { model: string }[]; model: { path: string } } }).data;
+  assert.equal(row.rows[0]?.model, 'model.onnx');
+  assert.match(row.model.path, /models--org--tiny\/snapshots\/c{40}\/onnx\/model\.onnx$/);
+  const alias = await runCli(['bench', 'yolov8n', ...quick], { env });
+  assert.equal(alias.code, 0, alias.stderr);
+  assert.equal((JSON.parse(alias.stdout) as { data: { rows: { model: string }[] } }).data.rows[0]?.model, 'yolov8n');
+  assert.match(alias.stderr, /warning: yolov8n: .*AGPL-3.0/);
+  const offline = await runCli(['bench', 'org/tiny', ...quick], { env: { ...env, HF_HUB_OFFLINE: '1' } });
+  assert.equal(offline.code, 0, offline.stderr);
+  hub.addRepo('org/two', { commits: { [COMMIT]: { 'onnx/encoder_model.onnx': tiny, 'onnx/decoder_model.onnx': tiny } }, refs: { main: COMMIT } });
+  const several = await runCli(['bench', 'org/two', ...quick], { env });
+  assert.equal(several.code, EXIT_CODES.USAGE);
+  assert.match(several.stderr, /org\/two has 2 ONNX files .*: name one/);
+  const one = await runCli(['bench', 'org/two/onnx/encoder_model.onnx', ...quick], { env });
+  assert.equal(one.code, 0, one.stderr);
 });

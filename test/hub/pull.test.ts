@@ -129,7 +129,14 @@ test('errors: unknown repo, revision or file are not-found; gated and bad tokens
   await assert.rejects(pullModel({ id: 'org/gated' }, o), (e: AuthError) => e instanceof AuthError && /gated/.test(e.message) && /HF_TOKEN/.test(e.hint ?? '') && /ask for access at .*org\/gated/.test(e.hint ?? ''));
   const bad = await opts({ HF_TOKEN: 'hf_wrong_secret_value' });
   await assert.rejects(pullModel({ id: 'org/net' }, bad), (e: Error) => e instanceof AuthError && /invalid credentials/.test(e.message) && !e.message.includes('hf_wrong_secret_value'));
-  await assert.rejects(pullModel({ id: 'not-a-repo' }, o), UsageError);
+  await assert.rejects(pullModel({ id: 'not-a-model' }, o), (e: NotFoundError) => e instanceof NotFoundError && /unknown model 'not-a-model'/.test(e.message) && /mobilenetv2/.test(e.hint ?? ''));
+  await assert.rejects(pullModel({ id: 'org/' }, o), UsageError);
+});
+
+test('an unknown host fails at once (no retries), as a network error that says what to do', async () => {
+  const o = await opts({ HF_ENDPOINT: 'http://no-such-host.invalid' });
+  await assert.rejects(pullModel({ id: 'org/net' }, o), (e: NetworkError) => e instanceof NetworkError && /cannot reach no-such-host.invalid/.test(e.message) && /HF_HUB_OFFLINE/.test(e.hint ?? ''));
+  assert.deepEqual(waits, []);
 });
 
 test('a file name that would escape the cache is refused before anything is written', async () => {
@@ -177,4 +184,30 @@ test('a cache directory that cannot be written is one clear configuration error'
   await writeFile(file, 'x');
   const bad = { ...o, settings: { ...o.settings, cacheDir: join(file, 'hub') } };
   await assert.rejects(pullModel({ id: 'org/net', include: ['config.json'] }, bad), (e: Error) => e instanceof ConfigError && /cannot write to the Hugging Face cache .*ENOTDIR/.test(e.message));
+});
+
+test('catalog aliases: repo, revision and files from catalog/models.json, with licence and drift warnings', async () => {
+  const zoo = 'validated/vision/classification/mobilenet/model/mobilenetv2-12.onnx';
+  hub.addRepo('onnxmodelzoo/legacy_models', { commits: { [COMMIT]: { [zoo]: model, 'validated/other.onnx': quant } }, refs: { main: COMMIT } });
+  hub.addRepo('webml/yolov8n', { commits: { [COMMIT]: { 'onnx/yolov8n.onnx': quant } }, refs: { main: COMMIT } });
+  const o = await opts();
+  const mb = await pullModel({ id: 'mobilenetv2' }, o);
+  assert.equal(mb.alias, 'mobilenetv2');
+  assert.equal(mb.repo, 'onnxmodelzoo/legacy_models');
+  assert.deepEqual(mb.files.map((f) => f.path), [zoo]);
+  // the fake file is not the real MobileNetV2: the catalog's sha256 says so
+  assert.ok(mb.warnings.some((w) => /differs from the file the catalog describes/.test(w)), mb.warnings.join('\n'));
+  const yolo = await pullModel({ id: 'YOLOv8n' }, o);
+  assert.ok(yolo.warnings.some((w) => /AGPL-3.0/.test(w)));
+});
+
+test('the catalog file is valid: every alias unique, licences present, AGPL and non-commercial flagged', async () => {
+  const { loadCatalog } = await import('../../src/core/hub/catalog.js');
+  const c = loadCatalog();
+  const aliases = c.models.map((m) => m.alias);
+  assert.equal(new Set(aliases).size, aliases.length);
+  for (const need of ['mobilenetv2', 'resnet50', 'yolov8n', 'tinyllama', 'clip-vit-b32', 'whisper-tiny', 'minilm']) assert.ok(aliases.includes(need), need);
+  for (const m of c.models) {
+    if (/agpl|nc|non-commercial/i.test(m.license)) assert.ok(m.warning && m.flags?.length, `${m.alias} must carry a warning`);
+  }
 });

@@ -85,7 +85,13 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
   if (opts.save) await checkWritable(opts.save); // fail now, not after minutes of measuring
   const env = ctx.io.env;
   const { cacheDir } = resolvePaths(env);
-  const model = await resolveModel(modelArg, cacheDir);
+  const model = await resolveModel(modelArg, cacheDir, process.cwd(), async (id) => {
+    const [{ pullModel }, { hubSettings }, { aivmmVersion }] = await Promise.all([import('../../core/hub/pull.js'), import('../../core/hub/settings.js'), import('../version.js')]);
+    const pulled = await pullModel({ id }, { settings: hubSettings(env), userAgent: `aivmm/${aivmmVersion()}; node/${process.versions.node}` });
+    for (const w of pulled.warnings) ctx.io.stderr.write(`warning: ${w}\n`);
+    ctx.log(`${id}: ${pulled.files.filter((f) => f.downloaded).length} file(s) downloaded into ${pulled.snapshotDir}`);
+    return pulled;
+  });
   const devices = await listDevices({ host: nodeHost(env, env['AIVMM_SYSROOT'] || '/'), cacheDir });
 
   const controller = new AbortController();

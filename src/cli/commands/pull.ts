@@ -48,14 +48,15 @@ export async function pullCommand(ctx: CliContext, model: string, opts: PullFlag
     spinner.stop();
   }
   if (ctx.flags.json) {
-    ctx.io.stdout.write(toJson(okEnvelope(SCHEMAS.pull, result)));
+    ctx.io.stdout.write(toJson(okEnvelope(SCHEMAS.pull, result, result.warnings)));
     return;
   }
+  for (const w of result.warnings) ctx.io.stderr.write(`warning: ${w}\n`);
   for (const f of result.files) ctx.io.stdout.write(`${f.localPath}\n`);
   const fetched = result.files.filter((f) => f.downloaded);
   const bytes = fetched.reduce((a, f) => a + f.size, 0);
   const secs = (performance.now() - t0) / 1000;
   ctx.io.stderr.write(
-    `${result.repo}@${result.revision} (${result.commit.slice(0, 12)})${result.offline ? ' from the cache (offline)' : ''}: ${result.files.length} file(s), ${fetched.length} downloaded${fetched.length ? ` (${formatBytes(bytes)} in ${secs.toFixed(1)} s)` : ''} → ${result.snapshotDir}\n`,
+    `${result.alias ? `${result.alias} = ` : ''}${result.repo}@${result.revision} (${result.commit.slice(0, 12)})${result.offline ? ' from the cache (offline)' : ''}: ${result.files.length} file(s), ${fetched.length} downloaded${fetched.length ? ` (${formatBytes(bytes)} in ${secs.toFixed(1)} s)` : ''} → ${result.snapshotDir}\n`,
   );
 }

@@ -46,17 +46,20 @@ export async function request(client: HttpClient, url: string, init: RequestInit
   for (let attempt = 0; ; attempt++) {
     let res: Response | undefined;
     let failure: string | undefined;
+    let permanent = false;
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), client.timeoutMs);
     try {
       res = await fetch(url, { ...init, signal: ac.signal });
     } catch (err) {
-      failure = ac.signal.aborted ? `no answer within ${client.timeoutMs / 1000} s` : errorMessage((err as { cause?: unknown }).cause ?? err);
+      const cause = (err as { cause?: { code?: string } }).cause;
+      permanent = cause?.code === 'ENOTFOUND'; // an unknown host does not come back in seconds
+      failure = ac.signal.aborted ? `no answer within ${client.timeoutMs / 1000} s` : errorMessage(cause ?? err);
     } finally {
       clearTimeout(timer);
     }
     if (res && !RETRYABLE.has(res.status)) return res;
-    if (attempt >= retries) {
+    if (attempt >= retries || permanent) {
       if (res) return res;
       throw new NetworkError(`cannot reach ${new URL(url).host}: ${failure ?? 'no answer'}`, 'check the network, or set HF_HUB_OFFLINE=1 to use only what is cached');
     }

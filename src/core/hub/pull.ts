@@ -9,6 +9,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { ConfigError, NotFoundError, UsageError } from '../errors.js';
 import { checkRelativePath, ensureCacheTag, RepoCache } from './cache.js';
+import { findAlias, loadCatalog } from './catalog.js';
 import { downloadFile, type DownloadResult } from './download.js';
 import { headersFor, hubError, nextLink, normalizeEtag, request, type HttpClient } from './http.js';
 import type { HubSettings } from './settings.js';
@@ -55,6 +56,8 @@ export interface PulledFile {
 }
 
 export interface PullResult {
+  /** The catalog alias pulled, if any. */
+  alias?: string;
   repo: string;
   revision: string;
   commit: string;
@@ -62,6 +65,7 @@ export interface PullResult {
   cacheDir: string;
   offline: boolean;
   files: PulledFile[];
+  warnings: string[];
 }
 
 interface TreeEntry {
@@ -243,10 +247,33 @@ async function fromCache(settings: HubSettings, repo: string, revision: string, 
     cacheDir: settings.cacheDir,
     offline: true,
     files: chosen.map((f) => ({ path: f.path, localPath: join(snapshotDir, f.path), size: f.size, etag: '', downloaded: false })),
+    warnings: [],
   };
 }
 
+/** A catalog alias becomes its repo, revision and files; the result carries the alias and its warnings. */
 export async function pullModel(req: PullRequest, opts: PullOptions): Promise<PullResult> {
+  const entry = req.id.includes('/') ? undefined : findAlias(req.id);
+  if (!entry) {
+    if (!req.id.includes('/')) {
+      throw new NotFoundError(`unknown model '${req.id}'`, `give a Hub id (org/name) or a catalog alias: ${loadCatalog().models.map((m) => m.alias).join(', ')}`);
+    }
+    return pullRepo(req, opts);
+  }
+  const result = await pullRepo({ ...req, id: entry.repo, revision: req.revision ?? entry.revision, include: req.include?.length ? req.include : entry.include }, opts);
+  result.alias = entry.alias;
+  if (entry.warning) result.warnings.push(`${entry.alias}: ${entry.warning}`);
+  if (entry.commitPrefix && !result.offline && !result.commit.startsWith(entry.commitPrefix) && !req.revision) {
+    result.warnings.push(`${entry.alias}: ${entry.repo}@${entry.revision} is now ${result.commit.slice(0, 12)}, not the ${entry.commitPrefix} the catalog describes; its files may differ`);
+  }
+  for (const f of result.files) {
+    const known = entry.sha256?.[f.path];
+    if (known && f.etag && /^[0-9a-f]{64}$/.test(f.etag) && f.etag !== known) result.warnings.push(`${entry.alias}: ${f.path} differs from the file the catalog describes (sha256 ${f.etag.slice(0, 12)} ≠ ${known.slice(0, 12)})`);
+  }
+  return result;
+}
+
+async function pullRepo(req: PullRequest, opts: PullOptions): Promise<PullResult> {
   const { repo, path } = parseRepoId(req.id);
   const revision = req.revision ?? 'main';
   const settings = opts.settings;
@@ -286,7 +313,7 @@ export async function pullModel(req: PullRequest, opts: PullOptions): Promise<Pu
   if (failed) throw storageError(failed.reason, settings.cacheDir);
   await cache.writeRef(revision, commit);
   results.sort((a, b) => a.path.localeCompare(b.path));
-  return { repo, revision, commit, snapshotDir: join(cache.root, 'snapshots', commit), cacheDir: settings.cacheDir, offline: false, files: results };
+  return { repo, revision, commit, snapshotDir: join(cache.root, 'snapshots', commit), cacheDir: settings.cacheDir, offline: false, files: results, warnings: [] };
 }
 
 /** Disk full, read-only or forbidden cache directories become one clear line instead of a stack trace. */

@@ -1,11 +1,14 @@
 /**
- * What a model argument names: nothing (the embedded default), an embedded model's name, or a path to
- * an .onnx file. Hub aliases and org/repo ids arrive with `aivmm pull` (issue #4).
+ * What a model argument names: nothing (the embedded default), an embedded model's name, a path to an
+ * .onnx file, or — through the `pull` it is given — a catalog alias or a Hub id (org/name[/path.onnx]),
+ * pulled into the shared cache first (or found there when offline).
  */
 import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
 import { DEFAULT_MODEL, EMBEDDED_MODELS, ensureEmbeddedModel } from './embedded.js';
+import { findAlias } from './catalog.js';
+import type { PullResult } from './pull.js';
 
 export interface ResolvedModel {
   /** The name rows are matched by in baselines: the embedded name, or the file name. */
@@ -14,7 +17,10 @@ export interface ResolvedModel {
   embedded: boolean;
 }
 
-export async function resolveModel(arg: string | undefined, cacheDir: string, cwd: string = process.cwd()): Promise<ResolvedModel> {
+/** Pulls a Hub model (alias or id) and returns what it got. */
+export type ModelPuller = (id: string) => Promise<PullResult>;
+
+export async function resolveModel(arg: string | undefined, cacheDir: string, cwd: string = process.cwd(), pull?: ModelPuller): Promise<ResolvedModel> {
   const name = arg ?? DEFAULT_MODEL;
   if (EMBEDDED_MODELS[name]) {
     const m = await ensureEmbeddedModel(name, join(cacheDir, 'models'));
@@ -24,7 +30,18 @@ export async function resolveModel(arg: string | undefined, cacheDir: string, cw
   const st = await stat(path).catch(() => undefined);
   if (st?.isFile()) return { name: basename(path), path, embedded: false };
   if (st?.isDirectory()) throw new UsageError(`${name} is a directory`, 'give the .onnx file inside it');
-  const looksLikePath = /\.onnx$/i.test(name) || /^[.~/\\]/.test(name);
+  // org/name or org/name/path: not a relative path such as ./m.onnx or models/m.onnx (two segments ending in .onnx)
+  const hubId = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*(\/.+)?$/.test(name) && !(name.split('/').length === 2 && /\.onnx$/i.test(name));
+  const looksLikePath = !hubId && (/\.onnx$/i.test(name) || /^[.~/\\]/.test(name));
   if (looksLikePath) throw new NotFoundError(`model file ${name} not found`);
-  throw new NotFoundError(`unknown model '${name}'`, `give a path to an .onnx file or an embedded model (${Object.keys(EMBEDDED_MODELS).join(', ')}); Hub aliases need \`aivmm pull\`, which is not built yet`);
+  if (pull && (hubId || findAlias(name))) {
+    const got = await pull(name);
+    const onnx = got.files.filter((f) => f.path.endsWith('.onnx'));
+    if (onnx.length !== 1) {
+      throw new UsageError(`${name} has ${onnx.length} ONNX files (${onnx.map((f) => f.path).join(', ')}): name one`, `e.g. ${got.repo}/${onnx[0]?.path ?? 'path/to/model.onnx'}`);
+    }
+    const file = onnx[0] as PullResult['files'][number];
+    return { name: got.alias ?? basename(file.path), path: file.localPath, embedded: false };
+  }
+  throw new NotFoundError(`unknown model '${name}'`, `give a path to an .onnx file, an embedded model (${Object.keys(EMBEDDED_MODELS).join(', ')}), a catalog alias (\`aivmm models\`) or a Hub id org/name`);
 }
