@@ -37,6 +37,8 @@ test('pull prints the local paths, one per line; --json validates against aivmm/
   assert.ok(lines.every((l) => l.startsWith(join(env['HF_HOME'] ?? '', 'hub', 'models--org--net', 'snapshots', COMMIT))));
   assert.deepEqual(new Uint8Array(await readFile(lines.find((l) => l.endsWith('model.onnx')) ?? '')), model);
   assert.match(r.stderr, /org\/net@main \(cccccccccccc\): 2 file\(s\), 2 downloaded/);
+  const fresh = await runCli(['pull', 'org/net', '--json'], { env: await envFor() });
+  assert.ok(validatePull(JSON.parse(fresh.stdout)), ajv.errorsText(validatePull.errors)); // with download details
   const j = await runCli(['pull', 'org/net', '--json'], { env });
   const doc = JSON.parse(j.stdout) as { data: { files: { downloaded: boolean }[] } };
   assert.ok(validatePull(doc), ajv.errorsText(validatePull.errors));

@@ -211,3 +211,36 @@ test('the catalog file is valid: every alias unique, licences present, AGPL and 
     if (/agpl|nc|non-commercial/i.test(m.license)) assert.ok(m.warning && m.flags?.length, `${m.alias} must carry a warning`);
   }
 });
+
+test('across runs: a partial file left by an interrupted pull is continued, not restarted; a bad partial is discarded', async () => {
+  const o = await opts({}, { connections: 1 });
+  const blobs = join(o.cacheDir, 'models--org--net', 'blobs');
+  await mkdir(blobs, { recursive: true });
+  await writeFile(join(blobs, `${sha256(model)}.incomplete`), model.subarray(0, 100_000)); // what a killed run left
+  const r = await pullModel({ id: 'org/net', include: ['onnx/model.onnx'] }, o);
+  const f = r.files.find((x) => x.path === 'onnx/model.onnx');
+  assert.equal(f?.download?.resumedFrom, 100_000);
+  assert.ok(hub.log.some((l) => l.server === 'cdn' && l.range === `bytes=100000-${model.length - 1}`));
+  assert.deepEqual(new Uint8Array(await readFile(f?.localPath ?? '')), model);
+
+  const o2 = await opts({}, { connections: 1 });
+  const blobs2 = join(o2.cacheDir, 'models--org--net', 'blobs');
+  await mkdir(blobs2, { recursive: true });
+  await writeFile(join(blobs2, `${sha256(model)}.incomplete`), bytes(100_000, 77)); // garbage
+  await assert.rejects(pullModel({ id: 'org/net', include: ['onnx/model.onnx'] }, o2), IntegrityError);
+  assert.ok(!(await readdir(blobs2)).some((n) => n.startsWith(sha256(model))), 'the bad partial is gone');
+  const retry = await pullModel({ id: 'org/net', include: ['onnx/model.onnx'] }, o2);
+  assert.deepEqual(new Uint8Array(await readFile(retry.files.find((x) => x.path === 'onnx/model.onnx')?.localPath ?? '')), model);
+});
+
+test('two aivmm processes pulling the same model at once download each file once', async () => {
+  const { spawn } = await import('node:child_process');
+  const { BIN } = await import('../helpers/run-cli.js');
+  const home = await mkdtemp(join(os.tmpdir(), 'aivmm-hf-procs-'));
+  hub.faults = { bytesPerSec: 1_000_000 };
+  const run = (): Promise<number | null> =>
+    new Promise((resolve) => spawn(process.execPath, [BIN, 'pull', 'org/net', '--include', 'onnx/model.onnx', '--connections', '1'], { env: { ...process.env, HF_HOME: home, HF_ENDPOINT: hub.hubUrl }, stdio: 'ignore' }).on('close', resolve));
+  const codes = await Promise.all([run(), run()]);
+  assert.deepEqual(codes, [0, 0]);
+  assert.equal(hub.log.filter((l) => l.server === 'cdn').length, 2, 'model.onnx and model.onnx_data, once each');
+});

@@ -4,7 +4,6 @@
  * `.locks/models--org--name/<etag>.lock`, `CACHEDIR.TAG`. Paths from the server are validated before
  * anything is written.
  */
-import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readFile, readlink, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
@@ -40,8 +39,9 @@ export class RepoCache {
     return join(this.root, 'snapshots', commit, path);
   }
 
-  tmpFor(etag: string): string {
-    return `${this.blob(etag)}.${process.pid}.${randomBytes(4).toString('hex')}.incomplete`;
+  /** The partial download of a blob, continued across runs; only touched while holding the blob's lock. */
+  partialFor(etag: string): string {
+    return `${this.blob(etag)}.incomplete`;
   }
 
   async readRef(revision: string): Promise<string | undefined> {

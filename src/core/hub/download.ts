@@ -6,7 +6,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { request as undiciRequest } from 'undici';
 import { IntegrityError, NetworkError, errorMessage } from '../errors.js';
 import { RETRYABLE } from './http.js';
@@ -30,11 +30,16 @@ export interface DownloadSpec {
   sleep: (ms: number) => Promise<void>;
   onBytes?: (n: number) => void;
   onRetry?: (why: string) => void;
+  /** Continue a partial `dest` left by an earlier run (the caller holds the blob's lock). */
+  resume?: boolean;
 }
 
 export interface DownloadResult {
   mode: 'single' | 'parallel' | 'single (server ignored Range)';
+  /** Requests that continued a transfer after a failure, within this run. */
   resumes: number;
+  /** Bytes kept from an earlier, interrupted run (`resume`), not downloaded again. */
+  resumedFrom: number;
 }
 
 class RangeIgnored extends Error {}
@@ -145,11 +150,15 @@ async function hashFile(path: string, etag: string, size: number): Promise<strin
 }
 
 export async function downloadFile(spec: DownloadSpec): Promise<DownloadResult> {
-  const fh = await open(spec.dest, 'w+');
+  const existing = spec.resume ? ((await stat(spec.dest).catch(() => undefined))?.size ?? 0) : 0;
+  const from = existing > 0 && existing < spec.size ? existing : 0;
+  const fh = await open(spec.dest, from > 0 ? 'r+' : 'w+');
   const state: { hash?: Hash | undefined; resumes: number; ignored: boolean } = { resumes: 0, ignored: false };
   let mode: DownloadResult['mode'] = 'single';
   try {
-    const chunks = Math.ceil(spec.size / spec.chunkBytes);
+    if (from === 0) await fh.truncate(0);
+    else await fh.truncate(from);
+    const chunks = Math.ceil((spec.size - from) / spec.chunkBytes);
     let done = false;
     if (spec.connections > 1 && chunks >= 2) {
       mode = 'parallel';
@@ -158,7 +167,7 @@ export async function downloadFile(spec: DownloadSpec): Promise<DownloadResult> 
         while (next < chunks) {
           const i = next++;
           try {
-            await segment(spec, fh, i * spec.chunkBytes, Math.min(spec.size, (i + 1) * spec.chunkBytes), false, state);
+            await segment(spec, fh, from + i * spec.chunkBytes, Math.min(spec.size, from + (i + 1) * spec.chunkBytes), false, state);
           } catch (err) {
             next = chunks; // the other workers stop after their current chunk
             throw err;
@@ -176,8 +185,14 @@ export async function downloadFile(spec: DownloadSpec): Promise<DownloadResult> 
     }
     if (!done) {
       const h = hasherFor(spec.etag, spec.size);
+      if (h && from > 0 && mode === 'single') {
+        // Hash the bytes kept from the earlier run, then continue the stream after them.
+        for await (const chunk of createReadStream(spec.dest, { start: 0, end: from - 1 })) h.update(chunk as Buffer);
+      }
       if (h) state.hash = h;
-      await segment(spec, fh, 0, spec.size, true, state);
+      const start = mode === 'single' ? from : 0; // after a Range-ignoring server, start over
+      if (start === 0 && from > 0) await fh.truncate(0);
+      await segment(spec, fh, start, spec.size, true, state);
     }
     const { size } = await fh.stat();
     if (size !== spec.size) throw new IntegrityError(`downloaded ${size} bytes, expected ${spec.size}`, 'run the command again; nothing was kept');
@@ -188,5 +203,5 @@ export async function downloadFile(spec: DownloadSpec): Promise<DownloadResult> 
   if (digest !== undefined && digest !== spec.etag) {
     throw new IntegrityError(`checksum mismatch: got ${digest.slice(0, 16)}…, the Hub says ${spec.etag.slice(0, 16)}…`, 'run the command again; nothing was kept');
   }
-  return { mode: state.ignored ? 'single (server ignored Range)' : mode, resumes: state.resumes };
+  return { mode: state.ignored ? 'single (server ignored Range)' : mode, resumes: state.resumes, resumedFrom: state.ignored || mode !== 'single' && mode !== 'parallel' ? 0 : from };
 }

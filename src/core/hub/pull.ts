@@ -7,7 +7,7 @@
  */
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { ConfigError, NotFoundError, UsageError } from '../errors.js';
+import { ConfigError, NetworkError, NotFoundError, UsageError } from '../errors.js';
 import { checkRelativePath, ensureCacheTag, RepoCache } from './cache.js';
 import { findAlias, loadCatalog } from './catalog.js';
 import { downloadFile, type DownloadResult } from './download.js';
@@ -338,7 +338,9 @@ async function pullFile(c: HttpClient, cache: RepoCache, commit: string, path: s
     // Another process may have fetched it while we waited for the lock.
     if (!force && (await cache.hasBlob(meta.etag, meta.size))) return await done(false);
     await mkdir(join(cache.root, 'blobs'), { recursive: true });
-    const tmp = cache.tmpFor(meta.etag);
+    // Under the lock the partial file can have a stable name, so a later run continues where this one stopped.
+    const tmp = cache.partialFor(meta.etag);
+    let keep = false;
     try {
       const download = await downloadFile({
         url: meta.url,
@@ -352,13 +354,17 @@ async function pullFile(c: HttpClient, cache: RepoCache, commit: string, path: s
         maxFailures: 5,
         backoffMs: opts.backoffMs ?? 1000,
         sleep: c.sleep,
+        resume: true,
         onBytes: (n) => opts.onEvent?.({ kind: 'bytes', path, n }),
         onRetry: (why) => opts.onEvent?.({ kind: 'retry', path, why }),
       });
       await rename(tmp, cache.blob(meta.etag));
       return await done(true, download);
+    } catch (err) {
+      keep = err instanceof NetworkError; // bytes that arrived intact are worth keeping; wrong ones are not
+      throw err;
     } finally {
-      await rm(tmp, { force: true });
+      if (!keep) await rm(tmp, { force: true });
     }
   } finally {
     await release();
