@@ -126,6 +126,10 @@ test('errors: unknown repo, revision or file are not-found; gated and bad tokens
   await assert.rejects(pullModel({ id: 'org/nope' }, o), (e: Error) => e instanceof NotFoundError && /org\/nope not found/.test(e.message));
   await assert.rejects(pullModel({ id: 'org/net', revision: 'v9' }, o), (e: Error) => e instanceof NotFoundError && /revision 'v9' not found/.test(e.message));
   await assert.rejects(pullModel({ id: 'org/net/onnx/missing.onnx' }, o), (e: Error) => e instanceof NotFoundError && /no file onnx\/missing.onnx/.test(e.message));
+  assert.ok((await lstat(join(o.cacheDir, 'models--org--net', '.no_exist', COMMIT, 'onnx', 'missing.onnx'))).isFile(), '.no_exist marker written');
+  await pullModel({ id: 'org/net', include: ['config.json'] }, o); // writes refs/main
+  const offline = { ...o, settings: { ...o.settings, offline: true } };
+  await assert.rejects(pullModel({ id: 'org/net/onnx/missing.onnx' }, offline), /does not exist in org\/net at aaaaaaaaaaaa \(known from an earlier pull\)/);
   await assert.rejects(pullModel({ id: 'org/gated' }, o), (e: AuthError) => e instanceof AuthError && /gated/.test(e.message) && /HF_TOKEN/.test(e.hint ?? '') && /ask for access at .*org\/gated/.test(e.hint ?? ''));
   const bad = await opts({ HF_TOKEN: 'hf_wrong_secret_value' });
   await assert.rejects(pullModel({ id: 'org/net' }, bad), (e: Error) => e instanceof AuthError && /invalid credentials/.test(e.message) && !e.message.includes('hf_wrong_secret_value'));

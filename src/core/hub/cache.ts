@@ -60,6 +60,19 @@ export class RepoCache {
     await ensureCacheTag(this.cacheDir);
   }
 
+  /** huggingface_hub's marker: `path` is known absent at `commit` (an empty file under .no_exist). */
+  async markMissing(commit: string, path: string): Promise<void> {
+    checkRelativePath(path);
+    checkRelativePath(commit);
+    const file = join(this.root, '.no_exist', commit, path);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, '');
+  }
+
+  async knownMissing(commit: string, path: string): Promise<boolean> {
+    return Boolean(await stat(join(this.root, '.no_exist', commit, path)).catch(() => undefined));
+  }
+
   async hasBlob(etag: string, size?: number): Promise<boolean> {
     const st = await stat(this.blob(etag)).catch(() => undefined);
     return Boolean(st?.isFile() && (size === undefined || st.size === size));

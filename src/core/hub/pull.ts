@@ -235,6 +235,9 @@ async function fromCache(settings: HubSettings, repo: string, revision: string, 
     }
   };
   if (commit) await walk(snapshotDir, '');
+  if (commit && path && (await cache.knownMissing(commit, path))) {
+    throw new NotFoundError(`file ${path} does not exist in ${repo} at ${commit.slice(0, 12)} (known from an earlier pull)`, `see the files at ${settings.endpoint}/${repo}/tree/${revision}`);
+  }
   const chosen = selectFiles(listed, { ...(path ? { path } : {}), ...(req.include ? { include: req.include } : {}), ...(req.dtype ? { dtype: req.dtype } : {}) });
   if (!commit || chosen.length === 0) {
     throw new NotFoundError(`offline (HF_HUB_OFFLINE) and ${repo}${path ? `/${path}` : ''}@${revision} is not in the cache at ${settings.cacheDir}`, 'pull it once with network access, or unset HF_HUB_OFFLINE');
@@ -284,6 +287,7 @@ async function pullRepo(req: PullRequest, opts: PullOptions): Promise<PullResult
   const tree = await listTree(c, repo, commit);
   const chosen = selectFiles(tree, { ...(path ? { path } : {}), ...(req.include ? { include: req.include } : {}), ...(req.dtype ? { dtype: req.dtype } : {}) });
   if (chosen.length === 0) {
+    if (path) await cache.markMissing(commit, path).catch(() => undefined); // as huggingface_hub records it
     const what = path ? `file ${path}` : req.include?.length ? `files matching ${req.include.join(', ')}` : `${req.dtype ?? 'fp32'} ONNX files`;
     throw new NotFoundError(`no ${what} in ${repo}@${revision}`, `see the files at ${settings.endpoint}/${repo}/tree/${revision}; pick with --include`);
   }
