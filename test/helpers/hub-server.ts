@@ -29,6 +29,8 @@ export interface Faults {
   fail5xx?: number;
   /** Hub API: answer 429 (Retry-After: 2) this many times first. */
   rateLimit?: number;
+  /** CDN: the blob is this many bytes shorter than the Hub announces (X-Linked-Size). */
+  shortBy?: number;
   /** CDN: bytes per second per connection (0: unlimited). */
   bytesPerSec?: number;
 }
@@ -201,7 +203,8 @@ export class FakeHub {
     const url = new URL(req.url ?? '/', this.cdnUrl);
     this.log.push({ server: 'cdn', method: req.method ?? '', url: url.pathname, ...(req.headers.range ? { range: req.headers.range } : {}), ...(req.headers.authorization ? { auth: req.headers.authorization } : {}) });
     const m = /^\/blob\/([0-9a-f]{64})$/.exec(url.pathname);
-    const blob = m ? this.blobs.get(m[1] ?? '') : undefined;
+    const full = m ? this.blobs.get(m[1] ?? '') : undefined;
+    const blob = full && this.faults.shortBy ? full.subarray(0, full.length - this.faults.shortBy) : full;
     if (!blob) return this.error(res, 404);
     let start = 0;
     let end = blob.length - 1;

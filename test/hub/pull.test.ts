@@ -111,6 +111,23 @@ test('wrong bytes: checksum mismatch, and nothing partial is left (no blob, no l
   assert.deepEqual(await readdir(join(root, 'snapshots')).catch(() => []), []);
 });
 
+test('wrong size: a CDN with fewer bytes than announced is an integrity error, nothing kept', async () => {
+  hub.faults = { shortBy: 1000 };
+  const o = await opts({}, { connections: 1 });
+  await assert.rejects(pullModel({ id: 'org/net', include: ['onnx/model.onnx'] }, o), (e: Error) => e instanceof IntegrityError && /fewer bytes than the 300000 announced/.test(e.message));
+  assert.deepEqual(await readdir(join(o.cacheDir, 'models--org--net', 'blobs')).catch(() => []), []);
+  assert.deepEqual(await readdir(join(o.cacheDir, 'models--org--net', 'snapshots')).catch(() => []), []);
+});
+
+test('retry waits: RateLimit "r=0;t=N" waits N+1 s; Retry-After in seconds or as a date', async () => {
+  const { retryAfterMs } = await import('../../src/core/hub/http.js');
+  const res = (h: Record<string, string>): Response => new Response(null, { status: 429, headers: h });
+  assert.equal(retryAfterMs(res({ ratelimit: '"api";r=0;t=55' })), 56_000);
+  assert.equal(retryAfterMs(res({ ratelimit: '"api";r=3;t=55', 'retry-after': '7' })), 7000);
+  assert.equal(retryAfterMs(res({ 'retry-after': new Date(Date.UTC(2026, 0, 1, 0, 0, 30)).toUTCString() }), () => Date.UTC(2026, 0, 1, 0, 0, 0)), 30_000);
+  assert.equal(retryAfterMs(res({})), undefined);
+});
+
 test('5xx bursts and 429 are retried (Retry-After honoured); 5xx forever is a network error', async () => {
   hub.faults = { fail5xx: 2, rateLimit: 1 };
   const o = await opts();

@@ -114,6 +114,9 @@ async function segment(spec: DownloadSpec, fh: FileHandle, start: number, end: n
         state.hash = hasherFor(spec.etag, spec.size);
         await fh.truncate(0);
         cursor.pos = 0;
+      } else if (res.statusCode === 416) {
+        await res.body.dump().catch(() => undefined);
+        throw new IntegrityError(`the server has fewer bytes than the ${spec.size} announced (no byte ${pos})`, 'run the command again later; nothing was kept');
       } else if (res.statusCode !== 200 && res.statusCode !== 206) {
         await res.body.dump().catch(() => undefined);
         if (!RETRYABLE.has(res.statusCode)) throw new NetworkError(`download of ${new URL(spec.url).pathname} failed: HTTP ${res.statusCode}`);
@@ -131,7 +134,7 @@ async function segment(spec: DownloadSpec, fh: FileHandle, start: number, end: n
       if (cursor.pos >= end) return;
       why = `connection closed after ${cursor.pos - before} bytes`;
     } catch (err) {
-      if (err instanceof RangeIgnored || err instanceof NetworkError) throw err;
+      if (err instanceof RangeIgnored || err instanceof NetworkError || err instanceof IntegrityError) throw err;
       const e = err as { code?: string; message?: string };
       why = e.code === 'UND_ERR_BODY_TIMEOUT' || e.code === 'UND_ERR_HEADERS_TIMEOUT' ? `no data for ${spec.timeoutMs / 1000} s` : errorMessage(err);
     }
