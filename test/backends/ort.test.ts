@@ -5,11 +5,10 @@ import { ortBackend } from '../../src/core/backends/ort.js';
 import { targetFor } from '../../src/core/backends/ep-map.js';
 import type { HostTensor } from '../../src/core/backends/types.js';
 import { embeddedModel } from '../../src/core/hub/embedded.js';
-import { GraphBuilder } from '../../src/core/quantize/graph-builder.js';
-import { encodeModel } from '../../src/core/quantize/onnx-writer.js';
 import { InferenceError } from '../../src/core/errors.js';
 import { assertClose } from '../helpers/assert-close.js';
 import { webgpuDevice } from '../helpers/webgpu.js';
+import { cpuOnlyOpModel } from '../helpers/cpu-only-op.js';
 import os from 'node:os';
 
 const CPU = { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' } as const;
@@ -113,12 +112,7 @@ test('WebGPU EP: the MobileNetV2-architecture model matches the CPU EP', async (
 test('placement shows a node the WebGPU EP cannot run falling back to the CPU; strict placement refuses it', async (t) => {
   const { device, skip } = await webgpuDevice();
   if (skip || !device) return t.skip(skip || 'no device');
-  const b = new GraphBuilder(1);
-  const x = b.input({ name: 'x', dataType: 'float32', shape: [1, 16] });
-  const m = b.op('Mod', [x, b.constant('c', [1], Float32Array.of(0.3))], [{ name: 'fmod', type: 'int', value: 1 }]);
-  b.op('Relu', [m], [], 'y');
-  b.output({ name: 'y', dataType: 'float32', shape: [1, 16] });
-  const bytes = encodeModel({ graph: b.graph('mod') });
+  const bytes = cpuOnlyOpModel();
   const target = targetFor([device], device, 'ort-webgpu');
   const s = await ortBackend.load(bytes, target, { profile: { dir: os.tmpdir() } });
   try {

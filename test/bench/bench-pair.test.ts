@@ -9,11 +9,10 @@ import { addSpeedups, planPairs, runBench, type PairRunner } from '../../src/cor
 import type { BenchJob, BenchSettings } from '../../src/core/bench/types.js';
 import { targetFor } from '../../src/core/backends/ep-map.js';
 import { ensureEmbeddedModel } from '../../src/core/hub/embedded.js';
-import { GraphBuilder } from '../../src/core/quantize/graph-builder.js';
-import { encodeModel } from '../../src/core/quantize/onnx-writer.js';
 import { UsageError } from '../../src/core/errors.js';
 import type { Device, DevicesReport } from '../../src/core/devices/types.js';
 import { webgpuDevice } from '../helpers/webgpu.js';
+import { cpuOnlyOpModel } from '../helpers/cpu-only-op.js';
 
 const dir = await mkdtemp(join(os.tmpdir(), 'aivmm-bench-'));
 const tiny = await ensureEmbeddedModel('tiny-convnet', dir);
@@ -170,13 +169,8 @@ test('WebGPU EP (lavapipe in CI): a bench row with every node on WebGPU; a CPU-o
   assert.equal(rows[0]?.placement?.fallback, false);
   assert.equal(rows[0]?.stats.n, 10);
 
-  const b = new GraphBuilder(3);
-  const x = b.input({ name: 'x', dataType: 'float32', shape: [1, 16] });
-  const m = b.op('Mod', [x, b.constant('c', [1], Float32Array.of(0.3))], [{ name: 'fmod', type: 'int', value: 1 }]);
-  b.op('Relu', [m], [], 'y');
-  b.output({ name: 'y', dataType: 'float32', shape: [1, 16] });
   const modPath = join(dir, 'mod.onnx');
-  await writeFile(modPath, encodeModel({ graph: b.graph('mod') }));
+  await writeFile(modPath, cpuOnlyOpModel());
   const fb = await benchPair(job(device, 'ort-webgpu', settings({ iterations: 5, warmup: { iterations: 1 } }), modPath));
   assert.equal(fb[0]?.placement?.fallback, true);
   assert.match(fb[0]?.placement?.note ?? '', /some nodes ran on the CPU/);

@@ -10,9 +10,8 @@ import { discoverDevices } from '../../src/core/devices/discover.js';
 import { nodeHost } from '../../src/core/devices/host.js';
 import { listDevices } from '../../src/core/devices/index.js';
 import { applyProbeCache, probeDevices, type ProbeRunner } from '../../src/core/devices/probe.js';
-import { GraphBuilder } from '../../src/core/quantize/graph-builder.js';
-import { encodeModel } from '../../src/core/quantize/onnx-writer.js';
 import { webgpuDevice } from '../helpers/webgpu.js';
+import { cpuOnlyOpModel } from '../helpers/cpu-only-op.js';
 
 const runner = processProbeRunner({ ...process.env, XDG_RUNTIME_DIR: process.env['XDG_RUNTIME_DIR'] ?? '/tmp' });
 
@@ -98,13 +97,8 @@ test('real worker: a model with a node WebGPU cannot run is flagged as partial f
   if (skip || !device) return t.skip(skip || 'no device');
   const dir = mkdtempSync(join(os.tmpdir(), 'aivmm-fallback-'));
   try {
-    const b = new GraphBuilder(3);
-    const x = b.input({ name: 'x', dataType: 'float32', shape: [1, 8] });
-    const m = b.op('Mod', [x, b.constant('c', [1], Float32Array.of(0.7))], [{ name: 'fmod', type: 'int', value: 1 }]);
-    b.op('Relu', [m], [], 'y');
-    b.output({ name: 'y', dataType: 'float32', shape: [1, 8] });
     const path = join(dir, 'mod.onnx');
-    writeFileSync(path, encodeModel({ graph: b.graph('mod') }));
+    writeFileSync(path, cpuOnlyOpModel());
     const target = targetFor([device], device, 'ort-webgpu');
     const outcome = await runner({ target, model: path }, target.runtime === 'onnxruntime' ? target.env : {}, 120_000);
     assert.equal(outcome.ok, true, outcome.error);
