@@ -4,7 +4,7 @@
  * crash fails one pair instead of the whole run.
  */
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { workerArgs } from './worker-entry.js';
 import type { PairRunner } from '../core/bench/index.js';
 import type { PairEvent } from '../core/bench/run-pair.js';
 import type { BenchRow } from '../core/bench/types.js';
@@ -15,17 +15,12 @@ export type WorkerMessage =
   | { type: 'done'; rows: BenchRow[] }
   | { type: 'error'; error: { code: string; message: string; hint?: string } };
 
-function workerCommand(): string[] {
-  if (import.meta.url.endsWith('.ts')) return ['--import', 'tsx', fileURLToPath(new URL('./bench-worker.ts', import.meta.url))];
-  return [fileURLToPath(new URL('./bench-worker.js', import.meta.url))];
-}
-
 export function processBenchRunner(baseEnv: Readonly<Record<string, string | undefined>>, log: (m: string) => void = () => undefined): PairRunner {
   return (job, hooks) =>
     new Promise<BenchRow[]>((resolve, reject) => {
       const childEnv: NodeJS.ProcessEnv = { ...baseEnv, ...(job.target.runtime === 'onnxruntime' ? job.target.env : {}) };
       childEnv['XDG_RUNTIME_DIR'] ??= '/tmp'; // Dawn needs one on Linux
-      const child = spawn(process.execPath, [...workerCommand(), JSON.stringify(job)], { env: childEnv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+      const child = spawn(process.execPath, [...workerArgs('bench-worker'), JSON.stringify(job)], { env: childEnv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
       let stderr = '';
       let settled = false;
       const finish = (f: () => void): void => {

@@ -3,15 +3,9 @@
  * device, a time limit, and crash containment: a native abort or hang becomes a failed probe.
  */
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { workerArgs } from './worker-entry.js';
 import type { ProbeRunner } from '../core/devices/probe.js';
 import { PROBE_MARKER, type ProbeOutcome } from '../core/devices/probe-run.js';
-
-/** The worker's node arguments: the compiled worker, or under tsx (tests run from source) the TypeScript one. */
-function workerCommand(): string[] {
-  if (import.meta.url.endsWith('.ts')) return ['--import', 'tsx', fileURLToPath(new URL('./probe-worker.ts', import.meta.url))];
-  return [fileURLToPath(new URL('./probe-worker.js', import.meta.url))];
-}
 
 export function processProbeRunner(baseEnv: Readonly<Record<string, string | undefined>>, log: (m: string) => void = () => undefined): ProbeRunner {
   return (job, env, timeoutMs) =>
@@ -19,7 +13,7 @@ export function processProbeRunner(baseEnv: Readonly<Record<string, string | und
       const childEnv: NodeJS.ProcessEnv = { ...baseEnv, ...env };
       // Dawn needs a runtime dir on Linux; give it a private one when the session has none.
       childEnv['XDG_RUNTIME_DIR'] ??= '/tmp';
-      const child = spawn(process.execPath, [...workerCommand(), JSON.stringify(job)], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...workerArgs('probe-worker'), JSON.stringify(job)], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       let timedOut = false;

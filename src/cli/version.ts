@@ -9,3 +9,8 @@ export function aivmmVersion(): string {
     return 'unknown';
   }
 }
+
+/** The User-Agent aivmm sends to the Hub. */
+export function userAgent(): string {
+  return `aivmm/${aivmmVersion()}; node/${process.versions.node}`;
+}

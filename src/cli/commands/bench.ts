@@ -14,6 +14,7 @@ import type { BenchFlags } from '../program.js';
 import { processBenchRunner } from '../bench-runner.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import { startBenchProgress } from '../bench-progress.js';
+import { aivmmVersion, userAgent } from '../version.js';
 
 async function checkWritable(file: string): Promise<void> {
   const dir = dirname(resolve(file));
@@ -86,8 +87,8 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
   const env = ctx.io.env;
   const { cacheDir } = resolvePaths(env);
   const model = await resolveModel(modelArg, cacheDir, process.cwd(), async (id) => {
-    const [{ pullModel }, { hubSettings }, { aivmmVersion }] = await Promise.all([import('../../core/hub/pull.js'), import('../../core/hub/settings.js'), import('../version.js')]);
-    const pulled = await pullModel({ id }, { settings: hubSettings(env), userAgent: `aivmm/${aivmmVersion()}; node/${process.versions.node}` });
+    const [{ pullModel }, { hubSettings }] = await Promise.all([import('../../core/hub/pull.js'), import('../../core/hub/settings.js')]);
+    const pulled = await pullModel({ id }, { settings: hubSettings(env), userAgent: userAgent() });
     for (const w of pulled.warnings) ctx.io.stderr.write(`warning: ${w}\n`);
     ctx.log(`${id}: ${pulled.files.filter((f) => f.downloaded).length} file(s) downloaded into ${pulled.snapshotDir}`);
     return pulled;
@@ -115,7 +116,7 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
       signal: controller.signal,
       onEvent: (e: BenchEvent) => progress.update(e),
       ...(opts.baseline ? { baseline: { path: opts.baseline, maxRegression } } : {}),
-      aivmmVersion: (await import('../version.js')).aivmmVersion(),
+      aivmmVersion: aivmmVersion(),
     });
   } finally {
     progress.stop();

@@ -7,7 +7,7 @@ import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
 import type { CliContext } from '../context.js';
 import type { PullFlags } from '../program.js';
 import { startSpinner } from '../spinner.js';
-import { aivmmVersion } from '../version.js';
+import { userAgent } from '../version.js';
 
 export async function pullCommand(ctx: CliContext, model: string, opts: PullFlags): Promise<void> {
   const connections = Number(opts.connections);
@@ -42,7 +42,7 @@ export async function pullCommand(ctx: CliContext, model: string, opts: PullFlag
   try {
     result = await pullModel(
       { id: model, revision: opts.revision, include: opts.include, dtype: opts.dtype, ...(opts.force ? { force: true } : {}) },
-      { settings, userAgent: `aivmm/${aivmmVersion()}; node/${process.versions.node}`, connections, onEvent },
+      { settings, userAgent: userAgent(), connections, onEvent },
     );
   } finally {
     spinner.stop();

@@ -45,6 +45,11 @@ function spec(meta: OrtModule.InferenceSession.ValueMetadata): TensorSpec {
   return { name: meta.name, type: meta.type, shape: meta.shape };
 }
 
+/** Session creation refused because, with CPU fallback disabled, some node would have run on the CPU EP. */
+export function isCpuFallbackRefusal(err: unknown): boolean {
+  return /fallback to CPU EP has been explicitly disabled|assigned to the default CPU EP/i.test(errorMessage(err));
+}
+
 /** Counts nodes per execution provider in an ORT profile (Chrome trace JSON). */
 export function countPlacement(profile: unknown): Record<string, number> {
   const perProvider = new Map<string, Set<string>>();

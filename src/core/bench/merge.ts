@@ -3,7 +3,7 @@
  * batch. Per-process effects (memory layout, which cores a process lands on) then average out instead
  * of deciding a whole comparison.
  */
-import { describe, histogram, noiseVerdict } from './stats.js';
+import { describe, histogram, median, noiseVerdict } from './stats.js';
 import type { BenchRow, BenchSettings } from './types.js';
 
 /** Each repeat's share of the measurement. */
@@ -18,8 +18,6 @@ export function splitSettings(s: BenchSettings): BenchSettings {
     minIterations: Math.ceil(s.minIterations / n),
   };
 }
-
-const median = (xs: readonly number[]): number => describe(xs).p50;
 
 /** Rows of several runs of one pair → one row per batch, samples in run order. */
 export function mergeRepeats(runs: readonly (readonly BenchRow[])[]): BenchRow[] {

@@ -36,7 +36,6 @@ async function backendFor(job: BenchJob): Promise<Backend> {
   return (await import('../backends/ort.js')).ortBackend;
 }
 
-const FALLBACK = /fallback to CPU EP has been explicitly disabled|assigned to the default CPU EP/i;
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
 /** Opens the session; an accelerator target is first tried with CPU fallback disabled, so a silent fallback is known. */
@@ -55,7 +54,7 @@ async function openSession(backend: Backend, job: BenchJob): Promise<{ session: 
   try {
     return { session: await backend.load(job.model.path, job.target, { ...opts, strictPlacement: true }), fallback: false };
   } catch (err) {
-    if (!(err instanceof Error) || !FALLBACK.test(err.message)) throw err;
+    if (!(await import('../backends/ort.js')).isCpuFallbackRefusal(err)) throw err;
     return { session: await backend.load(job.model.path, job.target, opts), fallback: true };
   }
 }

@@ -78,7 +78,7 @@ export async function runProbe(job: ProbeJob): Promise<ProbeOutcome> {
     try {
       session = await backend.load(bytes, job.target, { strictPlacement: true, profile: { dir: profileDir } });
     } catch (err) {
-      if (!/fallback to CPU EP has been explicitly disabled|assigned to the default CPU EP/i.test(errorMessage(err))) throw err;
+      if (!(await import('../backends/ort.js')).isCpuFallbackRefusal(err)) throw err;
       outcome.strictFailed = true;
       session = await backend.load(bytes, job.target, { profile: { dir: profileDir } });
     }
