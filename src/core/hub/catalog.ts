@@ -31,11 +31,15 @@ export interface Catalog {
   models: CatalogEntry[];
 }
 
-let cached: Catalog | undefined;
+let shipped: Catalog | undefined;
 
-/** The catalog shipped with aivmm (src/ and dist/ both sit three levels below the package root). */
-export function loadCatalog(url: URL = new URL('../../../catalog/models.json', import.meta.url)): Catalog {
-  if (cached && url.href === new URL('../../../catalog/models.json', import.meta.url).href) return cached;
+/** The catalog shipped with aivmm (src/ and dist/ both sit three levels below the package root), read once. */
+export function loadCatalog(): Catalog {
+  shipped ??= readCatalog(new URL('../../../catalog/models.json', import.meta.url));
+  return shipped;
+}
+
+export function readCatalog(url: URL): Catalog {
   let doc: Catalog;
   try {
     doc = JSON.parse(readFileSync(url, 'utf8')) as Catalog;
@@ -48,7 +52,6 @@ export function loadCatalog(url: URL = new URL('../../../catalog/models.json', i
       throw new ConfigError(`the model catalog has an invalid entry '${m.alias ?? '?'}'`);
     }
   }
-  cached = doc;
   return doc;
 }
 
