@@ -158,8 +158,46 @@ Examples:
       await modelsRmCommand(ctx, model);
     });
 
+  program
+    .command('quantize [model]')
+    .description('quantize an ONNX model (FP32 → INT8 static/dynamic, FP16) and report fidelity, size and latency')
+    .option('-o, --output <file>', 'where to write the quantized model (default: ./<name>.int8.onnx, .int8-dynamic.onnx or .fp16.onnx)')
+    .option('--mode <mode>', 'static (QDQ, calibrated), dynamic (int8 MatMul/Gemm weights), fp16, or auto (static for conv nets, dynamic for transformers)', 'auto')
+    .option('--calibration <source>', 'a directory of images, .npy/.json tensors (a fifth held back for the report), or random:N (default random:32)')
+    .option('--method <method>', 'activation ranges: minmax, percentile or entropy', 'minmax')
+    .option('--percentile <p>', 'with --method percentile: the percentile of |x| kept (default 99.999)')
+    .option('--per-channel', 'one weight scale per output channel (default)')
+    .option('--no-per-channel', 'one weight scale per tensor')
+    .option('--exclude <ops|nodes>', 'op types or node names to keep in float, comma-separated (repeatable)', collect, [])
+    .option('--no-keep-io-types', 'fp16: make the model\'s inputs and outputs float16 too (default: keep float32)')
+    .option('--quantize-outputs', 'static: quantize graph outputs too, as onnxruntime\'s quantizer does (default: keep them float)')
+    .option('--external-data', 'write weights to <output>.data (automatic above 1.8 GB or when the input has external data)')
+    .option('--device <device>', 'where fidelity and latency are measured: CPU, GPU.0, …', 'CPU')
+    .option('--backend <backend>', 'runtime for --device: ort-cpu, ort-webgpu, ort-cuda, ort-tensorrt')
+    .option('--latency <time>', 'time for the side-by-side latency estimate', '3s')
+    .option('--no-latency', 'skip the latency estimate')
+    .option('--threads <n>', 'intra-op threads for calibration and measurement')
+    .option('--seed <n>', 'seed for random calibration and evaluation inputs', '1')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ aivmm quantize model.onnx                                   static INT8 for a conv net, dynamic for a transformer
+  $ aivmm quantize model.onnx --calibration ./images -o model.int8.onnx
+  $ aivmm quantize model.onnx --mode static --method percentile --exclude Gemm
+  $ aivmm quantize model.onnx --mode fp16 --device GPU.0        fidelity and latency measured on the GPU
+  $ aivmm quantize minilm --mode dynamic --json
+
+The report compares the result with the float model on held-back inputs (cosine, max |error|, top-1
+agreement), names the layers that lost most, and times both side by side. The output is written
+atomically: a partial file never appears, and a model that onnxruntime cannot load is not left behind.`,
+    )
+    .action(async (model: string | undefined, opts: QuantizeFlags) => {
+      const { quantizeCommand } = await import('./commands/quantize.js');
+      await quantizeCommand(ctx, model, opts);
+    });
+
   const pending: readonly [string, string, string][] = [
-    ['quantize', 'quantize an ONNX model (FP32 → INT8 static/dynamic, FP16) with a fidelity report', '[model]'],
     ['run', 'run a model with its task pre/post-processing (classification, detection, text, …)', '[model]'],
   ];
   for (const [name, description, args] of pending) {
@@ -174,6 +212,24 @@ Examples:
       });
   }
   return { program, context: () => ctx };
+}
+
+export interface QuantizeFlags {
+  output?: string;
+  mode: string;
+  calibration?: string;
+  method: string;
+  percentile?: string;
+  perChannel?: boolean;
+  exclude: string[];
+  keepIoTypes?: boolean;
+  quantizeOutputs?: boolean;
+  externalData?: boolean;
+  device: string;
+  backend?: string;
+  latency?: string | false;
+  threads?: string;
+  seed: string;
 }
 
 export interface DevicesFlags {

@@ -6,6 +6,7 @@ export const SCHEMAS = Object.freeze({
   bench: 'aivmm/bench@1',
   pull: 'aivmm/pull@1',
   models: 'aivmm/models@1',
+  quantize: 'aivmm/quantize@1',
   error: 'aivmm/error@1',
 });
 

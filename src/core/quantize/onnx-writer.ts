@@ -1,103 +1,84 @@
 /**
- * Serialises an ONNX model (ModelProto) from a plain description. Field numbers follow onnx/onnx.proto3.
- * Used to generate the fixture and embedded models, and by the quantizer to write rewritten graphs.
+ * Serialises an ONNX model (ModelProto) from its plain description (onnx-model.ts); field numbers
+ * follow onnx/onnx.proto3. Used to generate the fixture and embedded models, and by the quantizer to
+ * write rewritten graphs, with ONNX external data for large weights.
  */
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, relative } from 'node:path';
 import { ProtoWriter } from './proto-writer.js';
+import { ONNX_DATA_TYPE, tensorByteLength } from './onnx-model.js';
+import type { Attribute, ModelSpec, NodeSpec, TensorInit, ValueInfo } from './onnx-model.js';
 
-export type OnnxDataType = 'float32' | 'uint8' | 'int8' | 'int32' | 'int64' | 'bool' | 'float16';
-
-/** TensorProto.DataType enum values. */
-export const ONNX_DATA_TYPE: Readonly<Record<OnnxDataType, number>> = Object.freeze({
-  float32: 1,
-  uint8: 2,
-  int8: 3,
-  int32: 6,
-  int64: 7,
-  bool: 9,
-  float16: 10,
-});
-
-export type TensorData = Float32Array | Uint8Array | Int8Array | Int32Array | BigInt64Array | Uint16Array;
-
-export interface TensorInit {
-  name: string;
-  dataType: OnnxDataType;
-  dims: readonly number[];
-  /** Raw values in the element type's little-endian layout (Uint16Array carries float16 bits). */
-  data: TensorData;
-}
-
-export interface ValueInfo {
-  name: string;
-  dataType: OnnxDataType;
-  /** A number is a fixed dimension, a string a symbolic one (e.g. 'batch_size'). */
-  shape: readonly (number | string)[];
-}
-
-export type Attribute =
-  | { name: string; type: 'float'; value: number }
-  | { name: string; type: 'int'; value: number }
-  | { name: string; type: 'string'; value: string }
-  | { name: string; type: 'floats'; value: readonly number[] }
-  | { name: string; type: 'ints'; value: readonly number[] }
-  | { name: string; type: 'tensor'; value: TensorInit };
-
-export interface NodeSpec {
-  opType: string;
-  inputs: readonly string[];
-  outputs: readonly string[];
-  name?: string;
-  domain?: string;
-  attributes?: readonly Attribute[];
-}
-
-export interface GraphSpec {
-  name: string;
-  nodes: readonly NodeSpec[];
-  inputs: readonly ValueInfo[];
-  outputs: readonly ValueInfo[];
-  initializers: readonly TensorInit[];
-}
-
-export interface ModelSpec {
-  irVersion?: number;
-  opsets?: readonly { domain: string; version: number }[];
-  producerName?: string;
-  producerVersion?: string;
-  docString?: string;
-  metadata?: Readonly<Record<string, string>>;
-  graph: GraphSpec;
-}
+export * from './onnx-model.js';
 
 // AttributeProto.AttributeType
 const ATTR_TYPE = { float: 1, int: 2, string: 3, tensor: 4, floats: 6, ints: 7 } as const;
 
-function writeTensor(w: ProtoWriter, t: TensorInit): void {
+/** Where a tensor's bytes went when written to an external data file. */
+interface Placed {
+  location: string;
+  offset: number;
+  length: number;
+}
+
+function writeTensor(w: ProtoWriter, t: TensorInit, placed?: Placed): void {
+  if (t.proto) {
+    w.raw(t.proto);
+    return;
+  }
+  if (t.dataType === 'other') throw new Error(`tensor ${t.name}: unknown element type without its encoded form`);
   w.packedInts(1, t.dims); // dims
   w.int(2, ONNX_DATA_TYPE[t.dataType]); // data_type
   w.string(8, t.name); // name
+  if (placed) {
+    for (const [key, value] of [
+      ['location', placed.location],
+      ['offset', String(placed.offset)],
+      ['length', String(placed.length)],
+    ] as const) {
+      w.message(13, (m) => m.string(1, key).string(2, value)); // external_data
+    }
+    w.int(14, 1); // data_location = EXTERNAL
+    return;
+  }
+  if (t.external) throw new Error(`tensor ${t.name} lives in external data; write the model with writeModelFile`);
   const raw = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   w.bytes(9, raw); // raw_data (little-endian on every platform Node runs on)
 }
 
 function writeValueInfo(w: ProtoWriter, v: ValueInfo): void {
+  if (v.proto) {
+    w.raw(v.proto);
+    return;
+  }
+  if (v.dataType === 'other') throw new Error(`value ${v.name}: unknown element type without its encoded form`);
+  const dataType = ONNX_DATA_TYPE[v.dataType];
   w.string(1, v.name);
   w.message(2, (type) => {
     type.message(1, (tensor) => {
-      tensor.int(1, ONNX_DATA_TYPE[v.dataType]); // elem_type
-      tensor.message(2, (shape) => {
-        for (const d of v.shape) {
-          shape.message(1, (dim) => {
-            if (typeof d === 'number') dim.int(1, d);
-            else dim.string(2, d);
-          });
-        }
-      });
+      tensor.int(1, dataType); // elem_type
+      if (v.shape) {
+        const shapeDims = v.shape;
+        tensor.message(2, (shape) => {
+          for (const d of shapeDims) {
+            shape.message(1, (dim) => {
+              if (typeof d === 'number') dim.int(1, d);
+              else if (d !== '') dim.string(2, d);
+            });
+          }
+        });
+      }
     });
   });
 }
 
 function writeAttribute(w: ProtoWriter, a: Attribute): void {
+  if (a.type === 'raw') {
+    w.raw(a.value);
+    return;
+  }
   w.string(1, a.name);
   switch (a.type) {
     case 'float':
@@ -131,18 +112,22 @@ function writeNode(w: ProtoWriter, n: NodeSpec): void {
   if (n.domain) w.string(7, n.domain);
 }
 
-export function encodeModel(model: ModelSpec): Uint8Array {
+function encode(model: ModelSpec, placed: ReadonlyMap<string, Placed>): Uint8Array {
   const w = new ProtoWriter();
   w.int(1, model.irVersion ?? 8); // ir_version
   w.string(2, model.producerName ?? 'aivmm');
   if (model.producerVersion) w.string(3, model.producerVersion);
+  if (model.domain) w.string(4, model.domain);
+  if (model.modelVersion) w.int(5, model.modelVersion);
   if (model.docString) w.string(6, model.docString);
   w.message(7, (g) => {
     for (const n of model.graph.nodes) g.message(1, (m) => writeNode(m, n));
     g.string(2, model.graph.name);
-    for (const t of model.graph.initializers) g.message(5, (m) => writeTensor(m, t));
+    for (const t of model.graph.initializers) g.message(5, (m) => writeTensor(m, t, placed.get(t.name)));
     for (const i of model.graph.inputs) g.message(11, (m) => writeValueInfo(m, i));
     for (const o of model.graph.outputs) g.message(12, (m) => writeValueInfo(m, o));
+    for (const v of model.graph.valueInfo ?? []) g.message(13, (m) => writeValueInfo(m, v));
+    for (const e of model.graph.extra ?? []) g.bytes(e.field, e.bytes);
   });
   for (const op of model.opsets ?? [{ domain: '', version: 17 }]) {
     w.message(8, (m) => {
@@ -153,5 +138,111 @@ export function encodeModel(model: ModelSpec): Uint8Array {
   for (const [key, value] of Object.entries(model.metadata ?? {})) {
     w.message(14, (m) => m.string(1, key).string(2, value)); // metadata_props
   }
+  for (const e of model.extra ?? []) w.bytes(e.field, e.bytes);
   return w.finish();
+}
+
+/** The whole model in one buffer, every weight inline (models under protobuf's 2 GiB limit). */
+export function encodeModel(model: ModelSpec): Uint8Array {
+  return encode(model, new Map());
+}
+
+/** Protobuf messages cannot exceed 2 GiB; stay well below it before moving weights out. */
+export const INLINE_LIMIT_BYTES = 1.8 * 1024 ** 3;
+/** Tensors smaller than this stay inline even when the model uses external data (as onnx does). */
+const EXTERNAL_MIN_BYTES = 1024;
+const COPY_CHUNK = 16 * 1024 * 1024;
+
+export interface WriteModelOptions {
+  /** 'auto': external data when the source had it or the weights would not fit one protobuf. */
+  externalData?: 'auto' | 'always' | 'never';
+  /**
+   * Point external tensors at the data files they already live in (locations relative to the new
+   * model) instead of copying them: for temporary models beside their source, e.g. calibration.
+   */
+  referenceExternal?: boolean;
+}
+
+export interface WrittenModel {
+  path: string;
+  /** The external data file, when one was written. */
+  dataPath?: string;
+  /** Bytes on disk, model and data file together. */
+  bytes: number;
+}
+
+/**
+ * Writes a model atomically: the data file (if any) and the model go to temporary names and are
+ * renamed into place only when both are complete, so a reader never sees a half file. External
+ * tensors of the source are copied chunk by chunk, so memory stays bounded by the largest chunk.
+ */
+export async function writeModelFile(path: string, model: ModelSpec, opts: WriteModelOptions = {}): Promise<WrittenModel> {
+  await mkdir(dirname(path), { recursive: true });
+  const inits = model.graph.initializers;
+  const total = inits.reduce((n, t) => n + tensorByteLength(t), 0);
+  const mode = opts.externalData ?? 'auto';
+  const external = !opts.referenceExternal && (mode === 'always' || (mode === 'auto' && (total > INLINE_LIMIT_BYTES || inits.some((t) => t.external))));
+  const suffix = `.tmp.${randomBytes(6).toString('hex')}`;
+  const dataPath = `${path}.data`;
+  const tmpModel = path + suffix;
+  const tmpData = dataPath + suffix;
+  const placed = new Map<string, Placed>();
+  if (opts.referenceExternal) {
+    for (const t of inits) {
+      if (t.external) placed.set(t.name, { location: relative(dirname(path), t.external.path), offset: t.external.offset, length: t.external.length });
+    }
+  }
+  try {
+    let dataBytes = 0;
+    if (external) {
+      const location = basename(dataPath);
+      const fd = openSync(tmpData, 'w');
+      try {
+        for (const t of inits) {
+          const length = tensorByteLength(t);
+          if (t.proto || length < EXTERNAL_MIN_BYTES) continue;
+          const pad = (4096 - (dataBytes % 4096)) % 4096; // page-aligned, so runtimes can map weights
+          if (pad) writeSync(fd, new Uint8Array(pad), 0, pad, dataBytes);
+          dataBytes += pad;
+          copyTensorBytes(t, fd, dataBytes);
+          placed.set(t.name, { location, offset: dataBytes, length });
+          dataBytes += length;
+        }
+      } finally {
+        closeSync(fd);
+      }
+    }
+    const bytes = encode(model, placed);
+    await writeFile(tmpModel, bytes);
+    if (external) await rename(tmpData, dataPath);
+    await rename(tmpModel, path);
+    return { path, ...(external ? { dataPath } : {}), bytes: bytes.byteLength + dataBytes };
+  } catch (err) {
+    await unlink(tmpModel).catch(() => undefined);
+    await unlink(tmpData).catch(() => undefined);
+    throw err;
+  }
+}
+
+function copyTensorBytes(t: TensorInit, fd: number, at: number): void {
+  if (!t.external) {
+    const raw = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    let done = 0;
+    while (done < raw.length) done += writeSync(fd, raw, done, raw.length - done, at + done);
+    return;
+  }
+  const src = openSync(t.external.path, 'r');
+  try {
+    const buf = new Uint8Array(Math.min(COPY_CHUNK, t.external.length));
+    let done = 0;
+    while (done < t.external.length) {
+      const n = readSync(src, buf, 0, Math.min(buf.length, t.external.length - done), t.external.offset + done);
+      if (n === 0) throw new Error(`external data for ${t.name} ends early in ${t.external.path}`);
+      let written = 0;
+      while (written < n) written += writeSync(fd, buf, written, n - written, at + done + written);
+      done += n;
+    }
+  } finally {
+    closeSync(src);
+  }
 }

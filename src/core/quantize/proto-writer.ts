@@ -81,6 +81,12 @@ export class ProtoWriter {
     return this;
   }
 
+  /** Bytes already in wire format (e.g. the fields of a message read earlier): written as they are. */
+  raw(encoded: Uint8Array): this {
+    this.pushBytes(encoded);
+    return this;
+  }
+
   string(field: number, value: string): this {
     return this.bytes(field, new TextEncoder().encode(value));
   }

@@ -1,0 +1,125 @@
+/** `aivmm quantize`: resolve the model and the device, quantize, render the fidelity report. */
+import { basename, extname, join, resolve } from 'node:path';
+import { resolvePaths } from '../../core/config/paths.js';
+import { listDevices, nodeHost, selectDevices } from '../../core/devices/index.js';
+import type { BackendId } from '../../core/devices/types.js';
+import { targetFor } from '../../core/backends/ep-map.js';
+import { parseDuration } from '../../core/bench/measure.js';
+import { BackendUnavailableError, UsageError } from '../../core/errors.js';
+import { resolveModel } from '../../core/hub/resolve-model.js';
+import type { CalibrationMethod, QuantizeEvent, QuantizeMode } from '../../core/quantize/index.js';
+import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
+import type { CliContext } from '../context.js';
+import { EXIT_CODES } from '../exit-codes.js';
+import type { QuantizeFlags } from '../program.js';
+import { startSpinner } from '../spinner.js';
+import { userAgent } from '../version.js';
+
+const MODES: readonly string[] = ['static', 'dynamic', 'fp16', 'auto'];
+const METHODS: readonly string[] = ['minmax', 'percentile', 'entropy'];
+/** Backends tried for a device when --backend is not given, first available wins. */
+const PREFERRED: readonly BackendId[] = ['ort-cpu', 'ort-cuda', 'ort-webgpu', 'ort-tensorrt'];
+
+export function defaultOutput(modelPath: string, mode: QuantizeMode | undefined, cwd: string): string {
+  const base = basename(modelPath, extname(modelPath));
+  return join(cwd, `${base}.${mode === 'fp16' ? 'fp16' : mode === 'dynamic' ? 'int8-dynamic' : mode === 'static' ? 'int8' : 'quant'}.onnx`);
+}
+
+export async function quantizeCommand(ctx: CliContext, modelArg: string | undefined, opts: QuantizeFlags): Promise<void> {
+  if (!MODES.includes(opts.mode)) throw new UsageError(`invalid --mode '${opts.mode}'`, 'give static, dynamic, fp16 or auto');
+  if (!METHODS.includes(opts.method)) throw new UsageError(`invalid --method '${opts.method}'`, 'give minmax, percentile or entropy');
+  const percentile = opts.percentile === undefined ? undefined : Number(opts.percentile);
+  if (percentile !== undefined && !(percentile > 50 && percentile <= 100)) throw new UsageError(`invalid --percentile '${opts.percentile}'`, 'give a number in (50, 100], e.g. 99.999');
+  const latencyMs = opts.latency === false ? 0 : parseDuration(String(opts.latency ?? '3s'));
+  if (latencyMs === undefined) throw new UsageError(`invalid --latency '${String(opts.latency)}'`, 'give a time such as 3s, or --no-latency');
+  const seed = Number(opts.seed);
+  if (!Number.isInteger(seed)) throw new UsageError(`invalid --seed '${opts.seed}'`, 'give an integer');
+  const threads = opts.threads === undefined ? undefined : Number(opts.threads);
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UsageError(`invalid --threads '${opts.threads}'`, 'give an integer ≥ 1');
+  const mode = opts.mode === 'auto' ? undefined : (opts.mode as QuantizeMode);
+
+  const env = ctx.io.env;
+  const { cacheDir } = resolvePaths(env);
+  const model = await resolveModel(modelArg, cacheDir, process.cwd(), async (id) => {
+    const [{ pullModel }, { hubSettings }] = await Promise.all([import('../../core/hub/pull.js'), import('../../core/hub/settings.js')]);
+    const pulled = await pullModel({ id }, { settings: hubSettings(env), userAgent: userAgent() });
+    for (const w of pulled.warnings) ctx.io.stderr.write(`warning: ${w}\n`);
+    return pulled;
+  });
+
+  // The device fidelity and latency are measured on.
+  const devices = await listDevices({ host: nodeHost(env, env['AIVMM_SYSROOT'] || '/'), cacheDir });
+  if (opts.device.trim().toLowerCase() === 'all') throw new UsageError('--device all: quantize measures on one device', 'name one: CPU, GPU.0, …');
+  const [device] = selectDevices(opts.device, devices.devices);
+  if (!device) throw new UsageError(`no device '${opts.device}'`);
+  const wanted = opts.backend ? [opts.backend as BackendId] : PREFERRED;
+  const reach = wanted.map((b) => device.backends.find((r) => r.backend === b)).find((r) => r?.available);
+  if (!reach) {
+    const why = device.backends.map((r) => `${r.backend}: ${r.available ? 'available' : r.reason ?? 'not available'}`).join('; ');
+    throw new BackendUnavailableError(`no onnxruntime backend reaches ${device.id}${opts.backend ? ` through ${opts.backend}` : ''}`, why || 'run `aivmm devices`');
+  }
+  if (!reach.backend.startsWith('ort-')) throw new UsageError(`--backend ${reach.backend}: quantize measures through onnxruntime`, 'use ort-cpu, ort-webgpu, ort-cuda or ort-tensorrt');
+  const target = targetFor(devices.devices, device, reach.backend);
+  if (target.runtime === 'onnxruntime') for (const [k, v] of Object.entries(target.env)) process.env[k] = v; // before the runtime loads
+
+  const output = resolve(opts.output ?? defaultOutput(model.path, mode, process.cwd()));
+  const spinner = await startSpinner(ctx, `quantizing ${model.name}`);
+  const controller = new AbortController();
+  const onSignal = (): void => {
+    if (controller.signal.aborted) process.exit(EXIT_CODES.CANCELLED);
+    controller.abort(new (class extends Error {})('interrupted'));
+  };
+  process.on('SIGINT', onSignal);
+  const onEvent = (e: QuantizeEvent): void => {
+    if (e.kind === 'stage') {
+      spinner.text(`${e.stage}${e.detail ? `: ${e.detail}` : ''}`);
+      ctx.log(`${e.stage}${e.detail ? `: ${e.detail}` : ''}`);
+    } else spinner.text(`calibrate${e.passes > 1 ? ` (pass ${e.pass}/${e.passes})` : ''}: ${e.done}/${e.total} samples`);
+  };
+  let report;
+  try {
+    const { quantizeModel } = await import('../../core/quantize/index.js');
+    report = await quantizeModel({
+      model: model.path,
+      modelName: model.name,
+      output,
+      ...(mode ? { mode } : {}),
+      perChannel: opts.perChannel !== false,
+      ...(opts.calibration ? { calibration: opts.calibration } : {}),
+      method: opts.method as CalibrationMethod,
+      ...(percentile !== undefined ? { percentile } : {}),
+      exclude: opts.exclude.flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean),
+      keepIoTypes: opts.keepIoTypes !== false,
+      ...(opts.quantizeOutputs ? { quantizeOutputs: true } : {}),
+      externalData: opts.externalData ? 'always' : 'auto',
+      target,
+      device: { id: device.id, name: device.name, backend: reach.backend },
+      latencyMs,
+      seed,
+      ...(threads ? { threads } : {}),
+      onEvent,
+      signal: controller.signal,
+    });
+  } catch (err) {
+    if (controller.signal.aborted) {
+      ctx.io.stderr.write('aivmm: interrupted: nothing was written\n');
+      ctx.exitCode = EXIT_CODES.CANCELLED;
+      return;
+    }
+    throw err;
+  } finally {
+    spinner.stop();
+    process.off('SIGINT', onSignal);
+  }
+  if (ctx.flags.json) {
+    ctx.io.stdout.write(toJson(okEnvelope(SCHEMAS.quantize, report, report.warnings)));
+    return;
+  }
+  if (ctx.interactive) {
+    const [{ renderToString }, React, { QuantizeScreen }] = await Promise.all([import('ink'), import('react'), import('../../ui/screens/QuantizeScreen.js')]);
+    ctx.io.stdout.write(`${renderToString(React.createElement(QuantizeScreen, { report }), { columns: ctx.io.stdout.columns ?? 100 })}\n`);
+  } else {
+    const { renderQuantizePlain } = await import('../../ui/plain/quantize.js');
+    ctx.io.stdout.write(renderQuantizePlain(report));
+  }
+}

@@ -1,0 +1,149 @@
+/** Graph queries shared by the quantizers: producers, consumers, initializers, element types, opsets. */
+import type { Attribute, GraphSpec, ModelSpec, NodeSpec, OnnxDataType, TensorInit } from './onnx-model.js';
+import { dataTypeFromEnum } from './onnx-model.js';
+
+export interface GraphIndex {
+  initializers: Map<string, TensorInit>;
+  /** Tensor name → index of the node that produces it. */
+  producer: Map<string, number>;
+  /** Tensor name → indices of the nodes that read it. */
+  consumers: Map<string, number[]>;
+  graphOutputs: Set<string>;
+  graphInputs: Set<string>;
+}
+
+export function indexGraph(g: GraphSpec): GraphIndex {
+  const initializers = new Map(g.initializers.map((t) => [t.name, t]));
+  const producer = new Map<string, number>();
+  const consumers = new Map<string, number[]>();
+  g.nodes.forEach((n, i) => {
+    for (const o of n.outputs) if (o) producer.set(o, i);
+    for (const x of n.inputs) {
+      if (!x) continue;
+      const list = consumers.get(x);
+      if (list) list.push(i);
+      else consumers.set(x, [i]);
+    }
+  });
+  return {
+    initializers,
+    producer,
+    consumers,
+    graphOutputs: new Set(g.outputs.map((o) => o.name)),
+    graphInputs: new Set(g.inputs.map((i) => i.name).filter((n) => !initializers.has(n))),
+  };
+}
+
+export function attr(n: NodeSpec, name: string): Attribute | undefined {
+  return n.attributes?.find((a) => a.name === name);
+}
+
+export function intAttr(n: NodeSpec, name: string, fallback: number): number {
+  const a = attr(n, name);
+  return a && a.type === 'int' ? a.value : fallback;
+}
+
+export function floatAttr(n: NodeSpec, name: string, fallback: number): number {
+  const a = attr(n, name);
+  return a && a.type === 'float' ? a.value : fallback;
+}
+
+/** The default-domain opset version (ai.onnx). */
+export function onnxOpset(m: ModelSpec): number {
+  return m.opsets?.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
+}
+
+/** Ops whose outputs have a fixed element type, whatever their inputs are. */
+const FIXED_OUTPUT: Readonly<Record<string, OnnxDataType>> = {
+  Shape: 'int64',
+  Size: 'int64',
+  ArgMax: 'int64',
+  ArgMin: 'int64',
+  NonZero: 'int64',
+  NonMaxSuppression: 'int64',
+  Equal: 'bool',
+  Greater: 'bool',
+  GreaterOrEqual: 'bool',
+  Less: 'bool',
+  LessOrEqual: 'bool',
+  And: 'bool',
+  Or: 'bool',
+  Xor: 'bool',
+  Not: 'bool',
+  IsNaN: 'bool',
+  IsInf: 'bool',
+  DynamicQuantizeLinear: 'uint8',
+  MatMulInteger: 'int32',
+  ConvInteger: 'int32',
+  DequantizeLinear: 'float32',
+};
+
+/**
+ * Element types of every tensor, propagated through the graph in node order (ONNX requires nodes in
+ * topological order) from inputs, initializers, value_info and per-op rules. Unknown ops take the
+ * type of their first input, which holds for the element-wise and data-movement ops that dominate.
+ */
+export function inferTypes(m: ModelSpec): Map<string, OnnxDataType> {
+  const g = m.graph;
+  const types = new Map<string, OnnxDataType>();
+  for (const v of [...g.inputs, ...(g.valueInfo ?? []), ...g.outputs]) if (v.dataType !== 'other') types.set(v.name, v.dataType);
+  for (const t of g.initializers) types.set(t.name, t.dataType);
+  for (const n of g.nodes) {
+    const first = n.inputs[0] ? types.get(n.inputs[0]) : undefined;
+    n.outputs.forEach((o, k) => {
+      if (!o || types.has(o)) return;
+      const t = outputType(n, k, first, types);
+      if (t) types.set(o, t);
+    });
+  }
+  return types;
+}
+
+function outputType(n: NodeSpec, k: number, first: OnnxDataType | undefined, types: Map<string, OnnxDataType>): OnnxDataType | undefined {
+  const fixed = FIXED_OUTPUT[n.opType];
+  if (fixed) return fixed;
+  switch (n.opType) {
+    case 'Cast':
+    case 'RandomNormal':
+    case 'RandomUniform':
+    case 'RandomNormalLike':
+    case 'RandomUniformLike':
+    case 'EyeLike': {
+      const a = attr(n, n.opType === 'Cast' ? 'to' : 'dtype');
+      return a && a.type === 'int' ? dataTypeFromEnum(a.value) : n.opType === 'Cast' ? undefined : first ?? 'float32';
+    }
+    case 'CastLike':
+      return n.inputs[1] ? types.get(n.inputs[1]) : undefined;
+    case 'Constant': {
+      const a = n.attributes?.[0];
+      if (!a) return undefined;
+      if (a.type === 'tensor') return a.value.dataType;
+      if (a.name === 'value_float' || a.name === 'value_floats') return 'float32';
+      if (a.name === 'value_int' || a.name === 'value_ints') return 'int64';
+      return undefined;
+    }
+    case 'ConstantOfShape': {
+      const a = attr(n, 'value');
+      return a && a.type === 'tensor' ? a.value.dataType : 'float32';
+    }
+    case 'QuantizeLinear':
+      return n.inputs[2] ? types.get(n.inputs[2]) ?? 'uint8' : 'uint8';
+    case 'Where':
+      return n.inputs[1] ? types.get(n.inputs[1]) : undefined;
+    case 'TopK':
+    case 'MaxPool':
+      return k === 0 ? first : 'int64';
+    case 'Unique':
+      return k === 0 ? first : 'int64';
+    case 'Range':
+      return first;
+    case 'If':
+    case 'Loop':
+    case 'Scan':
+      return undefined; // typed by their subgraphs
+    case 'OneHot':
+      return n.inputs[2] ? types.get(n.inputs[2]) : undefined;
+    default:
+      return first;
+  }
+}
