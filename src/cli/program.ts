@@ -171,6 +171,7 @@ Examples:
     .option('--exclude <ops|nodes>', 'op types or node names to keep in float, comma-separated (repeatable)', collect, [])
     .option('--no-keep-io-types', 'fp16: make the model\'s inputs and outputs float16 too (default: keep float32)')
     .option('--quantize-outputs', 'static: quantize graph outputs too, as onnxruntime\'s quantizer does (default: keep them float)')
+    .option('--no-bias-correction', 'static: keep the rounded biases (default: correct each channel for its weights\' rounding error)')
     .option('--external-data', 'write weights to <output>.data (automatic above 1.8 GB or when the input has external data)')
     .option('--device <device>', 'where fidelity and latency are measured: CPU, GPU.0, …', 'CPU')
     .option('--backend <backend>', 'runtime for --device: ort-cpu, ort-webgpu, ort-cuda, ort-tensorrt')
@@ -224,6 +225,7 @@ export interface QuantizeFlags {
   exclude: string[];
   keepIoTypes?: boolean;
   quantizeOutputs?: boolean;
+  biasCorrection?: boolean;
   externalData?: boolean;
   device: string;
   backend?: string;

@@ -31,7 +31,7 @@ export function quantizeLines(r: QuantizeReport): ViewLine[] {
   const qdq = r.nodes.quantizeLinear + r.nodes.dequantizeLinear;
   lines.push({
     label: 'Nodes',
-    value: `${r.nodes.quantized} ${r.mode === 'fp16' ? 'in float16' : 'quantized'} (${ops})${qdq ? `; ${r.nodes.quantizeLinear} Q + ${r.nodes.dequantizeLinear} DQ` : ''}${r.nodes.foldedActivations ? `; ${r.nodes.foldedActivations} Relu/Clip folded` : ''}${r.nodes.skippedCount ? `; ${r.nodes.skippedCount} left in float32` : ''}`,
+    value: `${r.nodes.quantized} ${r.mode === 'fp16' ? 'in float16' : 'quantized'} (${ops})${qdq ? `; ${r.nodes.quantizeLinear} Q + ${r.nodes.dequantizeLinear} DQ` : ''}${r.nodes.foldedActivations ? `; ${r.nodes.foldedActivations} Relu/Clip folded` : ''}${r.nodes.biasCorrected ? `; ${r.nodes.biasCorrected} biases corrected` : ''}${r.nodes.skippedCount ? `; ${r.nodes.skippedCount} left in float32` : ''}`,
     tone: 'plain',
   });
   lines.push({ label: 'Size', value: `${formatBytes(r.size.referenceBytes)} → ${formatBytes(r.size.quantizedBytes)} (${pct(r.size.ratio)})`, tone: r.size.ratio < 0.6 ? 'good' : 'plain' });

@@ -91,6 +91,7 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
       exclude: opts.exclude.flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean),
       keepIoTypes: opts.keepIoTypes !== false,
       ...(opts.quantizeOutputs ? { quantizeOutputs: true } : {}),
+      biasCorrection: opts.biasCorrection !== false,
       externalData: opts.externalData ? 'always' : 'auto',
       target,
       device: { id: device.id, name: device.name, backend: reach.backend },

@@ -137,7 +137,8 @@ export function entropyThreshold(hist: Float64Array, absMax: number, levels: num
     let outliers = 0;
     for (let k = i; k < n; k++) outliers += hist[k]!;
     p[i - 1]! += outliers;
-    // Quantize p into `levels` groups; expand each group's mass evenly over its non-empty bins.
+    // Quantize the in-range histogram into `levels` groups; expand each group's mass evenly over the
+    // non-empty bins of p. p carries the clipped outliers in its last bin, q does not: that is the cost.
     const q = new Float64Array(i);
     const width = i / levels;
     for (let j = 0; j < levels; j++) {
@@ -146,7 +147,7 @@ export function entropyThreshold(hist: Float64Array, absMax: number, levels: num
       let mass = 0;
       let nonzero = 0;
       for (let k = start; k < end; k++) {
-        mass += p[k]!;
+        mass += hist[k]!; // without the clipped outliers: q is what 8 bits keep of the range
         if (p[k]! > 0) nonzero++;
       }
       if (nonzero === 0) continue;
@@ -161,21 +162,31 @@ export function entropyThreshold(hist: Float64Array, absMax: number, levels: num
   return (best / n) * absMax;
 }
 
-function klDivergence(p: Float64Array, q: Float64Array): number {
-  let ps = 0;
-  let qs = 0;
-  for (let i = 0; i < p.length; i++) {
-    ps += p[i]!;
-    qs += q[i]!;
+/** Moves a little mass (eps) onto empty bins so KL stays finite, as onnxruntime's calibrator smooths. */
+function smooth(v: Float64Array, eps = 1e-4): Float64Array | undefined {
+  let total = 0;
+  let zeros = 0;
+  for (const x of v) {
+    total += x;
+    if (x === 0) zeros++;
   }
-  if (ps === 0 || qs === 0) return Infinity;
+  const nonzeros = v.length - zeros;
+  if (total === 0 || nonzeros === 0) return undefined;
+  const p = v.map((x) => x / total);
+  if (zeros === 0) return p;
+  const take = (eps * zeros) / nonzeros;
+  if (take >= 1) return undefined;
+  return p.map((x) => (x === 0 ? eps : x - take * x));
+}
+
+function klDivergence(pRaw: Float64Array, qRaw: Float64Array): number {
+  const p = smooth(pRaw);
+  const q = smooth(qRaw);
+  if (!p || !q) return Infinity;
   let kl = 0;
   for (let i = 0; i < p.length; i++) {
-    const pi = p[i]! / ps;
-    if (pi === 0) continue;
-    const qi = q[i]! / qs;
-    if (qi === 0) return Infinity;
-    kl += pi * Math.log(pi / qi);
+    const pi = p[i]!;
+    if (pi > 0) kl += pi * Math.log(pi / q[i]!);
   }
   return kl;
 }

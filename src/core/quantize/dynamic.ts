@@ -8,10 +8,14 @@ import { floatAttr, indexGraph, inferTypes, intAttr } from './graph.js';
 import { elementCount, tensorFloats } from './onnx-model.js';
 import type { ModelSpec, NodeSpec, TensorInit } from './onnx-model.js';
 import { quantizeWeightInt8 } from './static.js';
+import { keepInMemory } from './spill.js';
+import type { TensorStore } from './spill.js';
 
 export interface DynamicOptions {
   perChannel: boolean;
   exclude: ReadonlySet<string>;
+  /** Where int8 weights go (a spill file for models with external data). */
+  store?: TensorStore;
 }
 
 export interface DynamicResult {
@@ -85,7 +89,7 @@ export function quantizeDynamic(m: ModelSpec, opts: DynamicOptions): DynamicResu
       const { q: data, scales } = quantizeWeightInt8(values, dims, opts.perChannel ? 1 : undefined);
       const perAxis = opts.perChannel;
       q = { q: fresh(`${w.name}_quantized`), s: fresh(`${w.name}_scale`), z: fresh(`${w.name}_zero_point`) };
-      newInits.push({ name: q.q, dataType: 'int8', dims, data });
+      newInits.push((opts.store ?? keepInMemory)({ name: q.q, dataType: 'int8', dims, data }));
       newInits.push({ name: q.s, dataType: 'float32', dims: perAxis ? [scales.length] : [], data: perAxis ? scales : Float32Array.of(scales[0]!) });
       newInits.push({ name: q.z, dataType: 'int8', dims: perAxis ? [scales.length] : [], data: new Int8Array(perAxis ? scales.length : 1) });
       cache.set(key, q);

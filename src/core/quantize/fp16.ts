@@ -7,6 +7,8 @@
 import { indexGraph, inferTypes } from './graph.js';
 import { ONNX_DATA_TYPE, floatToHalf, tensorFloats } from './onnx-model.js';
 import type { Attribute, ModelSpec, NodeSpec, TensorInit, ValueInfo } from './onnx-model.js';
+import { keepInMemory } from './spill.js';
+import type { TensorStore } from './spill.js';
 
 /** onnxconverter-common's DEFAULT_OP_BLOCK_LIST (float16.py): ops with no or unsafe float16 kernels. */
 export const FP16_BLOCKED_OPS: readonly string[] = [
@@ -20,6 +22,8 @@ export interface Fp16Options {
   keepIoTypes: boolean;
   /** Op types or node names kept in float32 (added to the block list). */
   exclude: ReadonlySet<string>;
+  /** Where converted weights go (a spill file for models with external data). */
+  store?: TensorStore;
 }
 
 export interface Fp16Result {
@@ -73,7 +77,8 @@ export function convertFp16(m: ModelSpec, opts: Fp16Options): Fp16Result {
     const readers = idx.consumers.get(t.name) ?? [];
     if (readers.length > 0 && readers.every((i) => isBlocked(g.nodes[i]!, i))) keepFloatInit.add(t.name);
   }
-  const initializers = g.initializers.map((t) => (t.dataType === 'float32' && !keepFloatInit.has(t.name) ? toHalfTensor(t, counts) : t));
+  const store = opts.store ?? keepInMemory;
+  const initializers = g.initializers.map((t) => (t.dataType === 'float32' && !keepFloatInit.has(t.name) ? store(toHalfTensor(t, counts)) : t));
 
   const nodes: NodeSpec[] = [];
   const cast = (input: string, output: string, to: number): NodeSpec => ({

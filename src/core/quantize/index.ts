@@ -2,10 +2,12 @@
  * `quantize`: FP32 → INT8 (static QDQ with calibration, dynamic weight-only) or FP16, written
  * atomically, then judged: fidelity on held-back inputs, per-layer error, size and latency.
  */
-import { resolve } from 'node:path';
+import { mkdir, unlink } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { RuntimeTarget } from '../backends/ep-map.js';
 import type { LoadOptions, Session } from '../backends/types.js';
 import { InferenceError, NotFoundError, UsageError, errorMessage } from '../errors.js';
+import { correctBiases } from './bias-correction.js';
 import { calibrate } from './calibrate.js';
 import type { CalibrationMethod } from './calibrate.js';
 import { quantizeDynamic } from './dynamic.js';
@@ -20,6 +22,7 @@ import type { Fidelity, LatencyComparison, LayerPair } from './report.js';
 import { loadSamples, modelInputs, parseSampleSource, randomSamples, splitSamples } from './samples.js';
 import type { Feeds } from './samples.js';
 import { openModel } from './session.js';
+import { TensorSpill } from './spill.js';
 import { planStatic, quantizeStatic } from './static.js';
 
 export type QuantizeMode = 'static' | 'dynamic' | 'fp16';
@@ -34,12 +37,14 @@ export interface QuantizeOptions {
   mode?: QuantizeMode;
   perChannel: boolean;
   /** `random:N`, a directory or a file; undefined: random:32 for static. */
-  calibration?: string;
+  calibration?: string | undefined;
   method: CalibrationMethod;
   percentile?: number;
   exclude: readonly string[];
   keepIoTypes: boolean;
   quantizeOutputs?: boolean;
+  /** Static: shift int32 biases by the mean output error measured on the calibration data (default on). */
+  biasCorrection?: boolean;
   externalData?: 'auto' | 'always' | 'never';
   /** Where fidelity and latency are measured. */
   target: RuntimeTarget;
@@ -68,6 +73,7 @@ export interface QuantizeReport {
     exclude: string[];
     keepIoTypes?: boolean;
     quantizeOutputs?: boolean;
+    biasCorrection?: boolean;
   };
   calibration?: { source: string; samples: number; tensors: number };
   evaluation: { source: string; samples: number };
@@ -78,6 +84,8 @@ export interface QuantizeReport {
     quantizeLinear: number;
     dequantizeLinear: number;
     foldedActivations?: number;
+    /** Static: int32 biases shifted by bias correction. */
+    biasCorrected?: number;
     /** Nodes left in float32 and why (first 20). */
     skipped: { name: string; opType: string; reason: string }[];
     skippedCount: number;
@@ -149,157 +157,179 @@ export async function quantizeModel(opts: QuantizeOptions): Promise<QuantizeRepo
   const chosen = opts.mode ? { mode: opts.mode, reason: undefined } : chooseMode(model);
   const mode = chosen.mode;
   const exclude = new Set(opts.exclude);
-  const inputs = modelInputs(model);
-  const load = (m: ModelSpec, extra: LoadOptions = {}): Promise<Session> => openModel(m, opts.target, { ...(opts.threads ? { threads: opts.threads } : {}), ...extra });
-  const cpu: RuntimeTarget = { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' };
-
-  // Samples: calibration (static) and held-back evaluation inputs.
-  const sourceSpec = parseSampleSource(opts.calibration ?? 'random:32');
-  let calibrationSet: Feeds[] = [];
-  let evaluation: Feeds[];
-  let evaluationSource: string;
-  let calibrationDescription = '';
-  if (mode === 'static') {
-    const loaded = await loadSamples(sourceSpec, inputs, seed);
-    const split = splitSamples(loaded.samples, sourceSpec, inputs, seed);
-    calibrationSet = split.calibration;
-    evaluation = split.heldBack;
-    calibrationDescription = loaded.description;
-    evaluationSource = split.heldBackRandom ? `random:${evaluation.length} (fresh seeds)` : `${evaluation.length} held-back sample${evaluation.length === 1 ? '' : 's'} of ${loaded.description}`;
-    if (sourceSpec.kind === 'random') warnings.push('activation ranges come from random inputs: calibrate with real data (--calibration <dir of images | .npy/.json>) for production accuracy');
-    else if (split.heldBackRandom) warnings.push('one calibration sample: fidelity was judged on random inputs');
-  } else if (opts.calibration) {
-    const loaded = await loadSamples(sourceSpec, inputs, seed);
-    evaluation = loaded.samples.slice(0, 64);
-    evaluationSource = loaded.description;
-  } else {
-    evaluation = randomSamples(inputs, 16, seed + 1_000_003);
-    evaluationSource = 'random:16';
-  }
-  if (opts.signal?.aborted) throw opts.signal.reason;
-
-  // Quantize.
-  let quantized: ModelSpec;
-  let quantizedNodes: { name: string; opType: string }[];
-  let skipped: { name: string; opType: string; reason: string }[];
-  let folded: number | undefined;
-  let calibrationInfo: QuantizeReport['calibration'];
-  let layerTensors: LayerPair[];
-  if (mode === 'static') {
-    const staticOpts = { perChannel: opts.perChannel, exclude, ...(opts.quantizeOutputs ? { quantizeOutputs: true } : {}) };
-    const plan = planStatic(model, staticOpts);
-    if (plan.perChannelDowngraded) warnings.push('opset < 13 has no per-channel DequantizeLinear: weights quantized per tensor');
-    emit({ kind: 'stage', stage: 'calibrate', detail: `${plan.tensors.length} tensors, ${calibrationSet.length} samples, ${opts.method}` });
-    const passes = opts.method === 'minmax' ? 1 : 2;
-    // Calibration runs on the CPU: exact float32, and every tensor readable.
-    const ranges = await calibrate((m) => openModel(m, cpu, { graphOptimizationLevel: 'disabled', ...(opts.threads ? { threads: opts.threads } : {}) }), model, plan.tensors, inferTypes(model), calibrationSet, {
-      method: opts.method,
-      ...(opts.percentile !== undefined ? { percentile: opts.percentile } : {}),
-      onSample: (pass, done, total) => emit({ kind: 'calibrate', pass, passes, done, total }),
-    });
-    calibrationInfo = { source: calibrationDescription, samples: calibrationSet.length, tensors: ranges.size };
-    emit({ kind: 'stage', stage: 'quantize' });
-    const r = quantizeStatic(model, ranges, staticOpts);
-    quantized = r.model;
-    quantizedNodes = r.quantizedNodes;
-    skipped = r.skipped;
-    folded = r.foldedActivations;
-    layerTensors = r.layers;
-  } else if (mode === 'dynamic') {
-    emit({ kind: 'stage', stage: 'quantize' });
-    const r = quantizeDynamic(model, { perChannel: opts.perChannel, exclude });
-    quantized = r.model;
-    quantizedNodes = r.quantizedNodes;
-    skipped = r.skipped;
-    layerTensors = producedBy(model, new Set(quantizedNodes.map((n) => n.name)));
-  } else {
-    emit({ kind: 'stage', stage: 'quantize' });
-    const r = convertFp16(model, { keepIoTypes: opts.keepIoTypes, exclude });
-    quantized = r.model;
-    quantizedNodes = r.convertedNodes;
-    skipped = r.keptNodes;
-    if (r.saturated > 0) warnings.push(`${r.saturated} weight value${r.saturated === 1 ? '' : 's'} beyond ±65504 saturated in float16`);
-    if (r.flushed > 0) warnings.push(`${r.flushed} tiny weight value${r.flushed === 1 ? '' : 's'} (below 6e-8) became 0 in float16`);
-    layerTensors = producedBy(model, new Set(quantizedNodes.map((n) => n.name)));
-  }
-  if (quantizedNodes.length === 0) {
-    throw new UsageError(`nothing in ${opts.model} could be quantized in ${mode} mode${skipped.length ? ` (${skipped[0]?.opType} ${skipped[0]?.name}: ${skipped[0]?.reason})` : ''}`, mode === 'dynamic' ? 'dynamic mode quantizes MatMul/Gemm with constant weights; try --mode static' : 'check --exclude, or try another --mode');
-  }
-  if (opts.signal?.aborted) throw opts.signal.reason;
-
-  // Write atomically; a model onnxruntime cannot load is removed again, never left as the result.
-  emit({ kind: 'stage', stage: 'write', detail: opts.output });
-  const written = await writeModelFile(opts.output, quantized, { externalData: opts.externalData ?? 'auto' });
-  const candidateFeeds = mode === 'fp16' && !opts.keepIoTypes ? toHalfFeeds : (f: Feeds): Feeds => f;
-  let fidelity: Fidelity;
-  let latency: QuantizeReport['latency'];
+  // Weights in external data: new weights go to a spill file beside the output as they are made.
+  const sourceExternal = model.graph.initializers.some((t) => t.external);
+  if (sourceExternal) await mkdir(dirname(resolve(opts.output)), { recursive: true });
+  const spill = sourceExternal ? new TensorSpill(`${resolve(opts.output)}.spill.${process.pid}.${Date.now()}`) : undefined;
+  const store = spill?.store;
   try {
-    emit({ kind: 'stage', stage: 'evaluate', detail: `${evaluation.length} samples` });
-    const outputs = await compareOutputs((m) => load(m), model, quantized, evaluation, candidateFeeds);
-    const worstLayers = await layerErrors((m) => load(m, { graphOptimizationLevel: 'basic' }), model, quantized, layerTensors, evaluation.slice(0, 2), candidateFeeds);
-    fidelity = { ...outputs, worstLayers };
-    if (opts.latencyMs > 0 && evaluation[0]) {
-      emit({ kind: 'stage', stage: 'latency', detail: opts.device.id });
-      const a = await load(model);
-      const b = await load(quantized);
-      try {
-        const feeds = evaluation[0];
-        latency = { ...(await compareLatency(a, b, feeds, candidateFeeds(feeds), opts.latencyMs)), device: opts.device.id, backend: opts.device.backend };
-      } finally {
-        await a.dispose();
-        await b.dispose();
-      }
-    }
-  } catch (err) {
-    if (err instanceof InferenceError && /could not create a session/.test(err.message)) {
-      const { unlink } = await import('node:fs/promises');
-      await unlink(written.path).catch(() => undefined);
-      if (written.dataPath) await unlink(written.dataPath).catch(() => undefined);
-      throw new InferenceError(`the ${mode} model does not load in onnxruntime: ${errorMessage(err).replace(/^could not create a session: /, '')}`, 'exclude the op named above with --exclude, or report it as a bug');
-    }
-    throw err;
+    return await run();
+  } finally {
+    spill?.dispose();
   }
+  async function run(): Promise<QuantizeReport> {
+    const inputs = modelInputs(model);
+    const load = (m: ModelSpec, extra: LoadOptions = {}): Promise<Session> => openModel(m, opts.target, { ...(opts.threads ? { threads: opts.threads } : {}), ...extra });
+    const cpu: RuntimeTarget = { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' };
 
-  // Top-1 agreement over a handful of rows is mostly noise (6 of 8 agreeing is 35–97% at 95%): judged from 16 rows on.
-  const top1Judged = fidelity.top1Agreement !== undefined && fidelity.outputs.some((o) => o.top1Agreement !== undefined) && evaluation.length >= MIN_TOP1_ROWS;
-  if (fidelity.cosine < POOR_COSINE || (top1Judged && fidelity.top1Agreement! < POOR_TOP1)) {
-    const layers = fidelity.worstLayers.slice(0, 3).map((l) => `${l.tensor} (rel. error ${l.relativeError.toFixed(3)})`);
-    warnings.unshift(
-      `POOR FIDELITY: cosine ${fidelity.cosine.toFixed(4)}${fidelity.top1Agreement !== undefined ? `, top-1 agreement ${(fidelity.top1Agreement * 100).toFixed(1)}%` : ''}` +
-        (layers.length ? `; worst layers: ${layers.join(', ')} — try --exclude on them, --method percentile, or real --calibration data` : ''),
-    );
+    // Samples: calibration (static) and held-back evaluation inputs.
+    const sourceSpec = parseSampleSource(opts.calibration ?? 'random:32');
+    let calibrationSet: Feeds[] = [];
+    let evaluation: Feeds[];
+    let evaluationSource: string;
+    let calibrationDescription = '';
+    if (mode === 'static') {
+      const loaded = await loadSamples(sourceSpec, inputs, seed);
+      const split = splitSamples(loaded.samples, sourceSpec, inputs, seed);
+      calibrationSet = split.calibration;
+      evaluation = split.heldBack;
+      calibrationDescription = loaded.description;
+      evaluationSource = split.heldBackRandom ? `random:${evaluation.length} (fresh seeds)` : `${evaluation.length} held-back sample${evaluation.length === 1 ? '' : 's'} of ${loaded.description}`;
+      if (sourceSpec.kind === 'random') warnings.push('activation ranges come from random inputs: calibrate with real data (--calibration <dir of images | .npy/.json>) for production accuracy');
+      else if (split.heldBackRandom) warnings.push('one calibration sample: fidelity was judged on random inputs');
+    } else if (opts.calibration) {
+      const loaded = await loadSamples(sourceSpec, inputs, seed);
+      evaluation = loaded.samples.slice(0, 64);
+      evaluationSource = loaded.description;
+    } else {
+      evaluation = randomSamples(inputs, 16, seed + 1_000_003);
+      evaluationSource = 'random:16';
+    }
+    if (opts.signal?.aborted) throw opts.signal.reason;
+
+    // Quantize.
+    let quantized: ModelSpec;
+    let quantizedNodes: { name: string; opType: string }[];
+    let skipped: { name: string; opType: string; reason: string }[];
+    let folded: number | undefined;
+    let calibrationInfo: QuantizeReport['calibration'];
+    let layerTensors: LayerPair[];
+    let biasCorrected: number | undefined;
+    if (mode === 'static') {
+      const staticOpts = { perChannel: opts.perChannel, exclude, ...(opts.quantizeOutputs ? { quantizeOutputs: true } : {}), ...(store ? { store } : {}) };
+      const plan = planStatic(model, staticOpts);
+      if (plan.perChannelDowngraded) warnings.push('opset < 13 has no per-channel DequantizeLinear: weights quantized per tensor');
+      emit({ kind: 'stage', stage: 'calibrate', detail: `${plan.tensors.length} tensors, ${calibrationSet.length} samples, ${opts.method}` });
+      const passes = opts.method === 'minmax' ? 1 : 2;
+      // Calibration runs on the CPU: exact float32, and every tensor readable.
+      const ranges = await calibrate((m) => openModel(m, cpu, { graphOptimizationLevel: 'disabled', ...(opts.threads ? { threads: opts.threads } : {}) }), model, plan.tensors, inferTypes(model), calibrationSet, {
+        method: opts.method,
+        ...(opts.percentile !== undefined ? { percentile: opts.percentile } : {}),
+        onSample: (pass, done, total) => emit({ kind: 'calibrate', pass, passes, done, total }),
+      });
+      calibrationInfo = { source: calibrationDescription, samples: calibrationSet.length, tensors: ranges.size };
+      emit({ kind: 'stage', stage: 'quantize' });
+      const r = quantizeStatic(model, ranges, staticOpts);
+      if (opts.biasCorrection !== false && r.biases.length > 0) {
+        emit({ kind: 'stage', stage: 'quantize', detail: `bias correction: ${r.biases.length} biases` });
+        const bc = await correctBiases((m) => openModel(m, cpu, opts.threads ? { threads: opts.threads } : {}), model, r.model, r.biases, calibrationSet);
+        biasCorrected = bc.corrected;
+      }
+      quantized = r.model;
+      quantizedNodes = r.quantizedNodes;
+      skipped = r.skipped;
+      folded = r.foldedActivations;
+      layerTensors = r.layers;
+    } else if (mode === 'dynamic') {
+      emit({ kind: 'stage', stage: 'quantize' });
+      const r = quantizeDynamic(model, { perChannel: opts.perChannel, exclude, ...(store ? { store } : {}) });
+      quantized = r.model;
+      quantizedNodes = r.quantizedNodes;
+      skipped = r.skipped;
+      layerTensors = producedBy(model, new Set(quantizedNodes.map((n) => n.name)));
+    } else {
+      emit({ kind: 'stage', stage: 'quantize' });
+      const r = convertFp16(model, { keepIoTypes: opts.keepIoTypes, exclude, ...(store ? { store } : {}) });
+      quantized = r.model;
+      quantizedNodes = r.convertedNodes;
+      skipped = r.keptNodes;
+      if (r.saturated > 0) warnings.push(`${r.saturated} weight value${r.saturated === 1 ? '' : 's'} beyond ±65504 saturated in float16`);
+      if (r.flushed > 0) warnings.push(`${r.flushed} tiny weight value${r.flushed === 1 ? '' : 's'} (below 6e-8) became 0 in float16`);
+      layerTensors = producedBy(model, new Set(quantizedNodes.map((n) => n.name)));
+    }
+    if (quantizedNodes.length === 0) {
+      throw new UsageError(`nothing in ${opts.model} could be quantized in ${mode} mode${skipped.length ? ` (${skipped[0]?.opType} ${skipped[0]?.name}: ${skipped[0]?.reason})` : ''}`, mode === 'dynamic' ? 'dynamic mode quantizes MatMul/Gemm with constant weights; try --mode static' : 'check --exclude, or try another --mode');
+    }
+    if (opts.signal?.aborted) throw opts.signal.reason;
+
+    // Write atomically; a model onnxruntime cannot load is removed again, never left as the result.
+    emit({ kind: 'stage', stage: 'write', detail: opts.output });
+    // A model that came with external data keeps its weights outside (it was big, or meant to be mapped).
+    const externalData = opts.externalData === 'never' || opts.externalData === 'always' ? opts.externalData : sourceExternal ? 'always' : 'auto';
+    const written = await writeModelFile(opts.output, quantized, { externalData });
+    const candidateFeeds = mode === 'fp16' && !opts.keepIoTypes ? toHalfFeeds : (f: Feeds): Feeds => f;
+    // With external data, judge the file as written (its weights beside it), not the in-memory copy.
+    const candidate = written.dataPath ? (await readModelFile(written.path)).model : quantized;
+    let fidelity: Fidelity;
+    let latency: QuantizeReport['latency'];
+    try {
+      emit({ kind: 'stage', stage: 'evaluate', detail: `${evaluation.length} samples` });
+      const outputs = await compareOutputs((m) => load(m), model, candidate, evaluation, candidateFeeds);
+      const worstLayers = await layerErrors((m) => load(m, { graphOptimizationLevel: 'basic' }), model, candidate, layerTensors, evaluation.slice(0, 2), candidateFeeds);
+      fidelity = { ...outputs, worstLayers };
+      if (opts.latencyMs > 0 && evaluation[0]) {
+        emit({ kind: 'stage', stage: 'latency', detail: opts.device.id });
+        const a = await load(model);
+        const b = await load(candidate);
+        try {
+          const feeds = evaluation[0];
+          latency = { ...(await compareLatency(a, b, feeds, candidateFeeds(feeds), opts.latencyMs)), device: opts.device.id, backend: opts.device.backend };
+        } finally {
+          await a.dispose();
+          await b.dispose();
+        }
+      }
+    } catch (err) {
+      if (err instanceof InferenceError && /could not create a session/.test(err.message)) {
+          await unlink(written.path).catch(() => undefined);
+        if (written.dataPath) await unlink(written.dataPath).catch(() => undefined);
+        throw new InferenceError(`the ${mode} model does not load in onnxruntime: ${errorMessage(err).replace(/^could not create a session: /, '')}`, 'exclude the op named above with --exclude, or report it as a bug');
+      }
+      throw err;
+    }
+
+    // Top-1 agreement over a handful of rows is mostly noise (6 of 8 agreeing is 35–97% at 95%): judged from 16 rows on.
+    const top1Judged = fidelity.top1Agreement !== undefined && fidelity.outputs.some((o) => o.top1Agreement !== undefined) && evaluation.length >= MIN_TOP1_ROWS;
+    if (fidelity.cosine < POOR_COSINE || (top1Judged && fidelity.top1Agreement! < POOR_TOP1)) {
+      const layers = fidelity.worstLayers.slice(0, 3).map((l) => `${l.tensor} (rel. error ${l.relativeError.toFixed(3)})`);
+      warnings.unshift(
+        `POOR FIDELITY: cosine ${fidelity.cosine.toFixed(4)}${fidelity.top1Agreement !== undefined ? `, top-1 agreement ${(fidelity.top1Agreement * 100).toFixed(1)}%` : ''}` +
+          (layers.length ? `; worst layers: ${layers.join(', ')} — try --exclude on them, --method percentile, or real --calibration data` : ''),
+      );
+    }
+    const byOpType: Record<string, number> = {};
+    for (const n of quantizedNodes) byOpType[n.opType] = (byOpType[n.opType] ?? 0) + 1;
+    const qOps = countOps(quantized);
+    return {
+      model: { name: opts.modelName ?? opts.model, path: opts.model, bytes: source.bytes, nodes: model.graph.nodes.length },
+      output: { path: written.path, ...(written.dataPath ? { dataPath: written.dataPath } : {}), bytes: written.bytes, nodes: quantized.graph.nodes.length },
+      mode,
+      ...(chosen.reason ? { modeReason: chosen.reason } : {}),
+      settings: {
+        perChannel: opts.perChannel,
+        ...(mode === 'static' ? { method: opts.method, ...(opts.method === 'percentile' ? { percentile: opts.percentile ?? 99.999 } : {}), quantizeOutputs: opts.quantizeOutputs ?? false, biasCorrection: opts.biasCorrection !== false } : {}),
+        exclude: [...opts.exclude],
+        ...(mode === 'fp16' ? { keepIoTypes: opts.keepIoTypes } : {}),
+      },
+      ...(calibrationInfo ? { calibration: calibrationInfo } : {}),
+      evaluation: { source: evaluationSource, samples: evaluation.length },
+      nodes: {
+        quantized: quantizedNodes.length,
+        byOpType,
+        quantizeLinear: qOps.QuantizeLinear ?? 0,
+        dequantizeLinear: qOps.DequantizeLinear ?? 0,
+        ...(folded !== undefined ? { foldedActivations: folded } : {}),
+        ...(biasCorrected !== undefined ? { biasCorrected } : {}),
+        skipped: skipped.slice(0, 20),
+        skippedCount: skipped.length,
+      },
+      size: { referenceBytes: source.bytes, quantizedBytes: written.bytes, ratio: written.bytes / source.bytes },
+      fidelity,
+      ...(latency ? { latency } : {}),
+      warnings,
+      elapsedMs: Math.round(performance.now() - started),
+    };
   }
-  const byOpType: Record<string, number> = {};
-  for (const n of quantizedNodes) byOpType[n.opType] = (byOpType[n.opType] ?? 0) + 1;
-  const qOps = countOps(quantized);
-  return {
-    model: { name: opts.modelName ?? opts.model, path: opts.model, bytes: source.bytes, nodes: model.graph.nodes.length },
-    output: { path: written.path, ...(written.dataPath ? { dataPath: written.dataPath } : {}), bytes: written.bytes, nodes: quantized.graph.nodes.length },
-    mode,
-    ...(chosen.reason ? { modeReason: chosen.reason } : {}),
-    settings: {
-      perChannel: opts.perChannel,
-      ...(mode === 'static' ? { method: opts.method, ...(opts.method === 'percentile' ? { percentile: opts.percentile ?? 99.999 } : {}), quantizeOutputs: opts.quantizeOutputs ?? false } : {}),
-      exclude: [...opts.exclude],
-      ...(mode === 'fp16' ? { keepIoTypes: opts.keepIoTypes } : {}),
-    },
-    ...(calibrationInfo ? { calibration: calibrationInfo } : {}),
-    evaluation: { source: evaluationSource, samples: evaluation.length },
-    nodes: {
-      quantized: quantizedNodes.length,
-      byOpType,
-      quantizeLinear: qOps.QuantizeLinear ?? 0,
-      dequantizeLinear: qOps.DequantizeLinear ?? 0,
-      ...(folded !== undefined ? { foldedActivations: folded } : {}),
-      skipped: skipped.slice(0, 20),
-      skippedCount: skipped.length,
-    },
-    size: { referenceBytes: source.bytes, quantizedBytes: written.bytes, ratio: written.bytes / source.bytes },
-    fidelity,
-    ...(latency ? { latency } : {}),
-    warnings,
-    elapsedMs: Math.round(performance.now() - started),
-  };
 }
 
 /** Output tensors of the named nodes of the source model (same names in both models), at most 256. */

@@ -214,9 +214,11 @@ export async function writeModelFile(path: string, model: ModelSpec, opts: Write
     }
     const bytes = encode(model, placed);
     await writeFile(tmpModel, bytes);
-    if (external) await rename(tmpData, dataPath);
+    const withData = external && dataBytes > 0; // every tensor small: no data file
+    if (withData) await rename(tmpData, dataPath);
+    else if (external) await unlink(tmpData);
     await rename(tmpModel, path);
-    return { path, ...(external ? { dataPath } : {}), bytes: bytes.byteLength + dataBytes };
+    return { path, ...(withData ? { dataPath } : {}), bytes: bytes.byteLength + dataBytes };
   } catch (err) {
     await unlink(tmpModel).catch(() => undefined);
     await unlink(tmpData).catch(() => undefined);

@@ -19,6 +19,8 @@ import type { Range } from './calibrate.js';
 import { floatAttr, indexGraph, inferTypes, intAttr, onnxOpset } from './graph.js';
 import { elementCount, tensorFloats } from './onnx-model.js';
 import type { Attribute, ModelSpec, NodeSpec, TensorInit } from './onnx-model.js';
+import { keepInMemory } from './spill.js';
+import type { TensorStore } from './spill.js';
 
 /** Op types quantized by default, and the input positions that carry data (the rest are shapes, axes…). */
 const QUANTIZABLE: Readonly<Record<string, 'all' | readonly number[]>> = {
@@ -60,6 +62,8 @@ export interface StaticOptions {
   quantizeOutputs?: boolean;
   /** Op types or node names to leave in float. */
   exclude: ReadonlySet<string>;
+  /** Where int8 weights go (a spill file for models with external data). */
+  store?: TensorStore;
 }
 
 export interface StaticPlan {
@@ -67,6 +71,23 @@ export interface StaticPlan {
   tensors: string[];
   /** Per-channel weights were asked for but the opset has no DequantizeLinear axis (< 13). */
   perChannelDowngraded: boolean;
+}
+
+export interface QuantizedBias {
+  opType: 'Conv' | 'Gemm';
+  /** The int32 initializer in the quantized model. */
+  initializer: string;
+  /** Its scale per element (input scale × weight scale). */
+  scales: Float32Array;
+  /** The op's data input (a tensor of the float model). */
+  input: string;
+  /** The float weight (float model) and its int8 copy (quantized model) with its scales. */
+  weight: string;
+  weightQuantized: string;
+  weightScales: Float32Array;
+  /** Conv: group; Gemm: whether B is transposed. */
+  group: number;
+  transB: boolean;
 }
 
 interface QParams {
@@ -83,6 +104,8 @@ export interface StaticResult {
    * the quantized model passes on in its place (the dequantized value, after the Q/DQ pair).
    */
   layers: { reference: string; candidate: string }[];
+  /** Conv/Gemm int32 biases, with the op's raw output in both models (for bias correction). */
+  biases: QuantizedBias[];
   /** Relu/Clip nodes folded into their producer's range. */
   foldedActivations: number;
   skipped: { name: string; opType: string; reason: string }[];
@@ -296,26 +319,28 @@ export function quantizeStatic(m: ModelSpec, ranges: ReadonlyMap<string, Range>,
   };
 
   /** A quantized copy of an initializer and the DequantizeLinear that reads it; cached per (name, axis). */
-  const weightCache = new Map<string, { dq: string; scales: Float32Array }>();
-  const emitWeight = (w: TensorInit, axis: number | undefined): { dq: string; scales: Float32Array } => {
+  const weightCache = new Map<string, { dq: string; scales: Float32Array; q?: string }>();
+  const emitWeight = (w: TensorInit, axis: number | undefined): { dq: string; scales: Float32Array; q: string } => {
     const key = `${w.name}@${axis ?? 'tensor'}`;
     const hit = weightCache.get(key);
-    if (hit) return hit;
+    if (hit?.q) return { dq: hit.dq, scales: hit.scales, q: hit.q };
     const { q, scales } = quantizeWeightInt8(tensorFloats(w), w.dims, axis);
     const qName = fresh(`${w.name}_quantized`);
     const sName = fresh(`${w.name}_scale`);
     const dq = fresh(`${w.name}_dequantized`);
     const perAxis = axis !== undefined;
-    newInits.push({ name: qName, dataType: 'int8', dims: w.dims, data: q });
+    newInits.push((opts.store ?? keepInMemory)({ name: qName, dataType: 'int8', dims: w.dims, data: q }));
     newInits.push({ name: sName, dataType: 'float32', dims: perAxis ? [scales.length] : [], data: perAxis ? scales : Float32Array.of(scales[0]!) });
     const zName = fresh(`${w.name}_zero_point`);
     newInits.push({ name: zName, dataType: 'int8', dims: perAxis ? [scales.length] : [], data: new Int8Array(perAxis ? scales.length : 1) });
     outNodes.push({ opType: 'DequantizeLinear', inputs: [qName, sName, zName], outputs: [dq], name: fresh(`${w.name}_DequantizeLinear`), attributes: qdqAxis(axis) });
-    const r = { dq, scales };
+    const r = { dq, scales, q: qName };
     weightCache.set(key, r);
     return r;
   };
 
+  const biases: QuantizedBias[] = [];
+  let lastBias: { initializer: string; scales: Float32Array } | undefined;
   const emitBias = (b: TensorInit, inputScale: number, weightScales: Float32Array, perAxis: boolean): string => {
     const values = tensorFloats(b);
     const n = elementCount(b.dims);
@@ -331,6 +356,7 @@ export function quantizeStatic(m: ModelSpec, ranges: ReadonlyMap<string, Range>,
     const dq = fresh(`${b.name}_dequantized`);
     newInits.push({ name: qName, dataType: 'int32', dims: b.dims, data: q });
     newInits.push({ name: sName, dataType: 'float32', dims: perAxis ? [n] : [], data: scales });
+    lastBias = { initializer: qName, scales };
     outNodes.push({ opType: 'DequantizeLinear', inputs: [qName, sName], outputs: [dq], name: fresh(`${b.name}_DequantizeLinear`), attributes: qdqAxis(perAxis ? 0 : undefined) });
     return dq;
   };
@@ -364,6 +390,8 @@ export function quantizeStatic(m: ModelSpec, ranges: ReadonlyMap<string, Range>,
   const quantizedNodes: StaticResult['quantizedNodes'] = [];
   kept.forEach((n, i) => {
     let inputs = n.inputs.map((x) => dqName.get(x) ?? x);
+    // A graph output computed in int8: the op writes a float copy, Q/DQ restores the output's name.
+    const outputs = n.outputs.map((o) => (outputQdq.has(o) ? fresh(`${o}_float`) : o));
     if (quantized.has(i)) {
       quantizedNodes.push({ name: nodeName(n, i), opType: n.opType });
       const weightAxis = (w: TensorInit): number | undefined => {
@@ -374,12 +402,14 @@ export function quantizeStatic(m: ModelSpec, ranges: ReadonlyMap<string, Range>,
         return undefined;
       };
       let weightScales: Float32Array | undefined;
+      let weightQ: string | undefined;
       inputs = inputs.map((x, k) => {
         const init = idx.initializers.get(n.inputs[k] ?? '');
         if (!init || !dataInputs(n).includes(k)) return x;
         if (['Conv', 'Gemm', 'MatMul'].includes(n.opType) && k === 1) {
           const r = emitWeight(init, weightAxis(init));
           weightScales = r.scales;
+          weightQ = r.q;
           return r.dq;
         }
         return emitConstant(init);
@@ -391,10 +421,20 @@ export function quantizeStatic(m: ModelSpec, ranges: ReadonlyMap<string, Range>,
       if (hasBias && weightScales && inScale !== undefined && !idx.initializers.has(n.inputs[0] ?? '')) {
         const perAxis = weightScales.length > 1 && weightScales.length === bias.dims[0];
         inputs[2] = emitBias(bias, inScale, weightScales, perAxis);
+        if (lastBias && weightQ && (n.opType === 'Conv' || n.opType === 'Gemm')) {
+          biases.push({
+            opType: n.opType,
+            ...lastBias,
+            input: n.inputs[0]!,
+            weight: n.inputs[1]!,
+            weightQuantized: weightQ,
+            weightScales,
+            group: intAttr(n, 'group', 1),
+            transB: intAttr(n, 'transB', 0) !== 0,
+          });
+        }
       }
     }
-    // A graph output computed in int8: the op writes a float copy, Q/DQ restores the output's name.
-    const outputs = n.outputs.map((o) => (outputQdq.has(o) ? fresh(`${o}_float`) : o));
     outNodes.push({ ...n, inputs, outputs });
     n.outputs.forEach((o, k) => {
       if (!o) return;
@@ -414,7 +454,7 @@ export function quantizeStatic(m: ModelSpec, ranges: ReadonlyMap<string, Range>,
     const o = kept[i]!.outputs[0];
     return o ? [{ reference: o, candidate: dqName.get(o) ?? o }] : [];
   });
-  return { model, quantizedNodes, layers, foldedActivations: folded, skipped };
+  return { model, quantizedNodes, layers, biases, foldedActivations: folded, skipped };
 }
 
 function clipBound(n: NodeSpec, input: number, attrName: string, inits: ReadonlyMap<string, TensorInit>, unset: number): number | undefined {
