@@ -61,7 +61,7 @@ test('--device selects one device; GPU means GPU.0; bad values are usage errors 
 });
 
 test('commands not built yet say so, exit 11, and print nothing on stdout', async () => {
-  for (const cmd of [['quantize', 'm.onnx', '--mode', 'static'], ['run']]) {
+  for (const cmd of [['run', 'm.onnx', '--input', 'x.jpg'], ['run']]) {
     const r = await runCli(cmd);
     assert.equal(r.code, EXIT_CODES.NOT_IMPLEMENTED, cmd.join(' '));
     assert.equal(r.stdout, '');

@@ -31,7 +31,7 @@ export async function runCli(argv: string[], opts: { env?: Record<string, string
 
 export const BIN = fileURLToPath(new URL('../../bin/aivmm.js', import.meta.url));
 
-export function spawnCli(argv: string[], env: Record<string, string | undefined> = {}): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...argv], { encoding: 'utf8', env: { ...process.env, ...env } as NodeJS.ProcessEnv, timeout: 120_000 });
+export function spawnCli(argv: string[], env: Record<string, string | undefined> = {}, cwd?: string): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...argv], { encoding: 'utf8', env: { ...process.env, ...env } as NodeJS.ProcessEnv, timeout: 120_000, ...(cwd ? { cwd } : {}) });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

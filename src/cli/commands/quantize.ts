@@ -1,5 +1,5 @@
 /** `aivmm quantize`: resolve the model and the device, quantize, render the fidelity report. */
-import { basename, extname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { resolvePaths } from '../../core/config/paths.js';
 import { listDevices, nodeHost, selectDevices } from '../../core/devices/index.js';
 import type { BackendId } from '../../core/devices/types.js';
@@ -19,11 +19,6 @@ const MODES: readonly string[] = ['static', 'dynamic', 'fp16', 'auto'];
 const METHODS: readonly string[] = ['minmax', 'percentile', 'entropy'];
 /** Backends tried for a device when --backend is not given, first available wins. */
 const PREFERRED: readonly BackendId[] = ['ort-cpu', 'ort-cuda', 'ort-webgpu', 'ort-tensorrt'];
-
-export function defaultOutput(modelPath: string, mode: QuantizeMode | undefined, cwd: string): string {
-  const base = basename(modelPath, extname(modelPath));
-  return join(cwd, `${base}.${mode === 'fp16' ? 'fp16' : mode === 'dynamic' ? 'int8-dynamic' : mode === 'static' ? 'int8' : 'quant'}.onnx`);
-}
 
 export async function quantizeCommand(ctx: CliContext, modelArg: string | undefined, opts: QuantizeFlags): Promise<void> {
   if (!MODES.includes(opts.mode)) throw new UsageError(`invalid --mode '${opts.mode}'`, 'give static, dynamic, fp16 or auto');
@@ -62,7 +57,6 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
   const target = targetFor(devices.devices, device, reach.backend);
   if (target.runtime === 'onnxruntime') for (const [k, v] of Object.entries(target.env)) process.env[k] = v; // before the runtime loads
 
-  const output = resolve(opts.output ?? defaultOutput(model.path, mode, process.cwd()));
   const spinner = await startSpinner(ctx, `quantizing ${model.name}`);
   const controller = new AbortController();
   const onSignal = (): void => {
@@ -82,7 +76,8 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
     report = await quantizeModel({
       model: model.path,
       modelName: model.name,
-      output,
+      ...(opts.output ? { output: resolve(opts.output) } : {}),
+      outputDir: process.cwd(),
       ...(mode ? { mode } : {}),
       perChannel: opts.perChannel !== false,
       ...(opts.calibration ? { calibration: opts.calibration } : {}),

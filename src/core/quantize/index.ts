@@ -3,7 +3,7 @@
  * atomically, then judged: fidelity on held-back inputs, per-layer error, size and latency.
  */
 import { mkdir, unlink } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { RuntimeTarget } from '../backends/ep-map.js';
 import type { LoadOptions, Session } from '../backends/types.js';
 import { InferenceError, NotFoundError, UsageError, errorMessage } from '../errors.js';
@@ -32,7 +32,9 @@ export interface QuantizeOptions {
   model: string;
   /** Display name (alias or file name). */
   modelName?: string;
-  output: string;
+  /** Where to write; undefined: `<outputDir>/<name>.int8.onnx` (…`.int8-dynamic.onnx`, `.fp16.onnx`). */
+  output?: string;
+  outputDir?: string;
   /** Undefined: chosen from the model (static for conv nets, dynamic for MatMul-heavy models). */
   mode?: QuantizeMode;
   perChannel: boolean;
@@ -122,6 +124,16 @@ export function chooseMode(m: ModelSpec): { mode: QuantizeMode; reason: string }
   return { mode: 'static', reason: 'no Conv or weighted MatMul: static QDQ on what is quantizable' };
 }
 
+export function defaultOutput(modelPath: string, mode: QuantizeMode, dir: string): string {
+  const base = basename(modelPath).replace(/\.onnx$/i, '');
+  return join(dir, `${base}.${mode === 'fp16' ? 'fp16' : mode === 'dynamic' ? 'int8-dynamic' : 'int8'}.onnx`);
+}
+
+function checkOutput(output: string, model: string): void {
+  if (resolve(output) === resolve(model)) throw new UsageError(`-o ${output} is the input model`, 'write the quantized model to another file');
+  if (!/\.onnx$/i.test(output)) throw new UsageError(`-o ${output}: the output must end in .onnx`);
+}
+
 function toHalfFeeds(f: Feeds): Feeds {
   const out: Feeds = {};
   for (const [name, t] of Object.entries(f)) {
@@ -135,8 +147,7 @@ export async function quantizeModel(opts: QuantizeOptions): Promise<QuantizeRepo
   const emit = opts.onEvent ?? (() => undefined);
   const seed = opts.seed ?? 1;
   const warnings: string[] = [];
-  if (resolve(opts.output) === resolve(opts.model)) throw new UsageError(`-o ${opts.output} is the input model`, 'write the quantized model to another file');
-  if (!/\.onnx$/i.test(opts.output)) throw new UsageError(`-o ${opts.output}: the output must end in .onnx`);
+  if (opts.output !== undefined) checkOutput(opts.output, opts.model);
 
   emit({ kind: 'stage', stage: 'read' });
   let source: Awaited<ReturnType<typeof readModelFile>>;
@@ -156,11 +167,13 @@ export async function quantizeModel(opts: QuantizeOptions): Promise<QuantizeRepo
   if (floatWeights.length === 0) throw new UsageError(`${opts.model} has no float32 weights to quantize`, model.graph.initializers.some((t) => t.dataType === 'float16') ? 'it is already float16' : 'is it already quantized?');
   const chosen = opts.mode ? { mode: opts.mode, reason: undefined } : chooseMode(model);
   const mode = chosen.mode;
+  const output = resolve(opts.output ?? defaultOutput(opts.model, mode, opts.outputDir ?? '.'));
+  checkOutput(output, opts.model);
   const exclude = new Set(opts.exclude);
   // Weights in external data: new weights go to a spill file beside the output as they are made.
   const sourceExternal = model.graph.initializers.some((t) => t.external);
-  if (sourceExternal) await mkdir(dirname(resolve(opts.output)), { recursive: true });
-  const spill = sourceExternal ? new TensorSpill(`${resolve(opts.output)}.spill.${process.pid}.${Date.now()}`) : undefined;
+  if (sourceExternal) await mkdir(dirname(output), { recursive: true });
+  const spill = sourceExternal ? new TensorSpill(`${output}.spill.${process.pid}.${Date.now()}`) : undefined;
   const store = spill?.store;
   try {
     return await run();
@@ -253,10 +266,10 @@ export async function quantizeModel(opts: QuantizeOptions): Promise<QuantizeRepo
     if (opts.signal?.aborted) throw opts.signal.reason;
 
     // Write atomically; a model onnxruntime cannot load is removed again, never left as the result.
-    emit({ kind: 'stage', stage: 'write', detail: opts.output });
+    emit({ kind: 'stage', stage: 'write', detail: output });
     // A model that came with external data keeps its weights outside (it was big, or meant to be mapped).
     const externalData = opts.externalData === 'never' || opts.externalData === 'always' ? opts.externalData : sourceExternal ? 'always' : 'auto';
-    const written = await writeModelFile(opts.output, quantized, { externalData });
+    const written = await writeModelFile(output, quantized, { externalData });
     const candidateFeeds = mode === 'fp16' && !opts.keepIoTypes ? toHalfFeeds : (f: Feeds): Feeds => f;
     // With external data, judge the file as written (its weights beside it), not the in-memory copy.
     const candidate = written.dataPath ? (await readModelFile(written.path)).model : quantized;
