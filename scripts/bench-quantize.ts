@@ -98,7 +98,8 @@ try {
 
   const models = [{ label: 'FP32', path: fp32Path, quantizeMs: 0 }, ...ours, ...peers.map((p) => ({ ...p, quantizeMs: Number.NaN }))];
   const sessions: Session[] = [];
-  for (const m of models) sessions.push(await ortBackend.load(m.path, cpu, threads ? { threads } : {}));
+  // Idle intra-op threads must not spin: the next model in the round-robin would compete with them.
+  for (const m of models) sessions.push(await ortBackend.load(m.path, cpu, { spinning: false, ...(threads ? { threads } : {}) }));
 
   // Fidelity against FP32 on the held-back inputs.
   const ref = await Promise.all(heldBack.map((f) => sessions[0]!.run(f)));

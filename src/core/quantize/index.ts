@@ -282,8 +282,9 @@ export async function quantizeModel(opts: QuantizeOptions): Promise<QuantizeRepo
       fidelity = { ...outputs, worstLayers };
       if (opts.latencyMs > 0 && evaluation[0]) {
         emit({ kind: 'stage', stage: 'latency', detail: opts.device.id });
-        const a = await load(model);
-        const b = await load(candidate);
+        // Alternating sessions: idle threads must not spin, or each steals the cores of the other.
+        const a = await load(model, { spinning: false });
+        const b = await load(candidate, { spinning: false });
         try {
           const feeds = evaluation[0];
           latency = { ...(await compareLatency(a, b, feeds, candidateFeeds(feeds), opts.latencyMs)), device: opts.device.id, backend: opts.device.backend };

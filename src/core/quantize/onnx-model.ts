@@ -186,6 +186,8 @@ export function tensorFloats(t: TensorInit): Float32Array {
   if (t.dataType === 'float32' && t.data instanceof Float32Array && !t.external) return t.data;
   const bytes = tensorBytes(t);
   if (t.dataType === 'float32') {
+    // External bytes arrive in a fresh, aligned buffer: view them. Inline views may be unaligned: copy.
+    if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
     const copy = new Uint8Array(bytes.byteLength);
     copy.set(bytes);
     return new Float32Array(copy.buffer);
