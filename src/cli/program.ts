@@ -70,8 +70,10 @@ Examples:
   program
     .command('bench [model]')
     .description('benchmark a model on one or all devices, side by side; gate CI on regressions')
-    .option('-d, --device <id>', 'CPU, GPU (= GPU.0), GPU.1, NPU, or all (software GPUs only when named)', 'all')
+    .option('-d, --device <id>', 'CPU, GPU (= GPU.0), GPU.1, NPU, all (software GPUs only when named), or auto (the best pair for this model: see --prefer)', 'all')
     .option('-b, --backend <ids>', 'only these backends: ort-cpu, ort-webgpu, ort-cuda, ort-tensorrt, openvino (comma-separated or repeated)', collect, [])
+    .option('--prefer <goal>', 'with --device auto: latency (batch-1 p50) or throughput (items/s)', 'latency')
+    .option('--require <list>', 'with --device auto: e.g. "memory>=4GB,fp16", kind=gpu, vendor=nvidia, int8, backend=ort-webgpu')
     .option('--batch <sizes>', 'batch sizes to sweep, e.g. 1,8,32 (the first dimension of every input)')
     .option('--shape <name=dims>', 'dims of an input with dynamic dimensions, e.g. input_ids=1x128 (repeatable)', collect, [])
     .option('--input-data <file>', 'real inputs: name=file.npy, file.npy (one input) or file.json (repeatable)', collect, [])
@@ -198,6 +200,24 @@ atomically: a partial file never appears, and a model that onnxruntime cannot lo
       await quantizeCommand(ctx, model, opts);
     });
 
+  const setup = program.command('setup').description('install optional accelerator runtimes');
+  setup
+    .command('cuda')
+    .description("install onnxruntime-node's CUDA 12 / TensorRT provider libraries (its own installer; --from a local copy when offline)")
+    .option('--from <dir>', 'copy the libraries from this directory (the unzipped Microsoft.ML.OnnxRuntime.Gpu.Linux NuGet package) instead of downloading')
+    .option('--force', 'install again even when the libraries are present')
+    .addHelpText(
+      'after',
+      `
+The libraries also need the NVIDIA driver, CUDA 12 and cuDNN 9 (and TensorRT 10 for ort-tensorrt) on the
+library path; \`aivmm devices\` says which are missing. Exit codes: 4 when the download fails (the message
+says what to fetch and where to put it), 5 when --from lacks the files.`,
+    )
+    .action(async (opts: { from?: string; force?: boolean }) => {
+      const { setupCudaCommand } = await import('./commands/setup.js');
+      await setupCudaCommand(ctx, opts);
+    });
+
   const pending: readonly [string, string, string][] = [
     ['run', 'run a model with its task pre/post-processing (classification, detection, text, …)', '[model]'],
   ];
@@ -262,6 +282,8 @@ export interface BenchFlags {
   repeat: string;
   /** undefined: on when the result will be compared (--save, --baseline). */
   reference?: boolean;
+  prefer: string;
+  require?: string;
 }
 
 export interface PullFlags {

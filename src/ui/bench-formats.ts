@@ -35,6 +35,7 @@ export const CSV_COLUMNS = [
   'model', 'device', 'device_name', 'backend', 'target', 'batch', 'concurrency', 'runs',
   'p50_ms', 'p90_ms', 'p95_ms', 'p99_ms', 'min_ms', 'max_ms', 'mean_ms', 'stddev_ms', 'cv', 'p50_ci_low_ms', 'p50_ci_high_ms',
   'items_per_s', 'speedup_vs_cpu', 'session_ms', 'first_run_ms', 'peak_rss_bytes', 'noisy', 'cpu_fallback', 'gate_verdict', 'gate_change',
+  'power_w', 'joules_per_item',
 ] as const;
 
 export function renderBenchCsv(report: BenchReport): string {
@@ -49,6 +50,7 @@ export function renderBenchCsv(report: BenchReport): string {
         s.p50, s.p90, s.p95, s.p99, s.min, s.max, s.mean, s.stddev, s.cv, s.medianCi95[0], s.medianCi95[1],
         r.throughput.itemsPerSec, r.speedupVsCpu, r.sessionMs, r.firstRunMs, r.memory.peakRssBytes, r.noise.noisy, r.placement?.fallback,
         g?.comparison?.verdict, g?.comparison ? g.comparison.ratio - 1 : undefined,
+        r.power?.watts, r.power?.joulesPerItem,
       ].map(csvField).join(','),
     );
   }

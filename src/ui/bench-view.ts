@@ -40,11 +40,19 @@ export interface ReportRow {
   session: string;
   firstRun: string;
   peakRss: string;
+  /** "312 W · 0.116 J/item (nvidia-smi, GPU board)", or '' where not measured. */
+  power: string;
   runs: string;
   spark: string;
   noisy: boolean;
   fallback: boolean;
   raw: BenchRow;
+}
+
+function formatJoules(j: number): string {
+  if (j >= 1) return `${j.toPrecision(3)} J`;
+  if (j >= 1e-3) return `${(j * 1e3).toPrecision(3)} mJ`;
+  return `${(j * 1e6).toPrecision(3)} µJ`;
 }
 
 export function reportRows(report: BenchReport): ReportRow[] {
@@ -62,6 +70,7 @@ export function reportRows(report: BenchReport): ReportRow[] {
     session: formatMs(r.sessionMs),
     firstRun: formatMs(r.firstRunMs),
     peakRss: formatBytes(r.memory.peakRssBytes),
+    power: r.power ? `${Math.round(r.power.watts)} W · ${formatJoules(r.power.joulesPerItem)}/item (${r.power.source}, ${r.power.scope})` : '',
     runs: String(r.stats.n),
     spark: sparkline(r.histogram.counts),
     noisy: r.noise.noisy,
@@ -116,6 +125,7 @@ export function gateSummary(report: BenchReport): string | undefined {
 /** Skipped and failed pairs as lines. */
 export function notes(report: BenchReport): string[] {
   return [
+    ...(report.auto ? [`auto (${report.auto.prefer}): ${report.auto.device} ${report.auto.backend}: ${report.auto.reason}`, ...report.auto.candidates.filter((c) => c.excluded).map((c) => `  not eligible: ${c.device} ${c.backend}: ${c.excluded}`)] : []),
     ...report.skipped.map((s) => `skipped ${s.device}${s.backend ? ` ${s.backend}` : ''}: ${s.reason}`),
     ...report.failed.map((f) => `failed ${f.device} ${f.backend}: ${f.error.message}${f.error.hint ? ` (${f.error.hint})` : ''}`),
   ];

@@ -7,6 +7,7 @@ export const SCHEMAS = Object.freeze({
   pull: 'aivmm/pull@1',
   models: 'aivmm/models@1',
   quantize: 'aivmm/quantize@1',
+  setup: 'aivmm/setup@1',
   error: 'aivmm/error@1',
 });
 

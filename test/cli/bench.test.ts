@@ -168,3 +168,23 @@ test('the schema id the UI writes is the one core reads back as a baseline', asy
   const { BENCH_SCHEMA } = await import('../../src/core/bench/baseline.js');
   assert.equal(SCHEMAS.bench, BENCH_SCHEMA);
 });
+
+test('--device auto: probes the pairs it has not measured, then uses the cache; explains and records the choice', async () => {
+  const autoEnv = { ...env, AIVMM_CACHE_DIR: await mkdtemp(join(os.tmpdir(), 'aivmm-auto-')) };
+  const first = await runCli(['bench', 'tiny-convnet', '--device', 'auto', '-n', '20', '--warmup', '2', '--json'], { env: autoEnv });
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stderr, /^auto: CPU ort-cpu: CPU ort-cpu [\d.]+ ms \(probed now\)/m);
+  const doc = JSON.parse(first.stdout) as Envelope;
+  assert.ok(validateBench(doc), ajv.errorsText(validateBench.errors));
+  assert.equal(doc.data.auto?.device, 'CPU');
+  assert.deepEqual(doc.data.rows.map((r) => [r.device, r.backend]), [['CPU', 'ort-cpu']]);
+  const second = await runCli(['bench', 'tiny-convnet', '--device', 'auto', '-n', '20', '--warmup', '2'], { env: autoEnv });
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stderr, /\(measured \d{4}-\d\d-\d\d, cached\)/);
+  assert.match(second.stdout, /^auto \(latency\): CPU ort-cpu: /m);
+  const none = await runCli(['bench', 'tiny-convnet', '--device', 'auto', '--require', 'memory>=1000TB'], { env: autoEnv });
+  assert.equal(none.code, EXIT_CODES.BACKEND_UNAVAILABLE);
+  assert.match(none.stderr, /no \(device, backend\) pair meets memory>=1000TB \(CPU ort-cpu: memory>=1000TB: CPU has [\d.]+ GB/);
+  assert.equal((await runCli(['bench', 'tiny-convnet', '--prefer', 'throughput'], { env: autoEnv })).code, EXIT_CODES.USAGE);
+  assert.equal((await runCli(['bench', 'tiny-convnet', '--device', 'auto', '--require', 'speed>=fast'], { env: autoEnv })).code, EXIT_CODES.USAGE);
+});

@@ -45,7 +45,7 @@ function report(): DevicesReport {
         telemetry: { utilizationPct: 3, temperatureC: 31, powerW: 70, powerLimitW: 700 },
         backends: [
           { backend: 'ort-webgpu', available: true, verified: false, target: 'webgpu' },
-          { backend: 'ort-cuda', available: false, verified: false, reason: 'CUDA provider libraries not installed', fix: 'ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node' },
+          { backend: 'ort-cuda', available: false, verified: false, reason: 'CUDA provider libraries not installed', fix: 'aivmm setup cuda' },
         ],
       },
       {
@@ -88,7 +88,7 @@ test('plain table: every device and backend, then the reasons with their fixes',
   assert.match(text, /ort-cpu: yes \(400 µs\)/);
   assert.match(text, /ort-webgpu: yes\?/);
   assert.match(text, /ort-webgpu: fallback/);
-  assert.match(text, /GPU\.0 ort-cuda: CUDA provider libraries not installed\n {4}fix: ONNXRUNTIME_NODE_INSTALL=cuda12/);
+  assert.match(text, /GPU\.0 ort-cuda: CUDA provider libraries not installed\n {4}fix: aivmm setup cuda/);
   assert.match(text, /probe results from 2 h ago/);
   assert.doesNotMatch(text, /\x1b\[/);
 });

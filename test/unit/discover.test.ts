@@ -104,7 +104,7 @@ test('GPUs of every vendor: integrated first, then PCI order, software adapters 
     const cuda = nvidia.backends[1];
     assert.equal(cuda?.available, false);
     assert.match(cuda?.reason ?? '', /CUDA provider libraries not installed/);
-    assert.match(cuda?.fix ?? '', /ONNXRUNTIME_NODE_INSTALL=cuda12/);
+    assert.match(cuda?.fix ?? '', /aivmm setup cuda/);
 
     const npu = byId(r.devices, 'NPU');
     assert.deepEqual(npu.backends.map((b) => b.backend), ['openvino']);

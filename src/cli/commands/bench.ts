@@ -4,7 +4,9 @@ import { constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { resolvePaths } from '../../core/config/paths.js';
 import { listDevices, nodeHost } from '../../core/devices/index.js';
-import { parseDuration, parseInputFileFlag, parsePercent, parseShape, runBench, type BenchEvent, type BenchReport, type BenchSettings } from '../../core/bench/index.js';
+import { parseDuration, parseInputFileFlag, parsePercent, parseShape, runBench, sha256File, type BenchEvent, type BenchReport, type BenchSettings, type PairRunner } from '../../core/bench/index.js';
+import { autoCandidates, choose, parseRequire, recordMeasurements, unmeasured, type AutoChoice, type Prefer, type Requirement } from '../../core/bench/auto.js';
+import type { DevicesReport } from '../../core/devices/types.js';
 import { writeFileAtomic } from '../../core/atomic-write.js';
 import { resolveModel } from '../../core/hub/resolve-model.js';
 import { UsageError, errorFromCode, errorMessage, ConfigError } from '../../core/errors.js';
@@ -78,6 +80,53 @@ export function settingsFromFlags(opts: BenchFlags): BenchSettings {
   };
 }
 
+/** Quick probes for the pairs the cache has not measured for this model, then the choice. */
+async function chooseAuto(
+  ctx: CliContext,
+  a: { model: { name: string; path: string; embedded: boolean }; devices: DevicesReport; cacheDir: string; modelSha: string; requirements: Requirement[]; prefer: Prefer; backends: string[]; runner: PairRunner; signal: AbortSignal; onEvent: (e: BenchEvent) => void },
+): Promise<AutoChoice> {
+  let candidates = await autoCandidates(a.cacheDir, a.devices, a.modelSha, a.requirements);
+  if (a.backends.length > 0) candidates = candidates.map((c) => (a.backends.includes(c.backend) || c.excluded ? c : { ...c, excluded: `--backend ${a.backends.join(',')}` }));
+  const probed = new Set<string>();
+  for (const c of unmeasured(candidates, a.prefer)) {
+    if (a.signal.aborted) break;
+    ctx.log(`auto: probing ${c.device} ${c.backend}`);
+    const probe: BenchSettings = {
+      batches: [a.prefer === 'latency' ? 1 : 16],
+      shapes: [],
+      inputFiles: [],
+      seed: 1,
+      concurrency: 1,
+      warmup: { ms: 300 },
+      durationMs: 1000,
+      minIterations: 5,
+      maxMs: 15_000,
+      epOptions: {},
+      repeat: 1,
+      reference: false,
+    };
+    const r = await runBench({ model: a.model, devices: a.devices, device: c.device, backends: [c.backend], settings: probe, runner: a.runner, signal: a.signal, onEvent: a.onEvent, aivmmVersion: aivmmVersion() }).catch((err: unknown) => {
+      ctx.log(`auto: ${c.device} ${c.backend} probe failed: ${errorMessage(err)}`);
+      return undefined;
+    });
+    if (r && r.rows.length > 0) {
+      await recordMeasurements(a.cacheDir, a.devices, a.modelSha, r.rows);
+      probed.add(`${c.device} ${c.backend}`);
+    } else if (r) {
+      candidates = candidates.map((x) => (x === c ? { ...x, excluded: r.failed[0]?.error.message ?? 'probe failed' } : x));
+    }
+  }
+  const fresh = await autoCandidates(a.cacheDir, a.devices, a.modelSha, a.requirements);
+  const merged = fresh.map((c) => {
+    const before = candidates.find((x) => x.device === c.device && x.backend === c.backend);
+    const excluded = c.excluded ?? before?.excluded;
+    return { ...c, ...(excluded ? { excluded } : {}), ...(probed.has(`${c.device} ${c.backend}`) ? { source: 'probe' as const } : {}) };
+  });
+  const choice = choose(merged, a.prefer, a.requirements);
+  ctx.io.stderr.write(`auto: ${choice.device} ${choice.backend}: ${choice.reason}\n`);
+  return choice;
+}
+
 export async function benchCommand(ctx: CliContext, modelArg: string | undefined, opts: BenchFlags): Promise<void> {
   const settings = settingsFromFlags(opts);
   const format = ctx.flags.json ? 'json' : opts.format;
@@ -94,6 +143,11 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
     return pulled;
   });
   const devices = await listDevices({ host: nodeHost(env, env['AIVMM_SYSROOT'] || '/'), cacheDir });
+  const auto = opts.device.trim().toLowerCase() === 'auto';
+  if (!auto && (opts.require !== undefined || opts.prefer !== 'latency')) throw new UsageError('--prefer and --require go with --device auto');
+  if (!['latency', 'throughput'].includes(opts.prefer)) throw new UsageError(`invalid --prefer '${opts.prefer}'`, 'give latency or throughput');
+  const requirements = parseRequire(opts.require);
+  const modelSha = await sha256File(model.path);
 
   const controller = new AbortController();
   const onSignal = (): void => {
@@ -104,13 +158,16 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const progress = await startBenchProgress(ctx);
+  const runner = processBenchRunner(env, ctx.log);
+  let choice: AutoChoice | undefined;
   let report: BenchReport;
   try {
+    if (auto) choice = await chooseAuto(ctx, { model, devices, cacheDir, modelSha, requirements, prefer: opts.prefer as Prefer, backends: opts.backend, runner, signal: controller.signal, onEvent: (e) => progress.update(e) });
     report = await runBench({
       model,
       devices,
-      device: opts.device,
-      backends: opts.backend,
+      device: choice ? choice.device : opts.device,
+      backends: choice ? [choice.backend] : opts.backend,
       settings,
       runner: processBenchRunner(env, ctx.log),
       signal: controller.signal,
@@ -124,6 +181,9 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
     process.off('SIGTERM', onSignal);
   }
   ctx.log(`bench took ${report.elapsedMs} ms`);
+  if (choice) report.auto = choice;
+  // Every measurement feeds --device auto's cache for this host and model.
+  await recordMeasurements(cacheDir, devices, modelSha, report.rows).catch((err: unknown) => ctx.log(`auto cache not updated: ${errorMessage(err)}`));
 
   if (report.rows.length === 0 && !report.interrupted) {
     const first = report.failed[0];

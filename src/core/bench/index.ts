@@ -2,6 +2,7 @@
  * `bench` as a library: choose the (device, backend) pairs, run each through a PairRunner (the CLI's
  * runs each in its own process), compute speed-ups against the CPU, and gate against a baseline.
  */
+import type { PowerSource } from './power.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -76,7 +77,8 @@ export function planPairs(devices: DevicesReport, selector: string, backends: re
         skipped.push({ device: d.id, backend: reach.backend, reason: 'onnxruntime-node 1.30 crashes with WebGPU sessions on several threads; use --concurrency 1 and a --batch sweep for WebGPU throughput' });
         continue;
       }
-      jobs.push({ model, device: { id: d.id, name: d.name }, backend: reach.backend, target: targetFor(devices.devices, d, reach.backend), settings });
+      const power = powerSourceFor(d);
+      jobs.push({ model, device: { id: d.id, name: d.name }, backend: reach.backend, target: targetFor(devices.devices, d, reach.backend), settings, ...(power ? { power } : {}) });
     }
   }
   for (const b of backends) {
@@ -85,6 +87,14 @@ export function planPairs(devices: DevicesReport, selector: string, backends: re
     }
   }
   return { jobs, skipped };
+}
+
+/** NVIDIA GPUs: nvidia-smi by PCI address; CPUs: RAPL (read in the worker, where it may be absent). */
+export function powerSourceFor(d: Device): PowerSource | undefined {
+  if (d.kind === 'cpu') return { kind: 'rapl' };
+  // nvidia-smi names buses with an 8-digit domain (00000000:65:00.0); sysfs uses 4 (0000:65:00.0).
+  if (d.kind === 'gpu' && d.vendorId === '0x10de' && d.pciAddress && !d.software) return { kind: 'nvidia-smi', gpu: d.pciAddress.replace(/^([0-9a-fA-F]{4}):/, '0000$1:') };
+  return undefined;
 }
 
 export async function sha256File(path: string): Promise<string> {

@@ -60,6 +60,13 @@ export function mergeRepeats(runs: readonly (readonly BenchRow[])[]): BenchRow[]
     } else {
       delete row.reference;
     }
+    const powered = same.flatMap((r) => (r.power ? [r.power] : []));
+    if (powered.length === same.length && powered[0]) {
+      const watts = powered.reduce((a, p) => a + p.watts, 0) / powered.length;
+      row.power = { ...powered[0], watts, joulesPerItem: row.throughput.itemsPerSec > 0 ? watts / row.throughput.itemsPerSec : 0, samples: powered.reduce((a, p) => a + p.samples, 0) };
+    } else {
+      delete row.power;
+    }
     const fell = same.find((r) => r.placement?.fallback)?.placement;
     if (fell) row.placement = fell;
     out.push(row);

@@ -5,6 +5,7 @@
  * peak memory belongs to this pair alone, and a native crash cannot take the whole run down.
  */
 import type { Backend, HostTensor, LoadOptions, Session } from '../backends/types.js';
+import { startPower } from './power.js';
 import { embeddedModel } from '../hub/embedded.js';
 import { BackendUnavailableError, UsageError } from '../errors.js';
 import { describeTarget } from '../backends/ep-map.js';
@@ -115,6 +116,7 @@ export async function benchPair(job: BenchJob, opts: PairOptions = {}): Promise<
         await p.setFeeds(feeds);
         await Promise.all(Array.from({ length: p.size * 2 }, () => p.run())); // first runs on every thread
       }
+      const meter = startPower(job.power);
       const m = await measure(p ? () => p.run() : () => session.run(feeds), {
         warmup: s.warmup,
         ...(s.iterations !== undefined ? { iterations: s.iterations } : {}),
@@ -127,6 +129,7 @@ export async function benchPair(job: BenchJob, opts: PairOptions = {}): Promise<
         onProgress: (p) => emit({ kind: 'progress', batch: effectiveBatch, progress: p }),
         ...(ref ? { reference: { run: () => ref.session.run(ref.feeds), share: REFERENCE_SHARE, warmup: 3, burst: 3 } } : {}),
       });
+      const energy = await meter.stop();
       if (m.samples.length === 0) break; // interrupted before the first measured request
       const stats = describe(m.samples);
       const mem = process.memoryUsage();
@@ -158,6 +161,9 @@ export async function benchPair(job: BenchJob, opts: PairOptions = {}): Promise<
       };
       if (m.referenceSamples && m.referenceSamples.length > 0) {
         row.reference = { model: REFERENCE_MODEL, p50: round(describe(m.referenceSamples).p50), samples: m.referenceSamples.map(round), at: m.referenceAt ?? [] };
+      }
+      if (energy && row.throughput.itemsPerSec > 0) {
+        row.power = { source: energy.source, scope: energy.scope, watts: round(energy.watts), joulesPerItem: Number((energy.watts / row.throughput.itemsPerSec).toPrecision(4)), samples: energy.samples };
       }
       if (fallback !== undefined) {
         row.placement = fallback

@@ -3,6 +3,8 @@ import type { RuntimeTarget } from '../backends/ep-map.js';
 import type { LoadOptions } from '../backends/types.js';
 import type { BackendId } from '../devices/types.js';
 import type { Comparison } from './compare.js';
+import type { PowerSource } from './power.js';
+import type { AutoChoice } from './auto.js';
 import type { InputFile, ShapeOverride } from './inputs.js';
 import type { Histogram, NoiseVerdict, SampleStats } from './stats.js';
 
@@ -34,6 +36,8 @@ export interface BenchJob {
   backend: BackendId;
   target: RuntimeTarget;
   settings: BenchSettings;
+  /** Where the row's power draw can be read (NVIDIA GPU by PCI address, CPU RAPL counters). */
+  power?: PowerSource;
 }
 
 export interface BenchRow {
@@ -68,6 +72,11 @@ export interface BenchRow {
   interrupted: boolean;
   /** Processes the row's samples were pooled from (--repeat); absent: one. */
   repeats?: number;
+  /**
+   * Mean power over the measured phase and energy per item (watts ÷ items per second), where the
+   * platform exposes it (nvidia-smi for NVIDIA GPUs, RAPL for CPU packages).
+   */
+  power?: { source: 'nvidia-smi' | 'rapl'; scope: string; watts: number; joulesPerItem: number; samples: number };
   /** Milliseconds per request, in completion order. */
   samples: number[];
   /**
@@ -127,6 +136,8 @@ export interface BenchReport {
   /** True when Ctrl-C (or a signal) cut the run short. */
   interrupted: boolean;
   gate?: GateResult;
+  /** `--device auto`: the pair chosen and why. */
+  auto?: AutoChoice;
   warnings: string[];
   elapsedMs: number;
 }

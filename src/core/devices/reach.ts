@@ -22,7 +22,7 @@ export interface ReachContext {
 const CUDA_LIBS = ['libcudart.so.12', 'libcublas.so.12', 'libcublasLt.so.12', 'libcufft.so.11', 'libcurand.so.10', 'libcudnn.so.9'];
 const TENSORRT_LIBS = ['libnvinfer.so.10', 'libnvinfer_plugin.so.10', 'libnvonnxparser.so.10'];
 
-const CUDA_FIX = 'ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node (downloads the CUDA 12 provider libraries)';
+const CUDA_FIX = 'aivmm setup cuda (runs onnxruntime-node\'s installer for the CUDA 12 provider libraries; --from <dir> offline)';
 
 function unavailable(backend: BackendId, reason: string, fix?: string): BackendReach {
   const r: BackendReach = { backend, available: false, verified: false, reason };

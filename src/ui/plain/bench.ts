@@ -13,6 +13,8 @@ export function renderBenchPlain(report: BenchReport): string {
   }
   const lines = [titleLine(report), hostLine(report), table.toString()];
   if (report.rows.some((r) => r.noise.noisy)) lines.push('~ = unstable measurement (see warnings)');
+  const energy = reportRows(report).filter((r) => r.power);
+  if (energy.length > 0) lines.push('', 'Energy:', ...energy.map((r) => `  ${r.device} ${r.backend} b${r.batch}: ${r.power}`));
   const summary = gateSummary(report);
   if (summary && report.gate) {
     const g = new Table({ head: ['Row', 'Baseline p50', 'Now p50', 'Change', 'Verdict'], style: { head: [], border: [], compact: true } });

@@ -51,7 +51,7 @@ export function BenchScreen({ report }: { report: BenchReport }): React.ReactEle
       ))}
       {rows.map((r) => (
         <Text key={`${r.device}-${r.backend}-${r.batch}-detail`} dimColor>
-          {`${r.device} ${r.backend} b${r.batch}: p50 95% CI ${r.ci} · ${r.runs} runs · session ${r.session} · first run ${r.firstRun} · peak RSS ${r.peakRss}${r.fallback ? ' · CPU fallback' : ''}`}
+          {`${r.device} ${r.backend} b${r.batch}: p50 95% CI ${r.ci} · ${r.runs} runs · session ${r.session} · first run ${r.firstRun} · peak RSS ${r.peakRss}${r.power ? ` · ${r.power}` : ''}${r.fallback ? ' · CPU fallback' : ''}`}
         </Text>
       ))}
       {summary && report.gate ? (

@@ -1,0 +1,194 @@
+/**
+ * `--device auto`: pick the (device, backend) pair for a model on this host — the fastest by latency
+ * (batch-1 p50) or by throughput (items/s) — among pairs that meet `--require`, from measurements cached
+ * per host and model, measuring the missing ones with quick probes first. Explains its choice.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../atomic-write.js';
+import type { BackendId, Device, DevicesReport } from '../devices/types.js';
+import { hostFingerprint } from '../devices/probe.js';
+import { BackendUnavailableError, UsageError } from '../errors.js';
+import type { BenchRow } from './types.js';
+
+export type Prefer = 'latency' | 'throughput';
+
+export interface Requirement {
+  text: string;
+  key: 'memory' | 'fp16' | 'int8' | 'kind' | 'vendor' | 'backend';
+  op: '>=' | '<=' | '=' | 'has';
+  value?: number | string;
+}
+
+const UNITS: Readonly<Record<string, number>> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
+const HELP = 'requirements: memory>=4GB (or <=), fp16, int8, kind=gpu|cpu|npu, vendor=nvidia|intel|amd|…, backend=ort-webgpu|ort-cpu|…, comma-separated';
+
+export function parseRequire(value: string | undefined): Requirement[] {
+  if (!value || !value.trim()) return [];
+  return value.split(',').map((raw) => {
+    const text = raw.trim();
+    const mem = /^memory\s*(>=|<=|=)\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?$/i.exec(text);
+    if (mem) return { text, key: 'memory', op: mem[1] as Requirement['op'], value: Number(mem[2]) * (UNITS[(mem[3] ?? 'gb').toLowerCase()] ?? 1e9) };
+    if (/^(fp16|int8)$/i.test(text)) return { text, key: text.toLowerCase() as 'fp16' | 'int8', op: 'has' };
+    const kv = /^(kind|vendor|backend)\s*=\s*([\w.-]+)$/i.exec(text);
+    if (kv) return { text, key: kv[1]!.toLowerCase() as Requirement['key'], op: '=', value: kv[2]!.toLowerCase() };
+    throw new UsageError(`invalid --require '${text}'`, HELP);
+  });
+}
+
+/** Why (device, backend) does not meet a requirement; undefined when it meets them all. */
+export function unmet(d: Device, backend: BackendId, reqs: readonly Requirement[]): string | undefined {
+  const features = new Set(d.cpu?.features ?? []);
+  for (const r of reqs) {
+    switch (r.key) {
+      case 'memory': {
+        const have = d.memoryBytes;
+        if (have === undefined) return `${r.text}: ${d.id}'s memory is unknown`;
+        const need = r.value as number;
+        if ((r.op === '>=' && have < need) || (r.op === '<=' && have > need) || (r.op === '=' && have !== need)) return `${r.text}: ${d.id} has ${(have / 1e9).toFixed(1)} GB`;
+        break;
+      }
+      case 'fp16':
+        // Native float16 arithmetic: GPUs (WebGPU shader-f16, CUDA), NPUs; CPUs with AVX512-FP16 or Arm FP16.
+        if (d.kind === 'cpu' && !features.has('avx512_fp16') && !features.has('fp16')) return 'fp16: this CPU has no float16 arithmetic (AVX512-FP16 or Arm FP16)';
+        if (d.software) return `fp16: ${d.name} is a software rasteriser`;
+        break;
+      case 'int8':
+        // Integer kernels: CPUs with VNNI/AMX/dot-product; on GPUs only CUDA/TensorRT (the WebGPU EP runs
+        // QDQ models' Q/DQ nodes on the CPU: docs/performance.md), NPUs through OpenVINO.
+        if (d.kind === 'cpu' && !['avx512_vnni', 'avx_vnni', 'amx_int8', 'dotprod', 'i8mm'].some((f) => features.has(f))) return 'int8: this CPU has no int8 dot-product instructions (VNNI, AMX, Arm dotprod)';
+        if (d.kind === 'gpu' && !['ort-cuda', 'ort-tensorrt', 'openvino'].includes(backend)) return `int8: ${backend} has no int8 kernels`;
+        break;
+      case 'kind':
+        if (d.kind !== r.value) return `${r.text}: ${d.id} is a ${d.kind}`;
+        break;
+      case 'vendor':
+        if (!d.vendor.toLowerCase().includes(String(r.value))) return `${r.text}: ${d.id} is ${d.vendor}`;
+        break;
+      case 'backend':
+        if (backend !== r.value) return `${r.text}`;
+        break;
+    }
+  }
+  return undefined;
+}
+
+export interface PairMeasurement {
+  /** Batch-1 p50, ms. */
+  latencyMs?: number;
+  /** Best items/s seen, and at which batch. */
+  itemsPerSec?: number;
+  batch?: number;
+  at: string;
+}
+
+export interface AutoCandidate {
+  device: string;
+  deviceName: string;
+  backend: BackendId;
+  measured?: PairMeasurement;
+  /** 'cache': measured by an earlier run; 'probe': measured now. */
+  source?: 'cache' | 'probe';
+  /** Why it was not eligible. */
+  excluded?: string;
+}
+
+export interface AutoChoice {
+  device: string;
+  backend: BackendId;
+  prefer: Prefer;
+  require: string[];
+  reason: string;
+  candidates: AutoCandidate[];
+}
+
+interface CacheFile {
+  schema: 'aivmm/auto-cache@1';
+  /** host fingerprint → model sha256 → "DEVICE backend" → measurement */
+  hosts: Record<string, Record<string, Record<string, PairMeasurement>>>;
+}
+
+const cachePath = (cacheDir: string): string => join(cacheDir, 'auto', 'measurements.json');
+const key = (device: string, backend: string): string => `${device} ${backend}`;
+
+async function readCache(cacheDir: string): Promise<CacheFile> {
+  try {
+    const parsed = JSON.parse(await readFile(cachePath(cacheDir), 'utf8')) as CacheFile;
+    if (parsed.schema === 'aivmm/auto-cache@1' && parsed.hosts) return parsed;
+  } catch {
+    // absent or unreadable: start afresh
+  }
+  return { schema: 'aivmm/auto-cache@1', hosts: {} };
+}
+
+/** What bench rows say about each pair (latency at batch 1, best throughput), merged into the cache. */
+export async function recordMeasurements(cacheDir: string, devices: DevicesReport, modelSha: string, rows: readonly BenchRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const cache = await readCache(cacheDir);
+  const host = (cache.hosts[hostFingerprint(devices)] ??= {});
+  const model = (host[modelSha] ??= {});
+  const at = new Date().toISOString();
+  for (const r of rows) {
+    if (r.interrupted) continue;
+    const m = (model[key(r.device, r.backend)] ??= { at });
+    m.at = at;
+    if (r.batch === 1 && r.concurrency === 1) m.latencyMs = r.stats.p50;
+    if (m.itemsPerSec === undefined || r.throughput.itemsPerSec > m.itemsPerSec) {
+      m.itemsPerSec = r.throughput.itemsPerSec;
+      m.batch = r.batch;
+    }
+  }
+  await mkdir(join(cacheDir, 'auto'), { recursive: true });
+  await writeFileAtomic(cachePath(cacheDir), `${JSON.stringify(cache, null, 2)}\n`);
+}
+
+/** Every available pair, marked with why it is excluded (software GPU, unmet requirement) and what the cache knows. */
+export async function autoCandidates(cacheDir: string, devices: DevicesReport, modelSha: string, reqs: readonly Requirement[]): Promise<AutoCandidate[]> {
+  const cache = await readCache(cacheDir);
+  const known = cache.hosts[hostFingerprint(devices)]?.[modelSha] ?? {};
+  const out: AutoCandidate[] = [];
+  for (const d of devices.devices) {
+    for (const reach of d.backends) {
+      if (!reach.available) continue;
+      const c: AutoCandidate = { device: d.id, deviceName: d.name, backend: reach.backend };
+      const why = d.software ? `${d.name} is a software rasteriser on the CPU` : unmet(d, reach.backend, reqs);
+      if (why) c.excluded = why;
+      const m = known[key(d.id, reach.backend)];
+      if (m) {
+        c.measured = m;
+        c.source = 'cache';
+      }
+      out.push(c);
+    }
+  }
+  return out;
+}
+
+const metric = (m: PairMeasurement | undefined, prefer: Prefer): number | undefined => (prefer === 'latency' ? m?.latencyMs : m?.itemsPerSec);
+
+/** Candidates still lacking the measurement `prefer` needs. */
+export function unmeasured(candidates: readonly AutoCandidate[], prefer: Prefer): AutoCandidate[] {
+  return candidates.filter((c) => !c.excluded && metric(c.measured, prefer) === undefined);
+}
+
+export function choose(candidates: readonly AutoCandidate[], prefer: Prefer, reqs: readonly Requirement[]): AutoChoice {
+  const eligible = candidates.filter((c) => !c.excluded && metric(c.measured, prefer) !== undefined);
+  if (eligible.length === 0) {
+    const why = candidates.map((c) => `${c.device} ${c.backend}: ${c.excluded ?? 'not measured'}`).join('; ');
+    throw new BackendUnavailableError(`--device auto: no (device, backend) pair meets ${reqs.length ? reqs.map((r) => r.text).join(', ') : 'the requirements'}${why ? ` (${why})` : ''}`, 'relax --require, or run `aivmm devices --probe`');
+  }
+  const better = (a: AutoCandidate, b: AutoCandidate): number => (prefer === 'latency' ? metric(a.measured, prefer)! - metric(b.measured, prefer)! : metric(b.measured, prefer)! - metric(a.measured, prefer)!);
+  const ranked = [...eligible].sort(better);
+  const best = ranked[0]!;
+  const show = (c: AutoCandidate): string => {
+    const v = metric(c.measured, prefer)!;
+    return prefer === 'latency' ? `${c.device} ${c.backend} ${v.toFixed(2)} ms` : `${c.device} ${c.backend} ${Math.round(v)} items/s (batch ${c.measured?.batch ?? '?'})`;
+  };
+  const runnerUp = ranked[1];
+  const reason =
+    `${show(best)} (${best.source === 'cache' ? `measured ${best.measured?.at.slice(0, 10) ?? ''}, cached` : 'probed now'})` +
+    (runnerUp ? ` beats ${ranked.slice(1).map(show).join(', ')}` : ', the only eligible pair') +
+    ` for ${prefer === 'latency' ? 'batch-1 latency' : 'throughput'}` +
+    (reqs.length ? `; required: ${reqs.map((r) => r.text).join(', ')}` : '');
+  return { device: best.device, backend: best.backend, prefer, require: reqs.map((r) => r.text), reason, candidates: [...candidates] };
+}
