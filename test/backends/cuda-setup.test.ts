@@ -12,6 +12,7 @@ import { CUDA_PROVIDER_FILES, setupCuda } from '../../src/core/backends/cuda-set
 import { NetworkError, NotFoundError, UsageError, BackendUnavailableError } from '../../src/core/errors.js';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { runCli } from '../helpers/run-cli.js';
+import { installerRunner } from '../../src/cli/installer-runner.js';
 
 function nupkgDir(files: readonly string[]): string {
   const root = mkdtempSync(join(os.tmpdir(), 'aivmm-nupkg-'));
@@ -41,7 +42,7 @@ test('--from without the CUDA library, on another platform, or a failing install
 });
 
 test('offline, the package installer fails with NetworkError naming the NuGet package and the directory', async () => {
-  const err = await setupCuda({ platform: 'linux', arch: 'x64', binDir: mkdtempSync(join(os.tmpdir(), 'aivmm-ortbin-')) }).then(
+  const err = await setupCuda({ platform: 'linux', arch: 'x64', binDir: mkdtempSync(join(os.tmpdir(), 'aivmm-ortbin-')), runner: installerRunner(process.env) }).then(
     () => undefined,
     (e: unknown) => e,
   );

@@ -5,13 +5,14 @@ import { listDevices, nodeHost } from '../../core/devices/index.js';
 import { formatBytes } from '../../ui/format/units.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
 import type { CliContext } from '../context.js';
+import { installerRunner } from '../installer-runner.js';
 import { startSpinner } from '../spinner.js';
 
 export async function setupCudaCommand(ctx: CliContext, opts: { from?: string; force?: boolean }): Promise<void> {
   const spinner = await startSpinner(ctx, opts.from ? `copying the CUDA provider libraries from ${opts.from}` : 'downloading the CUDA 12 provider libraries (onnxruntime-node installer)');
   let result;
   try {
-    result = await setupCuda({ ...(opts.from ? { from: opts.from } : {}), ...(opts.force ? { force: true } : {}) });
+    result = await setupCuda({ ...(opts.from ? { from: opts.from } : {}), ...(opts.force ? { force: true } : {}), runner: installerRunner(ctx.io.env) });
   } finally {
     spinner.stop();
   }

@@ -1,10 +1,9 @@
 /**
  * `aivmm setup cuda`: onnxruntime-node's CUDA 12 / TensorRT provider libraries are too large for the npm
  * registry, so its installer fetches them from NuGet (and aivmm installs with that step skipped). Setup
- * runs the package's own installer with `--onnxruntime-node-install=cuda12`, or, offline, copies the
+ * runs the package's own installer (forced: `--onnxruntime-node-install`), or, offline, copies the
  * libraries from a directory the user brought (the unzipped NuGet package).
  */
-import { spawn } from 'node:child_process';
 import { copyFile, mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ortPackage } from './packages.js';
@@ -21,25 +20,12 @@ export interface InstallerRun {
 /** Runs onnxruntime-node's install script (a separate Node process) and collects what it prints. */
 export type InstallerRunner = (script: string, args: readonly string[]) => Promise<InstallerRun>;
 
-export const nodeInstallerRunner: InstallerRunner = (script, args) =>
-  new Promise((resolve) => {
-    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGTERM'), 15 * 60_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, output });
-    });
-    child.on('error', (err) => resolve({ code: 1, output: String(err) }));
-  });
-
 export interface CudaSetupOptions {
   /** A directory holding the provider libraries (anywhere below it: the unzipped NuGet package works). */
   from?: string;
   /** Install again even when the libraries are there. */
   force?: boolean;
+  /** Runs the installer (the CLI spawns Node with a cleaned environment). */
   runner?: InstallerRunner;
   /** Where the libraries go; default onnxruntime-node's bin/napi-v6/<platform>/<arch>. */
   binDir?: string;
@@ -115,7 +101,8 @@ export async function setupCuda(opts: CudaSetupOptions = {}): Promise<CudaSetupR
 
   const script = pkg.binDir ? join(pkg.binDir, '..', '..', '..', '..', 'script', 'install.js') : '';
   if (!(await stat(script).catch(() => undefined))) throw new BackendUnavailableError(`onnxruntime-node's installer is missing (${script})`, 'reinstall onnxruntime-node');
-  const run = await (opts.runner ?? nodeInstallerRunner)(script, ['--onnxruntime-node-install=cuda12']);
+  if (!opts.runner) throw new BackendUnavailableError('no installer runner given');
+  const run = await opts.runner(script, ['--onnxruntime-node-install']);
   const files = await present(binDir);
   if (run.code !== 0 || files.length < 2) {
     const line = run.output.split('\n').map((l) => l.trim()).find((l) => /ENOTFOUND|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|ECONNRESET|getaddrinfo|Error:/.test(l)) ?? run.output.trim().split('\n').pop() ?? `exit ${run.code}`;
