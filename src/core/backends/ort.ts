@@ -33,8 +33,23 @@ export async function ortSupportedBackends(): Promise<{ name: string; bundled: b
   return ort.listSupportedBackends().map((b) => ({ name: b.name, bundled: b.bundled }));
 }
 
+/**
+ * `--ep-option` keys with a dot (`ep.webgpuexecutionprovider.enableGraphCapture`, `session.…`) are
+ * session configuration entries — where onnxruntime's native EPs read most of their options — not
+ * provider options of the JS binding.
+ */
+function splitEpOptions(opts: LoadOptions): { provider: Record<string, string | number | boolean>; config: Record<string, string> } {
+  const provider: Record<string, string | number | boolean> = {};
+  const config: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.epOptions ?? {})) {
+    if (k.includes('.')) config[k] = String(v);
+    else provider[k] = v;
+  }
+  return { provider, config };
+}
+
 function providerOption(target: Extract<RuntimeTarget, { runtime: 'onnxruntime' }>, opts: LoadOptions): OrtModule.InferenceSession.ExecutionProviderConfig {
-  const extra = opts.epOptions ?? {};
+  const extra = splitEpOptions(opts).provider;
   if (target.provider === 'cpu') return 'cpu';
   if (target.provider === 'webgpu') return { name: 'webgpu', ...extra } as OrtModule.InferenceSession.ExecutionProviderConfig;
   return { name: target.provider, deviceId: target.deviceId ?? 0, ...extra } as OrtModule.InferenceSession.ExecutionProviderConfig;
@@ -139,7 +154,8 @@ export const ortBackend: Backend = {
     const session: Record<string, unknown> = {};
     if (opts.strictPlacement && target.provider !== 'cpu') session['disable_cpu_ep_fallback'] = '1';
     if (opts.spinning === false) session['intra_op'] = { allow_spinning: '0' };
-    if (Object.keys(session).length > 0) options.extra = { session };
+    const config = splitEpOptions(opts).config;
+    if (Object.keys(session).length > 0 || Object.keys(config).length > 0) options.extra = { ...config, ...(Object.keys(session).length > 0 ? { session } : {}) };
     let profilePrefix: string | undefined;
     if (opts.profile) {
       profilePrefix = join(opts.profile.dir, `aivmm-profile-${randomBytes(4).toString('hex')}`);
