@@ -218,21 +218,53 @@ says what to fetch and where to put it), 5 when --from lacks the files.`,
       await setupCudaCommand(ctx, opts);
     });
 
-  const pending: readonly [string, string, string][] = [
-    ['run', 'run a model with its task pre/post-processing (classification, detection, text, …)', '[model]'],
-  ];
-  for (const [name, description, args] of pending) {
-    program
-      .command(`${name} ${args}`)
-      .description(`${description} (not built yet)`)
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(async () => {
-        const { notImplemented } = await import('./commands/pending.js');
-        notImplemented(name);
-      });
-  }
+  program
+    .command('run [model]')
+    .description('run a model with its task pre/post-processing: image classification, object detection (more tasks to come)')
+    .option('-i, --input <path>', 'an image or a directory of images (repeatable)', collect, [])
+    .option('--task <task>', 'image-classification or object-detection (default: from the catalog or the model\'s outputs)')
+    .option('-d, --device <id>', 'CPU, GPU (= GPU.0), GPU.1, …', 'CPU')
+    .option('-b, --backend <id>', 'ort-cpu, ort-webgpu, ort-cuda, ort-tensorrt')
+    .option('-o, --output <path>', 'detection: the annotated PNG (a directory for several inputs)')
+    .option('-k, --top-k <n>', 'classification: classes shown per image', '5')
+    .option('--labels <file|set>', 'class names: a text file (one a line), imagenet-1k or coco-80 (default: the catalog\'s)')
+    .option('--size <px>', 'input side for models with dynamic height/width')
+    .option('--mean <r,g,b>', 'classification: per-channel mean (default ImageNet 0.485,0.456,0.406)')
+    .option('--std <r,g,b>', 'classification: per-channel std (default ImageNet 0.229,0.224,0.225)')
+    .option('--conf <p>', 'detection: minimum score', '0.25')
+    .option('--iou <p>', 'detection: NMS overlap threshold', '0.45')
+    .option('--batch <n>', 'images per inference for models with a dynamic batch', '8')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ aivmm run --input cat.jpg                                 the embedded MobileNetV2 (seeded weights: demo only)
+  $ aivmm run mobilenetv2 --input photos/ --top-k 3           the catalog's model, ImageNet labels
+  $ aivmm run yolov8n --input street.jpg -o boxes.png         (yolov8n is AGPL-3.0: see \`aivmm models\`)
+  $ aivmm run model.onnx --task object-detection --labels coco-80 --input img.png --json`,
+    )
+    .action(async (model: string | undefined, opts: RunFlags) => {
+      const { runCommand } = await import('./commands/run.js');
+      await runCommand(ctx, model, opts);
+    });
+
   return { program, context: () => ctx };
+}
+
+export interface RunFlags {
+  input: string[];
+  task?: string;
+  device: string;
+  backend?: string;
+  output?: string;
+  topK: string;
+  labels?: string;
+  size?: string;
+  mean?: string;
+  std?: string;
+  conf: string;
+  iou: string;
+  batch: string;
 }
 
 export interface QuantizeFlags {

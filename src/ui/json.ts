@@ -8,6 +8,7 @@ export const SCHEMAS = Object.freeze({
   models: 'aivmm/models@1',
   quantize: 'aivmm/quantize@1',
   setup: 'aivmm/setup@1',
+  run: 'aivmm/run@1',
   error: 'aivmm/error@1',
 });
 

@@ -60,17 +60,6 @@ test('--device selects one device; GPU means GPU.0; bad values are usage errors 
   assert.deepEqual([env.error.code, env.error.exitCode], ['NOT_FOUND', 5]);
 });
 
-test('commands not built yet say so, exit 11, and print nothing on stdout', async () => {
-  for (const cmd of [['run', 'm.onnx', '--input', 'x.jpg'], ['run']]) {
-    const r = await runCli(cmd);
-    assert.equal(r.code, EXIT_CODES.NOT_IMPLEMENTED, cmd.join(' '));
-    assert.equal(r.stdout, '');
-    assert.match(r.stderr, new RegExp(`^error: \`aivmm ${cmd[0]}\` is not implemented yet`));
-  }
-  const j = await runCli(['run', '--json']);
-  assert.equal(JSON.parse(j.stdout).error.code, 'NOT_IMPLEMENTED');
-});
-
 test('usage errors: unknown command, unknown option, bad --timeout → exit 2', async () => {
   const unknown = await runCli(['frobnicate']);
   assert.equal(unknown.code, EXIT_CODES.USAGE);

@@ -1,24 +1,20 @@
 /** `aivmm quantize`: resolve the model and the device, quantize, render the fidelity report. */
 import { resolve } from 'node:path';
 import { resolvePaths } from '../../core/config/paths.js';
-import { listDevices, nodeHost, selectDevices } from '../../core/devices/index.js';
-import type { BackendId } from '../../core/devices/types.js';
-import { targetFor } from '../../core/backends/ep-map.js';
 import { parseDuration } from '../../core/bench/measure.js';
-import { BackendUnavailableError, UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { resolveModel } from '../../core/hub/resolve-model.js';
 import type { CalibrationMethod, QuantizeEvent, QuantizeMode } from '../../core/quantize/index.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
 import type { CliContext } from '../context.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import type { QuantizeFlags } from '../program.js';
+import { resolveOrtTarget } from '../ort-target.js';
 import { startSpinner } from '../spinner.js';
 import { userAgent } from '../version.js';
 
 const MODES: readonly string[] = ['static', 'dynamic', 'fp16', 'auto'];
 const METHODS: readonly string[] = ['minmax', 'percentile', 'entropy'];
-/** Backends tried for a device when --backend is not given, first available wins. */
-const PREFERRED: readonly BackendId[] = ['ort-cpu', 'ort-cuda', 'ort-webgpu', 'ort-tensorrt'];
 
 export async function quantizeCommand(ctx: CliContext, modelArg: string | undefined, opts: QuantizeFlags): Promise<void> {
   if (!MODES.includes(opts.mode)) throw new UsageError(`invalid --mode '${opts.mode}'`, 'give static, dynamic, fp16 or auto');
@@ -43,19 +39,7 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
   });
 
   // The device fidelity and latency are measured on.
-  const devices = await listDevices({ host: nodeHost(env, env['AIVMM_SYSROOT'] || '/'), cacheDir });
-  if (opts.device.trim().toLowerCase() === 'all') throw new UsageError('--device all: quantize measures on one device', 'name one: CPU, GPU.0, …');
-  const [device] = selectDevices(opts.device, devices.devices);
-  if (!device) throw new UsageError(`no device '${opts.device}'`);
-  const wanted = opts.backend ? [opts.backend as BackendId] : PREFERRED;
-  const reach = wanted.map((b) => device.backends.find((r) => r.backend === b)).find((r) => r?.available);
-  if (!reach) {
-    const why = device.backends.map((r) => `${r.backend}: ${r.available ? 'available' : r.reason ?? 'not available'}`).join('; ');
-    throw new BackendUnavailableError(`no onnxruntime backend reaches ${device.id}${opts.backend ? ` through ${opts.backend}` : ''}`, why || 'run `aivmm devices`');
-  }
-  if (!reach.backend.startsWith('ort-')) throw new UsageError(`--backend ${reach.backend}: quantize measures through onnxruntime`, 'use ort-cpu, ort-webgpu, ort-cuda or ort-tensorrt');
-  const target = targetFor(devices.devices, device, reach.backend);
-  if (target.runtime === 'onnxruntime') for (const [k, v] of Object.entries(target.env)) process.env[k] = v; // before the runtime loads
+  const { device, backend, target } = await resolveOrtTarget(ctx, 'quantize', opts.device, opts.backend, cacheDir);
 
   const spinner = await startSpinner(ctx, `quantizing ${model.name}`);
   const controller = new AbortController();
@@ -89,7 +73,7 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
       biasCorrection: opts.biasCorrection !== false,
       externalData: opts.externalData ? 'always' : 'auto',
       target,
-      device: { id: device.id, name: device.name, backend: reach.backend },
+      device: { id: device.id, name: device.name, backend },
       latencyMs,
       seed,
       ...(threads ? { threads } : {}),

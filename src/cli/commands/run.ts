@@ -1,0 +1,116 @@
+/** `aivmm run`: resolve the model (embedded, file, alias, Hub id) and its task settings, run, render. */
+import { mkdir, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { resolvePaths } from '../../core/config/paths.js';
+import { UsageError } from '../../core/errors.js';
+import { findAlias } from '../../core/hub/catalog.js';
+import { EMBEDDED_MODELS } from '../../core/hub/embedded.js';
+import { resolveModel } from '../../core/hub/resolve-model.js';
+import { TASKS, type Preprocess, type RunReport, type TaskName } from '../../core/tasks/index.js';
+import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
+import type { CliContext } from '../context.js';
+import { EXIT_CODES } from '../exit-codes.js';
+import { resolveOrtTarget } from '../ort-target.js';
+import type { RunFlags } from '../program.js';
+import { startSpinner } from '../spinner.js';
+import { userAgent } from '../version.js';
+
+function numberList(flag: string, value: string | undefined, n: number): number[] | undefined {
+  if (value === undefined) return undefined;
+  const parts = value.split(',').map((x) => Number(x.trim()));
+  if (parts.length !== n || parts.some((x) => !Number.isFinite(x))) throw new UsageError(`invalid ${flag} '${value}'`, `give ${n} comma-separated numbers, e.g. 0.485,0.456,0.406`);
+  return parts;
+}
+
+function fraction(flag: string, value: string): number {
+  const x = Number(value);
+  if (!(x >= 0 && x <= 1)) throw new UsageError(`invalid ${flag} '${value}'`, 'give a number from 0 to 1');
+  return x;
+}
+
+function positive(flag: string, value: string): number {
+  const x = Number(value);
+  if (!Number.isInteger(x) || x < 1) throw new UsageError(`invalid ${flag} '${value}'`, 'give an integer ≥ 1');
+  return x;
+}
+
+export async function runCommand(ctx: CliContext, modelArg: string | undefined, opts: RunFlags): Promise<void> {
+  if (opts.input.length === 0) throw new UsageError('no --input given', 'aivmm run <model> --input image.jpg (a file or a directory; repeatable)');
+  if (opts.task !== undefined && !TASKS.includes(opts.task as TaskName)) throw new UsageError(`unsupported --task '${opts.task}'`, `tasks: ${TASKS.join(', ')} (text generation, CLIP, Whisper and embeddings are not built yet)`);
+  const topK = positive('--top-k', opts.topK);
+  const batch = positive('--batch', opts.batch);
+  const confidence = fraction('--conf', opts.conf);
+  const iou = fraction('--iou', opts.iou);
+  const size = opts.size === undefined ? undefined : positive('--size', opts.size);
+  const mean = numberList('--mean', opts.mean, 3);
+  const std = numberList('--std', opts.std, 3);
+  const env = ctx.io.env;
+  const { cacheDir } = resolvePaths(env);
+  const name = modelArg ?? 'mobilenetv2-seeded';
+  // Task, preprocessing and labels: flags, else the catalog entry, else the embedded model's description.
+  const entry = findAlias(name);
+  const embedded = EMBEDDED_MODELS[name];
+  const catalogTask = entry?.task ?? embedded?.task;
+  const task = (opts.task ?? (catalogTask && TASKS.includes(catalogTask as TaskName) ? catalogTask : undefined)) as TaskName | undefined;
+  if (!opts.task && catalogTask && !TASKS.includes(catalogTask as TaskName)) throw new UsageError(`${name} is a ${catalogTask} model; aivmm run does not do ${catalogTask} yet`, `built: ${TASKS.join(', ')}`);
+  const pre = (entry?.preprocess ?? {}) as Preprocess;
+  const preprocess: Preprocess = { ...pre, ...(mean ? { mean } : {}), ...(std ? { std } : {}) };
+  const labels = opts.labels ?? entry?.labels ?? (embedded ? 'imagenet-1k' : undefined);
+  const model = await resolveModel(modelArg, cacheDir, process.cwd(), async (id) => {
+    const [{ pullModel }, { hubSettings }] = await Promise.all([import('../../core/hub/pull.js'), import('../../core/hub/settings.js')]);
+    const pulled = await pullModel({ id }, { settings: hubSettings(env), userAgent: userAgent() });
+    for (const w of pulled.warnings) ctx.io.stderr.write(`warning: ${w}\n`);
+    return pulled;
+  });
+  if (entry?.warning) ctx.io.stderr.write(`warning: ${entry.alias}: ${entry.warning}\n`);
+  const { device, backend, target } = await resolveOrtTarget(ctx, 'run', opts.device, opts.backend, cacheDir);
+  let output: string | undefined;
+  if (opts.output) {
+    output = resolve(opts.output);
+    const st = await stat(output).catch(() => undefined);
+    const dirWanted = st?.isDirectory() || opts.input.length > 1 || (await Promise.all(opts.input.map((i) => stat(i).then((s) => s.isDirectory(), () => false)))).some(Boolean);
+    if (dirWanted) await mkdir(output, { recursive: true });
+    else if (!/\.png$/i.test(output)) throw new UsageError(`-o ${opts.output}: annotated images are PNG`, 'give a .png file (or a directory for several inputs)');
+  }
+  const spinner = await startSpinner(ctx, `running ${model.name}`);
+  const controller = new AbortController();
+  const onSignal = (): void => {
+    if (controller.signal.aborted) process.exit(EXIT_CODES.CANCELLED);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  let report: RunReport;
+  try {
+    const { runTask } = await import('../../core/tasks/index.js');
+    report = await runTask({
+      model: model.path,
+      modelName: model.name,
+      ...(task ? { task } : {}),
+      inputs: opts.input,
+      target,
+      device: { id: device.id, name: device.name, backend },
+      preprocess,
+      ...(size ? { size } : {}),
+      ...(labels ? { labels } : {}),
+      topK,
+      confidence,
+      iou,
+      ...(output ? { output } : {}),
+      batch,
+      onProgress: (done, total) => spinner.text(`${model.name}: ${done}/${total} images`),
+      signal: controller.signal,
+    });
+  } finally {
+    spinner.stop();
+    process.off('SIGINT', onSignal);
+  }
+  if (ctx.flags.json) ctx.io.stdout.write(toJson(okEnvelope(SCHEMAS.run, report)));
+  else {
+    const { renderRunPlain } = await import('../../ui/plain/run.js');
+    ctx.io.stdout.write(renderRunPlain(report));
+  }
+  if (report.interrupted) {
+    ctx.io.stderr.write('aivmm: interrupted: the results above cover the images done before Ctrl-C\n');
+    ctx.exitCode = EXIT_CODES.CANCELLED;
+  }
+}
