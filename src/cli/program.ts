@@ -220,9 +220,9 @@ says what to fetch and where to put it), 5 when --from lacks the files.`,
 
   program
     .command('run [model]')
-    .description('run a model with its task pre/post-processing: image classification, object detection (more tasks to come)')
-    .option('-i, --input <path>', 'an image or a directory of images (repeatable)', collect, [])
-    .option('--task <task>', 'image-classification or object-detection (default: from the catalog or the model\'s outputs)')
+    .description('run a model with its task pre/post-processing: image classification, object detection, sentence embeddings')
+    .option('-i, --input <path|text>', 'an image or a directory of images; for text tasks a text or a .txt file (repeatable)', collect, [])
+    .option('--task <task>', 'image-classification, object-detection or sentence-embeddings (default: from the catalog or the model)')
     .option('-d, --device <id>', 'CPU, GPU (= GPU.0), GPU.1, …', 'CPU')
     .option('-b, --backend <id>', 'ort-cpu, ort-webgpu, ort-cuda, ort-tensorrt')
     .option('-o, --output <path>', 'detection: the annotated PNG (a directory for several inputs)')
@@ -233,7 +233,9 @@ says what to fetch and where to put it), 5 when --from lacks the files.`,
     .option('--std <r,g,b>', 'classification: per-channel std (default ImageNet 0.229,0.224,0.225)')
     .option('--conf <p>', 'detection: minimum score', '0.25')
     .option('--iou <p>', 'detection: NMS overlap threshold', '0.45')
-    .option('--batch <n>', 'images per inference for models with a dynamic batch', '8')
+    .option('--batch <n>', 'images (or texts) per inference for models with a dynamic batch', '8')
+    .option('--tokenizer <path>', 'text tasks: tokenizer.json or its directory (default: beside the model)')
+    .option('--truncate', 'text tasks: cut texts longer than the model\'s context instead of refusing them')
     .addHelpText(
       'after',
       `
@@ -241,7 +243,8 @@ Examples:
   $ aivmm run --input cat.jpg                                 the embedded MobileNetV2 (seeded weights: demo only)
   $ aivmm run mobilenetv2 --input photos/ --top-k 3           the catalog's model, ImageNet labels
   $ aivmm run yolov8n --input street.jpg -o boxes.png         (yolov8n is AGPL-3.0: see \`aivmm models\`)
-  $ aivmm run model.onnx --task object-detection --labels coco-80 --input img.png --json`,
+  $ aivmm run model.onnx --task object-detection --labels coco-80 --input img.png --json
+  $ aivmm run minilm --input "a cat sat" --input "a dog ran"   sentence embeddings and their cosine similarity`,
     )
     .action(async (model: string | undefined, opts: RunFlags) => {
       const { runCommand } = await import('./commands/run.js');
@@ -265,6 +268,8 @@ export interface RunFlags {
   conf: string;
   iou: string;
   batch: string;
+  tokenizer?: string;
+  truncate?: boolean;
 }
 
 export interface QuantizeFlags {

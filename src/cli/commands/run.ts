@@ -36,7 +36,7 @@ function positive(flag: string, value: string): number {
 
 export async function runCommand(ctx: CliContext, modelArg: string | undefined, opts: RunFlags): Promise<void> {
   if (opts.input.length === 0) throw new UsageError('no --input given', 'aivmm run <model> --input image.jpg (a file or a directory; repeatable)');
-  if (opts.task !== undefined && !TASKS.includes(opts.task as TaskName)) throw new UsageError(`unsupported --task '${opts.task}'`, `tasks: ${TASKS.join(', ')} (text generation, CLIP, Whisper and embeddings are not built yet)`);
+  if (opts.task !== undefined && !TASKS.includes(opts.task as TaskName)) throw new UsageError(`unsupported --task '${opts.task}'`, `tasks: ${TASKS.join(', ')} (text generation, CLIP and Whisper are not built yet)`);
   const topK = positive('--top-k', opts.topK);
   const batch = positive('--batch', opts.batch);
   const confidence = fraction('--conf', opts.conf);
@@ -55,7 +55,7 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   if (!opts.task && catalogTask && !TASKS.includes(catalogTask as TaskName)) throw new UsageError(`${name} is a ${catalogTask} model; aivmm run does not do ${catalogTask} yet`, `built: ${TASKS.join(', ')}`);
   const pre = (entry?.preprocess ?? {}) as Preprocess;
   const preprocess: Preprocess = { ...pre, ...(mean ? { mean } : {}), ...(std ? { std } : {}) };
-  const labels = opts.labels ?? entry?.labels ?? (embedded ? 'imagenet-1k' : undefined);
+  const labels = opts.labels ?? (task === 'sentence-embeddings' ? undefined : entry?.labels ?? (embedded ? 'imagenet-1k' : undefined));
   const model = await resolveModel(modelArg, cacheDir, process.cwd(), async (id) => {
     const [{ pullModel }, { hubSettings }] = await Promise.all([import('../../core/hub/pull.js'), import('../../core/hub/settings.js')]);
     const pulled = await pullModel({ id }, { settings: hubSettings(env), userAgent: userAgent() });
@@ -97,7 +97,9 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
       iou,
       ...(output ? { output } : {}),
       batch,
-      onProgress: (done, total) => spinner.text(`${model.name}: ${done}/${total} images`),
+      ...(opts.tokenizer ? { tokenizer: opts.tokenizer } : {}),
+      ...(opts.truncate ? { truncate: true } : {}),
+      onProgress: (done, total) => spinner.text(`${model.name}: ${done}/${total}`),
       signal: controller.signal,
     });
   } finally {

@@ -14,8 +14,8 @@ import { decodeDetr, decodeYolo, type Detection } from './detection.js';
 import { IMAGE_EXTENSIONS, IMAGENET_MEAN, IMAGENET_STD, annotateImage, imageLayout, imageToTensor, letterboxTensor } from './image.js';
 import { loadLabels } from './labels.js';
 
-export type TaskName = 'image-classification' | 'object-detection';
-export const TASKS: readonly TaskName[] = ['image-classification', 'object-detection'];
+export type TaskName = 'image-classification' | 'object-detection' | 'sentence-embeddings';
+export const TASKS: readonly TaskName[] = ['image-classification', 'object-detection', 'sentence-embeddings'];
 
 /** Preprocessing as the catalog describes it (catalog/models.json `preprocess`). */
 export interface Preprocess {
@@ -31,8 +31,12 @@ export interface RunOptions {
   modelName: string;
   /** Undefined: from the model's outputs ([N, classes] → classification, [1, 4+C, N] → detection). */
   task?: TaskName;
-  /** Image files or directories of images. */
+  /** Image files or directories of images; for text tasks, texts or .txt files (one text a line). */
   inputs: readonly string[];
+  /** Text tasks: tokenizer.json (or its directory); default: found beside the model. */
+  tokenizer?: string;
+  /** Text tasks: cut texts longer than the model's context instead of refusing them. */
+  truncate?: boolean;
   target: RuntimeTarget;
   device: { id: string; name: string; backend: string };
   preprocess?: Preprocess;
@@ -65,13 +69,21 @@ export interface DetectionResult {
   annotated?: string;
 }
 
+export interface EmbeddingResult {
+  input: string;
+  tokens: number;
+  embedding: number[];
+}
+
 export interface RunReport {
   model: { name: string; path: string };
   task: TaskName;
   taskSource: 'flag' | 'inferred';
   device: { id: string; name: string; backend: string };
   inputs: number;
-  results: (ClassificationResult | DetectionResult)[];
+  results: (ClassificationResult | DetectionResult | EmbeddingResult)[];
+  /** sentence-embeddings with several texts: cosine similarity of every pair. */
+  similarity?: number[][];
   timing: { sessionMs: number; inferenceMs: number; perImageMs: number; batch: number };
   interrupted: boolean;
 }
@@ -94,7 +106,11 @@ export async function expandImageInputs(inputs: readonly string[]): Promise<stri
   return out;
 }
 
-function inferTask(outputs: readonly TensorSpec[]): TaskName | undefined {
+function inferTask(inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): TaskName | 'text-generation' | undefined {
+  if (inputs.some((i) => i.name === 'input_ids')) {
+    if (inputs.some((i) => /past/.test(i.name)) || outputs.some((o) => o.name === 'logits')) return 'text-generation';
+    return 'sentence-embeddings';
+  }
   const shapes = outputs.map((o) => o.shape);
   if (shapes.length === 2 && shapes.some((s) => s.length === 3 && s[2] === 4)) return 'object-detection'; // DETR-style
   const s = shapes[0];
@@ -127,7 +143,6 @@ function imageInput(session: Session, task: TaskName): { spec: TensorSpec; layou
 }
 
 export async function runTask(opts: RunOptions): Promise<RunReport> {
-  const files = await expandImageInputs(opts.inputs);
   const t0 = performance.now();
   let session: Session;
   try {
@@ -138,9 +153,12 @@ export async function runTask(opts: RunOptions): Promise<RunReport> {
   }
   const sessionMs = performance.now() - t0;
   try {
-    const inferred = inferTask(session.outputs);
-    const task = opts.task ?? inferred;
+    const inferred = inferTask(session.inputs, session.outputs);
+    if (!opts.task && inferred === 'text-generation') throw new UsageError('this is a text-generation model (input_ids with a KV cache or logits); aivmm run does not generate text yet', `built: ${TASKS.join(', ')}`);
+    const task = opts.task ?? (inferred as TaskName | undefined);
     if (!task) throw new UsageError(`cannot tell this model's task from its outputs (${session.outputs.map((o) => `${o.name} [${o.shape.join(', ')}]`).join(', ')})`, `pass --task (${TASKS.join(', ')})`);
+    if (task === 'sentence-embeddings') return await runEmbeddings(session, opts, Math.round(sessionMs));
+    const files = await expandImageInputs(opts.inputs);
     const input = imageInput(session, task);
     const side = opts.size ?? (task === 'object-detection' ? opts.preprocess?.letterbox ?? 640 : opts.preprocess?.crop ?? 224);
     const width = input.width || side;
@@ -210,4 +228,67 @@ export async function runTask(opts: RunOptions): Promise<RunReport> {
   } finally {
     await session.dispose();
   }
+}
+
+/** sentence-embeddings: tokenize, batch with padding, run, mean-pool under the mask, L2-normalise. */
+async function runEmbeddings(session: Session, opts: RunOptions, sessionMs: number): Promise<RunReport> {
+  const { readTexts, findTokenizer, loadTokenizer } = await import('./text.js');
+  const { meanPoolNormalize, normalize, cosine } = await import('./embeddings.js');
+  const texts = await readTexts(opts.inputs);
+  const names = session.inputs.map((i) => i.name);
+  if (!names.includes('input_ids')) throw new UsageError(`this model's inputs do not fit sentence-embeddings: ${names.join(', ')}`, 'a text encoder takes input_ids (and attention_mask)');
+  const tokenizer = await loadTokenizer(await findTokenizer(opts.model, opts.tokenizer));
+  const seqDim = session.inputs.find((i) => i.name === 'input_ids')?.shape[1];
+  const context = typeof seqDim === 'number' && seqDim > 0 ? seqDim : tokenizer.maxLength ?? 512;
+  const encoded = texts.map((text, i) => {
+    const e = tokenizer.encode(text);
+    if (e.ids.length > context) {
+      if (!opts.truncate) throw new UsageError(`text ${i + 1} is ${e.ids.length} tokens; the model's context is ${context}`, 'shorten it, or pass --truncate to cut it');
+      return { ids: e.ids.slice(0, context), attentionMask: e.attentionMask.slice(0, context), tokenTypeIds: e.tokenTypeIds.slice(0, context) };
+    }
+    return e;
+  });
+  const batch = Math.max(1, opts.batch);
+  const results: EmbeddingResult[] = [];
+  let inferenceMs = 0;
+  for (let s = 0; s < texts.length && !opts.signal?.aborted; s += batch) {
+    const group = encoded.slice(s, s + batch);
+    const t = typeof seqDim === 'number' && seqDim > 0 ? seqDim : Math.max(...group.map((g) => g.ids.length));
+    const n = group.length;
+    const fill = (get: (g: (typeof group)[number]) => number[], pad: number): BigInt64Array => {
+      const a = new BigInt64Array(n * t).fill(BigInt(pad));
+      group.forEach((g, r) => get(g).forEach((v, c) => (a[r * t + c] = BigInt(v))));
+      return a;
+    };
+    const mask = fill((g) => g.attentionMask, 0);
+    const feeds: Record<string, HostTensor> = { input_ids: { type: 'int64', dims: [n, t], data: fill((g) => g.ids, tokenizer.padId) } };
+    if (names.includes('attention_mask')) feeds['attention_mask'] = { type: 'int64', dims: [n, t], data: mask };
+    if (names.includes('token_type_ids')) feeds['token_type_ids'] = { type: 'int64', dims: [n, t], data: fill((g) => g.tokenTypeIds, 0) };
+    const r0 = performance.now();
+    const out = await session.run(feeds);
+    inferenceMs += performance.now() - r0;
+    // A pooled output ([N, H], e.g. sentence_embedding) is used as it is; token vectors [N, T, H] are pooled.
+    const pooled = session.outputs.map((o) => out[o.name]!).find((x) => x.dims.length === 2 && x.type === 'float32');
+    const tokensOut = session.outputs.map((o) => out[o.name]!).find((x) => x.dims.length === 3 && x.type === 'float32');
+    let vectors: Float32Array[];
+    if (pooled) {
+      const h = pooled.dims[1]!;
+      vectors = Array.from({ length: n }, (_, r) => normalize((pooled.data as Float32Array).slice(r * h, (r + 1) * h)));
+    } else if (tokensOut) vectors = meanPoolNormalize(tokensOut.data as Float32Array, tokensOut.dims, mask);
+    else throw new UsageError(`no float output of shape [N, T, H] or [N, H] to pool (${session.outputs.map((o) => o.name).join(', ')})`);
+    group.forEach((g, r) => results.push({ input: texts[s + r]!, tokens: g.ids.length, embedding: Array.from(vectors[r]!) }));
+    opts.onProgress?.(Math.min(texts.length, s + n), texts.length);
+  }
+  const similarity = results.length > 1 ? results.map((a) => results.map((b) => Number(cosine(Float32Array.from(a.embedding), Float32Array.from(b.embedding)).toFixed(6)))) : undefined;
+  return {
+    model: { name: opts.modelName, path: opts.model },
+    task: 'sentence-embeddings',
+    taskSource: opts.task ? 'flag' : 'inferred',
+    device: opts.device,
+    inputs: texts.length,
+    results,
+    ...(similarity ? { similarity } : {}),
+    timing: { sessionMs, inferenceMs: Math.round(inferenceMs * 100) / 100, perImageMs: results.length ? Math.round((inferenceMs / results.length) * 100) / 100 : 0, batch: Math.min(batch, texts.length) },
+    interrupted: Boolean(opts.signal?.aborted),
+  };
 }

@@ -1,12 +1,16 @@
 /** `aivmm run` as text: per image the top classes or the detections, then timing. */
-import type { ClassificationResult, DetectionResult, RunReport } from '../../core/tasks/index.js';
+import type { ClassificationResult, DetectionResult, EmbeddingResult, RunReport } from '../../core/tasks/index.js';
 import { formatMs } from '../format/units.js';
 
 export function renderRunPlain(r: RunReport): string {
   const lines: string[] = [];
   const many = r.results.length > 1;
   for (const res of r.results) {
-    if (r.task === 'image-classification') {
+    if (r.task === 'sentence-embeddings') {
+      const e = res as EmbeddingResult;
+      const head = e.embedding.slice(0, 4).map((v) => v.toFixed(4)).join(', ');
+      lines.push(`${JSON.stringify(e.input.length > 60 ? `${e.input.slice(0, 57)}...` : e.input)}: ${e.embedding.length} dims, ${e.tokens} tokens [${head}, …]`);
+    } else if (r.task === 'image-classification') {
       const c = res as ClassificationResult;
       if (many) lines.push(`${c.input}:`);
       for (const t of c.top) lines.push(`${many ? '  ' : ''}${(t.probability * 100).toFixed(1).padStart(5)}%  ${t.label ?? `class ${t.index}`}${t.label ? ` (${t.index})` : ''}`);
@@ -16,6 +20,11 @@ export function renderRunPlain(r: RunReport): string {
       for (const o of d.detections) lines.push(`  ${(o.score * 100).toFixed(1).padStart(5)}%  ${o.label ?? `class ${o.classId}`}  [${o.box.map((v) => Math.round(v)).join(', ')}]`);
     }
   }
-  lines.push(`${r.model.name} · ${r.task}${r.taskSource === 'inferred' ? ' (from the outputs)' : ''} · ${r.device.id} ${r.device.backend} · ${r.inputs} image${r.inputs === 1 ? '' : 's'} · ${formatMs(r.timing.perImageMs)}/image inference (batch ${r.timing.batch}), session ${formatMs(r.timing.sessionMs)}`);
+  if (r.similarity) {
+    lines.push('cosine similarity:');
+    r.similarity.forEach((row, i) => lines.push(`  ${String(i + 1).padStart(2)}: ${row.map((v) => v.toFixed(3).padStart(6)).join(' ')}`));
+  }
+  const unit = r.task === 'sentence-embeddings' ? 'text' : 'image';
+  lines.push(`${r.model.name} · ${r.task}${r.taskSource === 'inferred' ? ' (from the outputs)' : ''} · ${r.device.id} ${r.device.backend} · ${r.inputs} ${unit}${r.inputs === 1 ? '' : 's'} · ${formatMs(r.timing.perImageMs)}/${unit} inference (batch ${r.timing.batch}), session ${formatMs(r.timing.sessionMs)}`);
   return `${lines.join('\n')}\n`;
 }
