@@ -220,13 +220,13 @@ says what to fetch and where to put it), 5 when --from lacks the files.`,
 
   program
     .command('run [model]')
-    .description('run a model with its task pre/post-processing: image classification, object detection, sentence embeddings')
+    .description('run a model with its task pre/post-processing: image classification, object detection, sentence embeddings, text generation')
     .option('-i, --input <path|text>', 'an image or a directory of images; for text tasks a text or a .txt file (repeatable)', collect, [])
-    .option('--task <task>', 'image-classification, object-detection or sentence-embeddings (default: from the catalog or the model)')
+    .option('--task <task>', 'image-classification, object-detection, sentence-embeddings or text-generation (default: from the catalog or the model)')
     .option('-d, --device <id>', 'CPU, GPU (= GPU.0), GPU.1, …', 'CPU')
     .option('-b, --backend <id>', 'ort-cpu, ort-webgpu, ort-cuda, ort-tensorrt')
     .option('-o, --output <path>', 'detection: the annotated PNG (a directory for several inputs)')
-    .option('-k, --top-k <n>', 'classification: classes shown per image', '5')
+    .option('-k, --top-k <n>', 'classification: classes shown per image (default 5); text-generation: sample among the k likeliest tokens')
     .option('--labels <file|set>', 'class names: a text file (one a line), imagenet-1k or coco-80 (default: the catalog\'s)')
     .option('--size <px>', 'input side for models with dynamic height/width')
     .option('--mean <r,g,b>', 'classification: per-channel mean (default ImageNet 0.485,0.456,0.406)')
@@ -236,6 +236,12 @@ says what to fetch and where to put it), 5 when --from lacks the files.`,
     .option('--batch <n>', 'images (or texts) per inference for models with a dynamic batch', '8')
     .option('--tokenizer <path>', 'text tasks: tokenizer.json or its directory (default: beside the model)')
     .option('--truncate', 'text tasks: cut texts longer than the model\'s context instead of refusing them')
+    .option('--max-tokens <n>', 'text-generation: at most this many new tokens', '128')
+    .option('--temperature <t>', 'text-generation: 0 = greedy (default); above 0 samples', '0')
+    .option('--top-p <p>', 'text-generation: nucleus sampling, keep the likeliest tokens up to this probability')
+    .option('--seed <n>', 'text-generation: seed for sampling', '1')
+    .option('--system <text>', 'text-generation: a system message for the chat template')
+    .option('--no-chat-template', 'text-generation: send the prompt as it is, without the tokenizer\'s chat template')
     .addHelpText(
       'after',
       `
@@ -244,7 +250,8 @@ Examples:
   $ aivmm run mobilenetv2 --input photos/ --top-k 3           the catalog's model, ImageNet labels
   $ aivmm run yolov8n --input street.jpg -o boxes.png         (yolov8n is AGPL-3.0: see \`aivmm models\`)
   $ aivmm run model.onnx --task object-detection --labels coco-80 --input img.png --json
-  $ aivmm run minilm --input "a cat sat" --input "a dog ran"   sentence embeddings and their cosine similarity`,
+  $ aivmm run minilm --input "a cat sat" --input "a dog ran"   sentence embeddings and their cosine similarity
+  $ aivmm run tinyllama --input "Why is the sky blue?" --max-tokens 200 --temperature 0.7 --top-p 0.9`,
     )
     .action(async (model: string | undefined, opts: RunFlags) => {
       const { runCommand } = await import('./commands/run.js');
@@ -260,7 +267,7 @@ export interface RunFlags {
   device: string;
   backend?: string;
   output?: string;
-  topK: string;
+  topK?: string;
   labels?: string;
   size?: string;
   mean?: string;
@@ -270,6 +277,12 @@ export interface RunFlags {
   batch: string;
   tokenizer?: string;
   truncate?: boolean;
+  maxTokens: string;
+  temperature: string;
+  topP?: string;
+  seed: string;
+  system?: string;
+  chatTemplate?: boolean;
 }
 
 export interface QuantizeFlags {

@@ -36,8 +36,14 @@ function positive(flag: string, value: string): number {
 
 export async function runCommand(ctx: CliContext, modelArg: string | undefined, opts: RunFlags): Promise<void> {
   if (opts.input.length === 0) throw new UsageError('no --input given', 'aivmm run <model> --input image.jpg (a file or a directory; repeatable)');
-  if (opts.task !== undefined && !TASKS.includes(opts.task as TaskName)) throw new UsageError(`unsupported --task '${opts.task}'`, `tasks: ${TASKS.join(', ')} (text generation, CLIP and Whisper are not built yet)`);
-  const topK = positive('--top-k', opts.topK);
+  if (opts.task !== undefined && !TASKS.includes(opts.task as TaskName)) throw new UsageError(`unsupported --task '${opts.task}'`, `tasks: ${TASKS.join(', ')} (CLIP and Whisper are not built yet)`);
+  const topK = opts.topK === undefined ? undefined : positive('--top-k', opts.topK);
+  const maxTokens = positive('--max-tokens', opts.maxTokens);
+  const temperature = Number(opts.temperature);
+  if (!(temperature >= 0 && temperature <= 10)) throw new UsageError(`invalid --temperature '${opts.temperature}'`, 'give 0 (greedy) to 10');
+  const topP = opts.topP === undefined ? undefined : fraction('--top-p', opts.topP);
+  const seed = Number(opts.seed);
+  if (!Number.isInteger(seed)) throw new UsageError(`invalid --seed '${opts.seed}'`, 'give an integer');
   const batch = positive('--batch', opts.batch);
   const confidence = fraction('--conf', opts.conf);
   const iou = fraction('--iou', opts.iou);
@@ -72,7 +78,8 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
     if (dirWanted) await mkdir(output, { recursive: true });
     else if (!/\.png$/i.test(output)) throw new UsageError(`-o ${opts.output}: annotated images are PNG`, 'give a .png file (or a directory for several inputs)');
   }
-  const spinner = await startSpinner(ctx, `running ${model.name}`);
+  // Streamed tokens share stdout with nothing else: no spinner for text generation.
+  const spinner = await startSpinner({ ...ctx, progress: ctx.progress && task !== 'text-generation' }, `running ${model.name}`);
   const controller = new AbortController();
   const onSignal = (): void => {
     if (controller.signal.aborted) process.exit(EXIT_CODES.CANCELLED);
@@ -92,13 +99,21 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
       preprocess,
       ...(size ? { size } : {}),
       ...(labels ? { labels } : {}),
-      topK,
+      topK: topK ?? 5,
       confidence,
       iou,
       ...(output ? { output } : {}),
       batch,
       ...(opts.tokenizer ? { tokenizer: opts.tokenizer } : {}),
       ...(opts.truncate ? { truncate: true } : {}),
+      generation: {
+        maxTokens,
+        sampling: { temperature, seed, ...(topK ? { topK } : {}), ...(topP !== undefined ? { topP } : {}) },
+        ...(opts.system ? { system: opts.system } : {}),
+        chatTemplate: opts.chatTemplate !== false,
+        // Tokens stream to stdout as they come (not with --json: one document only).
+        ...(ctx.flags.json ? {} : { onText: (delta: string) => void ctx.io.stdout.write(delta) }),
+      },
       onProgress: (done, total) => spinner.text(`${model.name}: ${done}/${total}`),
       signal: controller.signal,
     });

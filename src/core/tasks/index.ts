@@ -13,9 +13,10 @@ import { topK, type ClassScore } from './classification.js';
 import { decodeDetr, decodeYolo, type Detection } from './detection.js';
 import { IMAGE_EXTENSIONS, IMAGENET_MEAN, IMAGENET_STD, annotateImage, imageLayout, imageToTensor, letterboxTensor } from './image.js';
 import { loadLabels } from './labels.js';
+import type { Sampling } from './generate.js';
 
-export type TaskName = 'image-classification' | 'object-detection' | 'sentence-embeddings';
-export const TASKS: readonly TaskName[] = ['image-classification', 'object-detection', 'sentence-embeddings'];
+export type TaskName = 'image-classification' | 'object-detection' | 'sentence-embeddings' | 'text-generation';
+export const TASKS: readonly TaskName[] = ['image-classification', 'object-detection', 'sentence-embeddings', 'text-generation'];
 
 /** Preprocessing as the catalog describes it (catalog/models.json `preprocess`). */
 export interface Preprocess {
@@ -37,6 +38,8 @@ export interface RunOptions {
   tokenizer?: string;
   /** Text tasks: cut texts longer than the model's context instead of refusing them. */
   truncate?: boolean;
+  /** text-generation. */
+  generation?: GenerationSettings;
   target: RuntimeTarget;
   device: { id: string; name: string; backend: string };
   preprocess?: Preprocess;
@@ -69,6 +72,28 @@ export interface DetectionResult {
   annotated?: string;
 }
 
+export interface GenerationSettings {
+  maxTokens: number;
+  sampling: Sampling;
+  /** A system message put before each prompt when the chat template takes one. */
+  system?: string;
+  /** false: the prompt as given, no chat template. */
+  chatTemplate: boolean;
+  /** Streamed text as it is generated (the delta since the last call). */
+  onText?: (delta: string, input: number) => void;
+}
+
+export interface GenerationResult {
+  input: string;
+  text: string;
+  tokens: number;
+  promptTokens: number;
+  finish: 'stop' | 'length' | 'interrupted';
+  tokensPerSec: number;
+  prefillMs: number;
+  decodeMsPerToken: number;
+}
+
 export interface EmbeddingResult {
   input: string;
   tokens: number;
@@ -81,7 +106,7 @@ export interface RunReport {
   taskSource: 'flag' | 'inferred';
   device: { id: string; name: string; backend: string };
   inputs: number;
-  results: (ClassificationResult | DetectionResult | EmbeddingResult)[];
+  results: (ClassificationResult | DetectionResult | EmbeddingResult | GenerationResult)[];
   /** sentence-embeddings with several texts: cosine similarity of every pair. */
   similarity?: number[][];
   timing: { sessionMs: number; inferenceMs: number; perImageMs: number; batch: number };
@@ -106,7 +131,7 @@ export async function expandImageInputs(inputs: readonly string[]): Promise<stri
   return out;
 }
 
-function inferTask(inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): TaskName | 'text-generation' | undefined {
+function inferTask(inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): TaskName | undefined {
   if (inputs.some((i) => i.name === 'input_ids')) {
     if (inputs.some((i) => /past/.test(i.name)) || outputs.some((o) => o.name === 'logits')) return 'text-generation';
     return 'sentence-embeddings';
@@ -154,10 +179,10 @@ export async function runTask(opts: RunOptions): Promise<RunReport> {
   const sessionMs = performance.now() - t0;
   try {
     const inferred = inferTask(session.inputs, session.outputs);
-    if (!opts.task && inferred === 'text-generation') throw new UsageError('this is a text-generation model (input_ids with a KV cache or logits); aivmm run does not generate text yet', `built: ${TASKS.join(', ')}`);
-    const task = opts.task ?? (inferred as TaskName | undefined);
+    const task = opts.task ?? inferred;
     if (!task) throw new UsageError(`cannot tell this model's task from its outputs (${session.outputs.map((o) => `${o.name} [${o.shape.join(', ')}]`).join(', ')})`, `pass --task (${TASKS.join(', ')})`);
     if (task === 'sentence-embeddings') return await runEmbeddings(session, opts, Math.round(sessionMs));
+    if (task === 'text-generation') return await runGeneration(session, opts, Math.round(sessionMs));
     const files = await expandImageInputs(opts.inputs);
     const input = imageInput(session, task);
     const side = opts.size ?? (task === 'object-detection' ? opts.preprocess?.letterbox ?? 640 : opts.preprocess?.crop ?? 224);
@@ -289,6 +314,105 @@ async function runEmbeddings(session: Session, opts: RunOptions, sessionMs: numb
     results,
     ...(similarity ? { similarity } : {}),
     timing: { sessionMs, inferenceMs: Math.round(inferenceMs * 100) / 100, perImageMs: results.length ? Math.round((inferenceMs / results.length) * 100) / 100 : 0, batch: Math.min(batch, texts.length) },
+    interrupted: Boolean(opts.signal?.aborted),
+  };
+}
+
+/** The ids that end generation: eos_token_id from generation_config.json / config.json beside the model, and the tokenizer's eos_token. */
+async function stopIds(modelPath: string, tokenizer: import('./text.js').TextTokenizer): Promise<Set<number>> {
+  const { readFile } = await import('node:fs/promises');
+  const { dirname } = await import('node:path');
+  const ids = new Set<number>();
+  let dir = dirname(modelPath);
+  for (let i = 0; i < 3; i++) {
+    for (const f of ['generation_config.json', 'config.json']) {
+      try {
+        const c = JSON.parse(await readFile(join(dir, f), 'utf8')) as { eos_token_id?: number | number[] };
+        for (const id of [c.eos_token_id ?? []].flat()) ids.add(id);
+      } catch {
+        // absent
+      }
+    }
+    dir = dirname(dir);
+  }
+  const eos = tokenText(tokenizer.config['eos_token']);
+  const id = eos ? tokenizer.tokenId(eos) : undefined;
+  if (id !== undefined) ids.add(id);
+  return ids;
+}
+
+/** tokenizer_config values are strings or {content: "…"} objects. */
+function tokenText(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
+  return undefined;
+}
+
+/** text-generation: chat template (Jinja, from tokenizer_config) → tokens → KV-cache decoding, streamed. */
+async function runGeneration(session: Session, opts: RunOptions, sessionMs: number): Promise<RunReport> {
+  const { readTexts, findTokenizer, loadTokenizer } = await import('./text.js');
+  const { generate, cacheLayout } = await import('./generate.js');
+  cacheLayout(session); // a clear error before anything else when the model is not a decoder
+  const g = opts.generation ?? { maxTokens: 128, sampling: { temperature: 0, seed: 1 }, chatTemplate: true };
+  const texts = await readTexts(opts.inputs);
+  const tokenizer = await loadTokenizer(await findTokenizer(opts.model, opts.tokenizer));
+  const stop = await stopIds(opts.model, tokenizer);
+  const template = typeof tokenizer.config['chat_template'] === 'string' && g.chatTemplate ? (tokenizer.config['chat_template'] as string) : undefined;
+  const context = tokenizer.maxLength ?? 2048;
+  const results: GenerationResult[] = [];
+  let inferenceMs = 0;
+  for (const [i, text] of texts.entries()) {
+    if (opts.signal?.aborted) break;
+    let prompt = text;
+    if (template) {
+      const { Template } = await import('@huggingface/jinja');
+      const messages = [...(g.system ? [{ role: 'system', content: g.system }] : []), { role: 'user', content: text }];
+      try {
+        prompt = new Template(template).render({
+          messages,
+          add_generation_prompt: true,
+          bos_token: tokenText(tokenizer.config['bos_token']) ?? '',
+          eos_token: tokenText(tokenizer.config['eos_token']) ?? '',
+        });
+      } catch (err) {
+        throw new UsageError(`the chat template does not render: ${(err as Error).message.split('\n')[0] ?? ''}`, 'pass --no-chat-template to send the prompt as it is');
+      }
+    }
+    const ids = tokenizer.encode(prompt, !template).ids;
+    if (ids.length >= context) throw new UsageError(`prompt ${i + 1} is ${ids.length} tokens; the model's context is ${context}`, 'shorten it');
+    const maxTokens = Math.min(g.maxTokens, context - ids.length);
+    let shown = '';
+    const out: number[] = [];
+    const r0 = performance.now();
+    const r = await generate(session, ids, {
+      maxTokens,
+      sampling: g.sampling,
+      stop,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onToken: (id) => {
+        out.push(id);
+        const now = tokenizer.decode(out);
+        // Sub-word pieces can change earlier characters; only a grown prefix is streamed.
+        if (now.startsWith(shown) && now.length > shown.length) {
+          g.onText?.(now.slice(shown.length), i);
+          shown = now;
+        }
+      },
+    });
+    inferenceMs += performance.now() - r0;
+    const text2 = tokenizer.decode(r.ids);
+    if (text2.length > shown.length && text2.startsWith(shown)) g.onText?.(text2.slice(shown.length), i);
+    results.push({ input: text, text: text2, tokens: r.ids.length, promptTokens: r.promptTokens, finish: r.finish, tokensPerSec: Math.round(r.tokensPerSec * 10) / 10, prefillMs: Math.round(r.prefillMs * 100) / 100, decodeMsPerToken: Math.round(r.decodeMs * 100) / 100 });
+    opts.onProgress?.(i + 1, texts.length);
+  }
+  return {
+    model: { name: opts.modelName, path: opts.model },
+    task: 'text-generation',
+    taskSource: opts.task ? 'flag' : 'inferred',
+    device: opts.device,
+    inputs: texts.length,
+    results,
+    timing: { sessionMs, inferenceMs: Math.round(inferenceMs * 100) / 100, perImageMs: results.length ? Math.round((inferenceMs / results.length) * 100) / 100 : 0, batch: 1 },
     interrupted: Boolean(opts.signal?.aborted),
   };
 }

@@ -8,7 +8,12 @@ import { dirname, extname, join } from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
 
 export interface TextTokenizer {
-  encode(text: string): { ids: number[]; attentionMask: number[]; tokenTypeIds: number[] };
+  /** `addSpecial` false: no [CLS]/<s> added (a chat template writes its own). */
+  encode(text: string, addSpecial?: boolean): { ids: number[]; attentionMask: number[]; tokenTypeIds: number[] };
+  /** The id of a token given by its text (special tokens and the vocabulary). */
+  tokenId(content: string): number | undefined;
+  /** tokenizer_config.json (chat_template, bos_token, eos_token, …); {} when absent. */
+  config: Readonly<Record<string, unknown>>;
   decode(ids: readonly number[], skipSpecial?: boolean): string;
   padId: number;
   /** The longest input the tokenizer's config allows (model_max_length), if it says. */
@@ -74,11 +79,13 @@ export async function loadTokenizer(path: string): Promise<TextTokenizer> {
   const padId = padding?.pad_id ?? added.find((t) => t.content === padToken || t.content === '[PAD]' || t.content === '<pad>')?.id ?? 0;
   const maxLength = typeof config['model_max_length'] === 'number' && config['model_max_length'] < 1e9 ? (config['model_max_length'] as number) : undefined;
   return {
-    encode: (text) => {
-      const e = tok.encode(text, { return_token_type_ids: true });
+    encode: (text, addSpecial = true) => {
+      const e = tok.encode(text, { return_token_type_ids: true, add_special_tokens: addSpecial });
       return { ids: e.ids, attentionMask: e.attention_mask, tokenTypeIds: e.token_type_ids ?? e.ids.map(() => 0) };
     },
     decode: (ids, skipSpecial = true) => tok.decode([...ids], { skip_special_tokens: skipSpecial }),
+    tokenId: (content) => added.find((t) => t.content === content)?.id ?? ((json['model'] as { vocab?: Record<string, number> } | undefined)?.vocab?.[content] ?? undefined),
+    config,
     padId,
     ...(maxLength ? { maxLength } : {}),
   };

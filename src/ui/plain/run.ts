@@ -1,12 +1,16 @@
 /** `aivmm run` as text: per image the top classes or the detections, then timing. */
-import type { ClassificationResult, DetectionResult, EmbeddingResult, RunReport } from '../../core/tasks/index.js';
+import type { ClassificationResult, DetectionResult, EmbeddingResult, GenerationResult, RunReport } from '../../core/tasks/index.js';
 import { formatMs } from '../format/units.js';
 
 export function renderRunPlain(r: RunReport): string {
   const lines: string[] = [];
   const many = r.results.length > 1;
   for (const res of r.results) {
-    if (r.task === 'sentence-embeddings') {
+    if (r.task === 'text-generation') {
+      // The text itself was streamed to stdout as it was generated.
+      const g = res as GenerationResult;
+      lines.push('', `(${g.tokens} tokens, ${g.finish === 'stop' ? 'end of answer' : g.finish === 'length' ? 'max tokens reached' : 'interrupted'}; prompt ${g.promptTokens} tokens in ${formatMs(g.prefillMs)}, then ${formatMs(g.decodeMsPerToken)}/token, ${g.tokensPerSec} tokens/s)`);
+    } else if (r.task === 'sentence-embeddings') {
       const e = res as EmbeddingResult;
       const head = e.embedding.slice(0, 4).map((v) => v.toFixed(4)).join(', ');
       lines.push(`${JSON.stringify(e.input.length > 60 ? `${e.input.slice(0, 57)}...` : e.input)}: ${e.embedding.length} dims, ${e.tokens} tokens [${head}, …]`);
@@ -24,7 +28,7 @@ export function renderRunPlain(r: RunReport): string {
     lines.push('cosine similarity:');
     r.similarity.forEach((row, i) => lines.push(`  ${String(i + 1).padStart(2)}: ${row.map((v) => v.toFixed(3).padStart(6)).join(' ')}`));
   }
-  const unit = r.task === 'sentence-embeddings' ? 'text' : 'image';
-  lines.push(`${r.model.name} · ${r.task}${r.taskSource === 'inferred' ? ' (from the outputs)' : ''} · ${r.device.id} ${r.device.backend} · ${r.inputs} ${unit}${r.inputs === 1 ? '' : 's'} · ${formatMs(r.timing.perImageMs)}/${unit} inference (batch ${r.timing.batch}), session ${formatMs(r.timing.sessionMs)}`);
+  const unit = r.task === 'sentence-embeddings' || r.task === 'text-generation' ? 'text' : 'image';
+  lines.push(`${r.model.name} · ${r.task}${r.taskSource === 'inferred' ? ' (from the model)' : ''} · ${r.device.id} ${r.device.backend} · ${r.inputs} ${unit}${r.inputs === 1 ? '' : 's'} · ${formatMs(r.timing.perImageMs)}/${unit} inference (batch ${r.timing.batch}), session ${formatMs(r.timing.sessionMs)}`);
   return `${lines.join('\n')}\n`;
 }
