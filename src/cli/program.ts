@@ -241,6 +241,7 @@ says what to fetch and where to put it), 5 when --from lacks the files.`,
     .option('--top-p <p>', 'text-generation: nucleus sampling, keep the likeliest tokens up to this probability')
     .option('--seed <n>', 'text-generation: seed for sampling', '1')
     .option('--system <text>', 'text-generation: a system message for the chat template')
+    .option('--interactive', 'text-generation: a chat; each line you type is a turn (history kept), /exit or Ctrl-D ends')
     .option('--no-chat-template', 'text-generation: send the prompt as it is, without the tokenizer\'s chat template')
     .addHelpText(
       'after',
@@ -283,6 +284,7 @@ export interface RunFlags {
   seed: string;
   system?: string;
   chatTemplate?: boolean;
+  interactive?: boolean;
 }
 
 export interface QuantizeFlags {

@@ -84,3 +84,13 @@ test('bad input: a prompt over the context, a model that is no decoder, bad samp
   assert.equal(conv.code, EXIT_CODES.USAGE);
   assert.match(conv.stderr, /inputs do not fit text-generation/);
 });
+
+test('--interactive: each line is a turn with the history kept; EOF ends; one stats line per reply', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { BIN } = await import('../helpers/run-cli.js');
+  const r = spawnSync(process.execPath, [BIN, 'run', model, '--interactive', '--max-tokens', '4'], { input: 'hello world\n\nhow are you\n', encoding: 'utf8', env: { ...process.env, ...env } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr.match(/^\(\d+ tokens?, [\d.]+ tokens\/s/gm)?.length, 2, r.stderr);
+  const bad = spawnSync(process.execPath, [BIN, 'run', model, '--interactive', '--input', 'x'], { input: '', encoding: 'utf8', env: { ...process.env, ...env } });
+  assert.equal(bad.status, EXIT_CODES.USAGE);
+});

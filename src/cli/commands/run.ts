@@ -35,7 +35,8 @@ function positive(flag: string, value: string): number {
 }
 
 export async function runCommand(ctx: CliContext, modelArg: string | undefined, opts: RunFlags): Promise<void> {
-  if (opts.input.length === 0) throw new UsageError('no --input given', 'aivmm run <model> --input image.jpg (a file or a directory; repeatable)');
+  if (opts.input.length === 0 && !opts.interactive) throw new UsageError('no --input given', 'aivmm run <model> --input image.jpg (a file or a directory; repeatable), or --interactive for a chat');
+  if (opts.interactive && (opts.input.length > 0 || ctx.flags.json)) throw new UsageError('--interactive reads the conversation from the terminal', 'leave out --input and --json');
   if (opts.task !== undefined && !TASKS.includes(opts.task as TaskName)) throw new UsageError(`unsupported --task '${opts.task}'`, `tasks: ${TASKS.join(', ')} (CLIP and Whisper are not built yet)`);
   const topK = opts.topK === undefined ? undefined : positive('--top-k', opts.topK);
   const maxTokens = positive('--max-tokens', opts.maxTokens);
@@ -77,6 +78,24 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
     const dirWanted = st?.isDirectory() || opts.input.length > 1 || (await Promise.all(opts.input.map((i) => stat(i).then((s) => s.isDirectory(), () => false)))).some(Boolean);
     if (dirWanted) await mkdir(output, { recursive: true });
     else if (!/\.png$/i.test(output)) throw new UsageError(`-o ${opts.output}: annotated images are PNG`, 'give a .png file (or a directory for several inputs)');
+  }
+  if (opts.interactive) {
+    if (task && task !== 'text-generation') throw new UsageError(`--interactive is a chat: ${name} is a ${task} model`);
+    await interactiveChat(ctx, {
+      model: model.path,
+      modelName: model.name,
+      task: 'text-generation',
+      inputs: [],
+      target,
+      device: { id: device.id, name: device.name, backend },
+      topK: 5,
+      confidence,
+      iou,
+      batch,
+      ...(opts.tokenizer ? { tokenizer: opts.tokenizer } : {}),
+      generation: { maxTokens, sampling: { temperature, seed, ...(topK ? { topK } : {}), ...(topP !== undefined ? { topP } : {}) }, ...(opts.system ? { system: opts.system } : {}), chatTemplate: opts.chatTemplate !== false },
+    });
+    return;
   }
   // Streamed tokens share stdout with nothing else: no spinner for text generation.
   const spinner = await startSpinner({ ...ctx, progress: ctx.progress && task !== 'text-generation' }, `running ${model.name}`);
@@ -129,5 +148,37 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   if (report.interrupted) {
     ctx.io.stderr.write('aivmm: interrupted: the results above cover the images done before Ctrl-C\n');
     ctx.exitCode = EXIT_CODES.CANCELLED;
+  }
+}
+
+/** A chat on the terminal (or piped lines): each line is a user turn, the reply streams back. Ends on EOF, /exit or Ctrl-C. */
+async function interactiveChat(ctx: CliContext, options: import('../../core/tasks/index.js').RunOptions): Promise<void> {
+  const { createInterface } = await import('node:readline');
+  const { chatLoop } = await import('../../core/tasks/index.js');
+  const tty = Boolean(process.stdin.isTTY);
+  const rl = createInterface({ input: process.stdin, terminal: false });
+  const lines = rl[Symbol.asyncIterator]();
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.on('SIGINT', onSignal);
+  if (tty) ctx.io.stderr.write(`chatting with ${options.modelName} (${options.device.id} ${options.device.backend}); /exit or Ctrl-D to end\n`);
+  try {
+    await chatLoop(
+      { ...options, signal: controller.signal },
+      async () => {
+        if (tty) ctx.io.stderr.write('> ');
+        const next = await lines.next();
+        if (next.done || next.value.trim() === '/exit') return undefined;
+        return next.value;
+      },
+      (delta) => void ctx.io.stdout.write(delta),
+      (r) => {
+        ctx.io.stdout.write('\n');
+        ctx.io.stderr.write(`(${r.tokens} tokens, ${r.tokensPerSec} tokens/s${r.finish === 'length' ? ', max tokens reached' : ''})\n`);
+      },
+    );
+  } finally {
+    process.off('SIGINT', onSignal);
+    rl.close();
   }
 }

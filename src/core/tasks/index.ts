@@ -348,61 +348,106 @@ function tokenText(v: unknown): string | undefined {
   return undefined;
 }
 
-/** text-generation: chat template (Jinja, from tokenizer_config) → tokens → KV-cache decoding, streamed. */
-async function runGeneration(session: Session, opts: RunOptions, sessionMs: number): Promise<RunReport> {
-  const { readTexts, findTokenizer, loadTokenizer } = await import('./text.js');
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+/** A decoder ready to answer: tokenizer, chat template, stop tokens, context. */
+export interface Chat {
+  /** Renders the conversation with the chat template (or takes the last message as is) and generates the reply. */
+  reply(messages: readonly ChatMessage[], onText?: (delta: string) => void, signal?: AbortSignal): Promise<GenerationResult>;
+}
+
+async function openChat(session: Session, opts: RunOptions): Promise<Chat> {
+  const { findTokenizer, loadTokenizer } = await import('./text.js');
   const { generate, cacheLayout } = await import('./generate.js');
   cacheLayout(session); // a clear error before anything else when the model is not a decoder
   const g = opts.generation ?? { maxTokens: 128, sampling: { temperature: 0, seed: 1 }, chatTemplate: true };
-  const texts = await readTexts(opts.inputs);
   const tokenizer = await loadTokenizer(await findTokenizer(opts.model, opts.tokenizer));
   const stop = await stopIds(opts.model, tokenizer);
   const template = typeof tokenizer.config['chat_template'] === 'string' && g.chatTemplate ? (tokenizer.config['chat_template'] as string) : undefined;
   const context = tokenizer.maxLength ?? 2048;
+  const { Template } = await import('@huggingface/jinja');
+  return {
+    async reply(messages, onText, signal) {
+      const last = messages[messages.length - 1]?.content ?? '';
+      let prompt = last;
+      if (template) {
+        try {
+          prompt = new Template(template).render({
+            messages: [...(g.system ? [{ role: 'system', content: g.system }] : []), ...messages],
+            add_generation_prompt: true,
+            bos_token: tokenText(tokenizer.config['bos_token']) ?? '',
+            eos_token: tokenText(tokenizer.config['eos_token']) ?? '',
+          });
+        } catch (err) {
+          throw new UsageError(`the chat template does not render: ${(err as Error).message.split('\n')[0] ?? ''}`, 'pass --no-chat-template to send the prompt as it is');
+        }
+      }
+      const ids = tokenizer.encode(prompt, !template).ids;
+      if (ids.length >= context) throw new UsageError(`the prompt is ${ids.length} tokens; the model's context is ${context}`, 'shorten it (or start a new conversation)');
+      let shown = '';
+      const out: number[] = [];
+      const r = await generate(session, ids, {
+        maxTokens: Math.min(g.maxTokens, context - ids.length),
+        sampling: g.sampling,
+        stop,
+        ...(signal ? { signal } : {}),
+        onToken: (id) => {
+          out.push(id);
+          const now = tokenizer.decode(out);
+          // Sub-word pieces can change earlier characters; only a grown prefix is streamed.
+          if (now.startsWith(shown) && now.length > shown.length) {
+            onText?.(now.slice(shown.length));
+            shown = now;
+          }
+        },
+      });
+      const text = tokenizer.decode(r.ids);
+      if (text.length > shown.length && text.startsWith(shown)) onText?.(text.slice(shown.length));
+      return { input: last, text, tokens: r.ids.length, promptTokens: r.promptTokens, finish: r.finish, tokensPerSec: Math.round(r.tokensPerSec * 10) / 10, prefillMs: Math.round(r.prefillMs * 100) / 100, decodeMsPerToken: Math.round(r.decodeMs * 100) / 100 };
+    },
+  };
+}
+
+/**
+ * An interactive conversation: `next()` yields the user's turns; each reply is generated against the
+ * whole conversation so far (the template renders the history) and streamed through `onText`.
+ */
+export async function chatLoop(opts: RunOptions, next: () => Promise<string | undefined>, onText: (delta: string) => void, onReply: (r: GenerationResult) => void): Promise<number> {
+  const session = await ortBackend.load(opts.model, opts.target, opts.threads ? { threads: opts.threads } : {});
+  try {
+    const chat = await openChat(session, opts);
+    const messages: ChatMessage[] = [];
+    let turns = 0;
+    for (let line = await next(); line !== undefined && !opts.signal?.aborted; line = await next()) {
+      if (!line.trim()) continue;
+      messages.push({ role: 'user', content: line });
+      const r = await chat.reply(messages, onText, opts.signal);
+      messages.push({ role: 'assistant', content: r.text });
+      onReply(r);
+      turns++;
+    }
+    return turns;
+  } finally {
+    await session.dispose();
+  }
+}
+
+/** text-generation: chat template (Jinja, from tokenizer_config) → tokens → KV-cache decoding, streamed. */
+async function runGeneration(session: Session, opts: RunOptions, sessionMs: number): Promise<RunReport> {
+  const { readTexts } = await import('./text.js');
+  const chat = await openChat(session, opts);
+  const texts = await readTexts(opts.inputs);
   const results: GenerationResult[] = [];
   let inferenceMs = 0;
   for (const [i, text] of texts.entries()) {
     if (opts.signal?.aborted) break;
-    let prompt = text;
-    if (template) {
-      const { Template } = await import('@huggingface/jinja');
-      const messages = [...(g.system ? [{ role: 'system', content: g.system }] : []), { role: 'user', content: text }];
-      try {
-        prompt = new Template(template).render({
-          messages,
-          add_generation_prompt: true,
-          bos_token: tokenText(tokenizer.config['bos_token']) ?? '',
-          eos_token: tokenText(tokenizer.config['eos_token']) ?? '',
-        });
-      } catch (err) {
-        throw new UsageError(`the chat template does not render: ${(err as Error).message.split('\n')[0] ?? ''}`, 'pass --no-chat-template to send the prompt as it is');
-      }
-    }
-    const ids = tokenizer.encode(prompt, !template).ids;
-    if (ids.length >= context) throw new UsageError(`prompt ${i + 1} is ${ids.length} tokens; the model's context is ${context}`, 'shorten it');
-    const maxTokens = Math.min(g.maxTokens, context - ids.length);
-    let shown = '';
-    const out: number[] = [];
     const r0 = performance.now();
-    const r = await generate(session, ids, {
-      maxTokens,
-      sampling: g.sampling,
-      stop,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      onToken: (id) => {
-        out.push(id);
-        const now = tokenizer.decode(out);
-        // Sub-word pieces can change earlier characters; only a grown prefix is streamed.
-        if (now.startsWith(shown) && now.length > shown.length) {
-          g.onText?.(now.slice(shown.length), i);
-          shown = now;
-        }
-      },
-    });
+    const r = await chat.reply([{ role: 'user', content: text }], (d) => opts.generation?.onText?.(d, i), opts.signal);
     inferenceMs += performance.now() - r0;
-    const text2 = tokenizer.decode(r.ids);
-    if (text2.length > shown.length && text2.startsWith(shown)) g.onText?.(text2.slice(shown.length), i);
-    results.push({ input: text, text: text2, tokens: r.ids.length, promptTokens: r.promptTokens, finish: r.finish, tokensPerSec: Math.round(r.tokensPerSec * 10) / 10, prefillMs: Math.round(r.prefillMs * 100) / 100, decodeMsPerToken: Math.round(r.decodeMs * 100) / 100 });
+    results.push(r);
     opts.onProgress?.(i + 1, texts.length);
   }
   return {
