@@ -77,7 +77,7 @@ test('bad input: a prompt over the context, a model that is no decoder, bad samp
   const long = Array.from({ length: 40 }, () => 'hello').join(' ');
   const r = await runCli(['run', model, '--input', long], { env });
   assert.equal(r.code, EXIT_CODES.USAGE);
-  assert.match(r.stderr, /prompt 1 is \d+ tokens; the model's context is 32/);
+  assert.match(r.stderr, /the prompt is \d+ tokens; the model's context is 32/);
   assert.equal((await runCli(['run', model, '--input', 'x', '--temperature', '-1'], { env })).code, EXIT_CODES.USAGE);
   assert.equal((await runCli(['run', model, '--input', 'x', '--top-p', '1.5'], { env })).code, EXIT_CODES.USAGE);
   const conv = await runCli(['run', 'tiny-convnet', '--task', 'text-generation', '--input', 'x'], { env });
