@@ -222,12 +222,12 @@ says what to fetch and where to put it), 5 when --from lacks the files.`,
     .command('run [model]')
     .description('run a model with its task pre/post-processing: image classification, object detection, sentence embeddings, text generation')
     .option('-i, --input <path|text>', 'an image or a directory of images; for text tasks a text or a .txt file (repeatable)', collect, [])
-    .option('--task <task>', 'image-classification, object-detection, sentence-embeddings or text-generation (default: from the catalog or the model)')
+    .option('--task <task>', 'image-classification, object-detection, zero-shot-image-classification, sentence-embeddings or text-generation (default: from the catalog or the model)')
     .option('-d, --device <id>', 'CPU, GPU (= GPU.0), GPU.1, …', 'CPU')
     .option('-b, --backend <id>', 'ort-cpu, ort-webgpu, ort-cuda, ort-tensorrt')
     .option('-o, --output <path>', 'detection: the annotated PNG (a directory for several inputs)')
     .option('-k, --top-k <n>', 'classification: classes shown per image (default 5); text-generation: sample among the k likeliest tokens')
-    .option('--labels <file|set>', 'class names: a text file (one a line), imagenet-1k or coco-80 (default: the catalog\'s)')
+    .option('--labels <file|set|list>', 'class names: a text file (one a line), imagenet-1k or coco-80 (default: the catalog\'s); zero-shot: the candidates, "a,b,c" or a file')
     .option('--size <px>', 'input side for models with dynamic height/width')
     .option('--mean <r,g,b>', 'classification: per-channel mean (default ImageNet 0.485,0.456,0.406)')
     .option('--std <r,g,b>', 'classification: per-channel std (default ImageNet 0.229,0.224,0.225)')
@@ -241,6 +241,8 @@ says what to fetch and where to put it), 5 when --from lacks the files.`,
     .option('--top-p <p>', 'text-generation: nucleus sampling, keep the likeliest tokens up to this probability')
     .option('--seed <n>', 'text-generation: seed for sampling', '1')
     .option('--system <text>', 'text-generation: a system message for the chat template')
+    .option('--text-model <path>', 'zero-shot-image-classification: the text tower (default: text_model*.onnx beside the vision tower)')
+    .option('--hypothesis <template>', 'zero-shot-image-classification: how a label becomes a sentence ({} = the label)', 'a photo of {}.')
     .option('--interactive', 'text-generation: a chat; each line you type is a turn (history kept), /exit or Ctrl-D ends')
     .option('--no-chat-template', 'text-generation: send the prompt as it is, without the tokenizer\'s chat template')
     .addHelpText(
@@ -252,6 +254,7 @@ Examples:
   $ aivmm run yolov8n --input street.jpg -o boxes.png         (yolov8n is AGPL-3.0: see \`aivmm models\`)
   $ aivmm run model.onnx --task object-detection --labels coco-80 --input img.png --json
   $ aivmm run minilm --input "a cat sat" --input "a dog ran"   sentence embeddings and their cosine similarity
+  $ aivmm run clip-vit-b32 --input cat.jpg --labels "a cat,a dog,a car"
   $ aivmm run tinyllama --input "Why is the sky blue?" --max-tokens 200 --temperature 0.7 --top-p 0.9`,
     )
     .action(async (model: string | undefined, opts: RunFlags) => {
@@ -285,6 +288,8 @@ export interface RunFlags {
   system?: string;
   chatTemplate?: boolean;
   interactive?: boolean;
+  textModel?: string;
+  hypothesis: string;
 }
 
 export interface QuantizeFlags {

@@ -1,5 +1,5 @@
 /** `aivmm run`: resolve the model (embedded, file, alias, Hub id) and its task settings, run, render. */
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { resolvePaths } from '../../core/config/paths.js';
 import { UsageError } from '../../core/errors.js';
@@ -37,7 +37,7 @@ function positive(flag: string, value: string): number {
 export async function runCommand(ctx: CliContext, modelArg: string | undefined, opts: RunFlags): Promise<void> {
   if (opts.input.length === 0 && !opts.interactive) throw new UsageError('no --input given', 'aivmm run <model> --input image.jpg (a file or a directory; repeatable), or --interactive for a chat');
   if (opts.interactive && (opts.input.length > 0 || ctx.flags.json)) throw new UsageError('--interactive reads the conversation from the terminal', 'leave out --input and --json');
-  if (opts.task !== undefined && !TASKS.includes(opts.task as TaskName)) throw new UsageError(`unsupported --task '${opts.task}'`, `tasks: ${TASKS.join(', ')} (CLIP and Whisper are not built yet)`);
+  if (opts.task !== undefined && !TASKS.includes(opts.task as TaskName)) throw new UsageError(`unsupported --task '${opts.task}'`, `tasks: ${TASKS.join(', ')} (Whisper is not built yet)`);
   const topK = opts.topK === undefined ? undefined : positive('--top-k', opts.topK);
   const maxTokens = positive('--max-tokens', opts.maxTokens);
   const temperature = Number(opts.temperature);
@@ -62,13 +62,27 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   if (!opts.task && catalogTask && !TASKS.includes(catalogTask as TaskName)) throw new UsageError(`${name} is a ${catalogTask} model; aivmm run does not do ${catalogTask} yet`, `built: ${TASKS.join(', ')}`);
   const pre = (entry?.preprocess ?? {}) as Preprocess;
   const preprocess: Preprocess = { ...pre, ...(mean ? { mean } : {}), ...(std ? { std } : {}) };
-  const labels = opts.labels ?? (task === 'sentence-embeddings' ? undefined : entry?.labels ?? (embedded ? 'imagenet-1k' : undefined));
+  const zeroShot = task === 'zero-shot-image-classification';
+  const labels = zeroShot || task === 'sentence-embeddings' || task === 'text-generation' ? undefined : opts.labels ?? entry?.labels ?? (embedded ? 'imagenet-1k' : undefined);
   const model = await resolveModel(modelArg, cacheDir, process.cwd(), async (id) => {
     const [{ pullModel }, { hubSettings }] = await Promise.all([import('../../core/hub/pull.js'), import('../../core/hub/settings.js')]);
     const pulled = await pullModel({ id }, { settings: hubSettings(env), userAgent: userAgent() });
     for (const w of pulled.warnings) ctx.io.stderr.write(`warning: ${w}\n`);
     return pulled;
-  });
+  }, { multi: zeroShot });
+  // CLIP: the model is the vision tower; the text tower comes from --text-model or beside it.
+  let textModel: string | undefined;
+  let visionModel = model.path;
+  let candidates: string[] | undefined;
+  if (zeroShot) {
+    const files = model.files ?? [model.path];
+    visionModel = files.find((f) => /vision/i.test(f)) ?? model.path;
+    textModel = opts.textModel ? resolve(opts.textModel) : files.find((f) => /text/i.test(f));
+    if (opts.labels) {
+      const st = await stat(opts.labels).catch(() => undefined);
+      candidates = st?.isFile() ? (await readFile(opts.labels, 'utf8')).split(/\r?\n/).map((l) => l.trim()).filter(Boolean) : opts.labels.split(',').map((l) => l.trim()).filter(Boolean);
+    }
+  }
   if (entry?.warning) ctx.io.stderr.write(`warning: ${entry.alias}: ${entry.warning}\n`);
   const { device, backend, target } = await resolveOrtTarget(ctx, 'run', opts.device, opts.backend, cacheDir);
   let output: string | undefined;
@@ -109,7 +123,7 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   try {
     const { runTask } = await import('../../core/tasks/index.js');
     report = await runTask({
-      model: model.path,
+      model: visionModel,
       modelName: model.name,
       ...(task ? { task } : {}),
       inputs: opts.input,
@@ -125,6 +139,9 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
       batch,
       ...(opts.tokenizer ? { tokenizer: opts.tokenizer } : {}),
       ...(opts.truncate ? { truncate: true } : {}),
+      ...(textModel ? { textModel } : {}),
+      ...(candidates ? { candidates } : {}),
+      ...(opts.hypothesis ? { hypothesis: opts.hypothesis } : {}),
       generation: {
         maxTokens,
         sampling: { temperature, seed, ...(topK ? { topK } : {}), ...(topP !== undefined ? { topP } : {}) },

@@ -15,12 +15,25 @@ export interface ResolvedModel {
   name: string;
   path: string;
   embedded: boolean;
+  /** With `multi`: every ONNX file of a directory or a pulled repo (CLIP's towers, Whisper's encoder and decoder). */
+  files?: string[];
 }
 
 /** Pulls a Hub model (alias or id) and returns what it got. */
 export type ModelPuller = (id: string) => Promise<PullResult>;
 
-export async function resolveModel(arg: string | undefined, cacheDir: string, cwd: string = process.cwd(), pull?: ModelPuller): Promise<ResolvedModel> {
+async function onnxUnder(dir: string, depth = 2): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const p = join(dir, e.name);
+    if (e.isDirectory() && depth > 0) out.push(...(await onnxUnder(p, depth - 1)));
+    else if (/\.onnx$/i.test(e.name)) out.push(p);
+  }
+  return out.sort();
+}
+
+export async function resolveModel(arg: string | undefined, cacheDir: string, cwd: string = process.cwd(), pull?: ModelPuller, opts: { multi?: boolean } = {}): Promise<ResolvedModel> {
   const name = arg ?? DEFAULT_MODEL;
   if (EMBEDDED_MODELS[name]) {
     const m = await ensureEmbeddedModel(name, join(cacheDir, 'models'));
@@ -29,7 +42,11 @@ export async function resolveModel(arg: string | undefined, cacheDir: string, cw
   const path = resolve(cwd, name);
   const st = await stat(path).catch(() => undefined);
   if (st?.isFile()) return { name: basename(path), path, embedded: false };
-  if (st?.isDirectory()) throw new UsageError(`${name} is a directory`, 'give the .onnx file inside it');
+  if (st?.isDirectory()) {
+    const files = opts.multi ? await onnxUnder(path) : [];
+    if (files.length === 0) throw new UsageError(`${name} is a directory`, 'give the .onnx file inside it');
+    return { name: basename(path), path: files[0]!, embedded: false, files };
+  }
   // org/name or org/name/path: not a relative path such as ./m.onnx or models/m.onnx (two segments ending in .onnx)
   const hubId = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*(\/.+)?$/.test(name) && !(name.split('/').length === 2 && /\.onnx$/i.test(name));
   const looksLikePath = !hubId && (/\.onnx$/i.test(name) || /^[.~/\\]/.test(name));
@@ -37,6 +54,7 @@ export async function resolveModel(arg: string | undefined, cacheDir: string, cw
   if (pull && (hubId || findAlias(name))) {
     const got = await pull(name);
     const onnx = got.files.filter((f) => f.path.endsWith('.onnx'));
+    if (opts.multi && onnx.length > 1) return { name: got.alias ?? name, path: onnx[0]!.localPath, embedded: false, files: onnx.map((f) => f.localPath) };
     if (onnx.length !== 1) {
       throw new UsageError(`${name} has ${onnx.length} ONNX files (${onnx.map((f) => f.path).join(', ')}): name one`, `e.g. ${got.repo}/${onnx[0]?.path ?? 'path/to/model.onnx'}`);
     }

@@ -15,8 +15,8 @@ import { IMAGE_EXTENSIONS, IMAGENET_MEAN, IMAGENET_STD, annotateImage, imageLayo
 import { loadLabels } from './labels.js';
 import type { Sampling } from './generate.js';
 
-export type TaskName = 'image-classification' | 'object-detection' | 'sentence-embeddings' | 'text-generation';
-export const TASKS: readonly TaskName[] = ['image-classification', 'object-detection', 'sentence-embeddings', 'text-generation'];
+export type TaskName = 'image-classification' | 'object-detection' | 'sentence-embeddings' | 'text-generation' | 'zero-shot-image-classification';
+export const TASKS: readonly TaskName[] = ['image-classification', 'object-detection', 'sentence-embeddings', 'text-generation', 'zero-shot-image-classification'];
 
 /** Preprocessing as the catalog describes it (catalog/models.json `preprocess`). */
 export interface Preprocess {
@@ -40,6 +40,11 @@ export interface RunOptions {
   truncate?: boolean;
   /** text-generation. */
   generation?: GenerationSettings;
+  /** zero-shot-image-classification: the text tower (the model is the vision tower) and the candidate labels. */
+  textModel?: string;
+  candidates?: readonly string[];
+  /** zero-shot: how a label becomes a sentence; {} marks the label. */
+  hypothesis?: string;
   target: RuntimeTarget;
   device: { id: string; name: string; backend: string };
   preprocess?: Preprocess;
@@ -94,6 +99,11 @@ export interface GenerationResult {
   decodeMsPerToken: number;
 }
 
+export interface ZeroShotResult {
+  input: string;
+  scores: { label: string; probability: number; similarity: number }[];
+}
+
 export interface EmbeddingResult {
   input: string;
   tokens: number;
@@ -106,7 +116,7 @@ export interface RunReport {
   taskSource: 'flag' | 'inferred';
   device: { id: string; name: string; backend: string };
   inputs: number;
-  results: (ClassificationResult | DetectionResult | EmbeddingResult | GenerationResult)[];
+  results: (ClassificationResult | DetectionResult | EmbeddingResult | GenerationResult | ZeroShotResult)[];
   /** sentence-embeddings with several texts: cosine similarity of every pair. */
   similarity?: number[][];
   timing: { sessionMs: number; inferenceMs: number; perImageMs: number; batch: number };
@@ -183,6 +193,7 @@ export async function runTask(opts: RunOptions): Promise<RunReport> {
     if (!task) throw new UsageError(`cannot tell this model's task from its outputs (${session.outputs.map((o) => `${o.name} [${o.shape.join(', ')}]`).join(', ')})`, `pass --task (${TASKS.join(', ')})`);
     if (task === 'sentence-embeddings') return await runEmbeddings(session, opts, Math.round(sessionMs));
     if (task === 'text-generation') return await runGeneration(session, opts, Math.round(sessionMs));
+    if (task === 'zero-shot-image-classification') return await runZeroShot(session, opts, Math.round(sessionMs));
     const files = await expandImageInputs(opts.inputs);
     const input = imageInput(session, task);
     const side = opts.size ?? (task === 'object-detection' ? opts.preprocess?.letterbox ?? 640 : opts.preprocess?.crop ?? 224);
@@ -460,4 +471,84 @@ async function runGeneration(session: Session, opts: RunOptions, sessionMs: numb
     timing: { sessionMs, inferenceMs: Math.round(inferenceMs * 100) / 100, perImageMs: results.length ? Math.round((inferenceMs / results.length) * 100) / 100 : 0, batch: 1 },
     interrupted: Boolean(opts.signal?.aborted),
   };
+}
+
+/** CLIP's defaults (openai/clip-vit-base-patch32 preprocessor_config.json). */
+const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
+const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
+
+/** The first float output of rank 2 ([N, D]: image_embeds / text_embeds), L2-normalised rows. */
+function embeddingRows(out: Record<string, HostTensor>, prefer: string): Float32Array[] {
+  const t = out[prefer] ?? Object.values(out).find((x) => x.type === 'float32' && x.dims.length === 2);
+  if (!t) throw new UsageError(`no [N, D] embedding output (${Object.keys(out).join(', ')})`, `export the tower with its ${prefer} output`);
+  const d = t.dims[1]!;
+  const rows: Float32Array[] = [];
+  for (let r = 0; r < t.dims[0]!; r++) {
+    const v = (t.data as Float32Array).slice(r * d, (r + 1) * d);
+    let n = 0;
+    for (const x of v) n += x * x;
+    const norm = Math.sqrt(n) || 1;
+    rows.push(v.map((x) => x / norm));
+  }
+  return rows;
+}
+
+/** zero-shot-image-classification (CLIP): both towers' embeddings, cosine × 100, softmax over the labels. */
+async function runZeroShot(vision: Session, opts: RunOptions, sessionMs: number): Promise<RunReport> {
+  const labels = opts.candidates ?? [];
+  if (labels.length < 2) throw new UsageError('zero-shot classification needs at least two candidate labels', 'e.g. --labels "a cat,a dog,a car" (or a text file, one a line)');
+  if (!opts.textModel) throw new UsageError('zero-shot classification needs the text tower too', 'give a directory or repo with vision_model*.onnx and text_model*.onnx, or --text-model');
+  const { findTokenizer, loadTokenizer } = await import('./text.js');
+  const { softmax } = await import('./classification.js');
+  const tokenizer = await loadTokenizer(await findTokenizer(opts.textModel, opts.tokenizer));
+  const text = await ortBackend.load(opts.textModel, opts.target, opts.threads ? { threads: opts.threads } : {});
+  try {
+    const files = await expandImageInputs(opts.inputs);
+    const hypothesis = opts.hypothesis ?? 'a photo of {}.';
+    const sentences = labels.map((l) => hypothesis.replace('{}', l));
+    const idsSpec = text.inputs.find((i) => i.name === 'input_ids');
+    if (!idsSpec) throw new UsageError(`the text tower takes no input_ids (${text.inputs.map((i) => i.name).join(', ')})`);
+    const fixed = typeof idsSpec.shape[1] === 'number' && idsSpec.shape[1] > 0 ? idsSpec.shape[1] : undefined;
+    const enc = sentences.map((t) => tokenizer.encode(t).ids);
+    const len = fixed ?? Math.max(...enc.map((e) => e.length));
+    if (enc.some((e) => e.length > len)) throw new UsageError(`a label is longer than the text tower's ${len} tokens`);
+    const ids = new BigInt64Array(enc.length * len).fill(BigInt(tokenizer.padId));
+    const mask = new BigInt64Array(enc.length * len);
+    enc.forEach((e, r) => e.forEach((v, c) => ((ids[r * len + c] = BigInt(v)), (mask[r * len + c] = 1n))));
+    const feeds: Record<string, HostTensor> = { input_ids: { type: 'int64', dims: [enc.length, len], data: ids } };
+    if (text.inputs.some((i) => i.name === 'attention_mask')) feeds['attention_mask'] = { type: 'int64', dims: [enc.length, len], data: mask };
+    const r0 = performance.now();
+    const textEmb = embeddingRows(await text.run(feeds), 'text_embeds');
+    let inferenceMs = performance.now() - r0;
+    const input = imageInput(vision, 'zero-shot-image-classification');
+    const side = opts.size ?? 224;
+    const width = input.width || side;
+    const height = input.height || side;
+    const results: ZeroShotResult[] = [];
+    for (const f of files) {
+      if (opts.signal?.aborted) break;
+      const data = await imageToTensor(f, { width, height, layout: input.layout, mean: opts.preprocess?.mean ?? CLIP_MEAN, std: opts.preprocess?.std ?? CLIP_STD, resizeRatio: 1 });
+      const v0 = performance.now();
+      const out = await vision.run({ [input.spec.name]: { type: 'float32', dims: input.layout === 'nchw' ? [1, 3, height, width] : [1, height, width, 3], data } });
+      inferenceMs += performance.now() - v0;
+      const img = embeddingRows(out, 'image_embeds')[0]!;
+      if (img.length !== textEmb[0]!.length) throw new UsageError(`the towers disagree: image embeddings have ${img.length} dims, text ${textEmb[0]!.length}`);
+      const sims = textEmb.map((t) => t.reduce((acc, x, k) => acc + x * img[k]!, 0));
+      const probs = softmax(Float32Array.from(sims, (x) => 100 * x)); // CLIP's learned logit scale, exp(4.6052) = 100
+      results.push({ input: f, scores: labels.map((label, k) => ({ label, probability: probs[k]!, similarity: sims[k]! })).sort((a, b) => b.probability - a.probability) });
+      opts.onProgress?.(results.length, files.length);
+    }
+    return {
+      model: { name: opts.modelName, path: opts.model },
+      task: 'zero-shot-image-classification',
+      taskSource: opts.task ? 'flag' : 'inferred',
+      device: opts.device,
+      inputs: files.length,
+      results,
+      timing: { sessionMs, inferenceMs: Math.round(inferenceMs * 100) / 100, perImageMs: results.length ? Math.round((inferenceMs / results.length) * 100) / 100 : 0, batch: 1 },
+      interrupted: Boolean(opts.signal?.aborted),
+    };
+  } finally {
+    await text.dispose();
+  }
 }

@@ -1,12 +1,16 @@
 /** `aivmm run` as text: per image the top classes or the detections, then timing. */
-import type { ClassificationResult, DetectionResult, EmbeddingResult, GenerationResult, RunReport } from '../../core/tasks/index.js';
+import type { ClassificationResult, DetectionResult, EmbeddingResult, GenerationResult, RunReport, ZeroShotResult } from '../../core/tasks/index.js';
 import { formatMs } from '../format/units.js';
 
 export function renderRunPlain(r: RunReport): string {
   const lines: string[] = [];
   const many = r.results.length > 1;
   for (const res of r.results) {
-    if (r.task === 'text-generation') {
+    if (r.task === 'zero-shot-image-classification') {
+      const z = res as ZeroShotResult;
+      if (many) lines.push(`${z.input}:`);
+      for (const sc of z.scores) lines.push(`${many ? '  ' : ''}${(sc.probability * 100).toFixed(1).padStart(5)}%  ${sc.label}  (cosine ${sc.similarity.toFixed(3)})`);
+    } else if (r.task === 'text-generation') {
       // The text itself was streamed to stdout as it was generated.
       const g = res as GenerationResult;
       lines.push('', `(${g.tokens} tokens, ${g.finish === 'stop' ? 'end of answer' : g.finish === 'length' ? 'max tokens reached' : 'interrupted'}; prompt ${g.promptTokens} tokens in ${formatMs(g.prefillMs)}, then ${formatMs(g.decodeMsPerToken)}/token, ${g.tokensPerSec} tokens/s)`);

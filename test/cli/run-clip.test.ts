@@ -1,0 +1,86 @@
+/** Zero-shot image classification (CLIP-style): two generated towers, a word-level tokenizer, scores checked by hand. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import os from 'node:os';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Ajv } from 'ajv';
+import sharp from 'sharp';
+import { EXIT_CODES } from '../../src/cli/exit-codes.js';
+import { GraphBuilder } from '../../src/core/quantize/graph-builder.js';
+import { encodeModel } from '../../src/core/quantize/onnx-writer.js';
+import { ortBackend } from '../../src/core/backends/ort.js';
+import { imageToTensor } from '../../src/core/tasks/image.js';
+import { runCli } from '../helpers/run-cli.js';
+import { DECODER_TOKENIZER, DECODER_VOCAB } from '../helpers/tiny-decoder.js';
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validateRun = ajv.compile(JSON.parse(readFileSync(fileURLToPath(new URL('../../docs/schemas/run-1.schema.json', import.meta.url)), 'utf8')) as object);
+const cpu = { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' } as const;
+const E = 4;
+
+function vision(): Uint8Array {
+  const b = new GraphBuilder(21);
+  const x = b.input({ name: 'pixel_values', dataType: 'float32', shape: ['N', 3, 32, 32] });
+  const flat = b.op('Flatten', [b.op('GlobalAveragePool', [x])], [{ name: 'axis', type: 'int', value: 1 }]);
+  b.gemm(flat, 3, E, 'image_embeds');
+  b.output({ name: 'image_embeds', dataType: 'float32', shape: ['N', E] });
+  return encodeModel({ graph: b.graph('vision') });
+}
+
+function text(): Uint8Array {
+  const b = new GraphBuilder(22);
+  const ids = b.input({ name: 'input_ids', dataType: 'int64', shape: ['N', 'S'] });
+  const g = b.op('Gather', [b.constant('tok', [DECODER_VOCAB.length, E], b.normal(DECODER_VOCAB.length * E, 1)), ids]);
+  b.op('ReduceMean', [g], [{ name: 'axes', type: 'ints', value: [1] }, { name: 'keepdims', type: 'int', value: 0 }], 'text_embeds');
+  b.output({ name: 'text_embeds', dataType: 'float32', shape: ['N', E] });
+  return encodeModel({ graph: b.graph('text') });
+}
+
+const dir = mkdtempSync(join(os.tmpdir(), 'aivmm-clip-'));
+writeFileSync(join(dir, 'vision_model.onnx'), vision());
+writeFileSync(join(dir, 'text_model.onnx'), text());
+writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(DECODER_TOKENIZER));
+const env = { AIVMM_CACHE_DIR: join(dir, 'cache') };
+
+test('zero-shot: softmax over 100 × cosine of the image and each label sentence, best first', async () => {
+  const raw = Buffer.alloc(40 * 30 * 3);
+  for (let i = 0; i < raw.length; i++) raw[i] = (i * 13) % 256;
+  await sharp(raw, { raw: { width: 40, height: 30, channels: 3 } }).png().toFile(join(dir, 'img.png'));
+  const r = await runCli(['run', dir, '--task', 'zero-shot-image-classification', '--input', join(dir, 'img.png'), '--labels', 'hello,world,you', '--hypothesis', '{}', '--json'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout) as { data: { results: { scores: { label: string; probability: number; similarity: number }[] }[] } };
+  assert.ok(validateRun(doc), ajv.errorsText(validateRun.errors));
+  // By hand: the towers run directly, the maths done here.
+  const v = await ortBackend.load(join(dir, 'vision_model.onnx'), cpu);
+  const t = await ortBackend.load(join(dir, 'text_model.onnx'), cpu);
+  const data = await imageToTensor(join(dir, 'img.png'), { width: 32, height: 32, layout: 'nchw', mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711], resizeRatio: 1 });
+  const img = (await v.run({ pixel_values: { type: 'float32', dims: [1, 3, 32, 32], data } }))['image_embeds']!.data as Float32Array;
+  const unit = (a: Float32Array): number[] => Array.from(a, (x) => x / Math.hypot(...a));
+  const sims = await Promise.all(
+    [3, 4, 7].map(async (id) => {
+      const te = (await t.run({ input_ids: { type: 'int64', dims: [1, 1], data: BigInt64Array.of(BigInt(id)) } }))['text_embeds']!.data as Float32Array;
+      const a = unit(img);
+      return unit(te).reduce((s, x, k) => s + x * a[k]!, 0);
+    }),
+  );
+  const exps = sims.map((s) => Math.exp(100 * s - 100 * Math.max(...sims)));
+  const probs = exps.map((e) => e / exps.reduce((x, y) => x + y, 0));
+  const byLabel = new Map(doc.data.results[0]!.scores.map((s) => [s.label, s]));
+  ['hello', 'world', 'you'].forEach((label, k) => {
+    assert.ok(Math.abs(byLabel.get(label)!.similarity - sims[k]!) < 1e-5, label);
+    assert.ok(Math.abs(byLabel.get(label)!.probability - probs[k]!) < 1e-4, label);
+  });
+  const scores = doc.data.results[0]!.scores;
+  assert.ok(scores[0]!.probability >= scores[1]!.probability && scores[1]!.probability >= scores[2]!.probability);
+});
+
+test('zero-shot needs two labels and a text tower', async () => {
+  const one = await runCli(['run', dir, '--task', 'zero-shot-image-classification', '--input', join(dir, 'img.png'), '--labels', 'hello'], { env });
+  assert.equal(one.code, EXIT_CODES.USAGE);
+  assert.match(one.stderr, /at least two candidate labels/);
+  const lone = await runCli(['run', join(dir, 'vision_model.onnx'), '--task', 'zero-shot-image-classification', '--input', join(dir, 'img.png'), '--labels', 'a,b'], { env });
+  assert.equal(lone.code, EXIT_CODES.USAGE);
+  assert.match(lone.stderr, /needs the text tower too/);
+});
