@@ -222,7 +222,7 @@ says what to fetch and where to put it), 5 when --from lacks the files.`,
     .command('run [model]')
     .description('run a model with its task pre/post-processing: image classification, object detection, sentence embeddings, text generation')
     .option('-i, --input <path|text>', 'an image or a directory of images; for text tasks a text or a .txt file (repeatable)', collect, [])
-    .option('--task <task>', 'image-classification, object-detection, zero-shot-image-classification, sentence-embeddings or text-generation (default: from the catalog or the model)')
+    .option('--task <task>', 'image-classification, object-detection, zero-shot-image-classification, sentence-embeddings, text-generation or automatic-speech-recognition (default: from the catalog or the model)')
     .option('-d, --device <id>', 'CPU, GPU (= GPU.0), GPU.1, …', 'CPU')
     .option('-b, --backend <id>', 'ort-cpu, ort-webgpu, ort-cuda, ort-tensorrt')
     .option('-o, --output <path>', 'detection: the annotated PNG (a directory for several inputs)')
@@ -243,6 +243,9 @@ says what to fetch and where to put it), 5 when --from lacks the files.`,
     .option('--system <text>', 'text-generation: a system message for the chat template')
     .option('--text-model <path>', 'zero-shot-image-classification: the text tower (default: text_model*.onnx beside the vision tower)')
     .option('--hypothesis <template>', 'zero-shot-image-classification: how a label becomes a sentence ({} = the label)', 'a photo of {}.')
+    .option('--decoder-model <path>', 'automatic-speech-recognition: the decoder (default: decoder_model_merged*.onnx beside the encoder)')
+    .option('--language <code>', 'automatic-speech-recognition: en, de, … (default: detected)')
+    .option('--translate', 'automatic-speech-recognition: translate into English instead of transcribing')
     .option('--interactive', 'text-generation: a chat; each line you type is a turn (history kept), /exit or Ctrl-D ends')
     .option('--no-chat-template', 'text-generation: send the prompt as it is, without the tokenizer\'s chat template')
     .addHelpText(
@@ -255,6 +258,7 @@ Examples:
   $ aivmm run model.onnx --task object-detection --labels coco-80 --input img.png --json
   $ aivmm run minilm --input "a cat sat" --input "a dog ran"   sentence embeddings and their cosine similarity
   $ aivmm run clip-vit-b32 --input cat.jpg --labels "a cat,a dog,a car"
+  $ aivmm run whisper-tiny --input speech.wav                 WAV in, text out (language detected)
   $ aivmm run tinyllama --input "Why is the sky blue?" --max-tokens 200 --temperature 0.7 --top-p 0.9`,
     )
     .action(async (model: string | undefined, opts: RunFlags) => {
@@ -290,6 +294,9 @@ export interface RunFlags {
   interactive?: boolean;
   textModel?: string;
   hypothesis: string;
+  decoderModel?: string;
+  language?: string;
+  translate?: boolean;
 }
 
 export interface QuantizeFlags {

@@ -37,7 +37,8 @@ function positive(flag: string, value: string): number {
 export async function runCommand(ctx: CliContext, modelArg: string | undefined, opts: RunFlags): Promise<void> {
   if (opts.input.length === 0 && !opts.interactive) throw new UsageError('no --input given', 'aivmm run <model> --input image.jpg (a file or a directory; repeatable), or --interactive for a chat');
   if (opts.interactive && (opts.input.length > 0 || ctx.flags.json)) throw new UsageError('--interactive reads the conversation from the terminal', 'leave out --input and --json');
-  if (opts.task !== undefined && !TASKS.includes(opts.task as TaskName)) throw new UsageError(`unsupported --task '${opts.task}'`, `tasks: ${TASKS.join(', ')} (Whisper is not built yet)`);
+  if (opts.task === 'speech-to-text') opts.task = 'automatic-speech-recognition';
+  if (opts.task !== undefined && !TASKS.includes(opts.task as TaskName)) throw new UsageError(`unsupported --task '${opts.task}'`, `tasks: ${TASKS.join(', ')} (speech-to-text: automatic-speech-recognition)`);
   const topK = opts.topK === undefined ? undefined : positive('--top-k', opts.topK);
   const maxTokens = positive('--max-tokens', opts.maxTokens);
   const temperature = Number(opts.temperature);
@@ -63,13 +64,14 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   const pre = (entry?.preprocess ?? {}) as Preprocess;
   const preprocess: Preprocess = { ...pre, ...(mean ? { mean } : {}), ...(std ? { std } : {}) };
   const zeroShot = task === 'zero-shot-image-classification';
-  const labels = zeroShot || task === 'sentence-embeddings' || task === 'text-generation' ? undefined : opts.labels ?? entry?.labels ?? (embedded ? 'imagenet-1k' : undefined);
+  const speech = task === 'automatic-speech-recognition';
+  const labels = zeroShot || speech || task === 'sentence-embeddings' || task === 'text-generation' ? undefined : opts.labels ?? entry?.labels ?? (embedded ? 'imagenet-1k' : undefined);
   const model = await resolveModel(modelArg, cacheDir, process.cwd(), async (id) => {
     const [{ pullModel }, { hubSettings }] = await Promise.all([import('../../core/hub/pull.js'), import('../../core/hub/settings.js')]);
     const pulled = await pullModel({ id }, { settings: hubSettings(env), userAgent: userAgent() });
     for (const w of pulled.warnings) ctx.io.stderr.write(`warning: ${w}\n`);
     return pulled;
-  }, { multi: zeroShot });
+  }, { multi: zeroShot || speech });
   // CLIP: the model is the vision tower; the text tower comes from --text-model or beside it.
   let textModel: string | undefined;
   let visionModel = model.path;
@@ -82,6 +84,13 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
       const st = await stat(opts.labels).catch(() => undefined);
       candidates = st?.isFile() ? (await readFile(opts.labels, 'utf8')).split(/\r?\n/).map((l) => l.trim()).filter(Boolean) : opts.labels.split(',').map((l) => l.trim()).filter(Boolean);
     }
+  }
+  // Whisper: the model is the encoder; the decoder comes from --decoder-model or beside it.
+  let decoderModel: string | undefined;
+  if (speech) {
+    const files = model.files ?? [model.path];
+    visionModel = files.find((f) => /encoder/i.test(f)) ?? model.path;
+    decoderModel = opts.decoderModel ? resolve(opts.decoderModel) : files.find((f) => /decoder_model_merged/i.test(f)) ?? files.find((f) => /decoder/i.test(f));
   }
   if (entry?.warning) ctx.io.stderr.write(`warning: ${entry.alias}: ${entry.warning}\n`);
   const { device, backend, target } = await resolveOrtTarget(ctx, 'run', opts.device, opts.backend, cacheDir);
@@ -142,6 +151,8 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
       ...(textModel ? { textModel } : {}),
       ...(candidates ? { candidates } : {}),
       ...(opts.hypothesis ? { hypothesis: opts.hypothesis } : {}),
+      ...(decoderModel ? { decoderModel } : {}),
+      speech: { ...(opts.language ? { language: opts.language } : {}), translate: Boolean(opts.translate), maxTokens: Math.min(maxTokens, 440) },
       generation: {
         maxTokens,
         sampling: { temperature, seed, ...(topK ? { topK } : {}), ...(topP !== undefined ? { topP } : {}) },

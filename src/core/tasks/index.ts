@@ -15,8 +15,8 @@ import { IMAGE_EXTENSIONS, IMAGENET_MEAN, IMAGENET_STD, annotateImage, imageLayo
 import { loadLabels } from './labels.js';
 import type { Sampling } from './generate.js';
 
-export type TaskName = 'image-classification' | 'object-detection' | 'sentence-embeddings' | 'text-generation' | 'zero-shot-image-classification';
-export const TASKS: readonly TaskName[] = ['image-classification', 'object-detection', 'sentence-embeddings', 'text-generation', 'zero-shot-image-classification'];
+export type TaskName = 'image-classification' | 'object-detection' | 'sentence-embeddings' | 'text-generation' | 'zero-shot-image-classification' | 'automatic-speech-recognition';
+export const TASKS: readonly TaskName[] = ['image-classification', 'object-detection', 'sentence-embeddings', 'text-generation', 'zero-shot-image-classification', 'automatic-speech-recognition'];
 
 /** Preprocessing as the catalog describes it (catalog/models.json `preprocess`). */
 export interface Preprocess {
@@ -45,6 +45,9 @@ export interface RunOptions {
   candidates?: readonly string[];
   /** zero-shot: how a label becomes a sentence; {} marks the label. */
   hypothesis?: string;
+  /** automatic-speech-recognition: the decoder (the model is the encoder), language, translation. */
+  decoderModel?: string;
+  speech?: { language?: string; translate: boolean; maxTokens: number };
   target: RuntimeTarget;
   device: { id: string; name: string; backend: string };
   preprocess?: Preprocess;
@@ -104,6 +107,14 @@ export interface ZeroShotResult {
   scores: { label: string; probability: number; similarity: number }[];
 }
 
+export interface TranscriptResult {
+  input: string;
+  text: string;
+  language: string;
+  tokens: number;
+  seconds: number;
+}
+
 export interface EmbeddingResult {
   input: string;
   tokens: number;
@@ -116,7 +127,7 @@ export interface RunReport {
   taskSource: 'flag' | 'inferred';
   device: { id: string; name: string; backend: string };
   inputs: number;
-  results: (ClassificationResult | DetectionResult | EmbeddingResult | GenerationResult | ZeroShotResult)[];
+  results: (ClassificationResult | DetectionResult | EmbeddingResult | GenerationResult | ZeroShotResult | TranscriptResult)[];
   /** sentence-embeddings with several texts: cosine similarity of every pair. */
   similarity?: number[][];
   timing: { sessionMs: number; inferenceMs: number; perImageMs: number; batch: number };
@@ -194,6 +205,7 @@ export async function runTask(opts: RunOptions): Promise<RunReport> {
     if (task === 'sentence-embeddings') return await runEmbeddings(session, opts, Math.round(sessionMs));
     if (task === 'text-generation') return await runGeneration(session, opts, Math.round(sessionMs));
     if (task === 'zero-shot-image-classification') return await runZeroShot(session, opts, Math.round(sessionMs));
+    if (task === 'automatic-speech-recognition') return await runSpeech(session, opts, Math.round(sessionMs));
     const files = await expandImageInputs(opts.inputs);
     const input = imageInput(session, task);
     const side = opts.size ?? (task === 'object-detection' ? opts.preprocess?.letterbox ?? 640 : opts.preprocess?.crop ?? 224);
@@ -550,5 +562,51 @@ async function runZeroShot(vision: Session, opts: RunOptions, sessionMs: number)
     };
   } finally {
     await text.dispose();
+  }
+}
+
+/** automatic-speech-recognition (Whisper): WAV → 16 kHz mono → log-mel → encoder → cached greedy decoding. */
+async function runSpeech(encoder: Session, opts: RunOptions, sessionMs: number): Promise<RunReport> {
+  if (!opts.decoderModel) throw new UsageError('speech recognition needs the decoder too', 'give a directory or repo with encoder_model*.onnx and decoder_model_merged*.onnx');
+  const { readFile } = await import('node:fs/promises');
+  const { decodeWav, resample, SAMPLE_RATE } = await import('./audio.js');
+  const { transcribe } = await import('./whisper.js');
+  const { findTokenizer, loadTokenizer } = await import('./text.js');
+  const tokenizer = await loadTokenizer(await findTokenizer(opts.decoderModel, opts.tokenizer));
+  const decoder = await ortBackend.load(opts.decoderModel, opts.target, opts.threads ? { threads: opts.threads } : {});
+  try {
+    const files: string[] = [];
+    for (const input of opts.inputs) {
+      const st = await stat(input).catch(() => undefined);
+      if (!st) throw new NotFoundError(`input ${input} not found`);
+      if (st.isDirectory()) files.push(...(await readdir(input)).filter((f) => /\.wav$/i.test(f)).sort().map((f) => join(input, f)));
+      else files.push(input);
+    }
+    if (files.length === 0) throw new UsageError('no .wav files to transcribe');
+    const s = opts.speech ?? { translate: false, maxTokens: 224 };
+    const results: TranscriptResult[] = [];
+    let inferenceMs = 0;
+    for (const f of files) {
+      if (opts.signal?.aborted) break;
+      const audio = decodeWav(new Uint8Array(await readFile(f)), f);
+      const samples = resample(audio.samples, audio.sampleRate, SAMPLE_RATE);
+      const r0 = performance.now();
+      const t = await transcribe(encoder, decoder, tokenizer, samples, { ...(s.language ? { language: s.language } : {}), translate: s.translate, maxTokens: s.maxTokens, ...(opts.signal ? { signal: opts.signal } : {}) });
+      inferenceMs += performance.now() - r0;
+      results.push({ input: f, text: t.text, language: t.language, tokens: t.tokens, seconds: Math.round((samples.length / SAMPLE_RATE) * 100) / 100 });
+      opts.onProgress?.(results.length, files.length);
+    }
+    return {
+      model: { name: opts.modelName, path: opts.model },
+      task: 'automatic-speech-recognition',
+      taskSource: opts.task ? 'flag' : 'inferred',
+      device: opts.device,
+      inputs: files.length,
+      results,
+      timing: { sessionMs, inferenceMs: Math.round(inferenceMs * 100) / 100, perImageMs: results.length ? Math.round((inferenceMs / results.length) * 100) / 100 : 0, batch: 1 },
+      interrupted: Boolean(opts.signal?.aborted),
+    };
+  } finally {
+    await decoder.dispose();
   }
 }

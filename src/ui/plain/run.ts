@@ -1,12 +1,15 @@
 /** `aivmm run` as text: per image the top classes or the detections, then timing. */
-import type { ClassificationResult, DetectionResult, EmbeddingResult, GenerationResult, RunReport, ZeroShotResult } from '../../core/tasks/index.js';
+import type { ClassificationResult, DetectionResult, EmbeddingResult, GenerationResult, RunReport, TranscriptResult, ZeroShotResult } from '../../core/tasks/index.js';
 import { formatMs } from '../format/units.js';
 
 export function renderRunPlain(r: RunReport): string {
   const lines: string[] = [];
   const many = r.results.length > 1;
   for (const res of r.results) {
-    if (r.task === 'zero-shot-image-classification') {
+    if (r.task === 'automatic-speech-recognition') {
+      const t = res as TranscriptResult;
+      lines.push(`${many ? `${t.input} ` : ''}[${t.language}, ${t.seconds} s] ${t.text}`);
+    } else if (r.task === 'zero-shot-image-classification') {
       const z = res as ZeroShotResult;
       if (many) lines.push(`${z.input}:`);
       for (const sc of z.scores) lines.push(`${many ? '  ' : ''}${(sc.probability * 100).toFixed(1).padStart(5)}%  ${sc.label}  (cosine ${sc.similarity.toFixed(3)})`);
@@ -32,7 +35,7 @@ export function renderRunPlain(r: RunReport): string {
     lines.push('cosine similarity:');
     r.similarity.forEach((row, i) => lines.push(`  ${String(i + 1).padStart(2)}: ${row.map((v) => v.toFixed(3).padStart(6)).join(' ')}`));
   }
-  const unit = r.task === 'sentence-embeddings' || r.task === 'text-generation' ? 'text' : 'image';
+  const unit = r.task === 'sentence-embeddings' || r.task === 'text-generation' ? 'text' : r.task === 'automatic-speech-recognition' ? 'recording' : 'image';
   lines.push(`${r.model.name} · ${r.task}${r.taskSource === 'inferred' ? ' (from the model)' : ''} · ${r.device.id} ${r.device.backend} · ${r.inputs} ${unit}${r.inputs === 1 ? '' : 's'} · ${formatMs(r.timing.perImageMs)}/${unit} inference (batch ${r.timing.batch}), session ${formatMs(r.timing.sessionMs)}`);
   return `${lines.join('\n')}\n`;
 }
