@@ -103,7 +103,7 @@ test('bad input: one line, documented exit code, nothing half-written', async ()
     [['run', 'tiny-convnet', '--input', join(dir, 'notes.txt')], EXIT_CODES.USAGE, /is not an image this task reads/],
     [['run', 'tiny-convnet', '--input', join(dir, 'fake.jpg')], EXIT_CODES.USAGE, /cannot read image .*fake\.jpg/],
     [['run', join(dir, 'mlp.onnx'), '--task', 'image-classification', '--input', join(dir, 'wide.png')], EXIT_CODES.USAGE, /inputs do not fit image-classification/],
-    [['run', 'tiny-convnet', '--task', 'speech-to-text', '--input', 'x'], EXIT_CODES.USAGE, /unsupported --task 'speech-to-text'/],
+    [['run', 'tiny-convnet', '--task', 'text-to-image', '--input', 'x'], EXIT_CODES.USAGE, /unsupported --task 'text-to-image'/],
     [['run', 'tiny-convnet', '--input', join(dir, 'wide.png'), '--conf', '2'], EXIT_CODES.USAGE, /invalid --conf '2'/],
     [['run', 'tiny-convnet', '--input', join(dir, 'wide.png'), '-o', join(dir, 'x.png')], EXIT_CODES.USAGE, /object-detection only/],
   ];
