@@ -211,7 +211,7 @@ export async function runTask(opts: RunOptions): Promise<RunReport> {
     const side = opts.size ?? (task === 'object-detection' ? opts.preprocess?.letterbox ?? 640 : opts.preprocess?.crop ?? 224);
     const width = input.width || side;
     const height = input.height || side;
-    const labels = opts.labels ? await loadLabels(opts.labels) : undefined;
+    const labels = opts.labels ? await loadLabels(opts.labels, opts.model) : undefined;
     const results: RunReport['results'] = [];
     let inferenceMs = 0;
     const batch = task === 'image-classification' && input.dynamicBatch ? Math.max(1, opts.batch) : 1;
