@@ -67,3 +67,13 @@ test('label sets: ImageNet-1k and COCO-80 ship; a missing file is NOT_FOUND', as
   assert.deepEqual([coco[0], coco[79]], ['person', 'toothbrush']);
   await assert.rejects(loadLabels('/nonexistent/labels.txt'), NotFoundError);
 });
+
+test('labels from the model\'s config.json id2label (transformers exports)', async () => {
+  const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const os = await import('node:os');
+  const dir = mkdtempSync(join(os.tmpdir(), 'aivmm-id2label-'));
+  mkdirSync(join(dir, 'onnx'));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ id2label: { '0': 'person', '2': 'car' } }));
+  assert.deepEqual(await loadLabels('config.json id2label', join(dir, 'onnx', 'model.onnx')), ['person', 'class 1', 'car']);
+});
