@@ -8,15 +8,15 @@ import { parseDuration, parseInputFileFlag, parsePercent, parseShape, runBench, 
 import { autoCandidates, choose, parseRequire, recordMeasurements, unmeasured, type AutoChoice, type Prefer, type Requirement } from '../../core/bench/auto.js';
 import type { DevicesReport } from '../../core/devices/types.js';
 import { writeFileAtomic } from '../../core/atomic-write.js';
-import { resolveModel } from '../../core/hub/resolve-model.js';
 import { UsageError, errorFromCode, errorMessage, ConfigError } from '../../core/errors.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
 import type { CliContext } from '../context.js';
+import { resolveModelArg } from '../model-arg.js';
 import type { BenchFlags } from '../program.js';
 import { processBenchRunner } from '../bench-runner.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import { startBenchProgress } from '../bench-progress.js';
-import { aivmmVersion, userAgent } from '../version.js';
+import { aivmmVersion } from '../version.js';
 
 async function checkWritable(file: string): Promise<void> {
   const dir = dirname(resolve(file));
@@ -135,13 +135,7 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
   if (opts.save) await checkWritable(opts.save); // fail now, not after minutes of measuring
   const env = ctx.io.env;
   const { cacheDir } = resolvePaths(env);
-  const model = await resolveModel(modelArg, cacheDir, process.cwd(), async (id) => {
-    const [{ pullModel }, { hubSettings }] = await Promise.all([import('../../core/hub/pull.js'), import('../../core/hub/settings.js')]);
-    const pulled = await pullModel({ id }, { settings: hubSettings(env), userAgent: userAgent() });
-    for (const w of pulled.warnings) ctx.io.stderr.write(`warning: ${w}\n`);
-    ctx.log(`${id}: ${pulled.files.filter((f) => f.downloaded).length} file(s) downloaded into ${pulled.snapshotDir}`);
-    return pulled;
-  });
+  const model = await resolveModelArg(ctx, modelArg, cacheDir);
   const devices = await listDevices({ host: nodeHost(env, env['AIVMM_SYSROOT'] || '/'), cacheDir });
   const auto = opts.device.trim().toLowerCase() === 'auto';
   if (!auto && (opts.require !== undefined || opts.prefer !== 'latency')) throw new UsageError('--prefer and --require go with --device auto');

@@ -3,15 +3,14 @@ import { resolve } from 'node:path';
 import { resolvePaths } from '../../core/config/paths.js';
 import { parseDuration } from '../../core/bench/measure.js';
 import { UsageError } from '../../core/errors.js';
-import { resolveModel } from '../../core/hub/resolve-model.js';
 import type { CalibrationMethod, QuantizeEvent, QuantizeMode } from '../../core/quantize/index.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
 import type { CliContext } from '../context.js';
+import { resolveModelArg } from '../model-arg.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import type { QuantizeFlags } from '../program.js';
 import { resolveOrtTarget } from '../ort-target.js';
 import { startSpinner } from '../spinner.js';
-import { userAgent } from '../version.js';
 
 const MODES: readonly string[] = ['static', 'dynamic', 'fp16', 'auto'];
 const METHODS: readonly string[] = ['minmax', 'percentile', 'entropy'];
@@ -31,12 +30,7 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
 
   const env = ctx.io.env;
   const { cacheDir } = resolvePaths(env);
-  const model = await resolveModel(modelArg, cacheDir, process.cwd(), async (id) => {
-    const [{ pullModel }, { hubSettings }] = await Promise.all([import('../../core/hub/pull.js'), import('../../core/hub/settings.js')]);
-    const pulled = await pullModel({ id }, { settings: hubSettings(env), userAgent: userAgent() });
-    for (const w of pulled.warnings) ctx.io.stderr.write(`warning: ${w}\n`);
-    return pulled;
-  });
+  const model = await resolveModelArg(ctx, modelArg, cacheDir);
 
   // The device fidelity and latency are measured on.
   const { device, backend, target } = await resolveOrtTarget(ctx, 'quantize', opts.device, opts.backend, cacheDir);

@@ -5,15 +5,14 @@ import { resolvePaths } from '../../core/config/paths.js';
 import { UsageError } from '../../core/errors.js';
 import { findAlias } from '../../core/hub/catalog.js';
 import { EMBEDDED_MODELS } from '../../core/hub/embedded.js';
-import { resolveModel } from '../../core/hub/resolve-model.js';
 import { TASKS, type Preprocess, type RunReport, type TaskName } from '../../core/tasks/index.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
 import type { CliContext } from '../context.js';
+import { resolveModelArg } from '../model-arg.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import { resolveOrtTarget } from '../ort-target.js';
 import type { RunFlags } from '../program.js';
 import { startSpinner } from '../spinner.js';
-import { userAgent } from '../version.js';
 
 function numberList(flag: string, value: string | undefined, n: number): number[] | undefined {
   if (value === undefined) return undefined;
@@ -66,12 +65,7 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   const zeroShot = task === 'zero-shot-image-classification';
   const speech = task === 'automatic-speech-recognition';
   const labels = zeroShot || speech || task === 'sentence-embeddings' || task === 'text-generation' ? undefined : opts.labels ?? entry?.labels ?? (embedded ? 'imagenet-1k' : undefined);
-  const model = await resolveModel(modelArg, cacheDir, process.cwd(), async (id) => {
-    const [{ pullModel }, { hubSettings }] = await Promise.all([import('../../core/hub/pull.js'), import('../../core/hub/settings.js')]);
-    const pulled = await pullModel({ id }, { settings: hubSettings(env), userAgent: userAgent() });
-    for (const w of pulled.warnings) ctx.io.stderr.write(`warning: ${w}\n`);
-    return pulled;
-  }, { multi: zeroShot || speech });
+  const model = await resolveModelArg(ctx, modelArg, cacheDir, { multi: zeroShot || speech });
   // CLIP: the model is the vision tower; the text tower comes from --text-model or beside it.
   let textModel: string | undefined;
   let visionModel = model.path;

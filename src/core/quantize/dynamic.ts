@@ -4,7 +4,7 @@
  * optimizer produces from quantize_dynamic's DynamicQuantizeLinear + MatMulInteger pattern, so the
  * model runs the fused int8 kernel without depending on that fusion happening.
  */
-import { floatAttr, indexGraph, inferTypes, intAttr } from './graph.js';
+import { floatAttr, indexGraph, inferTypes, intAttr, nameAllocator } from './graph.js';
 import { elementCount, tensorFloats } from './onnx-model.js';
 import type { ModelSpec, NodeSpec, TensorInit } from './onnx-model.js';
 import { quantizeWeightInt8 } from './static.js';
@@ -37,13 +37,7 @@ export function quantizeDynamic(m: ModelSpec, opts: DynamicOptions): DynamicResu
   const g = m.graph;
   const idx = indexGraph(g);
   const types = inferTypes(m);
-  const used = new Set<string>([...g.initializers.map((t) => t.name), ...g.nodes.flatMap((n) => [...n.inputs, ...n.outputs])]);
-  const fresh = (base: string): string => {
-    let name = base;
-    for (let k = 1; used.has(name); k++) name = `${base}_${k}`;
-    used.add(name);
-    return name;
-  };
+  const fresh = nameAllocator([...g.initializers.map((t) => t.name), ...g.nodes.flatMap((n) => [...n.inputs, ...n.outputs])]);
   const newInits: TensorInit[] = [];
   const nodes: NodeSpec[] = [];
   const quantizedNodes: DynamicResult['quantizedNodes'] = [];

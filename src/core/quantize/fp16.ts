@@ -4,7 +4,7 @@
  * run in float32 between Casts; with keepIoTypes the model's inputs and outputs stay float32.
  * Values beyond ±65504 saturate (counted), as onnxconverter-common clamps them.
  */
-import { indexGraph, inferTypes } from './graph.js';
+import { indexGraph, inferTypes, nameAllocator } from './graph.js';
 import { ONNX_DATA_TYPE, floatToHalf, tensorFloats } from './onnx-model.js';
 import type { Attribute, ModelSpec, NodeSpec, TensorInit, ValueInfo } from './onnx-model.js';
 import { keepInMemory } from './spill.js';
@@ -60,13 +60,7 @@ export function convertFp16(m: ModelSpec, opts: Fp16Options): Fp16Result {
   const types = inferTypes(m);
   const blocked = new Set([...FP16_BLOCKED_OPS, ...opts.exclude]);
   const isBlocked = (n: NodeSpec, i: number): boolean => blocked.has(n.opType) || blocked.has(n.name || `${n.opType}_${i}`);
-  const used = new Set<string>([...g.initializers.map((t) => t.name), ...g.inputs.map((v) => v.name), ...g.nodes.flatMap((n) => [...n.inputs, ...n.outputs])]);
-  const fresh = (base: string): string => {
-    let name = base;
-    for (let k = 1; used.has(name); k++) name = `${base}_${k}`;
-    used.add(name);
-    return name;
-  };
+  const fresh = nameAllocator([...g.initializers.map((t) => t.name), ...g.inputs.map((v) => v.name), ...g.nodes.flatMap((n) => [...n.inputs, ...n.outputs])]);
   const isFloat = (t: string): boolean => types.get(t) === 'float32';
   const counts = { saturated: 0, flushed: 0 };
 

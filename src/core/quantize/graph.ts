@@ -147,3 +147,14 @@ function outputType(n: NodeSpec, k: number, first: OnnxDataType | undefined, typ
       return first;
   }
 }
+
+/** A generator of tensor/node names not yet taken: `base`, else `base_1`, `base_2`, … */
+export function nameAllocator(taken: Iterable<string>): (base: string) => string {
+  const used = new Set(taken);
+  return (base) => {
+    let name = base;
+    for (let k = 1; used.has(name); k++) name = `${base}_${k}`;
+    used.add(name);
+    return name;
+  };
+}

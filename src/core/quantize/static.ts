@@ -16,7 +16,7 @@
  */
 import { UsageError } from '../errors.js';
 import type { Range } from './calibrate.js';
-import { floatAttr, indexGraph, inferTypes, intAttr, onnxOpset } from './graph.js';
+import { floatAttr, indexGraph, inferTypes, intAttr, onnxOpset, nameAllocator } from './graph.js';
 import { elementCount, tensorFloats } from './onnx-model.js';
 import type { Attribute, ModelSpec, NodeSpec, TensorInit } from './onnx-model.js';
 import { keepInMemory } from './spill.js';
@@ -294,13 +294,7 @@ export function quantizeStatic(m: ModelSpec, ranges: ReadonlyMap<string, Range>,
   }
 
   // 5. Rewrite.
-  const used = new Set<string>([...g.initializers.map((t) => t.name), ...g.inputs.map((t) => t.name), ...kept.flatMap((n) => [...n.inputs, ...n.outputs])]);
-  const fresh = (base: string): string => {
-    let name = base;
-    for (let k = 1; used.has(name); k++) name = `${base}_${k}`;
-    used.add(name);
-    return name;
-  };
+  const fresh = nameAllocator([...g.initializers.map((t) => t.name), ...g.inputs.map((t) => t.name), ...kept.flatMap((n) => [...n.inputs, ...n.outputs])]);
   const newInits: TensorInit[] = [];
   const outNodes: NodeSpec[] = [];
   const dqName = new Map<string, string>();

@@ -263,16 +263,7 @@ export async function runTask(opts: RunOptions): Promise<RunReport> {
       }
       opts.onProgress?.(Math.min(files.length, i + group.length), files.length);
     }
-    return {
-      model: { name: opts.modelName, path: opts.model },
-      task,
-      taskSource: opts.task ? 'flag' : 'inferred',
-      device: opts.device,
-      inputs: files.length,
-      results,
-      timing: { sessionMs: Math.round(sessionMs), inferenceMs: Math.round(inferenceMs * 100) / 100, perImageMs: results.length ? Math.round((inferenceMs / results.length) * 100) / 100 : 0, batch: Math.min(batch, files.length) },
-      interrupted: Boolean(opts.signal?.aborted),
-    };
+    return report(opts, task, files.length, results, sessionMs, inferenceMs, Math.min(batch, files.length));
   } finally {
     await session.dispose();
   }
@@ -328,17 +319,7 @@ async function runEmbeddings(session: Session, opts: RunOptions, sessionMs: numb
     opts.onProgress?.(Math.min(texts.length, s + n), texts.length);
   }
   const similarity = results.length > 1 ? results.map((a) => results.map((b) => Number(cosine(Float32Array.from(a.embedding), Float32Array.from(b.embedding)).toFixed(6)))) : undefined;
-  return {
-    model: { name: opts.modelName, path: opts.model },
-    task: 'sentence-embeddings',
-    taskSource: opts.task ? 'flag' : 'inferred',
-    device: opts.device,
-    inputs: texts.length,
-    results,
-    ...(similarity ? { similarity } : {}),
-    timing: { sessionMs, inferenceMs: Math.round(inferenceMs * 100) / 100, perImageMs: results.length ? Math.round((inferenceMs / results.length) * 100) / 100 : 0, batch: Math.min(batch, texts.length) },
-    interrupted: Boolean(opts.signal?.aborted),
-  };
+  return report(opts, 'sentence-embeddings', texts.length, results, sessionMs, inferenceMs, Math.min(batch, texts.length), similarity ? { similarity } : {});
 }
 
 /** The ids that end generation: eos_token_id from generation_config.json / config.json beside the model, and the tokenizer's eos_token. */
@@ -473,14 +454,20 @@ async function runGeneration(session: Session, opts: RunOptions, sessionMs: numb
     results.push(r);
     opts.onProgress?.(i + 1, texts.length);
   }
+  return report(opts, 'text-generation', texts.length, results, sessionMs, inferenceMs, 1);
+}
+
+/** The report every task returns: what ran where, the results, and timing. */
+function report(opts: RunOptions, task: TaskName, inputs: number, results: RunReport['results'], sessionMs: number, inferenceMs: number, batch: number, extra: Pick<RunReport, 'similarity'> = {}): RunReport {
   return {
     model: { name: opts.modelName, path: opts.model },
-    task: 'text-generation',
+    task,
     taskSource: opts.task ? 'flag' : 'inferred',
     device: opts.device,
-    inputs: texts.length,
+    inputs,
     results,
-    timing: { sessionMs, inferenceMs: Math.round(inferenceMs * 100) / 100, perImageMs: results.length ? Math.round((inferenceMs / results.length) * 100) / 100 : 0, batch: 1 },
+    ...extra,
+    timing: { sessionMs: Math.round(sessionMs), inferenceMs: Math.round(inferenceMs * 100) / 100, perImageMs: results.length ? Math.round((inferenceMs / results.length) * 100) / 100 : 0, batch },
     interrupted: Boolean(opts.signal?.aborted),
   };
 }
@@ -550,16 +537,7 @@ async function runZeroShot(vision: Session, opts: RunOptions, sessionMs: number)
       results.push({ input: f, scores: labels.map((label, k) => ({ label, probability: probs[k]!, similarity: sims[k]! })).sort((a, b) => b.probability - a.probability) });
       opts.onProgress?.(results.length, files.length);
     }
-    return {
-      model: { name: opts.modelName, path: opts.model },
-      task: 'zero-shot-image-classification',
-      taskSource: opts.task ? 'flag' : 'inferred',
-      device: opts.device,
-      inputs: files.length,
-      results,
-      timing: { sessionMs, inferenceMs: Math.round(inferenceMs * 100) / 100, perImageMs: results.length ? Math.round((inferenceMs / results.length) * 100) / 100 : 0, batch: 1 },
-      interrupted: Boolean(opts.signal?.aborted),
-    };
+    return report(opts, 'zero-shot-image-classification', files.length, results, sessionMs, inferenceMs, 1);
   } finally {
     await text.dispose();
   }
@@ -596,16 +574,7 @@ async function runSpeech(encoder: Session, opts: RunOptions, sessionMs: number):
       results.push({ input: f, text: t.text, language: t.language, tokens: t.tokens, seconds: Math.round((samples.length / SAMPLE_RATE) * 100) / 100 });
       opts.onProgress?.(results.length, files.length);
     }
-    return {
-      model: { name: opts.modelName, path: opts.model },
-      task: 'automatic-speech-recognition',
-      taskSource: opts.task ? 'flag' : 'inferred',
-      device: opts.device,
-      inputs: files.length,
-      results,
-      timing: { sessionMs, inferenceMs: Math.round(inferenceMs * 100) / 100, perImageMs: results.length ? Math.round((inferenceMs / results.length) * 100) / 100 : 0, batch: 1 },
-      interrupted: Boolean(opts.signal?.aborted),
-    };
+    return report(opts, 'automatic-speech-recognition', files.length, results, sessionMs, inferenceMs, 1);
   } finally {
     await decoder.dispose();
   }
