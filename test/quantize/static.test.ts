@@ -1,7 +1,6 @@
 /** QDQ placement on small graphs, the quantization arithmetic, calibration statistics and bias correction. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeModel } from '../../src/core/quantize/onnx-reader.js';
 import { encodeModel } from '../../src/core/quantize/onnx-writer.js';
 import { tensorFloats } from '../../src/core/quantize/onnx-model.js';
 import type { ModelSpec, NodeSpec } from '../../src/core/quantize/onnx-model.js';
