@@ -223,8 +223,10 @@ says what to fetch and where to put it), 5 when --from lacks the files.`,
     .description('run a model with its task pre/post-processing: image classification, object detection, sentence embeddings, text generation')
     .option('-i, --input <path|text>', 'an image or a directory of images; for text tasks a text or a .txt file (repeatable)', collect, [])
     .option('--task <task>', 'image-classification, object-detection, zero-shot-image-classification, sentence-embeddings, text-generation or automatic-speech-recognition (default: from the catalog or the model)')
-    .option('-d, --device <id>', 'CPU, GPU (= GPU.0), GPU.1, …', 'CPU')
+    .option('-d, --device <id>', 'CPU, GPU (= GPU.0), GPU.1, …, or auto (the pair measured fastest for this model: see --prefer)', 'CPU')
     .option('-b, --backend <id>', 'ort-cpu, ort-webgpu, ort-cuda, ort-tensorrt')
+    .option('--prefer <goal>', 'with --device auto: latency or throughput', 'latency')
+    .option('--require <list>', 'with --device auto: e.g. "memory>=4GB,fp16", kind=gpu, vendor=nvidia')
     .option('-o, --output <path>', 'detection: the annotated PNG (a directory for several inputs)')
     .option('-k, --top-k <n>', 'classification: classes shown per image (default 5); text-generation: sample among the k likeliest tokens')
     .option('--labels <file|set|list>', 'class names: a text file (one a line), imagenet-1k or coco-80 (default: the catalog\'s); zero-shot: the candidates, "a,b,c" or a file')
@@ -297,6 +299,8 @@ export interface RunFlags {
   decoderModel?: string;
   language?: string;
   translate?: boolean;
+  prefer: string;
+  require?: string;
 }
 
 export interface QuantizeFlags {

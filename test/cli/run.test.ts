@@ -117,3 +117,14 @@ test('bad input: one line, documented exit code, nothing half-written', async ()
   }
   assert.ok(!existsSync(join(dir, 'x.png')));
 });
+
+test('--device auto: the pair is chosen (probed, then cached) and said on stderr', async () => {
+  const autoEnv = { AIVMM_CACHE_DIR: mkdtempSync(join(os.tmpdir(), 'aivmm-run-auto-')) };
+  const first = await runCli(['run', 'tiny-convnet', '--device', 'auto', '--input', join(dir, 'wide.png'), '--json'], { env: autoEnv });
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stderr, /^auto: CPU ort-cpu: .*\(probed now\)/m);
+  assert.equal((JSON.parse(first.stdout) as { data: { device: { id: string; backend: string } } }).data.device.backend, 'ort-cpu');
+  const second = await runCli(['run', 'tiny-convnet', '--device', 'auto', '--input', join(dir, 'wide.png')], { env: autoEnv });
+  assert.match(second.stderr, /cached\)/);
+  assert.equal((await runCli(['run', 'tiny-convnet', '--input', join(dir, 'wide.png'), '--require', 'fp16'], { env: autoEnv })).code, EXIT_CODES.USAGE);
+});

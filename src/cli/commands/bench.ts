@@ -5,13 +5,13 @@ import { dirname, resolve } from 'node:path';
 import { resolvePaths } from '../../core/config/paths.js';
 import { listDevices, nodeHost } from '../../core/devices/index.js';
 import { parseDuration, parseInputFileFlag, parsePercent, parseShape, runBench, sha256File, type BenchEvent, type BenchReport, type BenchSettings, type PairRunner } from '../../core/bench/index.js';
-import { autoCandidates, choose, parseRequire, recordMeasurements, unmeasured, type AutoChoice, type Prefer, type Requirement } from '../../core/bench/auto.js';
-import type { DevicesReport } from '../../core/devices/types.js';
+import { parseRequire, recordMeasurements, type AutoChoice, type Prefer } from '../../core/bench/auto.js';
 import { writeFileAtomic } from '../../core/atomic-write.js';
 import { UsageError, errorFromCode, errorMessage, ConfigError } from '../../core/errors.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
 import type { CliContext } from '../context.js';
 import { resolveModelArg } from '../model-arg.js';
+import { chooseAuto } from '../auto-choice.js';
 import type { BenchFlags } from '../program.js';
 import { processBenchRunner } from '../bench-runner.js';
 import { EXIT_CODES } from '../exit-codes.js';
@@ -78,53 +78,6 @@ export function settingsFromFlags(opts: BenchFlags): BenchSettings {
     reference: opts.reference ?? (opts.save !== undefined || opts.baseline !== undefined),
     repeat: positiveInt('--repeat', opts.repeat),
   };
-}
-
-/** Quick probes for the pairs the cache has not measured for this model, then the choice. */
-async function chooseAuto(
-  ctx: CliContext,
-  a: { model: { name: string; path: string; embedded: boolean }; devices: DevicesReport; cacheDir: string; modelSha: string; requirements: Requirement[]; prefer: Prefer; backends: string[]; runner: PairRunner; signal: AbortSignal; onEvent: (e: BenchEvent) => void },
-): Promise<AutoChoice> {
-  let candidates = await autoCandidates(a.cacheDir, a.devices, a.modelSha, a.requirements);
-  if (a.backends.length > 0) candidates = candidates.map((c) => (a.backends.includes(c.backend) || c.excluded ? c : { ...c, excluded: `--backend ${a.backends.join(',')}` }));
-  const probed = new Set<string>();
-  for (const c of unmeasured(candidates, a.prefer)) {
-    if (a.signal.aborted) break;
-    ctx.log(`auto: probing ${c.device} ${c.backend}`);
-    const probe: BenchSettings = {
-      batches: [a.prefer === 'latency' ? 1 : 16],
-      shapes: [],
-      inputFiles: [],
-      seed: 1,
-      concurrency: 1,
-      warmup: { ms: 300 },
-      durationMs: 1000,
-      minIterations: 5,
-      maxMs: 15_000,
-      epOptions: {},
-      repeat: 1,
-      reference: false,
-    };
-    const r = await runBench({ model: a.model, devices: a.devices, device: c.device, backends: [c.backend], settings: probe, runner: a.runner, signal: a.signal, onEvent: a.onEvent, aivmmVersion: aivmmVersion() }).catch((err: unknown) => {
-      ctx.log(`auto: ${c.device} ${c.backend} probe failed: ${errorMessage(err)}`);
-      return undefined;
-    });
-    if (r && r.rows.length > 0) {
-      await recordMeasurements(a.cacheDir, a.devices, a.modelSha, r.rows);
-      probed.add(`${c.device} ${c.backend}`);
-    } else if (r) {
-      candidates = candidates.map((x) => (x === c ? { ...x, excluded: r.failed[0]?.error.message ?? 'probe failed' } : x));
-    }
-  }
-  const fresh = await autoCandidates(a.cacheDir, a.devices, a.modelSha, a.requirements);
-  const merged = fresh.map((c) => {
-    const before = candidates.find((x) => x.device === c.device && x.backend === c.backend);
-    const excluded = c.excluded ?? before?.excluded;
-    return { ...c, ...(excluded ? { excluded } : {}), ...(probed.has(`${c.device} ${c.backend}`) ? { source: 'probe' as const } : {}) };
-  });
-  const choice = choose(merged, a.prefer, a.requirements);
-  ctx.io.stderr.write(`auto: ${choice.device} ${choice.backend}: ${choice.reason}\n`);
-  return choice;
 }
 
 export async function benchCommand(ctx: CliContext, modelArg: string | undefined, opts: BenchFlags): Promise<void> {

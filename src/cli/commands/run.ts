@@ -87,7 +87,34 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
     decoderModel = opts.decoderModel ? resolve(opts.decoderModel) : files.find((f) => /decoder_model_merged/i.test(f)) ?? files.find((f) => /decoder/i.test(f));
   }
   if (entry?.warning) ctx.io.stderr.write(`warning: ${entry.alias}: ${entry.warning}\n`);
-  const { device, backend, target } = await resolveOrtTarget(ctx, 'run', opts.device, opts.backend, cacheDir);
+  let deviceFlag = opts.device;
+  let backendFlag = opts.backend;
+  if (opts.device.trim().toLowerCase() === 'auto') {
+    // The pair measured fastest for this model here (probing the ones not measured yet), among onnxruntime's.
+    if (!['latency', 'throughput'].includes(opts.prefer)) throw new UsageError(`invalid --prefer '${opts.prefer}'`, 'give latency or throughput');
+    const [{ chooseAuto }, { parseRequire }, { sha256File }, { listDevices, nodeHost }, { processBenchRunner }] = await Promise.all([
+      import('../auto-choice.js'),
+      import('../../core/bench/auto.js'),
+      import('../../core/bench/index.js'),
+      import('../../core/devices/index.js'),
+      import('../bench-runner.js'),
+    ]);
+    const devices = await listDevices({ host: nodeHost(env, env['AIVMM_SYSROOT'] || '/'), cacheDir });
+    const choice = await chooseAuto(ctx, {
+      model: { name: model.name, path: visionModel, embedded: model.embedded },
+      devices,
+      cacheDir,
+      modelSha: await sha256File(visionModel),
+      requirements: parseRequire(opts.require),
+      prefer: opts.prefer as 'latency' | 'throughput',
+      backends: opts.backend ? [opts.backend] : ['ort-cpu', 'ort-webgpu', 'ort-cuda', 'ort-tensorrt'],
+      runner: processBenchRunner(env, ctx.log),
+      signal: new AbortController().signal,
+    });
+    deviceFlag = choice.device;
+    backendFlag = choice.backend;
+  } else if (opts.require !== undefined || opts.prefer !== 'latency') throw new UsageError('--prefer and --require go with --device auto');
+  const { device, backend, target } = await resolveOrtTarget(ctx, 'run', deviceFlag, backendFlag, cacheDir);
   let output: string | undefined;
   if (opts.output) {
     output = resolve(opts.output);
