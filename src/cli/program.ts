@@ -220,8 +220,8 @@ says what to fetch and where to put it), 5 when --from lacks the files.`,
 
   program
     .command('run [model]')
-    .description('run a model with its task pre/post-processing: image classification, object detection, sentence embeddings, text generation')
-    .option('-i, --input <path|text>', 'an image or a directory of images; for text tasks a text or a .txt file (repeatable)', collect, [])
+    .description('run a model with its task pre/post-processing: classification, detection, CLIP zero-shot, embeddings, text generation, speech recognition')
+    .option('-i, --input <path|text>', 'an image, a WAV file or a directory of them; for text tasks a text or a .txt file (repeatable)', collect, [])
     .option('--task <task>', 'image-classification, object-detection, zero-shot-image-classification, sentence-embeddings, text-generation or automatic-speech-recognition (default: from the catalog or the model)')
     .option('-d, --device <id>', 'CPU, GPU (= GPU.0), GPU.1, …, or auto (the pair measured fastest for this model: see --prefer)', 'CPU')
     .option('-b, --backend <id>', 'ort-cpu, ort-webgpu, ort-cuda, ort-tensorrt')
