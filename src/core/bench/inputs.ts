@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import type { ElementType, HostTensor, TensorSpec, TypedData } from '../backends/types.js';
 import { NotFoundError, UsageError, errorMessage } from '../errors.js';
 import { seededRandom } from '../random.js';
+import { floatToHalf } from '../quantize/onnx-model.js';
 
 export interface InputPlan {
   /** name → full dims (batch included). */
@@ -81,18 +82,6 @@ export function shapeText(shape: readonly (number | string)[]): string {
   return `[${shape.map((d) => (typeof d === 'number' && d < 0 ? '?' : String(d))).join(', ')}]`;
 }
 
-/** float32 → IEEE half bits. */
-function toHalf(v: number): number {
-  const f = new Float32Array([v]);
-  const x = new Uint32Array(f.buffer)[0] as number;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = ((x >>> 23) & 0xff) - 127 + 15;
-  const mant = x & 0x7fffff;
-  if (exp <= 0) return sign;
-  if (exp >= 31) return sign | 0x7c00;
-  return sign | (exp << 10) | (mant >>> 13);
-}
-
 /** Seeded random data for one input, in a range that is valid for what its name says it is. */
 export function randomTensor(spec: TensorSpec, dims: readonly number[], seed: number): HostTensor {
   const size = dims.reduce((n, d) => n * d, 1);
@@ -115,7 +104,7 @@ export function randomTensor(spec: TensorSpec, dims: readonly number[], seed: nu
       data = Float32Array.from({ length: size }, () => rand() * 2 - 1);
       break;
     case 'float16':
-      data = Uint16Array.from({ length: size }, () => toHalf(rand() * 2 - 1));
+      data = Uint16Array.from({ length: size }, () => floatToHalf(rand() * 2 - 1));
       break;
     case 'int64':
       data = BigInt64Array.from(intValues(), (v) => BigInt(v));
@@ -215,7 +204,7 @@ export function parseJsonInputs(text: string, label: string, inputs: readonly Te
     for (let i = 0; i < size; i++) {
       const x = nums[i] as number;
       if (filled.data instanceof BigInt64Array) filled.data[i] = BigInt(Math.trunc(x));
-      else if (type === 'float16') (filled.data as Uint16Array)[i] = toHalf(x);
+      else if (type === 'float16') (filled.data as Uint16Array)[i] = floatToHalf(x);
       else filled.data[i] = x;
     }
     out[name] = filled;
