@@ -148,6 +148,26 @@ export function melFilters(): Float64Array[] {
   return filters;
 }
 
+let tables: { window: Float64Array; cos: Float64Array; sin: Float64Array } | undefined;
+
+/** The periodic Hann window and the real DFT's cos/sin tables for n_fft = 400, built once. */
+function dftTables(): { window: Float64Array; cos: Float64Array; sin: Float64Array } {
+  if (tables) return tables;
+  const bins = N_FFT / 2 + 1;
+  const window = Float64Array.from({ length: N_FFT }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / N_FFT));
+  const cos = new Float64Array(bins * N_FFT);
+  const sin = new Float64Array(bins * N_FFT);
+  for (let k = 0; k < bins; k++) {
+    for (let t = 0; t < N_FFT; t++) {
+      const a = (2 * Math.PI * k * t) / N_FFT;
+      cos[k * N_FFT + t] = Math.cos(a);
+      sin[k * N_FFT + t] = Math.sin(a);
+    }
+  }
+  tables = { window, cos, sin };
+  return tables;
+}
+
 /** Whisper's input: [80, 3000] log-mel features of the first 30 s (zero-padded), row-major. */
 export function logMel(samples: Float32Array): Float32Array {
   const n = CHUNK_SECONDS * SAMPLE_RATE;
@@ -162,16 +182,7 @@ export function logMel(samples: Float32Array): Float32Array {
   }
   const frames = 1 + Math.floor((padded.length - N_FFT) / HOP) - 1; // the last frame is dropped
   const bins = N_FFT / 2 + 1;
-  const window = Float64Array.from({ length: N_FFT }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / N_FFT));
-  const cos = new Float64Array(bins * N_FFT);
-  const sin = new Float64Array(bins * N_FFT);
-  for (let k = 0; k < bins; k++) {
-    for (let t = 0; t < N_FFT; t++) {
-      const a = (2 * Math.PI * k * t) / N_FFT;
-      cos[k * N_FFT + t] = Math.cos(a);
-      sin[k * N_FFT + t] = Math.sin(a);
-    }
-  }
+  const { window, cos, sin } = dftTables();
   const mel = melFilters();
   const out = new Float32Array(N_MELS * frames);
   const frame = new Float64Array(N_FFT);
