@@ -3,6 +3,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { resolvePaths } from '../../core/config/paths.js';
 import { UsageError } from '../../core/errors.js';
+import type { DevicesReport } from '../../core/devices/types.js';
 import { findAlias } from '../../core/hub/catalog.js';
 import { EMBEDDED_MODELS } from '../../core/hub/embedded.js';
 import { TASKS, type Preprocess, type RunReport, type TaskName } from '../../core/tasks/index.js';
@@ -89,6 +90,7 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   if (entry?.warning) ctx.io.stderr.write(`warning: ${entry.alias}: ${entry.warning}\n`);
   let deviceFlag = opts.device;
   let backendFlag = opts.backend;
+  let discovered: DevicesReport | undefined;
   if (opts.device.trim().toLowerCase() === 'auto') {
     // The pair measured fastest for this model here (probing the ones not measured yet), among onnxruntime's.
     if (!['latency', 'throughput'].includes(opts.prefer)) throw new UsageError(`invalid --prefer '${opts.prefer}'`, 'give latency or throughput');
@@ -113,8 +115,9 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
     });
     deviceFlag = choice.device;
     backendFlag = choice.backend;
+    discovered = devices;
   } else if (opts.require !== undefined || opts.prefer !== 'latency') throw new UsageError('--prefer and --require go with --device auto');
-  const { device, backend, target } = await resolveOrtTarget(ctx, 'run', deviceFlag, backendFlag, cacheDir);
+  const { device, backend, target } = await resolveOrtTarget(ctx, 'run', deviceFlag, backendFlag, cacheDir, discovered);
   let output: string | undefined;
   if (opts.output) {
     output = resolve(opts.output);
