@@ -218,15 +218,50 @@ test('CUDA reach with provider libraries present: the missing CUDA/cuDNN librari
     });
     const f2 = fakeHost(all);
     try {
+      // there, but not where the dynamic loader looks: the directory is named, with the export that fixes it
       const ctx2 = { ...ctx, host: f2.host, libs: new LibraryFinder(f2.host) };
-      const [, cuda2] = await reachFor(ctx2, nvidia);
-      assert.equal(cuda2?.available, true);
-      assert.equal(cuda2?.target, 'cuda:0');
+      const [, off] = await reachFor(ctx2, nvidia);
+      assert.equal(off?.available, false);
+      assert.match(off?.reason ?? '', /CUDA 12 \/ cuDNN 9 libraries are in \/usr\/local\/cuda\/lib64, which the dynamic loader does not search/);
+      assert.match(off?.fix ?? '', /^export LD_LIBRARY_PATH=\/usr\/local\/cuda\/lib64/);
     } finally {
       f2.cleanup();
     }
+    // on the loader's path (ld.so.conf.d, as NVIDIA's packages set it up): reachable, with CUDA's device ordinal
+    const f3 = fakeHost(merge(all, { files: { '/etc/ld.so.conf': 'include /etc/ld.so.conf.d/*.conf\n', '/etc/ld.so.conf.d/988_cuda-12.conf': '/usr/local/cuda/lib64\n' } }));
+    try {
+      const [, cuda3] = await reachFor({ ...ctx, host: f3.host, libs: new LibraryFinder(f3.host) }, nvidia);
+      assert.equal(cuda3?.available, true);
+      assert.equal(cuda3?.target, 'cuda:0');
+    } finally {
+      f3.cleanup();
+    }
   } finally {
     f.cleanup();
+  }
+});
+
+test('CUDA reach follows the libraries the installed provider was linked against (a CUDA 13 build)', async () => {
+  const cuda13 = ['libcublasLt.so.13', 'libcublas.so.13', 'libcurand.so.10', 'libcudart.so.13'];
+  const dir = '/usr/local/cuda-13.0/targets/x86_64-linux/lib';
+  const tree = merge(workstation(), { files: { '/usr/lib/x86_64-linux-gnu/libcuda.so.1': '', '/usr/lib/x86_64-linux-gnu/libcudnn.so.9': '', ...Object.fromEntries(cuda13.map((l) => [`${dir}/${l}`, ''])) } });
+  const ort = { installed: true, version: '1.30.0', bindingPresent: true, cudaProvider: true, tensorrtProvider: true, cudaNeeds: cuda13, tensorrtNeeds: ['libcublas.so.13', 'libnvinfer.so.10', 'libnvonnxparser.so.10', 'libcudart.so.13', 'libcudnn.so.9'] };
+  const f = fakeHost(tree, { env: {} });
+  const f2 = fakeHost(tree, { env: { LD_LIBRARY_PATH: dir } });
+  try {
+    const r = await discoverDevices(f.host);
+    const nvidia = byId(r.devices, 'GPU.2');
+    const ctx = { host: f.host, libs: new LibraryFinder(f.host), ort, openvino: { installed: false }, devices: r.devices };
+    const [, cuda, trt] = await reachFor(ctx, nvidia);
+    // found in the versioned toolkit directory, which is off the loader's path here
+    assert.equal(cuda?.available, false);
+    assert.equal(cuda?.reason, `CUDA 13 / cuDNN 9 libraries are in ${dir}, which the dynamic loader does not search`);
+    assert.equal(trt?.reason, 'CUDA 13 / cuDNN 9 / TensorRT 10 libraries not found: libnvinfer.so.10, libnvonnxparser.so.10');
+    const [, cuda2] = await reachFor({ ...ctx, host: f2.host, libs: new LibraryFinder(f2.host) }, nvidia);
+    assert.equal(cuda2?.available, true);
+  } finally {
+    f.cleanup();
+    f2.cleanup();
   }
 });
 

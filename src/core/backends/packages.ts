@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { readElfDynamic } from './elf.js';
 
 const require = createRequire(import.meta.url);
 
@@ -50,6 +51,19 @@ export interface OrtPackage {
   /** Whether the optional provider libraries (downloaded by the package's installer) are there. */
   cudaProvider: boolean;
   tensorrtProvider: boolean;
+  /**
+   * The CUDA-family libraries (libcu*, libnv*) each installed provider library was linked against, read
+   * from its ELF dynamic section: CUDA 12 for onnxruntime-node's own NuGet package, CUDA 13 for others.
+   * Absent when the provider is not installed or cannot be read.
+   */
+  cudaNeeds?: string[];
+  tensorrtNeeds?: string[];
+}
+
+/** The libcu* / libnv* libraries `file` names in DT_NEEDED, except the driver's libcuda.so.1. */
+export function cudaFamilyNeeds(file: string): string[] | undefined {
+  const dyn = readElfDynamic(file);
+  return dyn?.needed.filter((n) => /^lib(cu|nv)/.test(n) && n !== 'libcuda.so.1');
 }
 
 /** Platforms whose prebuilt onnxruntime-node binding bundles the WebGPU EP (per the package README). */
@@ -70,6 +84,14 @@ export function ortPackage(platform: string = process.platform, arch: string = p
     cudaProvider: has('libonnxruntime_providers_cuda.so') && has('libonnxruntime_providers_shared.so'),
     tensorrtProvider: has('libonnxruntime_providers_tensorrt.so') && has('libonnxruntime_providers_shared.so'),
   };
+  if (out.cudaProvider) {
+    const needs = cudaFamilyNeeds(join(binDir, 'libonnxruntime_providers_cuda.so'));
+    if (needs) out.cudaNeeds = needs;
+  }
+  if (out.tensorrtProvider) {
+    const needs = cudaFamilyNeeds(join(binDir, 'libonnxruntime_providers_tensorrt.so'));
+    if (needs) out.tensorrtNeeds = needs;
+  }
   const version = packageVersion(dir);
   if (version) out.version = version;
   return out;

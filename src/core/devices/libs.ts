@@ -41,19 +41,53 @@ async function ldConfDirs(host: Host, file: string, depth = 0): Promise<string[]
   return dirs;
 }
 
+/** Directories glibc's loader searches without being told (besides ld.so.conf's). */
+const TRUSTED_DIRS = ['/lib64', '/usr/lib64', '/lib', '/usr/lib', '/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu'];
+
+/** Versioned CUDA toolkits (/usr/local/cuda-13.0/...), where the libraries often sit off the loader's path. */
+async function cudaToolkitDirs(host: Host): Promise<string[]> {
+  const dirs: string[] = [];
+  for (const name of (await listDir(host, '/usr/local')).filter((n) => /^cuda(-[\d.]+)?$/.test(n)).sort().reverse()) {
+    dirs.push(`/usr/local/${name}/lib64`);
+    for (const t of await listDir(host, `/usr/local/${name}/targets`)) dirs.push(`/usr/local/${name}/targets/${t}/lib`);
+  }
+  return dirs;
+}
+
 export class LibraryFinder {
   private dirs: Promise<string[]> | undefined;
+  private loader: Promise<string[]> | undefined;
   private readonly found = new Map<string, Promise<string | undefined>>();
 
   constructor(private readonly host: Host) {}
 
+  /** Where a library may be: the loader's path first, then the usual install places. */
   searchDirs(): Promise<string[]> {
-    this.dirs ??= (async () => {
+    this.dirs ??= (async () => [...new Set([...(await this.loaderDirs()), ...STANDARD_DIRS, ...(await cudaToolkitDirs(this.host))])])();
+    return this.dirs;
+  }
+
+  /** What the dynamic loader searches: LD_LIBRARY_PATH, ld.so.conf, the trusted directories. */
+  loaderDirs(): Promise<string[]> {
+    this.loader ??= (async () => {
       const fromEnv = (this.host.env['LD_LIBRARY_PATH'] ?? '').split(':').filter(Boolean);
       const fromConf = await ldConfDirs(this.host, '/etc/ld.so.conf');
-      return [...new Set([...fromEnv, ...fromConf, ...STANDARD_DIRS])];
+      return [...new Set([...fromEnv, ...fromConf, ...TRUSTED_DIRS])];
     })();
-    return this.dirs;
+    return this.loader;
+  }
+
+  /** The directories holding `names` that the loader would not search (found elsewhere), in order. */
+  async offLoaderPath(names: readonly string[]): Promise<string[]> {
+    const loader = new Set(await this.loaderDirs());
+    const dirs: string[] = [];
+    for (const name of names) {
+      const path = await this.find(name);
+      if (!path) continue;
+      const dir = path.slice(0, path.lastIndexOf('/'));
+      if (!loader.has(dir) && !dirs.includes(dir)) dirs.push(dir);
+    }
+    return dirs;
   }
 
   /** The first path holding `name` (e.g. libcudart.so.12), or undefined. */

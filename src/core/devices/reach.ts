@@ -19,10 +19,26 @@ export interface ReachContext {
   devices: readonly Device[];
 }
 
+/** What onnxruntime-node's own (NuGet) CUDA provider needs; used when the installed one cannot be read. */
 const CUDA_LIBS = ['libcudart.so.12', 'libcublas.so.12', 'libcublasLt.so.12', 'libcufft.so.11', 'libcurand.so.10', 'libcudnn.so.9'];
 const TENSORRT_LIBS = ['libnvinfer.so.10', 'libnvinfer_plugin.so.10', 'libnvonnxparser.so.10'];
+/** cuDNN is loaded at run time, not linked: every onnxruntime 1.2x/1.3x CUDA provider needs cuDNN 9. */
+const CUDNN = 'libcudnn.so.9';
 
 const CUDA_FIX = 'aivmm setup cuda (runs onnxruntime-node\'s installer for the CUDA 12 provider libraries; --from <dir> offline)';
+
+/** The CUDA-family libraries a backend needs: read from the installed provider libraries, else the defaults. */
+function cudaNeeds(ctx: ReachContext, backend: 'ort-cuda' | 'ort-tensorrt'): string[] {
+  const cuda = ctx.ort.cudaNeeds ? [...ctx.ort.cudaNeeds, CUDNN] : CUDA_LIBS;
+  const all = backend === 'ort-cuda' ? cuda : [...cuda, ...(ctx.ort.tensorrtNeeds ?? TENSORRT_LIBS)];
+  return [...new Set(all)];
+}
+
+function stackName(need: readonly string[], backend: 'ort-cuda' | 'ort-tensorrt'): string {
+  const major = need.map((n) => /^libcudart\.so\.(\d+)/.exec(n)?.[1]).find(Boolean) ?? '12';
+  const trt = need.map((n) => /^libnvinfer\.so\.(\d+)/.exec(n)?.[1]).find(Boolean) ?? '10';
+  return backend === 'ort-cuda' ? `CUDA ${major} / cuDNN 9` : `CUDA ${major} / cuDNN 9 / TensorRT ${trt}`;
+}
 
 function unavailable(backend: BackendId, reason: string, fix?: string): BackendReach {
   const r: BackendReach = { backend, available: false, verified: false, reason };
@@ -94,13 +110,18 @@ async function cudaReach(ctx: ReachContext, device: Device, backend: 'ort-cuda' 
   if (host.platform === 'linux') {
     const driver = (await libs.find('libcuda.so.1')) ?? ((await exists(host, '/proc/driver/nvidia/version')) ? 'proc' : undefined);
     if (!driver) return unavailable(backend, 'the NVIDIA driver (libcuda.so.1) is not installed', 'install the NVIDIA driver');
-    const need = backend === 'ort-cuda' ? CUDA_LIBS : [...CUDA_LIBS, ...TENSORRT_LIBS];
+    const need = cudaNeeds(ctx, backend);
+    const stack = stackName(need, backend);
     const absent = await libs.missing(need);
     if (absent.length > 0) {
+      return unavailable(backend, `${stack} libraries not found: ${absent.join(', ')}`, `install them (${stack.replace(/ \/ /g, ', ')}) or add their directory to LD_LIBRARY_PATH`);
+    }
+    const off = await libs.offLoaderPath(need);
+    if (off.length > 0) {
       return unavailable(
         backend,
-        `${backend === 'ort-cuda' ? 'CUDA 12 / cuDNN 9' : 'CUDA 12 / cuDNN 9 / TensorRT 10'} libraries not found: ${absent.join(', ')}`,
-        'install them (CUDA 12 runtime, cuDNN 9' + (backend === 'ort-tensorrt' ? ', TensorRT 10' : '') + ') or add their directory to LD_LIBRARY_PATH',
+        `${stack} libraries are in ${off.join(', ')}, which the dynamic loader does not search`,
+        `export LD_LIBRARY_PATH=${off.join(':')}\${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} (or add the directory to /etc/ld.so.conf.d and run ldconfig)`,
       );
     }
   }
