@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// Runs one model on the CPU EP and on another EP with the same input and prints how far the outputs are apart
+// (max |Δ|, cosine, argmax agreement per row). Usage: node scripts/cuda-compare.mjs <model.onnx> <ep> [batch]
+import ort from 'onnxruntime-node';
+
+const [model, ep, batch = '4'] = process.argv.slice(2);
+const make = (name) => ort.InferenceSession.create(model, { executionProviders: [name === 'cpu' ? 'cpu' : { name }], logSeverityLevel: 3, extra: name === 'cpu' ? {} : { session: { disable_cpu_ep_fallback: '1' } } });
+const cpu = await make('cpu');
+const other = await make(ep);
+const meta = cpu.inputMetadata[0];
+const dims = meta.shape.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? Number(batch) : 1));
+const size = dims.reduce((a, b) => a * b, 1);
+let seed = 7;
+const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+let tensor;
+if (meta.type === 'float16') {
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  const data = new Uint16Array(size);
+  for (let i = 0; i < size; i++) {
+    f[0] = rnd();
+    data[i] = ((u[0] >>> 16) & 0x8000) | ((((u[0] >>> 23) & 0xff) - 112) << 10) | ((u[0] >>> 13) & 0x3ff);
+    if (Math.abs(f[0]) < 6.2e-5) data[i] = 0;
+  }
+  tensor = new ort.Tensor('float16', data, dims);
+} else {
+  const data = new Float32Array(size);
+  for (let i = 0; i < size; i++) data[i] = rnd();
+  tensor = new ort.Tensor('float32', data, dims);
+}
+const feeds = { [meta.name]: tensor };
+const a = (await cpu.run(feeds))[cpu.outputNames[0]];
+const b = (await other.run(feeds))[other.outputNames[0]];
+const toF = (t) => (t.type === 'float16' ? Float32Array.from(t.data, (h) => { const s = h & 0x8000 ? -1 : 1; const e = (h >> 10) & 31; const m = h & 1023; return e === 0 ? s * m * 2 ** -24 : e === 31 ? NaN : s * (1 + m / 1024) * 2 ** (e - 15); }) : t.data);
+const x = toF(a), y = toF(b);
+let dot = 0, nx = 0, ny = 0, maxd = 0;
+for (let i = 0; i < x.length; i++) { dot += x[i] * y[i]; nx += x[i] * x[i]; ny += y[i] * y[i]; maxd = Math.max(maxd, Math.abs(x[i] - y[i])); }
+const rows = dims[0], cols = x.length / rows;
+let agree = 0;
+for (let r = 0; r < rows; r++) {
+  let ia = 0, ib = 0;
+  for (let c = 1; c < cols; c++) { if (x[r * cols + c] > x[r * cols + ia]) ia = c; if (y[r * cols + c] > y[r * cols + ib]) ib = c; }
+  if (ia === ib) agree++;
+}
+console.log(JSON.stringify({ model, ep, batch: rows, maxAbsDiff: maxd, cosine: dot / Math.sqrt(nx * ny), argmaxAgreement: `${agree}/${rows}` }));
