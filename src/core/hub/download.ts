@@ -4,12 +4,11 @@
  * resumed from the last byte written instead of restarted, a timeout per read, then the size and the
  * content hash (sha256 for LFS files, git blob sha1 for small git files) compared with the etag.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { request as undiciRequest } from 'undici';
 import { IntegrityError, NetworkError, errorMessage } from '../errors.js';
 import { RETRYABLE } from './http.js';
+import { prefixHasher, type PrefixHasher } from './prefix-hash.js';
 
 export interface DownloadSpec {
   url: string;
@@ -32,6 +31,10 @@ export interface DownloadSpec {
   onRetry?: (why: string) => void;
   /** Continue a partial `dest` left by an earlier run (the caller holds the blob's lock). */
   resume?: boolean;
+  /** Size of each file write (default 4 MiB; up to 3 in flight per stream). */
+  writeBytes?: number;
+  /** Files of at least this many bytes are hashed by a worker thread while they download (default 16 MiB). */
+  workerHashMinBytes?: number;
 }
 
 export interface DownloadResult {
@@ -44,53 +47,91 @@ export interface DownloadResult {
 
 class RangeIgnored extends Error {}
 
-function hasherFor(etag: string, size: number): Hash | undefined {
-  if (/^[0-9a-f]{64}$/.test(etag)) return createHash('sha256');
-  if (/^[0-9a-f]{40}$/.test(etag)) return createHash('sha1').update(`blob ${size}\0`);
-  return undefined;
-}
-
 /** Writes are coalesced to this size: one syscall per few MiB instead of one per network chunk. */
 const WRITE_BYTES = 4 * 1024 * 1024;
+/**
+ * Writes in flight per stream. Writes run on libuv's thread pool: while they do, this thread goes on
+ * receiving (one write at a time stalled the socket and halved the rate on a 16-core host).
+ */
+const WRITES_IN_FLIGHT = 3;
 
 /**
- * Reads a response body into `fh` at `cursor.pos` (advanced as bytes land, so a failure mid-body still
- * says how far it got), hashing in order when asked.
+ * Reads a response body into `fh` from `cursor.pos`. `cursor.pos` only ever covers bytes whose write
+ * completed (and every write before them), so a failure mid-body still says how far the file is good;
+ * `progressed` is called each time it advances. Every write has settled when this returns or throws.
  */
-async function drain(body: AsyncIterable<Buffer>, fh: FileHandle, cursor: { pos: number }, limit: number, spec: DownloadSpec, hash: Hash | undefined, progressed: () => void): Promise<void> {
+async function drain(body: AsyncIterable<Buffer>, fh: FileHandle, cursor: { pos: number }, limit: number, spec: DownloadSpec, progressed: () => void): Promise<void> {
   let pending: Buffer[] = [];
   let pendingLen = 0;
-  const flush = async (): Promise<void> => {
-    if (pendingLen === 0) return;
-    const buf = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingLen);
-    const n = pendingLen;
-    pending = [];
-    pendingLen = 0;
-    await fh.write(buf, 0, n, cursor.pos);
-    hash?.update(buf);
-    cursor.pos += n;
-    spec.onBytes?.(n);
+  let next = cursor.pos; // where the next write goes
+  const queue: { done: Promise<void>; n: number }[] = [];
+  let failure: unknown;
+  const settleOldest = async (): Promise<void> => {
+    const w = queue.shift();
+    if (!w) return;
+    await w.done;
+    if (failure !== undefined) throw failure;
+    cursor.pos += w.n;
+    spec.onBytes?.(w.n);
     progressed();
+  };
+  const flush = async (): Promise<void> => {
+    if (pendingLen > 0) {
+      const buf = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingLen);
+      const n = pendingLen;
+      pending = [];
+      pendingLen = 0;
+      // Rejections are recorded and rethrown in order by settleOldest, never left unhandled.
+      queue.push({ done: fh.write(buf, 0, n, next).then(() => undefined, (err: unknown) => void (failure ??= err)), n });
+      next += n;
+    }
+    while (queue.length >= WRITES_IN_FLIGHT) await settleOldest();
   };
   try {
     for await (const chunk of body) {
-      const take = Math.min(chunk.byteLength, limit - cursor.pos - pendingLen);
+      const take = Math.min(chunk.byteLength, limit - next - pendingLen);
       if (take <= 0) break;
       pending.push(take === chunk.byteLength ? chunk : chunk.subarray(0, take));
       pendingLen += take;
-      if (pendingLen >= WRITE_BYTES) await flush();
+      if (pendingLen >= (spec.writeBytes ?? WRITE_BYTES)) await flush();
     }
   } finally {
-    await flush();
+    // Keep what arrived (a resumed request continues after it), and let no write outlive this call. A
+    // failed write (disk full) outranks the error that ended the body, if any.
+    let writeError: unknown;
+    try {
+      await flush();
+    } catch (err) {
+      writeError = err;
+    }
+    while (queue.length > 0) {
+      try {
+        await settleOldest();
+      } catch (err) {
+        writeError ??= err;
+      }
+    }
+    if (writeError !== undefined) throw writeError; // eslint-disable-line no-unsafe-finally
   }
+}
+
+/** Errors of the local file (disk full, read-only, gone), as opposed to the connection. */
+function isLocalFsError(err: unknown): boolean {
+  const e = err as { code?: unknown; syscall?: unknown };
+  return typeof e?.syscall === 'string' && /^(write|open|ftruncate|fstat|close|read)$/.test(e.syscall) && typeof e.code === 'string';
+}
+
+interface State {
+  hasher: PrefixHasher | undefined;
+  resumes: number;
+  ignored: boolean;
 }
 
 /**
  * Bytes [start, end) into `fh`, resuming after failures with `Range: bytes=<pos>-<end-1>`.
  * `whole`: this segment is the whole file, so a 200 to a range request can restart from zero.
  */
-async function segment(spec: DownloadSpec, fh: FileHandle, start: number, end: number, whole: boolean, state: { hash?: Hash | undefined; resumes: number; ignored: boolean }): Promise<void> {
-  const cursor = { pos: start };
+async function segment(spec: DownloadSpec, fh: FileHandle, start: number, end: number, whole: boolean, state: State, cursor: { pos: number } = { pos: start }): Promise<void> {
   let failures = 0;
   let firstRequest = true;
   while (cursor.pos < end) {
@@ -111,7 +152,7 @@ async function segment(spec: DownloadSpec, fh: FileHandle, start: number, end: n
         }
         // The server sent the whole file: start over from byte 0 with it.
         state.ignored = true;
-        state.hash = hasherFor(spec.etag, spec.size);
+        await state.hasher?.reset();
         await fh.truncate(0);
         cursor.pos = 0;
       } else if (res.statusCode === 416) {
@@ -130,11 +171,15 @@ async function segment(spec: DownloadSpec, fh: FileHandle, start: number, end: n
       if (!firstRequest) state.resumes++;
       firstRequest = false;
       const before = cursor.pos;
-      await drain(res.body, fh, cursor, end, spec, whole ? state.hash : undefined, () => (failures = 0));
+      await drain(res.body, fh, cursor, end, spec, () => {
+        failures = 0;
+        if (whole) state.hasher?.advance(cursor.pos);
+      });
       if (cursor.pos >= end) return;
       why = `connection closed after ${cursor.pos - before} bytes`;
     } catch (err) {
       if (err instanceof RangeIgnored || err instanceof NetworkError || err instanceof IntegrityError) throw err;
+      if (isLocalFsError(err)) throw err; // the disk, not the network: retrying will not help
       const e = err as { code?: string; message?: string };
       why = e.code === 'UND_ERR_BODY_TIMEOUT' || e.code === 'UND_ERR_HEADERS_TIMEOUT' ? `no data for ${spec.timeoutMs / 1000} s` : errorMessage(err);
     }
@@ -145,36 +190,44 @@ async function segment(spec: DownloadSpec, fh: FileHandle, start: number, end: n
   }
 }
 
-async function hashFile(path: string, etag: string, size: number): Promise<string | undefined> {
-  const h = hasherFor(etag, size);
-  if (!h) return undefined;
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 export async function downloadFile(spec: DownloadSpec): Promise<DownloadResult> {
   const existing = spec.resume ? ((await stat(spec.dest).catch(() => undefined))?.size ?? 0) : 0;
   const from = existing > 0 && existing < spec.size ? existing : 0;
   const fh = await open(spec.dest, from > 0 ? 'r+' : 'w+');
-  const state: { hash?: Hash | undefined; resumes: number; ignored: boolean } = { resumes: 0, ignored: false };
+  const state: State = { hasher: undefined, resumes: 0, ignored: false };
   let mode: DownloadResult['mode'] = 'single';
   try {
     if (from === 0) await fh.truncate(0);
     else await fh.truncate(from);
+    // Hashed on another thread as the file fills from byte 0 (bytes kept from an earlier run included).
+    state.hasher = prefixHasher(spec.dest, spec.etag, spec.size, spec.workerHashMinBytes);
+    state.hasher?.advance(from);
     const chunks = Math.ceil((spec.size - from) / spec.chunkBytes);
     let done = false;
     if (spec.connections > 1 && chunks >= 2) {
       mode = 'parallel';
       let next = 0;
+      // Each chunk's write position; the hash follows the prefix [0, p) that every chunk below p completed.
+      const cursors: { pos: number; end: number }[] = [];
+      let prefixChunk = 0;
+      const advancePrefix = (): void => {
+        while (prefixChunk < chunks && cursors[prefixChunk] && cursors[prefixChunk]!.pos >= cursors[prefixChunk]!.end) prefixChunk++;
+        const head = cursors[prefixChunk];
+        state.hasher?.advance(prefixChunk === chunks ? spec.size : head ? head.pos : from + prefixChunk * spec.chunkBytes);
+      };
       const worker = async (): Promise<void> => {
         while (next < chunks) {
           const i = next++;
+          const start = from + i * spec.chunkBytes;
+          const cursor = { pos: start, end: Math.min(spec.size, start + spec.chunkBytes) };
+          cursors[i] = cursor;
           try {
-            await segment(spec, fh, from + i * spec.chunkBytes, Math.min(spec.size, from + (i + 1) * spec.chunkBytes), false, state);
+            await segment({ ...spec, onBytes: (n) => (spec.onBytes?.(n), advancePrefix()) }, fh, start, cursor.end, false, state, cursor);
           } catch (err) {
             next = chunks; // the other workers stop after their current chunk
             throw err;
           }
+          advancePrefix();
         }
       };
       // Settle every worker before touching the file again.
@@ -183,28 +236,29 @@ export async function downloadFile(spec: DownloadSpec): Promise<DownloadResult> 
       if (!failed) done = true;
       else if (failed.reason instanceof RangeIgnored) {
         mode = 'single (server ignored Range)';
+        await state.hasher?.reset();
         await fh.truncate(0);
       } else throw failed.reason;
     }
     if (!done) {
-      const h = hasherFor(spec.etag, spec.size);
-      if (h && from > 0 && mode === 'single') {
-        // Hash the bytes kept from the earlier run, then continue the stream after them.
-        for await (const chunk of createReadStream(spec.dest, { start: 0, end: from - 1 })) h.update(chunk as Buffer);
-      }
-      if (h) state.hash = h;
       const start = mode === 'single' ? from : 0; // after a Range-ignoring server, start over
-      if (start === 0 && from > 0) await fh.truncate(0);
+      if (start === 0 && from > 0) {
+        await state.hasher?.reset();
+        await fh.truncate(0);
+      }
       await segment(spec, fh, start, spec.size, true, state);
     }
     const { size } = await fh.stat();
     if (size !== spec.size) throw new IntegrityError(`downloaded ${size} bytes, expected ${spec.size}`, 'run the command again; nothing was kept');
+    const digest = await state.hasher?.digest(spec.size).catch((err: unknown) => {
+      throw new IntegrityError(`could not verify the download: ${errorMessage(err)}`, 'run the command again; nothing was kept', { cause: err });
+    });
+    if (digest !== undefined && digest !== spec.etag) {
+      throw new IntegrityError(`checksum mismatch: got ${digest.slice(0, 16)}…, the Hub says ${spec.etag.slice(0, 16)}…`, 'run the command again; nothing was kept');
+    }
   } finally {
+    await state.hasher?.close();
     await fh.close();
-  }
-  const digest = mode === 'parallel' ? await hashFile(spec.dest, spec.etag, spec.size) : state.hash?.digest('hex');
-  if (digest !== undefined && digest !== spec.etag) {
-    throw new IntegrityError(`checksum mismatch: got ${digest.slice(0, 16)}…, the Hub says ${spec.etag.slice(0, 16)}…`, 'run the command again; nothing was kept');
   }
   return { mode: state.ignored ? 'single (server ignored Range)' : mode, resumes: state.resumes, resumedFrom: state.ignored || mode !== 'single' && mode !== 'parallel' ? 0 : from };
 }

@@ -1,0 +1,121 @@
+/**
+ * downloadFile with the hash computed by a worker thread as the file fills (forced on for small files
+ * here), against the test Hub's CDN with its faults: one stream, parallel ranges, cut connections, a
+ * server that ignores Range, wrong bytes, a resumed partial file, git-sha1 files. Writes are small here,
+ * so several are in flight on every stream when a connection is cut.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { downloadFile, type DownloadSpec } from '../../src/core/hub/download.js';
+import { prefixHasher } from '../../src/core/hub/prefix-hash.js';
+import { IntegrityError } from '../../src/core/errors.js';
+import { FakeHub, bytes, gitSha1, sha256 } from '../helpers/hub-server.js';
+
+const blob = bytes(3 * 1024 * 1024 + 12_345, 5);
+const etag = sha256(blob);
+
+async function withHub(fn: (hub: FakeHub, dir: string, spec: (over?: Partial<DownloadSpec>) => DownloadSpec) => Promise<void>): Promise<void> {
+  const hub = new FakeHub();
+  hub.addRepo('org/big', { commits: { ['a'.repeat(40)]: { 'model.onnx': blob } }, refs: { main: 'a'.repeat(40) } });
+  await hub.start();
+  const dir = await mkdtemp(join(tmpdir(), 'aivmm-dl-'));
+  const spec = (over: Partial<DownloadSpec> = {}): DownloadSpec => ({
+    url: `${hub.cdnUrl}/blob/${etag}`,
+    headers: {},
+    size: blob.length,
+    etag,
+    dest: join(dir, 'blob.incomplete'),
+    connections: 1,
+    chunkBytes: 256 * 1024,
+    timeoutMs: 5000,
+    maxFailures: 4,
+    backoffMs: 1,
+    sleep: async () => undefined,
+    workerHashMinBytes: 0,
+    writeBytes: 64 * 1024, // many writes in flight per stream
+    ...over,
+  });
+  try {
+    await fn(hub, dir, spec);
+  } finally {
+    await hub.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const same = async (path: string): Promise<void> => assert.equal(sha256(new Uint8Array(await readFile(path))), etag);
+
+test('worker-thread hashing: one stream and 4 parallel ranges verify and give the exact bytes', async () => {
+  await withHub(async (_hub, _dir, spec) => {
+    const one = await downloadFile(spec());
+    assert.equal(one.mode, 'single');
+    await same(spec().dest);
+    const par = await downloadFile(spec({ connections: 4 }));
+    assert.equal(par.mode, 'parallel');
+    await same(spec().dest);
+  });
+});
+
+test('worker-thread hashing: cut connections resume (one stream and ranges), a Range-ignoring server restarts from byte 0', async () => {
+  await withHub(async (hub, _dir, spec) => {
+    hub.faults = { cutAfterBytes: 700_000, cuts: 2 };
+    const one = await downloadFile(spec());
+    assert.equal(one.resumes, 2);
+    await same(spec().dest);
+    hub.faults = { cutAfterBytes: 100_000, cuts: 3 };
+    const par = await downloadFile(spec({ connections: 4 }));
+    assert.equal(par.mode, 'parallel');
+    assert.equal(par.resumes, 3);
+    await same(spec().dest);
+    hub.faults = { ignoreRange: true };
+    const ignored = await downloadFile(spec({ connections: 4 }));
+    assert.equal(ignored.mode, 'single (server ignored Range)');
+    await same(spec().dest);
+  });
+});
+
+test('worker-thread hashing: a partial file from an earlier run is continued and hashed from byte 0; garbage in it is caught', async () => {
+  await withHub(async (hub, _dir, spec) => {
+    await writeFile(spec().dest, blob.subarray(0, 1_500_000));
+    const r = await downloadFile(spec({ resume: true }));
+    assert.equal(r.resumedFrom, 1_500_000);
+    assert.ok(hub.log.some((e) => e.range === `bytes=1500000-${blob.length - 1}`));
+    await same(spec().dest);
+    await writeFile(spec().dest, bytes(1_500_000, 99)); // not the file's first bytes
+    await assert.rejects(downloadFile(spec({ resume: true })), (err: unknown) => err instanceof IntegrityError && /checksum mismatch/.test(err.message));
+  });
+});
+
+test('worker-thread hashing: wrong bytes from the server are a checksum mismatch, in both modes', async () => {
+  await withHub(async (hub, _dir, spec) => {
+    hub.faults = { corrupt: true };
+    for (const connections of [1, 4]) {
+      await assert.rejects(downloadFile(spec({ connections })), (err: unknown) => err instanceof IntegrityError && /checksum mismatch/.test(err.message));
+    }
+  });
+});
+
+test('prefixHasher: git blob sha1 and sha256 from a worker equal the one-pass hashes, whatever the advance steps', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'aivmm-ph-'));
+  try {
+    const data = bytes(5 * 1024 * 1024 + 7, 3);
+    const path = join(dir, 'f');
+    await writeFile(path, data);
+    for (const tag of [sha256(data), gitSha1(data)]) {
+      const h = prefixHasher(path, tag, data.length, 0);
+      assert.ok(h);
+      for (let end = 0; end < data.length; end += 777_777) h.advance(end);
+      assert.equal(await h.digest(data.length), tag);
+      await h.close();
+    }
+    assert.equal(prefixHasher(path, 'not-a-hash', data.length, 0), undefined);
+    // a file shorter than announced: an error, not a hang
+    const short = prefixHasher(path, sha256(data), data.length + 10, 0);
+    await assert.rejects(short!.digest(data.length + 10), /file ended at byte/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
