@@ -7,6 +7,8 @@
 //      target ≥ 90% of curl's rate.
 // Runs are interleaved and repeated; medians are reported. Usage:
 //   node --import tsx scripts/bench-pull.ts [--size-mb 256] [--capped-mb 64] [--cap 16] [--rounds 3] [--out file.json]
+// Without dev dependencies (the GPU machine): npx esbuild scripts/bench-pull.ts --bundle --platform=node
+//   --format=esm --packages=external --outfile=.scratch/bench-pull.mjs, then node .scratch/bench-pull.mjs …
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,7 +45,10 @@ if (args.includes('--serve')) {
   await new Promise(() => undefined); // until killed
 }
 
-const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', '--size-mb', String(sizeMb), '--capped-mb', String(cappedMb)], { stdio: ['ignore', 'pipe', 'inherit'] });
+// Under tsx (the repository) the server needs tsx too; a bundled copy (esbuild, for machines without dev
+// dependencies) runs as it is.
+const loader = import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : [];
+const child = spawn(process.execPath, [...loader, fileURLToPath(import.meta.url), '--serve', '--size-mb', String(sizeMb), '--capped-mb', String(cappedMb)], { stdio: ['ignore', 'pipe', 'inherit'] });
 const urls = await new Promise<{ hubUrl: string; cdnUrl: string }>((resolve) => {
   let buf = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => {
