@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { downloadFile, type DownloadSpec } from '../../src/core/hub/download.js';
 import { prefixHasher } from '../../src/core/hub/prefix-hash.js';
-import { IntegrityError, NetworkError } from '../../src/core/errors.js';
+import { IntegrityError } from '../../src/core/errors.js';
 import { FakeHub, bytes, gitSha1, sha256 } from '../helpers/hub-server.js';
 
 const blob = bytes(3 * 1024 * 1024 + 12_345, 5);
@@ -118,35 +118,4 @@ test('prefixHasher: git blob sha1 and sha256 from a worker equal the one-pass ha
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-});
-
-test('ranges on worker threads: exact bytes, resumed cuts, a Range-ignoring server, wrong bytes', async () => {
-  await withHub(async (hub, _dir, spec) => {
-    const events: number[] = [];
-    const r = await downloadFile(spec({ connections: 4, threads: 2, onBytes: (n) => events.push(n) }));
-    assert.equal(r.mode, 'parallel');
-    assert.equal(events.reduce((a, b) => a + b, 0), blob.length); // progress relayed from the threads
-    await same(spec().dest);
-    hub.faults = { cutAfterBytes: 100_000, cuts: 3 };
-    const cut = await downloadFile(spec({ connections: 4, threads: 2 }));
-    assert.equal(cut.resumes, 3);
-    await same(spec().dest);
-    hub.faults = { ignoreRange: true };
-    const ignored = await downloadFile(spec({ connections: 4, threads: 2 }));
-    assert.equal(ignored.mode, 'single (server ignored Range)');
-    await same(spec().dest);
-    hub.faults = { corrupt: true };
-    await assert.rejects(downloadFile(spec({ connections: 4, threads: 2 })), (err: unknown) => err instanceof IntegrityError && /checksum mismatch/.test(err.message));
-    hub.faults = { shortBy: 10 };
-    await assert.rejects(downloadFile(spec({ connections: 4, threads: 2 })), (err: unknown) => err instanceof IntegrityError && /fewer bytes/.test(err.message));
-  });
-});
-
-test('ranges on worker threads: an HTTP error in a thread is the same NetworkError as on one thread; the next download works', async () => {
-  await withHub(async (_hub, _dir, spec) => {
-    const gone = spec({ connections: 4, threads: 2, url: spec().url.replace(/[0-9a-f]{64}$/, '0'.repeat(64)) });
-    await assert.rejects(downloadFile(gone), (err: unknown) => err instanceof NetworkError && /failed: HTTP 404/.test(err.message));
-    await downloadFile(spec({ connections: 4, threads: 2 }));
-    await same(spec().dest);
-  });
 });

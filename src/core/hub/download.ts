@@ -9,7 +9,6 @@ import { request as undiciRequest } from 'undici';
 import { IntegrityError, NetworkError, errorMessage } from '../errors.js';
 import { RETRYABLE } from './http.js';
 import { prefixHasher, type PrefixHasher } from './prefix-hash.js';
-import { defaultRangeThreads, rangesInThreads } from './range-threads.js';
 
 export interface DownloadSpec {
   url: string;
@@ -32,8 +31,6 @@ export interface DownloadSpec {
   onRetry?: (why: string) => void;
   /** Continue a partial `dest` left by an earlier run (the caller holds the blob's lock). */
   resume?: boolean;
-  /** Worker threads receiving parallel ranges (1: all on this thread; default from the core count). */
-  threads?: number;
   /** Size of each file write (default 4 MiB; up to 3 in flight per stream). */
   writeBytes?: number;
   /** Files of at least this many bytes are hashed by a worker thread while they download (default 16 MiB). */
@@ -48,8 +45,7 @@ export interface DownloadResult {
   resumedFrom: number;
 }
 
-/** A range request answered with the whole file: parallel ranges cannot work with this server. */
-export class RangeIgnored extends Error {}
+class RangeIgnored extends Error {}
 
 /** Writes are coalesced to this size: one syscall per few MiB instead of one per network chunk. */
 const WRITE_BYTES = 4 * 1024 * 1024;
@@ -194,16 +190,6 @@ async function segment(spec: DownloadSpec, fh: FileHandle, start: number, end: n
   }
 }
 
-/**
- * Bytes [start, end) of `spec.url` into `fh` (one of a parallel download's ranges), resuming after
- * failures; `cursor.pos` says how far the range is written. Returns how many requests resumed it.
- */
-export async function downloadRange(spec: DownloadSpec, fh: FileHandle, start: number, end: number, cursor: { pos: number } = { pos: start }): Promise<number> {
-  const state: State = { hasher: undefined, resumes: 0, ignored: false };
-  await segment(spec, fh, start, end, false, state, cursor);
-  return state.resumes;
-}
-
 export async function downloadFile(spec: DownloadSpec): Promise<DownloadResult> {
   const existing = spec.resume ? ((await stat(spec.dest).catch(() => undefined))?.size ?? 0) : 0;
   const from = existing > 0 && existing < spec.size ? existing : 0;
@@ -220,53 +206,39 @@ export async function downloadFile(spec: DownloadSpec): Promise<DownloadResult> 
     let done = false;
     if (spec.connections > 1 && chunks >= 2) {
       mode = 'parallel';
-      // Each started range's write position; the hash follows the prefix [0, p) that every range below p completed.
-      const cursors: ({ pos: number; end: number } | undefined)[] = [];
+      let next = 0;
+      // Each chunk's write position; the hash follows the prefix [0, p) that every chunk below p completed.
+      const cursors: { pos: number; end: number }[] = [];
       let prefixChunk = 0;
       const advancePrefix = (): void => {
         while (prefixChunk < chunks && cursors[prefixChunk] && cursors[prefixChunk]!.pos >= cursors[prefixChunk]!.end) prefixChunk++;
         const head = cursors[prefixChunk];
         state.hasher?.advance(prefixChunk === chunks ? spec.size : head ? head.pos : from + prefixChunk * spec.chunkBytes);
       };
-      const jobs = Array.from({ length: chunks }, (_, i) => ({ start: from + i * spec.chunkBytes, end: Math.min(spec.size, from + (i + 1) * spec.chunkBytes) }));
-      const threads = Math.min(spec.threads ?? defaultRangeThreads(spec.connections), spec.connections);
-      let failure: unknown;
-      if (threads > 1) {
-        const perThread = Math.ceil(spec.connections / threads);
-        try {
-          state.resumes += await rangesInThreads(spec, jobs, threads, perThread, (i, pos) => {
-            cursors[i] = { pos, end: jobs[i]!.end };
-            advancePrefix();
-          });
-        } catch (err) {
-          failure = err;
-        }
-      } else {
-        let next = 0;
-        const worker = async (): Promise<void> => {
-          while (next < chunks) {
-            const i = next++;
-            const cursor = { pos: jobs[i]!.start, end: jobs[i]!.end };
-            cursors[i] = cursor;
-            try {
-              await segment({ ...spec, onBytes: (n) => (spec.onBytes?.(n), advancePrefix()) }, fh, cursor.pos, cursor.end, false, state, cursor);
-            } catch (err) {
-              next = chunks; // the other workers stop after their current chunk
-              throw err;
-            }
-            advancePrefix();
+      const worker = async (): Promise<void> => {
+        while (next < chunks) {
+          const i = next++;
+          const start = from + i * spec.chunkBytes;
+          const cursor = { pos: start, end: Math.min(spec.size, start + spec.chunkBytes) };
+          cursors[i] = cursor;
+          try {
+            await segment({ ...spec, onBytes: (n) => (spec.onBytes?.(n), advancePrefix()) }, fh, start, cursor.end, false, state, cursor);
+          } catch (err) {
+            next = chunks; // the other workers stop after their current chunk
+            throw err;
           }
-        };
-        // Settle every worker before touching the file again.
-        const results = await Promise.allSettled(Array.from({ length: Math.min(spec.connections, chunks) }, worker));
-        failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
-      }
-      if (failure === undefined) done = true;
-      else if (failure instanceof RangeIgnored) {
+          advancePrefix();
+        }
+      };
+      // Settle every worker before touching the file again.
+      const results = await Promise.allSettled(Array.from({ length: Math.min(spec.connections, chunks) }, worker));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (!failed) done = true;
+      else if (failed.reason instanceof RangeIgnored) {
         mode = 'single (server ignored Range)';
         await state.hasher?.reset();
         await fh.truncate(0);
-      } else throw failure;
+      } else throw failed.reason;
     }
     if (!done) {
       const start = mode === 'single' ? from : 0; // after a Range-ignoring server, start over
