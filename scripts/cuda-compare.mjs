@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Runs one model on the CPU EP and on another EP with the same input and prints how far the outputs are apart
-// (max |Δ|, cosine, argmax agreement per row). Usage: node scripts/cuda-compare.mjs <model.onnx> <ep> [batch]
+// (max |Δ|, cosine, argmax agreement per row), over several runs of the EP (a captured CUDA graph replays
+// from the third). Usage: node scripts/cuda-compare.mjs <model.onnx> <ep> [batch] [key=value session config]...
 import ort from 'onnxruntime-node';
 
-const [model, ep, batch = '4'] = process.argv.slice(2);
-const make = (name) => ort.InferenceSession.create(model, { executionProviders: [name === 'cpu' ? 'cpu' : { name }], logSeverityLevel: 3, extra: name === 'cpu' ? {} : { session: { disable_cpu_ep_fallback: '1' } } });
+const [model, ep, batch = '4', ...config] = process.argv.slice(2);
+const entries = Object.fromEntries(config.map((kv) => kv.split('=')));
+const make = (name) => ort.InferenceSession.create(model, { executionProviders: [name === 'cpu' ? 'cpu' : { name }], logSeverityLevel: 3, extra: name === 'cpu' ? {} : { ...entries, session: { disable_cpu_ep_fallback: '1' } } });
 const cpu = await make('cpu');
 const other = await make(ep);
 const meta = cpu.inputMetadata[0];
@@ -30,7 +32,8 @@ if (meta.type === 'float16') {
 }
 const feeds = { [meta.name]: tensor };
 const a = (await cpu.run(feeds))[cpu.outputNames[0]];
-const b = (await other.run(feeds))[other.outputNames[0]];
+let b;
+for (let i = 0; i < 5; i++) b = (await other.run(feeds))[other.outputNames[0]];
 const toF = (t) => (t.type === 'float16' ? Float32Array.from(t.data, (h) => { const s = h & 0x8000 ? -1 : 1; const e = (h >> 10) & 31; const m = h & 1023; return e === 0 ? s * m * 2 ** -24 : e === 31 ? NaN : s * (1 + m / 1024) * 2 ** (e - 15); }) : t.data);
 const x = toF(a), y = toF(b);
 let dot = 0, nx = 0, ny = 0, maxd = 0;
@@ -42,4 +45,4 @@ for (let r = 0; r < rows; r++) {
   for (let c = 1; c < cols; c++) { if (x[r * cols + c] > x[r * cols + ia]) ia = c; if (y[r * cols + c] > y[r * cols + ib]) ib = c; }
   if (ia === ib) agree++;
 }
-console.log(JSON.stringify({ model, ep, batch: rows, maxAbsDiff: maxd, cosine: dot / Math.sqrt(nx * ny), argmaxAgreement: `${agree}/${rows}` }));
+console.log(JSON.stringify({ model, ep, config: entries, batch: rows, maxAbsDiff: maxd, cosine: dot / Math.sqrt(nx * ny), argmaxAgreement: `${agree}/${rows}` }));
