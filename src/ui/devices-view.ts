@@ -15,6 +15,8 @@ export interface ReachRow {
   fix?: string;
   /** Probe run time, when probed. */
   runMs?: number;
+  /** "CUDA 13 / cuDNN 9 libraries from …" for the CUDA and TensorRT backends. */
+  libraries?: string;
 }
 
 export interface DeviceRow {
@@ -45,6 +47,7 @@ function reachRow(r: BackendReach, now: Date): ReachRow {
   }
   const row: ReachRow = { backend: r.backend, state, detail };
   if (r.fix) row.fix = r.fix;
+  if (r.libraries) row.libraries = `${r.libraries.stack} libraries from ${r.libraries.dirs.join(', ')}`;
   if (r.probe?.ok && r.probe.runMs !== undefined) row.runMs = r.probe.runMs;
   return row;
 }

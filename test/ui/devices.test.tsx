@@ -46,6 +46,7 @@ function report(): DevicesReport {
         backends: [
           { backend: 'ort-webgpu', available: true, verified: false, target: 'webgpu' },
           { backend: 'ort-cuda', available: false, verified: false, reason: 'CUDA provider libraries not installed', fix: 'aivmm setup cuda' },
+          { backend: 'ort-tensorrt', available: true, verified: false, target: 'tensorrt:0', libraries: { stack: 'CUDA 13 / cuDNN 9 / TensorRT 10', dirs: ['/usr/local/cuda-13.0/targets/x86_64-linux/lib', '/usr/lib/x86_64-linux-gnu'] } },
         ],
       },
       {
@@ -80,6 +81,7 @@ test('Ink screen: each device with its facts and every backend verdict, reason a
   assert.match(frame, /GPU\.1 {2}llvmpipe .* GPU · software/);
   assert.match(frame, /! ort-webgpu\s+webgpu · partial fallback/);
   assert.match(frame, /warning: nvidia-smi was slow/);
+  assert.match(frame, /CUDA 13 \/ cuDNN 9 \/ TensorRT 10 libraries from\s+\/usr\/local\/cuda-13\.0/); // wrapped at the frame width
 });
 
 test('plain table: every device and backend, then the reasons with their fixes', () => {
@@ -89,6 +91,7 @@ test('plain table: every device and backend, then the reasons with their fixes',
   assert.match(text, /ort-webgpu: yes\?/);
   assert.match(text, /ort-webgpu: fallback/);
   assert.match(text, /GPU\.0 ort-cuda: CUDA provider libraries not installed\n {4}fix: aivmm setup cuda/);
+  assert.match(text, /GPU\.0 ort-tensorrt: CUDA 13 \/ cuDNN 9 \/ TensorRT 10 libraries from \/usr\/local\/cuda-13\.0\/targets\/x86_64-linux\/lib, \/usr\/lib\/x86_64-linux-gnu/);
   assert.match(text, /probe results from 2 h ago/);
   assert.doesNotMatch(text, /\x1b\[/);
 });

@@ -259,6 +259,7 @@ test('CUDA reach follows the libraries the installed provider was linked against
     assert.equal(trt?.reason, 'CUDA 13 / cuDNN 9 / TensorRT 10 libraries not found: libnvinfer.so.10, libnvonnxparser.so.10');
     const [, cuda2] = await reachFor({ ...ctx, host: f2.host, libs: new LibraryFinder(f2.host) }, nvidia);
     assert.equal(cuda2?.available, true);
+    assert.deepEqual(cuda2?.libraries, { stack: 'CUDA 13 / cuDNN 9', dirs: [dir, '/usr/lib/x86_64-linux-gnu'] });
   } finally {
     f.cleanup();
     f2.cleanup();

@@ -77,6 +77,17 @@ export class LibraryFinder {
     return this.loader;
   }
 
+  /** The directories holding `names` (where each was found first), in order. */
+  async dirsOf(names: readonly string[]): Promise<string[]> {
+    const dirs: string[] = [];
+    for (const name of names) {
+      const path = await this.find(name);
+      const dir = path?.slice(0, path.lastIndexOf('/'));
+      if (dir && !dirs.includes(dir)) dirs.push(dir);
+    }
+    return dirs;
+  }
+
   /** The directories holding `names` that the loader would not search (found elsewhere), in order. */
   async offLoaderPath(names: readonly string[]): Promise<string[]> {
     const loader = new Set(await this.loaderDirs());

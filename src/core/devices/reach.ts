@@ -124,6 +124,7 @@ async function cudaReach(ctx: ReachContext, device: Device, backend: 'ort-cuda' 
         `export LD_LIBRARY_PATH=${off.join(':')}\${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} (or add the directory to /etc/ld.so.conf.d and run ldconfig)`,
       );
     }
+    return { ...reachable(ctx, device, backend), libraries: { stack, dirs: await libs.dirsOf(need) } };
   }
   return reachable(ctx, device, backend);
 }

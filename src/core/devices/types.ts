@@ -34,6 +34,8 @@ export interface BackendReach {
   target?: string;
   reason?: string;
   fix?: string;
+  /** CUDA/TensorRT: the library stack the installed provider was built for, and where it was found. */
+  libraries?: { stack: string; dirs: string[] };
   probe?: ProbeResult;
 }
 

@@ -21,7 +21,10 @@ export function renderDevicesPlain(report: DevicesReport, now: Date = new Date()
   const why: string[] = [];
   for (const r of rows) {
     for (const b of r.backends) {
-      if (b.state === 'ok' || b.state === 'unverified') continue;
+      if (b.state === 'ok' || b.state === 'unverified') {
+        if (b.libraries) why.push(`${r.id} ${b.backend}: ${b.libraries}`);
+        continue;
+      }
       why.push(`${r.id} ${b.backend}: ${b.detail}${b.fix ? `\n    fix: ${b.fix}` : ''}`);
     }
     for (const n of r.notes) why.push(`${r.id}: ${n}`);

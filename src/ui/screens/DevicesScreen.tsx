@@ -48,6 +48,11 @@ export function DevicesScreen({ report, now }: { report: DevicesReport; now?: Da
                   <Text dimColor>{`fix: ${b.fix}`}</Text>
                 </Box>
               ) : null}
+              {b.libraries ? (
+                <Box marginLeft={16}>
+                  <Text dimColor>{b.libraries}</Text>
+                </Box>
+              ) : null}
             </Box>
           ))}
           {r.backends.length === 0 ? <Text dimColor>{'       no backend reaches this device'}</Text> : null}
