@@ -4,6 +4,7 @@
  * server that ignores Range, wrong bytes, a resumed partial file, git-sha1 files. Writes are small here,
  * so several are in flight on every stream when a connection is cut.
  */
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -115,6 +116,23 @@ test('prefixHasher: git blob sha1 and sha256 from a worker equal the one-pass ha
     // a file shorter than announced: an error, not a hang
     const short = prefixHasher(path, sha256(data), data.length + 10, 0);
     await assert.rejects(short!.digest(data.length + 10), /file ended at byte/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a failed file write (file-size limit: EFBIG) ends the download at once, not retried as a network failure', { skip: process.platform !== 'linux' }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'aivmm-efbig-'));
+  try {
+    // SIGXFSZ ignored (inherited through exec), so the write fails with EFBIG instead of killing the process.
+    const script = `trap "" XFSZ; ulimit -f 1024; exec "${process.execPath}" --import tsx test/helpers/efbig-download.ts "${join(dir, 'f')}"`;
+    const out = await new Promise<string>((resolve) => {
+      let text = '';
+      const child = spawn('bash', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      child.stdout.on('data', (c: Buffer) => (text += c.toString()));
+      child.on('close', () => resolve(text));
+    });
+    assert.deepEqual(JSON.parse(out.trim()), { code: 'EFBIG', retries: 0 });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -106,7 +106,7 @@ async function drain(body: AsyncIterable<Buffer>, fh: FileHandle, cursor: { pos:
       pendingLen = 0;
       // One vectored write of the network chunks as they came (no copy into one buffer first). Rejections
       // are recorded and rethrown in order by settleOldest, never left unhandled.
-      queue.push({ done: writeAll(fh, bufs, n, next).then(() => undefined, (err: unknown) => void (failure ??= err)), n });
+      queue.push({ done: writeAll(fh, bufs, n, next).then(() => undefined, (err: unknown) => void (failure ??= fileError(err))), n });
       next += n;
     }
     while (queue.length >= WRITES_IN_FLIGHT) await settleOldest();
@@ -135,15 +135,20 @@ async function drain(body: AsyncIterable<Buffer>, fh: FileHandle, cursor: { pos:
         writeError ??= err;
       }
     }
-    if (writeError !== undefined) throw writeError; // eslint-disable-line no-unsafe-finally
+    if (writeError !== undefined) throw writeError;
   }
 }
 
-/** Errors of the local file (disk full, read-only, gone), as opposed to the connection. */
-function isLocalFsError(err: unknown): boolean {
-  const e = err as { code?: unknown; syscall?: unknown };
-  return typeof e?.syscall === 'string' && /^(write|open|ftruncate|fstat|close|read)$/.test(e.syscall) && typeof e.code === 'string';
+/**
+ * Errors of the local file (disk full, read-only, I/O error), as opposed to the connection: a socket's
+ * errors carry syscall 'read' too, so file errors are marked where they happen instead of guessed.
+ */
+const fileErrors = new WeakSet<object>();
+function fileError(err: unknown): unknown {
+  if (typeof err === 'object' && err !== null) fileErrors.add(err);
+  return err;
 }
+const isFileError = (err: unknown): boolean => typeof err === 'object' && err !== null && fileErrors.has(err);
 
 interface State {
   hasher: PrefixHasher | undefined;
@@ -177,7 +182,7 @@ async function segment(spec: DownloadSpec, fh: FileHandle, start: number, end: n
         // The server sent the whole file: start over from byte 0 with it.
         state.ignored = true;
         await state.hasher?.reset();
-        await fh.truncate(0);
+        await fh.truncate(0).catch((err: unknown) => Promise.reject(fileError(err)));
         cursor.pos = 0;
       } else if (res.statusCode === 416) {
         await res.body.dump().catch(() => undefined);
@@ -203,7 +208,7 @@ async function segment(spec: DownloadSpec, fh: FileHandle, start: number, end: n
       why = `connection closed after ${cursor.pos - before} bytes`;
     } catch (err) {
       if (err instanceof RangeIgnored || err instanceof NetworkError || err instanceof IntegrityError) throw err;
-      if (isLocalFsError(err)) throw err; // the disk, not the network: retrying will not help
+      if (isFileError(err)) throw err; // the disk, not the network: retrying will not help
       const e = err as { code?: string; message?: string };
       why = e.code === 'UND_ERR_BODY_TIMEOUT' || e.code === 'UND_ERR_HEADERS_TIMEOUT' ? `no data for ${spec.timeoutMs / 1000} s` : errorMessage(err);
     }

@@ -324,6 +324,7 @@ async function pullRepo(req: PullRequest, opts: PullOptions): Promise<PullResult
 function storageError(err: unknown, cacheDir: string): unknown {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') return new ConfigError(`not enough disk space in ${cacheDir}`, 'free some space, or point HF_HUB_CACHE (or HF_HOME) at a bigger disk');
+  if (code === 'EFBIG') return new ConfigError(`the file is too large to write in ${cacheDir} (a file-size limit or the file system's)`, 'check `ulimit -f`, or point HF_HUB_CACHE (or HF_HOME) at another file system');
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOTDIR') return new ConfigError(`cannot write to the Hugging Face cache ${cacheDir} (${code})`, 'fix its permissions, or point HF_HUB_CACHE (or HF_HOME) elsewhere');
   return err;
 }
