@@ -137,3 +137,37 @@ test('a failed file write (file-size limit: EFBIG) ends the download at once, no
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('the hashing thread closes its descriptor of the file when stopped early (reset, close) and after a digest', { skip: process.platform !== 'linux' }, async () => {
+  const { readdirSync, readlinkSync } = await import('node:fs');
+  const dir = await mkdtemp(join(tmpdir(), 'aivmm-ph-fd-'));
+  const path = join(dir, 'f');
+  const openOnIt = (): number =>
+    readdirSync('/proc/self/fd').filter((f) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${f}`) === path;
+      } catch {
+        return false;
+      }
+    }).length;
+  const until = async (cond: () => boolean): Promise<void> => {
+    for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  };
+  try {
+    const data = bytes(4 * 1024 * 1024, 8);
+    await writeFile(path, data);
+    const h = prefixHasher(path, sha256(data), data.length, 0)!;
+    h.advance(2 * 1024 * 1024);
+    await until(() => openOnIt() === 1); // the thread has opened the file
+    assert.equal(openOnIt(), 1);
+    await h.reset(); // stops that thread, starts another
+    await until(() => openOnIt() === 1);
+    await h.close(); // stopped before any digest
+    assert.equal(openOnIt(), 0);
+    const h2 = prefixHasher(path, sha256(data), data.length, 0)!;
+    assert.equal(await h2.digest(data.length), sha256(data));
+    assert.equal(openOnIt(), 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -52,7 +52,9 @@ function afterwardsHasher(path: string, kind: HashKind): PrefixHasher {
   };
 }
 
-// The worker: CommonJS evaluated from a string, so it runs the same from dist/ and under tsx.
+// The worker: CommonJS evaluated from a string, so it runs the same from dist/ and under tsx. It stops on a
+// message, between reads, closing its file descriptor (descriptors are the process's: terminating the
+// thread would leak it).
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
@@ -63,8 +65,13 @@ if (prefix) hash.update(prefix);
 let pos = 0;
 let target = 0;
 let finalSize = -1;
-const fd = openSync(path, 'r');
+let fd = openSync(path, 'r');
 const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+function stop() {
+  if (fd !== undefined) closeSync(fd);
+  fd = undefined;
+  process.exit(0);
+}
 function pump() {
   try {
     while (pos < target) {
@@ -73,15 +80,13 @@ function pump() {
       hash.update(buf.subarray(0, n));
       pos += n;
     }
-    if (finalSize >= 0 && pos === finalSize) {
-      closeSync(fd);
-      parentPort.postMessage({ digest: hash.digest('hex') });
-    }
+    if (finalSize >= 0 && pos === finalSize) parentPort.postMessage({ digest: hash.digest('hex') });
   } catch (err) {
     parentPort.postMessage({ error: String(err && err.message || err) });
   }
 }
 parentPort.on('message', (m) => {
+  if (m.stop) return stop();
   if (typeof m.size === 'number') { finalSize = m.size; target = Math.max(target, m.size); }
   else target = Math.max(target, m.end);
   pump();
@@ -101,11 +106,14 @@ class WorkerHasher implements PrefixHasher {
     this.start();
   }
 
+  private exited!: Promise<void>;
+
   private start(): void {
     const { kind } = this;
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path: this.path, algorithm: kind.algorithm, prefix: kind.algorithm === 'sha1' ? kind.prefix : '' } });
     let failure: Error | undefined;
     worker.on('error', (err) => (failure = err));
+    this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     this.result = new Promise<string>((resolve, reject) => {
       worker.on('message', (m: { digest?: string; error?: string }) => {
         if (m.digest) resolve(m.digest);
@@ -125,9 +133,15 @@ class WorkerHasher implements PrefixHasher {
     this.worker.postMessage({ end });
   }
 
+  /** Asks the thread to stop (it finishes the read in hand and closes its descriptor) and waits for it. */
+  private async stop(): Promise<void> {
+    this.worker.postMessage({ stop: true });
+    await this.exited;
+  }
+
   async reset(): Promise<void> {
     if (this.closed) return;
-    await this.worker.terminate(); // a read in flight must not meet the truncated file
+    await this.stop(); // no read may meet the file after the caller truncates it
     this.start();
   }
 
@@ -143,7 +157,7 @@ class WorkerHasher implements PrefixHasher {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.worker.terminate();
+    await this.stop();
   }
 }
 
