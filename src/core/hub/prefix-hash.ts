@@ -70,7 +70,7 @@ const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
 function stop() {
   if (fd !== undefined) closeSync(fd);
   fd = undefined;
-  process.exit(0);
+  parentPort.close(); // nothing left to keep the thread alive: it ends
 }
 function pump() {
   try {
