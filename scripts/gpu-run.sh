@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# `aivmm run` on the GPU machine (issue #7: run on the NVIDIA GPU through WebGPU), one call:
-#   source .gpu/enter.sh && bash scripts/gpu-run.sh OUTDIR      → OUTDIR/gpu-run.log
+# `aivmm run` on the GPU machine (issue #7: run on the NVIDIA GPU through WebGPU, or another backend), one call:
+#   source .gpu/enter.sh && bash scripts/gpu-run.sh OUTDIR [BACKEND]   → OUTDIR/gpu-run.log
+# BACKEND (e.g. ort-cuda, after `aivmm setup cuda`): GPU.0 runs through it instead of the default (WebGPU).
 set -uo pipefail
-out=${1:?usage: gpu-run.sh OUTDIR}
+out=${1:?usage: gpu-run.sh OUTDIR [BACKEND]}
+backend=(); [ -n "${2:-}" ] && backend=(--backend "$2")
 mkdir -p "$out"
 export AIVMM_CACHE_DIR=${AIVMM_CACHE_DIR:-$(mktemp -d)}
 a() { echo "\$ aivmm $*"; node bin/aivmm.js "$@"; echo "(exit $?)"; echo; }
 {
   node -e "const s=require('sharp');const b=Buffer.alloc(320*240*3);for(let i=0;i<b.length;i++)b[i]=(i*7)%256;s(b,{raw:{width:320,height:240,channels:3}}).png().toFile('/tmp/img.png')"
-  a run --input /tmp/img.png --device GPU.0 --top-k 3
+  a run --input /tmp/img.png --device GPU.0 "${backend[@]}" --top-k 3
+  a run --input /tmp/img.png --device CPU --top-k 3
   a run --input /tmp/img.png --device auto --prefer latency --top-k 1
-  a run test/fixtures/tiny-llama/model.onnx --input "hello world" --max-tokens 12 --device GPU.0
+  a run test/fixtures/tiny-llama/model.onnx --input "hello world" --max-tokens 12 --device GPU.0 "${backend[@]}"
   a run test/fixtures/tiny-llama/model.onnx --input "hello world" --max-tokens 12 --device CPU
 } > "$out/gpu-run.log" 2>&1
