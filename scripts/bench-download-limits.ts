@@ -16,9 +16,9 @@ import { downloadFile } from '../src/core/hub/download.js';
 
 const sizeMb = Number(process.argv[2] ?? 128);
 const MB = 1024 * 1024;
-// From the repository under tsx; bundled (esbuild, as bench-pull.ts says), beside a bundled bench-pull.mjs.
+// From the repository under tsx; bundled (esbuild, as bench-pull.ts says), beside the bundled bench-pull.js.
 const bundled = !import.meta.url.endsWith('.ts');
-const server = spawn(process.execPath, [...(bundled ? [] : ['--import', 'tsx']), fileURLToPath(new URL(bundled ? './bench-pull.mjs' : './bench-pull.ts', import.meta.url)), '--serve', '--size-mb', String(sizeMb), '--capped-mb', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const server = spawn(process.execPath, [...(bundled ? [] : ['--import', 'tsx']), fileURLToPath(new URL(bundled ? './bench-pull.js' : './bench-pull.ts', import.meta.url)), '--serve', '--size-mb', String(sizeMb), '--capped-mb', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const urls = await new Promise<{ cdnUrl: string }>((resolve) => server.stdout.once('data', (c) => resolve(JSON.parse(String(c)) as { cdnUrl: string })));
 const etag = sha256(bytes(sizeMb * MB, 11));
 const url = `${urls.cdnUrl}/blob/${etag}`;

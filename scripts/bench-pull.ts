@@ -7,8 +7,9 @@
 //      target ≥ 90% of curl's rate.
 // Runs are interleaved and repeated; medians are reported. Usage:
 //   node --import tsx scripts/bench-pull.ts [--size-mb 256] [--capped-mb 64] [--cap 16] [--rounds 3] [--out file.json]
-// Without dev dependencies (the GPU machine): npx esbuild scripts/bench-pull.ts --bundle --platform=node
-//   --format=esm --packages=external --outfile=.scratch/bench-pull.mjs, then node .scratch/bench-pull.mjs …
+// Without dev dependencies (the GPU machine): npx esbuild scripts/bench-pull.ts scripts/bench-download-limits.ts
+//   --bundle --platform=node --format=esm --packages=external --outdir=.scratch/b --entry-names=[name],
+//   then node .scratch/b/bench-pull.js … (and .scratch/b/bench-download-limits.js, which finds it beside it)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
