@@ -3,6 +3,7 @@
 // (max |Δ|, cosine, argmax agreement per row), over several runs of the EP (a captured CUDA graph replays
 // from the third). Usage: node scripts/cuda-compare.mjs <model.onnx> <ep> [batch] [key=value session config]...
 import ort from 'onnxruntime-node';
+import { floatToHalf, halfToFloat } from '../dist/core/quantize/onnx-model.js'; // npm run build first
 
 const [model, ep, batch = '4', ...config] = process.argv.slice(2);
 const entries = Object.fromEntries(config.map((kv) => kv.split('=')));
@@ -15,26 +16,13 @@ const size = dims.reduce((a, b) => a * b, 1);
 let seed = 7;
 const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
 let tensor;
-if (meta.type === 'float16') {
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  const data = new Uint16Array(size);
-  for (let i = 0; i < size; i++) {
-    f[0] = rnd();
-    data[i] = ((u[0] >>> 16) & 0x8000) | ((((u[0] >>> 23) & 0xff) - 112) << 10) | ((u[0] >>> 13) & 0x3ff);
-    if (Math.abs(f[0]) < 6.2e-5) data[i] = 0;
-  }
-  tensor = new ort.Tensor('float16', data, dims);
-} else {
-  const data = new Float32Array(size);
-  for (let i = 0; i < size; i++) data[i] = rnd();
-  tensor = new ort.Tensor('float32', data, dims);
-}
+if (meta.type === 'float16') tensor = new ort.Tensor('float16', Uint16Array.from({ length: size }, () => floatToHalf(rnd())), dims);
+else tensor = new ort.Tensor('float32', Float32Array.from({ length: size }, rnd), dims);
 const feeds = { [meta.name]: tensor };
 const a = (await cpu.run(feeds))[cpu.outputNames[0]];
 let b;
 for (let i = 0; i < 5; i++) b = (await other.run(feeds))[other.outputNames[0]];
-const toF = (t) => (t.type === 'float16' ? Float32Array.from(t.data, (h) => { const s = h & 0x8000 ? -1 : 1; const e = (h >> 10) & 31; const m = h & 1023; return e === 0 ? s * m * 2 ** -24 : e === 31 ? NaN : s * (1 + m / 1024) * 2 ** (e - 15); }) : t.data);
+const toF = (t) => (t.type === 'float16' ? Float32Array.from(t.data, halfToFloat) : t.data);
 const x = toF(a), y = toF(b);
 let dot = 0, nx = 0, ny = 0, maxd = 0;
 for (let i = 0; i < x.length; i++) { dot += x[i] * y[i]; nx += x[i] * x[i]; ny += y[i] * y[i]; maxd = Math.max(maxd, Math.abs(x[i] - y[i])); }

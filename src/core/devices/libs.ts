@@ -91,14 +91,7 @@ export class LibraryFinder {
   /** The directories holding `names` that the loader would not search (found elsewhere), in order. */
   async offLoaderPath(names: readonly string[]): Promise<string[]> {
     const loader = new Set(await this.loaderDirs());
-    const dirs: string[] = [];
-    for (const name of names) {
-      const path = await this.find(name);
-      if (!path) continue;
-      const dir = path.slice(0, path.lastIndexOf('/'));
-      if (!loader.has(dir) && !dirs.includes(dir)) dirs.push(dir);
-    }
-    return dirs;
+    return (await this.dirsOf(names)).filter((d) => !loader.has(d));
   }
 
   /** The first path holding `name` (e.g. libcudart.so.12), or undefined. */
