@@ -6,7 +6,7 @@ import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type * as OrtModule from 'onnxruntime-node';
-import { BackendUnavailableError, InferenceError, UsageError, errorMessage } from '../errors.js';
+import { BackendUnavailableError, InferenceError, errorMessage } from '../errors.js';
 import type { RuntimeTarget } from './ep-map.js';
 import type { Backend, ElementType, HostTensor, LoadOptions, Session, TensorSpec } from './types.js';
 
@@ -52,15 +52,7 @@ function providerOption(target: Extract<RuntimeTarget, { runtime: 'onnxruntime' 
   const extra = splitEpOptions(opts).provider;
   if (target.provider === 'cpu') return 'cpu';
   if (target.provider === 'webgpu') return { name: 'webgpu', ...extra } as OrtModule.InferenceSession.ExecutionProviderConfig;
-  // onnxruntime-node 1.30's binding reads only `deviceId` for the CUDA and TensorRT EPs and drops every
-  // other key without a word (enable_cuda_graph, cudnn_conv_algo_search, … were measured to change nothing).
-  const ignored = Object.keys(extra).filter((k) => k !== 'deviceId');
-  if (ignored.length > 0) {
-    throw new UsageError(
-      `onnxruntime-node passes no option to the ${target.provider.toUpperCase()} EP but deviceId; ${ignored.map((k) => `'${k}'`).join(', ')} would be ignored`,
-      'keys with a dot (session configuration entries) still apply: --ep-option session.key=value',
-    );
-  }
+  // Other keys for CUDA/TensorRT never get here: load() sends those sessions through the C API (ort-capi.ts).
   return { name: target.provider, deviceId: target.deviceId ?? 0, ...extra } as OrtModule.InferenceSession.ExecutionProviderConfig;
 }
 
@@ -153,6 +145,10 @@ export const ortBackend: Backend = {
 
   async load(model, target, opts = {}) {
     if (target.runtime !== 'onnxruntime') throw new InferenceError(`onnxruntime cannot run target '${target.runtime}'`);
+    // onnxruntime-node's binding passes the CUDA and TensorRT EPs only deviceId: other provider options
+    // (enable_cuda_graph, cudnn_conv_algo_search, trt_fp16_enable, …) go through onnxruntime's C API.
+    const capi = await import('./ort-capi.js');
+    if (capi.needsCapi(target, opts)) return capi.loadCapiSession(model, target, opts);
     const ort = await loadOrt();
     const options: OrtModule.InferenceSession.SessionOptions = {
       executionProviders: [providerOption(target, opts)],
