@@ -13,7 +13,7 @@ a() { log "aivmm $*"; node bin/aivmm.js "$@"; echo "rc=$?"; }
 C() { log "compare: $*"; node scripts/cuda-graph-compare.mjs "$@"; echo "rc=$?"; }
 B() { local name=$1; shift; a bench "$@" --duration 4s --save "$out/r/$name.json"; }
 {
-  date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  date -u; command -v gdb || echo "no gdb"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   a setup cuda --from "$lib" >/dev/null
   a devices
   node -e "import('./dist/core/hub/embedded.js').then(async (e) => { for (const n of ['mobilenetv2-seeded','probe-mlp']) await e.ensureEmbeddedModel(n, '$m'); })"
@@ -36,7 +36,6 @@ B() { local name=$1; shift; a bench "$@" --duration 4s --save "$out/r/$name.json
   B f16-nhwc $f16 --device GPU.0 --backend ort-cuda --batch 1,32 --ep-option prefer_nhwc=1
   B f32-notf32 --device GPU.0 --backend ort-cuda --batch 1,32 --ep-option use_tf32=0
   a bench --device GPU.0 --backend ort-cuda --ep-option no_such_option=1 --duration 1s
-  B f16-graph-again $f16 --device GPU.0 --backend ort-cuda --batch 1 --ep-option enable_cuda_graph=1
   log "TensorRT libraries on this machine?"
   ls /usr/lib/x86_64-linux-gnu/libnvinfer* /usr/local/lib/python3*/dist-packages/tensorrt* 2>&1 | head -5
 } 2>&1 | tee "$out/cuda-graph.log"

@@ -86,7 +86,7 @@ const PROTOS: Readonly<Record<keyof typeof ORT_API, string>> = {
   CreateEnv: 'void *f(int level, const char *logid, _Out_ void **env)',
   CreateSession: 'void *f(void *env, const char *path, void *options, _Out_ void **session)',
   CreateSessionFromArray: 'void *f(void *env, const void *data, size_t len, void *options, _Out_ void **session)',
-  Run: 'void *f(void *session, void *runOptions, const char **inNames, void **inputs, size_t nIn, const char **outNames, size_t nOut, _Inout_ void **outputs)',
+  Run: 'void *f(void *session, void *runOptions, const char **inNames, void **inputs, size_t nIn, const char **outNames, size_t nOut, void *outputs)',
   CreateSessionOptions: 'void *f(_Out_ void **options)',
   EnableProfiling: 'void *f(void *options, const char *prefix)',
   SetSessionGraphOptimizationLevel: 'void *f(void *options, int level)',
@@ -106,7 +106,7 @@ const PROTOS: Readonly<Record<keyof typeof ORT_API, string>> = {
   GetTensorElementType: 'void *f(void *info, _Out_ int *type)',
   GetDimensionsCount: 'void *f(void *info, _Out_ size_t *n)',
   GetDimensions: 'void *f(void *info, _Out_ int64_t *dims, size_t n)',
-  GetSymbolicDimensions: 'void *f(void *info, _Out_ void **names, size_t n)',
+  GetSymbolicDimensions: 'void *f(void *info, void *names, size_t n)',
   GetTensorTypeAndShape: 'void *f(void *value, _Out_ void **info)',
   CreateCpuMemoryInfo: 'void *f(int allocatorType, int memType, _Out_ void **info)',
   AllocatorFree: 'void *f(void *allocator, void *p)',
@@ -138,7 +138,7 @@ const PROTOS: Readonly<Record<keyof typeof ORT_API, string>> = {
   ReleaseCUDAProviderOptions: 'void f(void *p)',
 };
 
-type Fn = ((...args: unknown[]) => unknown) & { async: (...args: unknown[]) => void };
+type Fn = (...args: unknown[]) => unknown;
 type Api = { [K in keyof typeof ORT_API]: Fn } & { koffi: Koffi; env: Ptr; allocator: Ptr; cpuMemory: Ptr; libDir: string };
 
 /** ONNXTensorElementDataType values for the element types aivmm moves. */
@@ -240,22 +240,6 @@ function check(api: Api, status: unknown): void {
   throw new Error(message);
 }
 
-function callAsync(api: Api, fn: Fn, ...args: unknown[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    fn.async(...args, (err: unknown, status: unknown) => {
-      if (err) reject(err instanceof Error ? err : new Error(String(err)));
-      else {
-        try {
-          check(api, status);
-          resolve();
-        } catch (e) {
-          reject(e);
-        }
-      }
-    });
-  });
-}
-
 function readString(api: Api, p: Ptr): string {
   const s = api.koffi.decode(p, 'char', -1) as string;
   check(api, api.AllocatorFree(api.allocator, p));
@@ -269,13 +253,14 @@ function tensorShape(api: Api, info: Ptr): { type: number; dims: (number | strin
   check(api, api.GetDimensionsCount(info, n));
   const dims = new BigInt64Array(n[0]);
   if (n[0] > 0) check(api, api.GetDimensions(info, dims, n[0]));
-  const symbols: Ptr[] = new Array<Ptr>(n[0]).fill(null);
+  // n `const char *` written by onnxruntime into memory of ours, read back one by one
+  const symbols = Buffer.alloc(Math.max(1, n[0]) * 8);
   if (n[0] > 0) check(api, api.GetSymbolicDimensions(info, symbols, n[0]));
   return {
     type: t[0],
     dims: [...dims].map((d, i) => {
       if (d >= 0n) return Number(d);
-      const name = symbols[i] ? (api.koffi.decode(symbols[i], 'char', -1) as string) : '';
+      const name = api.koffi.decode(symbols, i * 8, 'const char *') as string | null;
       return name || -1;
     }),
   };
@@ -352,8 +337,7 @@ function cudaMemory(api: Api, deviceId: number): DeviceMemory {
   const setDevice = lib.func('int cudaSetDevice(int device)');
   const malloc = lib.func('int cudaMalloc(_Out_ void **p, size_t bytes)');
   const free = lib.func('int cudaFree(void *p)');
-  const memcpyToDevice = lib.func('int cudaMemcpy(void *dst, const uint8_t *src, size_t bytes, int kind)');
-  const memcpyToHost = lib.func('int cudaMemcpy(_Out_ uint8_t *dst, const void *src, size_t bytes, int kind)');
+  const memcpy = lib.func('int cudaMemcpy(void *dst, const void *src, size_t bytes, int kind)');
   const errorString = lib.func('const char *cudaGetErrorString(int code)');
   const cuda = (what: string, code: unknown): void => {
     if (code !== 0) throw new InferenceError(`${what} failed: ${errorString(code) as string}`);
@@ -370,14 +354,15 @@ function cudaMemory(api: Api, deviceId: number): DeviceMemory {
       return p[0];
     },
     free: (p) => cuda('cudaFree', free(p)),
-    upload: (dst, src) => cuda('cudaMemcpy', memcpyToDevice(dst, src, src.byteLength, 1)),
-    download: (src, dst) => cuda('cudaMemcpy', memcpyToHost(dst, src, dst.byteLength, 2)),
+    upload: (dst, src) => cuda('cudaMemcpy', memcpy(dst, src, src.byteLength, 1)),
+    download: (src, dst) => cuda('cudaMemcpy', memcpy(dst, src, dst.byteLength, 2)),
     dispose: () => api.ReleaseMemoryInfo(info),
   };
 }
 
 /** Which provider options go through the C API: every key of the CUDA/TensorRT EP except `deviceId`. */
 export function needsCapi(target: OrtTarget, opts: LoadOptions): boolean {
+  if (process.env['AIVMM_DEBUG_CAPI_CPU'] && target.provider === 'cpu') return true;
   if (target.provider !== 'cuda' && target.provider !== 'tensorrt') return false;
   return Object.keys(opts.epOptions ?? {}).some((k) => !k.includes('.') && k !== 'deviceId');
 }
@@ -422,6 +407,11 @@ class CapiSession implements Session {
     this.outputs = Array.from({ length: n[0] }, (_, i) => specOf(api, session, i, true));
   }
 
+  /**
+   * Runs on the calling thread, synchronously: the CUDA EP keeps captured graphs per thread, and a replay from
+   * another thread (koffi's async calls hop between libuv's threads) crashed the process on the H200. Requests
+   * in flight together therefore need one session per worker thread, as `bench --concurrency` opens them.
+   */
   run(feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>> {
     if (this.disposed) return Promise.reject(new InferenceError('the session was disposed'));
     if (!this.bound) return this.runPlain(feeds);
@@ -436,14 +426,16 @@ class CapiSession implements Session {
     const names = Object.keys(feeds);
     const values: Ptr[] = [];
     const outNames = this.outputs.map((o) => o.name);
-    const outValues: Ptr[] = new Array<Ptr>(outNames.length).fill(null);
+    const outSlots = Buffer.alloc(Math.max(1, outNames.length) * 8); // OrtValue* per output, filled by Run
+    const outValues: Ptr[] = [];
     try {
       for (const name of names) values.push(this.hostValue(feeds[name] as HostTensor));
       try {
-        await callAsync(api, api.Run, this.session, null, names, values, names.length, outNames, outNames.length, outValues);
+        check(api, api.Run(this.session, null, names, values, names.length, outNames, outNames.length, outSlots));
       } catch (err) {
         throw new InferenceError(`inference failed: ${errorMessage(err)}`, 'check the input names, shapes and types against the model (`aivmm run --help`)', { cause: err });
       }
+      for (let i = 0; i < outNames.length; i++) outValues.push(api.koffi.decode(outSlots, i * 8, 'void *') as Ptr);
       const result: Record<string, HostTensor> = {};
       for (const [i, name] of outNames.entries()) result[name] = this.readHostValue(outValues[i]);
       return result;
@@ -493,7 +485,7 @@ class CapiSession implements Session {
     const memory = this.memory as DeviceMemory;
     for (const input of b.inputs) memory.upload(input.ptr, bytesOf((feeds[input.name] as HostTensor).data));
     try {
-      await callAsync(this.api, this.api.RunWithBinding, this.session, b.runOptions, b.binding);
+      check(this.api, this.api.RunWithBinding(this.session, b.runOptions, b.binding));
     } catch (err) {
       throw new InferenceError(`inference failed: ${errorMessage(err)}`, 'a CUDA graph needs every node on the CUDA EP and fixed shapes per graph', { cause: err });
     }
@@ -687,5 +679,5 @@ export async function loadCapiSession(model: string | Uint8Array, target: OrtTar
   } finally {
     api.ReleaseSessionOptions(options);
   }
-  return new CapiSession(api, out[0], target, capi.bound ?? wantsGraph(provider), profiling);
+  return new CapiSession(api, out[0], target, capi.bound ?? (process.env['AIVMM_DEBUG_CAPI_CPU'] === 'bound' || wantsGraph(provider)), profiling);
 }
