@@ -3,6 +3,7 @@
 # C API (src/core/backends/ort-capi.ts; onnxruntime-node's binding passes the CUDA EP nothing but deviceId).
 # Run from the repo root on the GPU machine, after the provider libraries are in LIBDIR:
 #   source .gpu/enter.sh && bash scripts/gpu-cuda-graph.sh LIBDIR OUTDIR   → OUTDIR/cuda-graph.log
+# LEVERS=1 adds the other provider options, each on its own (cudnn_conv_algo_search, prefer_nhwc, use_tf32).
 set -uo pipefail
 lib=${1:?usage: gpu-cuda-graph.sh LIBDIR OUTDIR}; out=${2:?usage}
 mkdir -p "$out/r"
@@ -25,16 +26,21 @@ B() { local name=$1; shift; a bench "$@" --duration 4s --save "$out/r/$name.json
   C $f16 cuda 1,32,1
   C $f16 cuda 1,32,1 enable_cuda_graph=1
   C $m/probe-mlp.onnx cuda 1 enable_cuda_graph=1
-  log "bench, each lever on its own (FP16 model unless named)"
+  log "bench: without and with CUDA graphs, side by side (FP16 model unless named)"
   B f16-plain $f16 --device GPU.0 --backend ort-cuda --batch 1,32
   B f16-graph $f16 --device GPU.0 --backend ort-cuda --batch 1,32 --ep-option enable_cuda_graph=1
   B f32-plain --device GPU.0 --backend ort-cuda --batch 1,32
   B f32-graph --device GPU.0 --backend ort-cuda --batch 1,32 --ep-option enable_cuda_graph=1
+  B f16-plain-c4 $f16 --device GPU.0 --backend ort-cuda --batch 32 --concurrency 4
   B f16-graph-c4 $f16 --device GPU.0 --backend ort-cuda --batch 32 --concurrency 4 --ep-option enable_cuda_graph=1
-  B f16-exhaustive $f16 --device GPU.0 --backend ort-cuda --batch 1,32 --ep-option cudnn_conv_algo_search=EXHAUSTIVE
-  B f16-graph-exhaustive $f16 --device GPU.0 --backend ort-cuda --batch 1,32 --ep-option enable_cuda_graph=1 --ep-option cudnn_conv_algo_search=EXHAUSTIVE
-  B f16-nhwc $f16 --device GPU.0 --backend ort-cuda --batch 1,32 --ep-option prefer_nhwc=1
-  B f32-notf32 --device GPU.0 --backend ort-cuda --batch 1,32 --ep-option use_tf32=0
+  B f32-plain-c8 --device GPU.0 --backend ort-cuda --batch 32 --concurrency 8
+  B f32-graph-c8 --device GPU.0 --backend ort-cuda --batch 32 --concurrency 8 --ep-option enable_cuda_graph=1
+  if [ "${LEVERS:-}" = 1 ]; then
+    B f16-exhaustive $f16 --device GPU.0 --backend ort-cuda --batch 1,32 --ep-option cudnn_conv_algo_search=EXHAUSTIVE
+    B f16-graph-exhaustive $f16 --device GPU.0 --backend ort-cuda --batch 1,32 --ep-option enable_cuda_graph=1 --ep-option cudnn_conv_algo_search=EXHAUSTIVE
+    B f16-nhwc $f16 --device GPU.0 --backend ort-cuda --batch 1,32 --ep-option prefer_nhwc=1
+    B f32-notf32 --device GPU.0 --backend ort-cuda --batch 1,32 --ep-option use_tf32=0
+  fi
   a bench --device GPU.0 --backend ort-cuda --ep-option no_such_option=1 --duration 1s
   log "TensorRT libraries on this machine?"
   ls /usr/lib/x86_64-linux-gnu/libnvinfer* /usr/local/lib/python3*/dist-packages/tensorrt* 2>&1 | head -5

@@ -69,7 +69,6 @@ const ORT_API = {
   BindInput: 136,
   BindOutput: 137,
   ReleaseStatus: 93,
-  AddRunConfigEntry: 165,
   SessionOptionsAppendExecutionProvider_TensorRT_V2: 170,
   CreateTensorRTProviderOptions: 171,
   UpdateTensorRTProviderOptions: 172,
@@ -127,7 +126,6 @@ const PROTOS: Readonly<Record<keyof typeof ORT_API, string>> = {
   BindInput: 'void *f(void *binding, const char *name, void *value)',
   BindOutput: 'void *f(void *binding, const char *name, void *value)',
   ReleaseStatus: 'void f(void *p)',
-  AddRunConfigEntry: 'void *f(void *options, const char *key, const char *value)',
   SessionOptionsAppendExecutionProvider_TensorRT_V2: 'void *f(void *options, void *providerOptions)',
   CreateTensorRTProviderOptions: 'void *f(_Out_ void **providerOptions)',
   UpdateTensorRTProviderOptions: 'void *f(void *providerOptions, const char **keys, const char **values, size_t n)',
@@ -362,15 +360,13 @@ function cudaMemory(api: Api, deviceId: number): DeviceMemory {
 
 /** Which provider options go through the C API: every key of the CUDA/TensorRT EP except `deviceId`. */
 export function needsCapi(target: OrtTarget, opts: LoadOptions): boolean {
-  if (process.env['AIVMM_DEBUG_CAPI_CPU'] && target.provider === 'cpu') return true;
   if (target.provider !== 'cuda' && target.provider !== 'tensorrt') return false;
   return Object.keys(opts.epOptions ?? {}).some((k) => !k.includes('.') && k !== 'deviceId');
 }
 
-/** One set of device buffers bound to the session for one set of input shapes, captured as its own CUDA graph. */
+/** The device buffers bound to the session for one set of input shapes (captured as its CUDA graph). */
 interface Binding {
   key: string;
-  graphId: number;
   binding: Ptr;
   runOptions: Ptr;
   inputs: { name: string; ptr: Ptr; value: Ptr; bytes: number }[];
@@ -378,8 +374,10 @@ interface Binding {
 }
 
 /**
- * `bound`: inputs and outputs live in device buffers bound once per shape (needed by CUDA graphs);
- * each distinct set of input shapes gets its own buffers and graph id (run option gpu_graph_id).
+ * `bound`: inputs and outputs live in device buffers bound once (needed by CUDA graphs). A new set of input
+ * shapes reopens the onnxruntime session: a second captured graph in one session (run option gpu_graph_id)
+ * broke the first on the H200 (replaying graph 0 after graph 1 was captured: CUDA error 700, illegal memory
+ * access), so a bound session holds one graph at a time. Default: bound when CUDA graphs are asked for.
  */
 export interface CapiOptions {
   bound?: boolean;
@@ -388,14 +386,15 @@ export interface CapiOptions {
 class CapiSession implements Session {
   readonly inputs: TensorSpec[];
   readonly outputs: TensorSpec[];
-  private readonly bindings = new Map<string, Binding>();
+  private bound1: Binding | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private memory: DeviceMemory | undefined;
   private disposed = false;
 
   constructor(
     private readonly api: Api,
-    private readonly session: Ptr,
+    private session: Ptr,
+    private readonly reopen: () => Ptr,
     readonly target: OrtTarget,
     private readonly bound: boolean,
     private readonly profiling: boolean,
@@ -414,6 +413,7 @@ class CapiSession implements Session {
    */
   run(feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>> {
     if (this.disposed) return Promise.reject(new InferenceError('the session was disposed'));
+    if (!this.session) return Promise.reject(new InferenceError('the session could not be reopened for a new input shape'));
     if (!this.bound) return this.runPlain(feeds);
     // A bound session owns one set of buffers per shape: its requests take turns.
     const next = this.queue.then(() => this.runBound(feeds));
@@ -505,8 +505,15 @@ class CapiSession implements Session {
       if (!names.includes(name)) throw new InferenceError(`the model has no input '${name}'`, `its inputs: ${names.join(', ')}`);
     }
     const key = names.map((n) => `${n}:${feeds[n]?.type}[${feeds[n]?.dims.join(',')}]`).join(';');
-    const existing = this.bindings.get(key);
-    if (existing) return existing;
+    if (this.bound1?.key === key) return this.bound1;
+    if (this.bound1) {
+      // another shape: a fresh session (and graph) for it, after the old one is let go
+      this.releaseBinding(this.bound1);
+      this.bound1 = undefined;
+      this.api.ReleaseSession(this.session);
+      this.session = null;
+      this.session = this.reopen();
+    }
     this.memory ??= this.target.provider === 'cuda' || this.target.provider === 'tensorrt' ? cudaMemory(api, this.target.deviceId ?? 0) : hostMemory(api);
     const memory = this.memory;
     // Symbolic output dims are taken from input dims of the same name (e.g. "batch").
@@ -519,13 +526,12 @@ class CapiSession implements Session {
       });
     }
     const out: [Ptr] = [null];
-    const b: Binding = { key, graphId: this.bindings.size, binding: null, runOptions: null, inputs: [], outputs: [] };
+    const b: Binding = { key, binding: null, runOptions: null, inputs: [], outputs: [] };
     try {
       check(api, api.CreateIoBinding(this.session, out));
       b.binding = out[0];
       check(api, api.CreateRunOptions(out));
       b.runOptions = out[0];
-      check(api, api.AddRunConfigEntry(b.runOptions, 'gpu_graph_id', String(b.graphId)));
       for (const spec of this.inputs) {
         const feed = feeds[spec.name] as HostTensor;
         const bytes = feed.data.byteLength;
@@ -557,7 +563,7 @@ class CapiSession implements Session {
       if (err instanceof UsageError || err instanceof InferenceError) throw err;
       throw new InferenceError(`could not bind the inputs and outputs: ${errorMessage(err)}`, undefined, { cause: err });
     }
-    this.bindings.set(key, b);
+    this.bound1 = b;
     return b;
   }
 
@@ -589,10 +595,10 @@ class CapiSession implements Session {
     if (this.disposed) return;
     this.disposed = true;
     await this.queue;
-    for (const b of this.bindings.values()) this.releaseBinding(b);
-    this.bindings.clear();
+    if (this.bound1) this.releaseBinding(this.bound1);
+    this.bound1 = undefined;
     this.memory?.dispose();
-    this.api.ReleaseSession(this.session);
+    if (this.session) this.api.ReleaseSession(this.session);
   }
 }
 
@@ -629,33 +635,16 @@ function wantsGraph(provider: Record<string, string>): boolean {
   return ['enable_cuda_graph', 'trt_cuda_graph_enable'].some((k) => /^(1|true)$/i.test(provider[k] ?? ''));
 }
 
-/**
- * Opens a session through the C API. Provider options are onnxruntime's own keys (`enable_cuda_graph`,
- * `cudnn_conv_algo_search`, `trt_fp16_enable`, …); keys with a dot are session configuration entries.
- */
-export async function loadCapiSession(model: string | Uint8Array, target: OrtTarget, opts: LoadOptions = {}, capi: CapiOptions = {}): Promise<Session> {
-  const api = await loadOrtCapi();
-  const provider: Record<string, string> = {};
-  const config: Record<string, string> = {};
-  for (const [k, v] of Object.entries(opts.epOptions ?? {})) {
-    if (k.includes('.')) config[k] = String(v);
-    else if (k !== 'deviceId') provider[k] = String(v);
-  }
+/** Creates one onnxruntime session (the same options each time: a bound session reopens on a new shape). */
+function createSession(api: Api, model: string | Uint8Array, target: OrtTarget, opts: LoadOptions, provider: Record<string, string>, config: Record<string, string>, profilePrefix: string | undefined): Ptr {
   const out: [Ptr] = [null];
   check(api, api.CreateSessionOptions(out));
   const options = out[0];
-  let profiling = false;
   try {
     if (opts.threads !== undefined) check(api, api.SetIntraOpNumThreads(options, opts.threads));
     if (opts.graphOptimizationLevel) check(api, api.SetSessionGraphOptimizationLevel(options, OPT_LEVEL[opts.graphOptimizationLevel]));
-    if (opts.strictPlacement && target.provider !== 'cpu') config['session.disable_cpu_ep_fallback'] = '1';
-    if (opts.spinning === false) config['session.intra_op.allow_spinning'] = '0';
     for (const [k, v] of Object.entries(config)) check(api, api.AddSessionConfigEntry(options, k, v));
-    if (opts.profile) {
-      const { randomBytes } = await import('node:crypto');
-      check(api, api.EnableProfiling(options, join(opts.profile.dir, `aivmm-profile-${randomBytes(4).toString('hex')}`)));
-      profiling = true;
-    }
+    if (profilePrefix) check(api, api.EnableProfiling(options, profilePrefix));
     try {
       appendProvider(api, options, target, provider);
     } catch (err) {
@@ -676,8 +665,31 @@ export async function loadCapiSession(model: string | Uint8Array, target: OrtTar
       }
       throw new InferenceError(`could not create a session: ${message}`, 'is the file a valid ONNX model?', { cause: err });
     }
+    return out[0];
   } finally {
     api.ReleaseSessionOptions(options);
   }
-  return new CapiSession(api, out[0], target, capi.bound ?? (process.env['AIVMM_DEBUG_CAPI_CPU'] === 'bound' || wantsGraph(provider)), profiling);
+}
+
+/**
+ * Opens a session through the C API. Provider options are onnxruntime's own keys (`enable_cuda_graph`,
+ * `cudnn_conv_algo_search`, `trt_fp16_enable`, …); keys with a dot are session configuration entries.
+ */
+export async function loadCapiSession(model: string | Uint8Array, target: OrtTarget, opts: LoadOptions = {}, capi: CapiOptions = {}): Promise<Session> {
+  const api = await loadOrtCapi();
+  const provider: Record<string, string> = {};
+  const config: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.epOptions ?? {})) {
+    if (k.includes('.')) config[k] = String(v);
+    else if (k !== 'deviceId') provider[k] = String(v);
+  }
+  if (opts.strictPlacement && target.provider !== 'cpu') config['session.disable_cpu_ep_fallback'] = '1';
+  if (opts.spinning === false) config['session.intra_op.allow_spinning'] = '0';
+  let profilePrefix: string | undefined;
+  if (opts.profile) {
+    const { randomBytes } = await import('node:crypto');
+    profilePrefix = join(opts.profile.dir, `aivmm-profile-${randomBytes(4).toString('hex')}`);
+  }
+  const open = (): Ptr => createSession(api, model, target, opts, provider, config, profilePrefix);
+  return new CapiSession(api, open(), open, target, capi.bound ?? wantsGraph(provider), profilePrefix !== undefined);
 }
