@@ -85,7 +85,7 @@ Examples:
     .option('--repeat <n>', 'measure each pair in N fresh processes, one after another, and pool the samples (evens out per-process effects; for CI gates)', '1')
     .option('--threads <n>', 'intra-op threads (CPU work); default: the runtime decides')
     .addOption(new Option('--graph-opt <level>', 'graph optimisation level').choices(['disabled', 'basic', 'extended', 'all']))
-    .option('--ep-option <key=value>', 'passed to the execution provider as is (repeatable)', collect, [])
+    .option('--ep-option <key=value>', 'passed to the execution provider as is (repeatable), e.g. enable_cuda_graph=1 for ort-cuda; keys with a dot: session config entries', collect, [])
     .addOption(new Option('-f, --format <format>', 'result format on stdout').choices(['table', 'md', 'csv', 'json']).default('table'))
     .option('--save <file>', 'also write the full result (JSON, raw samples included) to this file')
     .option('--baseline <file>', 'compare with a result saved by --save; exit 10 when a row regressed')

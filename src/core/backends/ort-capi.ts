@@ -6,16 +6,26 @@
  * It loads the same libonnxruntime that onnxruntime-node ships (and the provider libraries beside it),
  * so nothing else is installed. Function indices in the OrtApi table: see ORT_API below.
  */
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { readElfDynamic } from './elf.js';
+import { ortPackage } from './packages.js';
 import { BackendUnavailableError, InferenceError, UsageError, errorMessage } from '../errors.js';
 import type { RuntimeTarget } from './ep-map.js';
 import type { ElementType, HostTensor, LoadOptions, Session, TensorSpec, TypedData } from './types.js';
-import type * as KoffiModule from 'koffi';
 
-type Koffi = typeof KoffiModule;
 type Ptr = unknown;
+type Fn = (...args: unknown[]) => unknown;
+
+/** The part of koffi's API used here, declared here: koffi is an optional dependency, and the build must not need it. */
+interface Koffi {
+  load(path: string): { func(declaration: string): Fn };
+  proto(declaration: string): unknown;
+  decode(value: unknown, typeOrOffset: unknown, lengthOrType?: unknown): unknown;
+  call(fn: Ptr, type: unknown, ...args: unknown[]): unknown;
+  alloc(type: string, length: number): Ptr;
+  free(p: Ptr): void;
+  view(p: Ptr, length: number): ArrayBuffer;
+}
 type OrtTarget = Extract<RuntimeTarget, { runtime: 'onnxruntime' }>;
 
 /**
@@ -136,7 +146,6 @@ const PROTOS: Readonly<Record<keyof typeof ORT_API, string>> = {
   ReleaseCUDAProviderOptions: 'void f(void *p)',
 };
 
-type Fn = (...args: unknown[]) => unknown;
 type Api = { [K in keyof typeof ORT_API]: Fn } & { koffi: Koffi; env: Ptr; allocator: Ptr; cpuMemory: Ptr; libDir: string };
 
 /** ONNXTensorElementDataType values for the element types aivmm moves. */
@@ -152,7 +161,8 @@ let apiPromise: Promise<Api> | undefined;
 
 async function loadKoffi(): Promise<Koffi> {
   try {
-    const m = (await import('koffi')) as unknown as { default?: Koffi };
+    const name = 'koffi'; // a variable: type-checking must not look for the optional package
+    const m = (await import(name)) as { default?: Koffi };
     return m.default ?? (m as unknown as Koffi);
   } catch (err) {
     throw new BackendUnavailableError(`the FFI module koffi could not be loaded: ${errorMessage(err)}`, 'koffi is an optional dependency: reinstall with `npm install`', { cause: err });
@@ -165,24 +175,12 @@ function libraryName(platform: string): string {
   return 'libonnxruntime.so.1';
 }
 
-/** The onnxruntime library that onnxruntime-node loads, with the provider libraries beside it. */
-function ortLibraryDir(): string {
-  const require = createRequire(import.meta.url);
-  let main: string;
-  try {
-    main = require.resolve('onnxruntime-node');
-  } catch (err) {
-    throw new BackendUnavailableError(`onnxruntime-node is not installed: ${errorMessage(err)}`, 'reinstall with `npm install`', { cause: err });
-  }
-  // …/onnxruntime-node/dist/index.js → …/onnxruntime-node/bin/napi-v6/<platform>/<arch>
-  const root = main.slice(0, main.lastIndexOf('onnxruntime-node') + 'onnxruntime-node'.length);
-  return join(root, 'bin', 'napi-v6', process.platform, process.arch);
-}
-
 async function loadApi(): Promise<Api> {
   const koffi = await loadKoffi();
-  const libDir = ortLibraryDir();
-  let lib: KoffiModule.IKoffiLib;
+  // the library onnxruntime-node loads, with the provider libraries beside it
+  const libDir = ortPackage().binDir;
+  if (!libDir) throw new BackendUnavailableError('onnxruntime-node is not installed', 'reinstall with `npm install`');
+  let lib: ReturnType<Koffi['load']>;
   try {
     lib = koffi.load(join(libDir, libraryName(process.platform)));
   } catch (err) {
