@@ -6,7 +6,8 @@
 // Usage (npm run build first): node scripts/cuda-graph-compare.mjs MODEL PROVIDER BATCHES [key=value ...]
 //   e.g. node scripts/cuda-graph-compare.mjs m.onnx cuda 1,32,1 enable_cuda_graph=1
 import { ortBackend } from '../dist/core/backends/ort.js';
-import { halfToFloat, floatToHalf } from '../dist/core/quantize/onnx-model.js';
+import { floatToHalf } from '../dist/core/quantize/onnx-model.js';
+import { outputAgreement } from './output-agreement.mjs';
 
 const [model, provider, batchList = '1', ...kv] = process.argv.slice(2);
 const epOptions = Object.fromEntries(kv.map((s) => [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)]));
@@ -18,7 +19,6 @@ const sessionMs = performance.now() - t0;
 const spec = cpu.inputs[0];
 let seed = 7;
 const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
-const toF = (t) => (t.type === 'float16' ? Float32Array.from(t.data, halfToFloat) : t.data);
 for (const batch of batchList.split(',').map(Number)) {
   const dims = spec.shape.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? batch : 1));
   const size = dims.reduce((a, b) => a * b, 1);
@@ -27,22 +27,12 @@ for (const batch of batchList.split(',').map(Number)) {
   const a = Object.values(await cpu.run(feeds))[0];
   let b;
   for (let i = 0; i < 4; i++) b = Object.values(await other.run(feeds))[0]; // a CUDA graph is captured after the warm-up runs
-  const x = toF(a), y = toF(b);
-  let dot = 0, nx = 0, ny = 0, maxd = 0;
-  for (let i = 0; i < x.length; i++) { dot += x[i] * y[i]; nx += x[i] * x[i]; ny += y[i] * y[i]; maxd = Math.max(maxd, Math.abs(x[i] - y[i])); }
-  const rows = dims[0], cols = x.length / rows;
-  let agree = 0;
-  for (let r = 0; r < rows; r++) {
-    let ia = 0, ib = 0;
-    for (let c = 1; c < cols; c++) { if (x[r * cols + c] > x[r * cols + ia]) ia = c; if (y[r * cols + c] > y[r * cols + ib]) ib = c; }
-    if (ia === ib) agree++;
-  }
   const times = [];
   const end = performance.now() + 3000;
   while (performance.now() < end) { const s = performance.now(); await other.run(feeds); times.push(performance.now() - s); }
   times.sort((p, q) => p - q);
   const p50 = times[Math.floor(times.length / 2)];
-  console.log(JSON.stringify({ model: model.split('/').pop(), provider, epOptions, sessionMs: Math.round(sessionMs), batch, maxAbsDiff: maxd, cosine: dot / Math.sqrt(nx * ny), argmaxAgreement: `${agree}/${rows}`, runs: times.length, p50Ms: Math.round(p50 * 1000) / 1000, perImageThroughput: Math.round((1000 / p50) * batch) }));
+  console.log(JSON.stringify({ model: model.split('/').pop(), provider, epOptions, sessionMs: Math.round(sessionMs), batch, ...outputAgreement(a, b, batch), runs: times.length, p50Ms: Math.round(p50 * 1000) / 1000, perImageThroughput: Math.round((1000 / p50) * batch) }));
 }
 const placement = await other.placement();
 if (placement) console.log(JSON.stringify({ placement }));
