@@ -384,8 +384,7 @@ export interface CapiOptions {
 class CapiSession implements Session {
   readonly inputs: TensorSpec[];
   readonly outputs: TensorSpec[];
-  private bound1: Binding | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  private current: Binding | undefined;
   private memory: DeviceMemory | undefined;
   private disposed = false;
 
@@ -405,18 +404,15 @@ class CapiSession implements Session {
   }
 
   /**
-   * Runs on the calling thread, synchronously: the CUDA EP keeps captured graphs per thread, and a replay from
-   * another thread (koffi's async calls hop between libuv's threads) crashed the process on the H200. Requests
-   * in flight together therefore need one session per worker thread, as `bench --concurrency` opens them.
+   * Runs on the calling thread, synchronously. Through koffi's async calls, which hop between libuv's
+   * threads, every CUDA session with a provider option crashed the process on the H200 (the CUDA EP keeps
+   * per-thread state, captured graphs included). Requests in flight together therefore need one session per
+   * worker thread, as `bench --concurrency` opens them.
    */
   run(feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>> {
     if (this.disposed) return Promise.reject(new InferenceError('the session was disposed'));
     if (!this.session) return Promise.reject(new InferenceError('the session could not be reopened for a new input shape'));
-    if (!this.bound) return this.runPlain(feeds);
-    // A bound session owns one set of buffers per shape: its requests take turns.
-    const next = this.queue.then(() => this.runBound(feeds));
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.bound ? this.runBound(feeds) : this.runPlain(feeds);
   }
 
   private async runPlain(feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>> {
@@ -503,11 +499,11 @@ class CapiSession implements Session {
       if (!names.includes(name)) throw new InferenceError(`the model has no input '${name}'`, `its inputs: ${names.join(', ')}`);
     }
     const key = names.map((n) => `${n}:${feeds[n]?.type}[${feeds[n]?.dims.join(',')}]`).join(';');
-    if (this.bound1?.key === key) return this.bound1;
-    if (this.bound1) {
+    if (this.current?.key === key) return this.current;
+    if (this.current) {
       // another shape: a fresh session (and graph) for it, after the old one is let go
-      this.releaseBinding(this.bound1);
-      this.bound1 = undefined;
+      this.releaseBinding(this.current);
+      this.current = undefined;
       this.api.ReleaseSession(this.session);
       this.session = null;
       this.session = this.reopen();
@@ -561,7 +557,7 @@ class CapiSession implements Session {
       if (err instanceof UsageError || err instanceof InferenceError) throw err;
       throw new InferenceError(`could not bind the inputs and outputs: ${errorMessage(err)}`, undefined, { cause: err });
     }
-    this.bound1 = b;
+    this.current = b;
     return b;
   }
 
@@ -592,9 +588,8 @@ class CapiSession implements Session {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    await this.queue;
-    if (this.bound1) this.releaseBinding(this.bound1);
-    this.bound1 = undefined;
+    if (this.current) this.releaseBinding(this.current);
+    this.current = undefined;
     this.memory?.dispose();
     if (this.session) this.api.ReleaseSession(this.session);
   }
