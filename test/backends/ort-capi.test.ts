@@ -49,6 +49,8 @@ test('C API session: the same inputs/outputs and the same numbers as onnxruntime
     assert.deepEqual(capi.inputs, reference.inputs);
     assert.deepEqual(capi.outputs, reference.outputs);
     await outputsAgree(capi, reference, [1, 3, 1, 2]);
+    const long = { type: 'float32', dims: [1, 3, 32, 32], data: new Float32Array(2 * 3 * 32 * 32) } as HostTensor;
+    await assert.rejects(capi.run({ input: long }), /24576 bytes of data for dims \[1, 3, 32, 32\]/);
   } finally {
     await capi.dispose();
     await reference.dispose();
@@ -63,6 +65,10 @@ test('C API bound session (the CUDA graph mode): buffers bound once per shape, a
     // repeated shapes reuse the bound buffers: their contents must be rewritten each run, not stale
     await outputsAgree(capi, reference, [2, 2, 2, 1, 4, 1]);
     await assert.rejects(capi.run({ image: image(1, 0) }), /no input 'image'/);
+    // data that does not match its dims is refused before onnxruntime copies past its end
+    const short = { type: 'float32', dims: [2, 3, 32, 32], data: new Float32Array(3 * 32 * 32) } as HostTensor;
+    await assert.rejects(capi.run({ input: short }), /input 'input': 12288 bytes of data for dims \[2, 3, 32, 32\] \(float32: 24576 bytes\)/);
+    await outputsAgree(capi, reference, [2]);
   } finally {
     await capi.dispose();
     await reference.dispose();

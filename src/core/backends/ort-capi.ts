@@ -412,6 +412,15 @@ class CapiSession implements Session {
   run(feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>> {
     if (this.disposed) return Promise.reject(new InferenceError('the session was disposed'));
     if (!this.session) return Promise.reject(new InferenceError('the session could not be reopened for a new input shape'));
+    // onnxruntime copies exactly what the dims say: data of another size would be read or written past its end
+    for (const [name, t] of Object.entries(feeds)) {
+      const elements = t.dims.reduce((a, b) => a * b, 1);
+      const bytes = ELEMENT_BYTES[t.type];
+      if (bytes === undefined || !(t.type in ELEMENT)) return Promise.reject(new InferenceError(`input '${name}': element type ${t.type} is not supported here`));
+      if (!t.dims.every((d) => Number.isInteger(d) && d >= 0) || elements * bytes !== t.data.byteLength) {
+        return Promise.reject(new InferenceError(`input '${name}': ${t.data.byteLength} bytes of data for dims [${t.dims.join(', ')}] (${t.type}: ${elements * bytes} bytes)`, 'the data must hold exactly the elements its dims name'));
+      }
+    }
     return this.bound ? this.runBound(feeds) : this.runPlain(feeds);
   }
 
