@@ -490,7 +490,7 @@ class CapiSession implements Session {
     try {
       check(this.api, this.api.RunWithBinding(this.session, b.runOptions, b.binding));
     } catch (err) {
-      throw new InferenceError(`inference failed: ${errorMessage(err)}`, 'a CUDA graph needs every node on the CUDA EP and fixed shapes per graph', { cause: err });
+      throw new InferenceError(`inference failed: ${errorMessage(err)}`, 'a CUDA graph needs every node on the CUDA EP (`aivmm devices --probe` shows where nodes run)', { cause: err });
     }
     const result: Record<string, HostTensor> = {};
     for (const o of b.outputs) {
@@ -509,6 +509,15 @@ class CapiSession implements Session {
     }
     const key = names.map((n) => `${n}:${feeds[n]?.type}[${feeds[n]?.dims.join(',')}]`).join(';');
     if (this.current?.key === key) return this.current;
+    // Symbolic output dims are taken from input dims of the same name (e.g. "batch").
+    const symbols = new Map<string, number>();
+    for (const spec of this.inputs) {
+      const feed = feeds[spec.name];
+      if (!feed) throw new InferenceError(`input '${spec.name}' is missing`, 'a bound session needs every input');
+      spec.shape.forEach((d, i) => {
+        if (typeof d === 'string' && feed.dims[i] !== undefined) symbols.set(d, feed.dims[i] as number);
+      });
+    }
     if (this.current) {
       // another shape: a fresh session (and graph) for it, after the old one is let go
       this.releaseBinding(this.current);
@@ -519,15 +528,6 @@ class CapiSession implements Session {
     }
     this.memory ??= this.target.provider === 'cuda' || this.target.provider === 'tensorrt' ? cudaMemory(api, this.target.deviceId ?? 0) : hostMemory(api);
     const memory = this.memory;
-    // Symbolic output dims are taken from input dims of the same name (e.g. "batch").
-    const symbols = new Map<string, number>();
-    for (const spec of this.inputs) {
-      const feed = feeds[spec.name];
-      if (!feed) throw new InferenceError(`input '${spec.name}' is missing`, 'a bound session needs every input');
-      spec.shape.forEach((d, i) => {
-        if (typeof d === 'string' && feed.dims[i] !== undefined) symbols.set(d, feed.dims[i] as number);
-      });
-    }
     const out: [Ptr] = [null];
     const b: Binding = { key, binding: null, runOptions: null, inputs: [], outputs: [] };
     try {
