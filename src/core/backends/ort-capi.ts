@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import { readElfDynamic } from './elf.js';
 import { ortPackage } from './packages.js';
+import { ELEMENT_BYTES, typedArrayOf } from './tensor-data.js';
 import { BackendUnavailableError, InferenceError, UsageError, errorMessage } from '../errors.js';
 import type { RuntimeTarget } from './ep-map.js';
 import type { ElementType, HostTensor, LoadOptions, Session, TensorSpec, TypedData } from './types.js';
@@ -151,7 +152,6 @@ type Api = { [K in keyof typeof ORT_API]: Fn } & { koffi: Koffi; env: Ptr; alloc
 /** ONNXTensorElementDataType values for the element types aivmm moves. */
 const ELEMENT: Readonly<Record<ElementType, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10 };
 const ELEMENT_NAME = new Map<number, ElementType>(Object.entries(ELEMENT).map(([k, v]) => [v, k as ElementType]));
-const ELEMENT_BYTES: Readonly<Record<ElementType, number>> = { float32: 4, uint8: 1, int8: 1, int32: 4, int64: 8, bool: 1, float16: 2 };
 const ONNX_TYPE_TENSOR = 1;
 const OPT_LEVEL = { disabled: 0, basic: 1, extended: 2, all: 99 } as const;
 const ORT_DEVICE_ALLOCATOR = 0;
@@ -277,24 +277,6 @@ function specOf(api: Api, session: Ptr, i: number, output: boolean): TensorSpec 
     return { name, type: ELEMENT_NAME.get(type) ?? `onnx-type-${type}`, shape: dims };
   } finally {
     api.ReleaseTypeInfo(typeInfo);
-  }
-}
-
-function typedArrayFor(type: ElementType, buffer: ArrayBuffer): TypedData {
-  switch (type) {
-    case 'float32':
-      return new Float32Array(buffer);
-    case 'float16':
-      return new Uint16Array(buffer);
-    case 'int64':
-      return new BigInt64Array(buffer);
-    case 'int32':
-      return new Int32Array(buffer);
-    case 'int8':
-      return new Int8Array(buffer);
-    case 'uint8':
-    case 'bool':
-      return new Uint8Array(buffer);
   }
 }
 
@@ -480,7 +462,7 @@ class CapiSession implements Session {
       check(api, api.GetTensorMutableData(value, out));
       new Uint8Array(copy).set(new Uint8Array(api.koffi.view(out[0], bytes)));
     }
-    return { type, dims, data: typedArrayFor(type, copy) };
+    return { type, dims, data: typedArrayOf(type, copy) };
   }
 
   private async runBound(feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>> {
@@ -496,7 +478,7 @@ class CapiSession implements Session {
     for (const o of b.outputs) {
       const copy = new ArrayBuffer(o.bytes);
       memory.download(o.ptr, new Uint8Array(copy));
-      result[o.name] = { type: o.type, dims: o.dims, data: typedArrayFor(o.type, copy) };
+      result[o.name] = { type: o.type, dims: o.dims, data: typedArrayOf(o.type, copy) };
     }
     return result;
   }

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ElementType, HostTensor, TensorSpec, TypedData } from '../backends/types.js';
+import { ELEMENT_BYTES, typedArrayOf } from '../backends/tensor-data.js';
 import { NotFoundError, UsageError, errorMessage } from '../errors.js';
 import { seededRandom } from '../random.js';
 import { floatToHalf } from '../quantize/onnx-model.js';
@@ -146,22 +147,13 @@ export function parseNpy(buf: Uint8Array, label: string): HostTensor {
   const dims = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
   const size = dims.reduce((n, d) => n * d, 1);
   const body = buf.slice(start + headerLen); // copy: aligned for typed arrays
-  const table: Record<string, [ElementType, number]> = {
-    '<f4': ['float32', 4], '<f2': ['float16', 2], '<i8': ['int64', 8], '<i4': ['int32', 4], '|i1': ['int8', 1], '|u1': ['uint8', 1], '|b1': ['bool', 1],
+  const table: Record<string, ElementType> = {
+    '<f4': 'float32', '<f2': 'float16', '<i8': 'int64', '<i4': 'int32', '|i1': 'int8', '|u1': 'uint8', '|b1': 'bool',
   };
-  const entry = table[descr];
-  if (!entry) return bad(`dtype ${descr} is not supported (float32, float16, int64, int32, int8, uint8, bool)`);
-  const [type, width] = entry;
-  if (body.byteLength < size * width) bad(`${body.byteLength} data bytes for ${size} elements of ${descr}`);
-  const ab = body.buffer;
-  const data: TypedData =
-    type === 'float32' ? new Float32Array(ab, 0, size)
-    : type === 'float16' ? new Uint16Array(ab, 0, size)
-    : type === 'int64' ? new BigInt64Array(ab, 0, size)
-    : type === 'int32' ? new Int32Array(ab, 0, size)
-    : type === 'int8' ? new Int8Array(ab, 0, size)
-    : new Uint8Array(ab, 0, size);
-  return { type, dims, data };
+  const type = table[descr];
+  if (!type) return bad(`dtype ${descr} is not supported (float32, float16, int64, int32, int8, uint8, bool)`);
+  if (body.byteLength < size * ELEMENT_BYTES[type]) bad(`${body.byteLength} data bytes for ${size} elements of ${descr}`);
+  return { type, dims, data: typedArrayOf(type, body.buffer, size) };
 }
 
 /** A JSON file `{ "<input>": { "dims": [..], "data": [..], "type"?: "float32" } | nested arrays }`. */
