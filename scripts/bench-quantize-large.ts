@@ -14,6 +14,7 @@ import { writeModelFile } from '../src/core/quantize/onnx-writer.js';
 import { quantizeModel } from '../src/core/quantize/index.js';
 import type { QuantizeMode } from '../src/core/quantize/index.js';
 import { seededRandom } from '../src/core/random.js';
+import { CPU_TARGET } from '../src/core/backends/ep-map.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -78,7 +79,7 @@ try {
     exclude: [],
     keepIoTypes: true,
     calibration: 'random:4',
-    target: { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' },
+    target: CPU_TARGET,
     device: { id: 'CPU', name: 'CPU', backend: 'ort-cpu' },
     latencyMs: 0,
     onEvent: (e) => {

@@ -18,6 +18,7 @@ import type { QuantizeOptions } from '../src/core/quantize/index.js';
 import { decodeModel } from '../src/core/quantize/onnx-reader.js';
 import { modelInputs, randomSamples } from '../src/core/quantize/samples.js';
 import { toFloats } from '../src/core/quantize/report.js';
+import { CPU_TARGET } from '../src/core/backends/ep-map.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -27,7 +28,7 @@ const flag = (name: string): string | undefined => {
 const SEED = 1;
 const CALIBRATION = 32;
 const PEER_DIR = join(import.meta.dirname, '..', 'bench-data', 'quantize');
-const cpu = { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' } as const;
+const cpu = CPU_TARGET;
 
 const fp32Bytes = buildMobilenetV2();
 const inputs = modelInputs(decodeModel(fp32Bytes));

@@ -17,8 +17,9 @@ import { embeddedModel } from '../../src/core/hub/embedded.js';
 import { GraphBuilder } from '../../src/core/quantize/graph-builder.js';
 import { encodeModel } from '../../src/core/quantize/onnx-writer.js';
 import { BackendUnavailableError, UsageError } from '../../src/core/errors.js';
+import { CPU_TARGET } from '../../src/core/backends/ep-map.js';
 
-const CPU = { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' } as const;
+const CPU = CPU_TARGET;
 const CUDA = { runtime: 'onnxruntime', provider: 'cuda', deviceId: 0, env: {}, profileName: 'CUDAExecutionProvider' } as const;
 
 function image(batch: number, seed: number): HostTensor {

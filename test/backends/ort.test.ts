@@ -10,8 +10,9 @@ import { assertClose } from '../helpers/assert-close.js';
 import { webgpuDevice } from '../helpers/webgpu.js';
 import { cpuOnlyOpModel } from '../helpers/cpu-only-op.js';
 import os from 'node:os';
+import { CPU_TARGET } from '../../src/core/backends/ep-map.js';
 
-const CPU = { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' } as const;
+const CPU = CPU_TARGET;
 
 function image(batch: number, size: number, seed = 1): HostTensor {
   const n = batch * 3 * size * size;

@@ -14,10 +14,11 @@ import { ortBackend } from '../../src/core/backends/ort.js';
 import { imageToTensor } from '../../src/core/tasks/image.js';
 import { runCli } from '../helpers/run-cli.js';
 import { DECODER_TOKENIZER, DECODER_VOCAB } from '../helpers/tiny-decoder.js';
+import { CPU_TARGET } from '../../src/core/backends/ep-map.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validateRun = ajv.compile(JSON.parse(readFileSync(fileURLToPath(new URL('../../docs/schemas/run-1.schema.json', import.meta.url)), 'utf8')) as object);
-const cpu = { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' } as const;
+const cpu = CPU_TARGET;
 const E = 4;
 
 function vision(): Uint8Array {

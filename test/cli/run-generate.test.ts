@@ -15,10 +15,11 @@ import { generate, pickToken } from '../../src/core/tasks/generate.js';
 import { seededRandom } from '../../src/core/random.js';
 import { runCli } from '../helpers/run-cli.js';
 import { DECODER_TOKENIZER, DECODER_TOKENIZER_CONFIG, tinyDecoder } from '../helpers/tiny-decoder.js';
+import { CPU_TARGET } from '../../src/core/backends/ep-map.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validateRun = ajv.compile(JSON.parse(readFileSync(fileURLToPath(new URL('../../docs/schemas/run-1.schema.json', import.meta.url)), 'utf8')) as object);
-const cpu = { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' } as const;
+const cpu = CPU_TARGET;
 
 const dir = mkdtempSync(join(os.tmpdir(), 'aivmm-generate-'));
 mkdirSync(join(dir, 'onnx'));

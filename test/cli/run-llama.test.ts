@@ -11,10 +11,11 @@ import { ortBackend } from '../../src/core/backends/ort.js';
 import { generate } from '../../src/core/tasks/generate.js';
 import { loadTokenizer } from '../../src/core/tasks/text.js';
 import { runCli } from '../helpers/run-cli.js';
+import { CPU_TARGET } from '../../src/core/backends/ep-map.js';
 
 const DIR = fileURLToPath(new URL('../fixtures/tiny-llama/', import.meta.url));
 const REF = JSON.parse(readFileSync(`${DIR}reference.json`, 'utf8')) as { prompt: string; prompt_ids: number[]; generated: number[] };
-const cpu = { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' } as const;
+const cpu = CPU_TARGET;
 
 test('the tokenizer gives the ids Python tokenizers gave for the reference prompt', async () => {
   const tok = await loadTokenizer(`${DIR}tokenizer.json`);

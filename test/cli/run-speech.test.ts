@@ -17,10 +17,11 @@ import { transcribe } from '../../src/core/tasks/whisper.js';
 import { runCli } from '../helpers/run-cli.js';
 import { WHISPER_TOKENIZER, tinyWhisperDecoder, tinyWhisperEncoder } from '../helpers/tiny-whisper.js';
 import { wav } from '../helpers/wav.js';
+import { CPU_TARGET } from '../../src/core/backends/ep-map.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validateRun = ajv.compile(JSON.parse(readFileSync(fileURLToPath(new URL('../../docs/schemas/run-1.schema.json', import.meta.url)), 'utf8')) as object);
-const cpu = { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' } as const;
+const cpu = CPU_TARGET;
 
 const dir = mkdtempSync(join(os.tmpdir(), 'aivmm-whisper-'));
 mkdirSync(join(dir, 'onnx'));

@@ -12,8 +12,9 @@ import { ProtoWriter } from '../../src/core/quantize/proto-writer.js';
 import { ortBackend } from '../../src/core/backends/ort.js';
 import { convNet, mlp, randomFloats } from '../helpers/quant-models.js';
 import { assertClose } from '../helpers/assert-close.js';
+import { CPU_TARGET } from '../../src/core/backends/ep-map.js';
 
-const cpu = { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' } as const;
+const cpu = CPU_TARGET;
 
 test('decode → encode reproduces a model byte for byte (MobileNetV2, 176 initializers)', () => {
   const bytes = buildMobilenetV2();

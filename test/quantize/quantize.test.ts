@@ -13,8 +13,9 @@ import { GraphBuilder } from '../../src/core/quantize/graph-builder.js';
 import { ortBackend } from '../../src/core/backends/ort.js';
 import { UsageError } from '../../src/core/errors.js';
 import { convNet, mlp } from '../helpers/quant-models.js';
+import { CPU_TARGET } from '../../src/core/backends/ep-map.js';
 
-const cpu = { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' } as const;
+const cpu = CPU_TARGET;
 
 function setup(model: Uint8Array, name = 'model.onnx'): { dir: string; path: string } {
   const dir = mkdtempSync(join(os.tmpdir(), 'aivmm-quantize-'));

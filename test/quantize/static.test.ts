@@ -11,6 +11,7 @@ import type { QuantizedBias } from '../../src/core/quantize/static.js';
 import { ortBackend } from '../../src/core/backends/ort.js';
 import { UsageError } from '../../src/core/errors.js';
 import { convNetSpec, randomFloats } from '../helpers/quant-models.js';
+import { CPU_TARGET } from '../../src/core/backends/ep-map.js';
 
 const opts = { perChannel: true, exclude: new Set<string>() };
 const ranges = (m: ModelSpec): Map<string, { min: number; max: number }> => new Map(planStatic(m, opts).tensors.map((t) => [t, { min: -2, max: 4 }]));
@@ -71,7 +72,7 @@ test('QDQ placement: weights int8 per channel with DequantizeLinear, bias int32,
 });
 
 test('the QDQ model runs in onnxruntime, close to the float model, and onnxruntime fuses it into integer kernels', async () => {
-  const cpu = { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' } as const;
+  const cpu = CPU_TARGET;
   const m = convNetSpec();
   // Ranges from the float model itself (a real calibration is tested end to end in quantize.test.ts).
   const plan = planStatic(m, opts);

@@ -12,6 +12,7 @@ import { listDevices } from '../../src/core/devices/index.js';
 import { applyProbeCache, probeDevices, type ProbeRunner } from '../../src/core/devices/probe.js';
 import { webgpuDevice } from '../helpers/webgpu.js';
 import { cpuOnlyOpModel } from '../helpers/cpu-only-op.js';
+import { CPU_TARGET } from '../../src/core/backends/ep-map.js';
 
 const runner = processProbeRunner({ ...process.env, XDG_RUNTIME_DIR: process.env['XDG_RUNTIME_DIR'] ?? '/tmp' });
 
@@ -112,13 +113,13 @@ test('real worker: a model with a node WebGPU cannot run is flagged as partial f
 
 test('a worker that cannot run is a failed probe with the reason, not a crash of aivmm', async () => {
   const outcome = await runner(
-    { target: { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' }, model: '/nonexistent/model.onnx' },
+    { target: CPU_TARGET, model: '/nonexistent/model.onnx' },
     {},
     60_000,
   );
   assert.equal(outcome.ok, false);
   assert.match(outcome.error ?? '', /ENOENT|no such file/);
-  const timedOut = await runner({ target: { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' }, model: 'mobilenetv2-seeded' }, {}, 50);
+  const timedOut = await runner({ target: CPU_TARGET, model: 'mobilenetv2-seeded' }, {}, 50);
   assert.equal(timedOut.ok, false);
   assert.match(timedOut.error ?? '', /timed out/);
 });

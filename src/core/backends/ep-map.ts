@@ -27,6 +27,14 @@ const ORT_PROFILE_NAMES: Readonly<Record<OrtProviderName, string>> = Object.free
   tensorrt: 'TensorrtExecutionProvider',
 });
 
+/** The plain CPU target: onnxruntime's CPU execution provider (what every comparison is made against). */
+export const CPU_TARGET: Extract<RuntimeTarget, { runtime: 'onnxruntime' }> = Object.freeze({
+  runtime: 'onnxruntime',
+  provider: 'cpu',
+  env: Object.freeze({}) as Record<string, string>,
+  profileName: ORT_PROFILE_NAMES.cpu,
+});
+
 /** The ordinal of `device` among the devices for which `same` holds (e.g. NVIDIA GPUs for CUDA). */
 function ordinal(devices: readonly Device[], device: Device, same: (d: Device) => boolean): number {
   return devices.filter(same).findIndex((d) => d.id === device.id);
@@ -36,7 +44,7 @@ export function targetFor(devices: readonly Device[], device: Device, backend: B
   switch (backend) {
     case 'ort-cpu':
       if (device.kind !== 'cpu') break;
-      return { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: ORT_PROFILE_NAMES.cpu };
+      return CPU_TARGET;
     case 'ort-webgpu': {
       if (device.kind !== 'gpu') break;
       const env: Record<string, string> = device.vulkanIcd ? { VK_DRIVER_FILES: device.vulkanIcd } : {};

@@ -4,7 +4,8 @@
  * (src/cli/bench-worker.ts) so the device's environment (VK_DRIVER_FILES, CUDA_DEVICE_ORDER) applies,
  * peak memory belongs to this pair alone, and a native crash cannot take the whole run down.
  */
-import type { Backend, HostTensor, LoadOptions, Session } from '../backends/types.js';
+import type { HostTensor, LoadOptions, Session } from '../backends/types.js';
+import { openSession } from '../backends/registry.js';
 import { startPower } from './power.js';
 import { embeddedModel } from '../hub/embedded.js';
 import { BackendUnavailableError, UsageError } from '../errors.js';
@@ -32,11 +33,6 @@ export interface PairOptions {
   now?: () => number;
 }
 
-async function backendFor(job: BenchJob): Promise<Backend> {
-  if (job.target.runtime === 'openvino') return (await import('../backends/openvino.js')).openvinoBackend;
-  return (await import('../backends/ort.js')).ortBackend;
-}
-
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
 /** Opens the session; an accelerator target is first tried with CPU fallback disabled, so a silent fallback is known. */
@@ -48,26 +44,12 @@ function loadOptions(job: BenchJob): LoadOptions {
   };
 }
 
-async function openSession(backend: Backend, job: BenchJob): Promise<{ session: Session; fallback?: boolean }> {
-  const opts = loadOptions(job);
-  const accelerated = job.target.runtime === 'onnxruntime' && job.target.provider !== 'cpu';
-  if (!accelerated) return { session: await backend.load(job.model.path, job.target, opts) };
-  try {
-    return { session: await backend.load(job.model.path, job.target, { ...opts, strictPlacement: true }), fallback: false };
-  } catch (err) {
-    if (!(await import('../backends/ort.js')).isCpuFallbackRefusal(err)) throw err;
-    return { session: await backend.load(job.model.path, job.target, opts), fallback: true };
-  }
-}
-
 export async function benchPair(job: BenchJob, opts: PairOptions = {}): Promise<BenchRow[]> {
   const now = opts.now ?? (() => performance.now());
   const emit = opts.onEvent ?? (() => undefined);
-  const backend = await backendFor(job);
-  const runtimeVersion = await backend.version();
   const s = job.settings;
   const t0 = now();
-  const { session, fallback } = await openSession(backend, job);
+  const { session, fallback, runtimeVersion } = await openSession(job.target, job.model.path, { ...loadOptions(job), strict: 'prefer' });
   const sessionMs = now() - t0;
   emit({ kind: 'session', sessionMs: round(sessionMs), runtimeVersion });
   const rows: BenchRow[] = [];
@@ -82,7 +64,7 @@ export async function benchPair(job: BenchJob, opts: PairOptions = {}): Promise<
     }
     if (s.reference && s.concurrency === 1) {
       // Its idle threads must not spin while the model runs (on a small machine they would steal its cores).
-      const refSession = await backend.load(embeddedModel(REFERENCE_MODEL).build(), job.target, { ...loadOptions(job), spinning: false });
+      const { session: refSession } = await openSession(job.target, embeddedModel(REFERENCE_MODEL).build(), { ...loadOptions(job), spinning: false });
       const refFeeds: Record<string, HostTensor> = {};
       const refShapes = planShapes(refSession.inputs, [], 1);
       for (const spec of refSession.inputs) refFeeds[spec.name] = randomTensor(spec, refShapes[spec.name] ?? [], 7);

@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { RuntimeTarget } from '../backends/ep-map.js';
 import type { Backend, HostTensor, LoadOptions } from '../backends/types.js';
 import { errorRecord } from '../errors.js';
+import { backendFor } from '../backends/registry.js';
 
 export interface ThreadInit {
   model: string;
@@ -18,8 +19,7 @@ export type ToThread = { type: 'feeds'; feeds: Record<string, HostTensor> } | { 
 export type FromThread = { type: 'ready' } | { type: 'done' } | { type: 'error'; error: { code: string; message: string; hint?: string } };
 
 async function start(port: NonNullable<typeof parentPort>, init: ThreadInit): Promise<void> {
-  const backend: Backend =
-    init.target.runtime === 'openvino' ? (await import('../backends/openvino.js')).openvinoBackend : (await import('../backends/ort.js')).ortBackend;
+  const backend: Backend = await backendFor(init.target);
   const post = (m: FromThread): void => port.postMessage(m);
   let session;
   try {

@@ -8,7 +8,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RuntimeTarget } from '../backends/ep-map.js';
-import type { Backend, HostTensor, TensorSpec } from '../backends/types.js';
+import type { HostTensor, TensorSpec } from '../backends/types.js';
+import { CPU_TARGET, backendFor, openSession } from '../backends/registry.js';
 import { embeddedModel } from '../hub/embedded.js';
 import { errorMessage } from '../errors.js';
 import { tempDir } from '../config/paths.js';
@@ -33,11 +34,6 @@ export interface ProbeOutcome {
   runtimeVersion?: string;
   builtWith?: { name: string; bundled: boolean }[];
   error?: string;
-}
-
-async function backendFor(target: RuntimeTarget): Promise<Backend> {
-  if (target.runtime === 'openvino') return (await import('../backends/openvino.js')).openvinoBackend;
-  return (await import('../backends/ort.js')).ortBackend;
 }
 
 function maxAbsDiff(a: HostTensor | undefined, b: HostTensor | undefined): number {
@@ -74,14 +70,8 @@ export async function runProbe(job: ProbeJob): Promise<ProbeOutcome> {
       outcome.builtWith = await (await import('../backends/ort.js')).ortSupportedBackends();
     }
     const t0 = performance.now();
-    let session;
-    try {
-      session = await backend.load(bytes, job.target, { strictPlacement: true, profile: { dir: profileDir } });
-    } catch (err) {
-      if (!(await import('../backends/ort.js')).isCpuFallbackRefusal(err)) throw err;
-      outcome.strictFailed = true;
-      session = await backend.load(bytes, job.target, { profile: { dir: profileDir } });
-    }
+    const { session, fallback } = await openSession(job.target, bytes, { strict: 'prefer', profile: { dir: profileDir } });
+    if (fallback) outcome.strictFailed = true;
     const t1 = performance.now();
     const feeds = feedsFor(session.inputs);
     const out = await session.run(feeds);
@@ -96,8 +86,7 @@ export async function runProbe(job: ProbeJob): Promise<ProbeOutcome> {
     if (job.target.runtime === 'onnxruntime' && job.target.provider === 'cpu') {
       outcome.maxAbsDiff = 0;
     } else {
-      const { ortBackend } = await import('../backends/ort.js');
-      const ref = await ortBackend.load(bytes, { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' });
+      const { session: ref } = await openSession(CPU_TARGET, bytes);
       const refOut = await ref.run(feeds);
       await ref.dispose();
       outcome.maxAbsDiff = Math.max(0, ...Object.keys(refOut).map((k) => maxAbsDiff(out[k], refOut[k])));

@@ -24,6 +24,7 @@ import type { Feeds } from './samples.js';
 import { openModel } from './session.js';
 import { TensorSpill } from './spill.js';
 import { planStatic, quantizeStatic } from './static.js';
+import { CPU_TARGET } from '../backends/ep-map.js';
 
 export type QuantizeMode = 'static' | 'dynamic' | 'fp16';
 
@@ -183,7 +184,7 @@ export async function quantizeModel(opts: QuantizeOptions): Promise<QuantizeRepo
   async function run(): Promise<QuantizeReport> {
     const inputs = modelInputs(model);
     const load = (m: ModelSpec, extra: LoadOptions = {}): Promise<Session> => openModel(m, opts.target, { ...(opts.threads ? { threads: opts.threads } : {}), ...extra });
-    const cpu: RuntimeTarget = { runtime: 'onnxruntime', provider: 'cpu', env: {}, profileName: 'CPUExecutionProvider' };
+    const cpu: RuntimeTarget = CPU_TARGET;
 
     // Samples: calibration (static) and held-back evaluation inputs.
     const sourceSpec = parseSampleSource(opts.calibration ?? 'random:32');
