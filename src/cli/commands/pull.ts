@@ -12,7 +12,7 @@ import { userAgent } from '../version.js';
 export async function pullCommand(ctx: CliContext, model: string, opts: PullFlags): Promise<void> {
   const connections = Number(opts.connections);
   if (!Number.isInteger(connections) || connections < 1 || connections > 64) throw new UsageError(`invalid --connections '${opts.connections}'`, 'give 1 to 64');
-  const settings = hubSettings(ctx.io.env);
+  const settings = ctx.config.hub;
   const spinner = await startSpinner(ctx, `resolving ${model}`);
   let total = 0;
   let done = 0;

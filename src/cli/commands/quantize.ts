@@ -29,7 +29,7 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
   const mode = opts.mode === 'auto' ? undefined : (opts.mode as QuantizeMode);
 
   const env = ctx.io.env;
-  const { cacheDir } = resolvePaths(env);
+  const { cacheDir } = ctx.config.paths;
   const model = await resolveModelArg(ctx, modelArg, cacheDir);
 
   // The device fidelity and latency are measured on.

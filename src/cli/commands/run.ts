@@ -53,7 +53,7 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   const mean = numberList('--mean', opts.mean, 3);
   const std = numberList('--std', opts.std, 3);
   const env = ctx.io.env;
-  const { cacheDir } = resolvePaths(env);
+  const { cacheDir } = ctx.config.paths;
   const name = modelArg ?? 'mobilenetv2-seeded';
   // Task, preprocessing and labels: flags, else the catalog entry, else the embedded model's description.
   const entry = findAlias(name);
@@ -101,7 +101,7 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
       import('../../core/devices/index.js'),
       import('../bench-runner.js'),
     ]);
-    const devices = await listDevices({ host: nodeHost(env, env['AIVMM_SYSROOT'] || '/'), cacheDir });
+    const devices = await listDevices({ host: ctx.host(), cacheDir });
     const choice = await chooseAuto(ctx, {
       model: { name: model.name, path: visionModel, embedded: model.embedded },
       devices,
