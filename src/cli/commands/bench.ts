@@ -2,9 +2,8 @@
 import { access, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { resolvePaths } from '../../core/config/paths.js';
-import { listDevices, nodeHost } from '../../core/devices/index.js';
-import { parseDuration, parseInputFileFlag, parsePercent, parseShape, runBench, sha256File, type BenchEvent, type BenchReport, type BenchSettings, type PairRunner } from '../../core/bench/index.js';
+import { listDevices } from '../../core/devices/index.js';
+import { parseDuration, parseInputFileFlag, parsePercent, parseShape, runBench, sha256File, type BenchEvent, type BenchReport, type BenchSettings } from '../../core/bench/index.js';
 import { parseRequire, recordMeasurements, type AutoChoice, type Prefer } from '../../core/bench/auto.js';
 import { writeFileAtomic } from '../../core/atomic-write.js';
 import { UsageError, errorFromCode, errorMessage, ConfigError } from '../../core/errors.js';

@@ -1,6 +1,5 @@
 /** `aivmm pull`: Hub settings from the environment, pull into the shared cache, progress on stderr, paths on stdout. */
 import { UsageError } from '../../core/errors.js';
-import { hubSettings } from '../../core/hub/settings.js';
 import { pullModel, type PullEvent } from '../../core/hub/pull.js';
 import { formatBytes } from '../../ui/format/units.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';

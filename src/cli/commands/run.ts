@@ -1,7 +1,6 @@
 /** `aivmm run`: resolve the model (embedded, file, alias, Hub id) and its task settings, run, render. */
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { resolvePaths } from '../../core/config/paths.js';
 import { UsageError } from '../../core/errors.js';
 import type { DevicesReport } from '../../core/devices/types.js';
 import { findAlias } from '../../core/hub/catalog.js';
@@ -94,7 +93,7 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   if (opts.device.trim().toLowerCase() === 'auto') {
     // The pair measured fastest for this model here (probing the ones not measured yet), among onnxruntime's.
     if (!['latency', 'throughput'].includes(opts.prefer)) throw new UsageError(`invalid --prefer '${opts.prefer}'`, 'give latency or throughput');
-    const [{ chooseAuto }, { parseRequire }, { sha256File }, { listDevices, nodeHost }, { processBenchRunner }] = await Promise.all([
+    const [{ chooseAuto }, { parseRequire }, { sha256File }, { listDevices }, { processBenchRunner }] = await Promise.all([
       import('../auto-choice.js'),
       import('../../core/bench/auto.js'),
       import('../../core/bench/index.js'),
