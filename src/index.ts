@@ -67,6 +67,9 @@ export {
   type CalibrationMethod,
 } from './core/quantize/index.js';
 
+// Float16 bits <-> numbers, for models with float16 inputs and outputs.
+export { floatToHalf, halfToFloat } from './core/quantize/onnx-model.js';
+
 // Bench: plan (device, backend) pairs, measure, compare with a baseline.
 export {
   runBench,
