@@ -25,7 +25,7 @@ const repeat = take('--repeat', '1'); // processes per bench (aivmm bench --repe
 const [rounds = 20, threads = 1, iterations = 300] = args.map(Number);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin/aivmm.js');
-const { buildMobilenetV2, MOBILENETV2_STAGES } = await import(join(root, 'dist/core/hub/embedded.js'));
+const { buildMobilenetV2, MOBILENETV2_STAGES } = await import(join(root, 'dist/index.js'));
 
 const work = mkdtempSync(join(os.tmpdir(), 'aivmm-gate-'));
 const env = { ...process.env, AIVMM_CACHE_DIR: join(work, 'cache') };

@@ -1,11 +1,17 @@
 #!/usr/bin/env node
-// npm test: build (the CLI tests spawn bin/aivmm.js, which runs dist/), then run every test file
-// under test/ with Node's test runner, TypeScript loaded through tsx.
+// npm test: lint src/ (eslint, cached in .eslintcache, so an unchanged tree takes about a second), build
+// (the CLI tests spawn bin/aivmm.js, which runs dist/), then run every test file under test/ with Node's
+// test runner, TypeScript loaded through tsx. `node scripts/test.mjs a.test.ts b.test.ts` runs only those.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
+const lint = spawnSync(process.execPath, [join(root, 'node_modules/eslint/bin/eslint.js'), '--cache', '--cache-location', join(root, '.eslintcache'), 'src'], { stdio: 'inherit', cwd: root });
+if (lint.status !== 0) {
+  process.stderr.write('npm test: the lint failed (npm run lint to see it alone)\n');
+  process.exit(lint.status ?? 1);
+}
 const build = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 

@@ -1,4 +1,7 @@
 /** What a command needs from the process, passed in so tests can run main() in-process. */
+import { loadConfig, resolveOutput, type AivmmConfig, type OutputMode, type OutputSettings } from '../core/config/load.js';
+import { nodeHost, type Host } from '../core/devices/host.js';
+
 export interface OutStream {
   write(chunk: string): boolean;
   isTTY?: boolean;
@@ -20,31 +23,40 @@ export interface GlobalFlags {
 export interface CliContext {
   io: CliIO;
   flags: GlobalFlags;
+  /** The configuration, read once from io.env by main() (src/core/config/load.ts). */
+  config: AivmmConfig;
+  /** json, tty (Ink screens) or plain. */
+  mode: OutputMode;
   /** Results as Ink screens (a terminal, not CI, not --json). */
   interactive: boolean;
   /** Spinners and progress on stderr. */
   progress: boolean;
+  /** The machine as device discovery sees it (io.env, rooted at config.sysroot); made on first use. */
+  host(): Host;
   log(message: string): void;
   /** Set by a command that finished its output but must still fail (a regression, an interrupted run). */
   exitCode?: number;
 }
 
-export function makeContext(io: CliIO, flags: GlobalFlags): CliContext {
-  const ci = Boolean(io.env['CI']) && io.env['CI'] !== 'false' && io.env['CI'] !== '0';
+export function makeContext(io: CliIO, flags: GlobalFlags, config: AivmmConfig = loadConfig(io.env)): CliContext {
+  const out = resolveOutput(config.output, flags, Boolean(io.stdout.isTTY));
+  let host: Host | undefined;
   return {
     io,
     flags,
-    interactive: Boolean(io.stdout.isTTY) && !flags.json && !ci,
-    progress: Boolean(io.stderr.isTTY) && !flags.json && !ci,
+    config,
+    mode: out.mode,
+    interactive: out.interactive,
+    progress: Boolean(io.stderr.isTTY) && !flags.json && !config.output.ci,
+    host: () => (host ??= nodeHost(config.env, config.sysroot)),
     log: (message) => {
       if (flags.verbose) io.stderr.write(`aivmm: ${message}\n`);
     },
   };
 }
 
-/** Global flags from argv and the environment: --json / AIVMM_JSON, --no-color / NO_COLOR. */
-export function globalFlags(opts: { json?: boolean; verbose?: boolean; color?: boolean }, env: CliIO['env']): GlobalFlags {
-  const json = Boolean(opts.json) || env['AIVMM_JSON'] === '1';
-  const noColorEnv = env['NO_COLOR'] !== undefined && env['NO_COLOR'] !== '';
-  return { json, verbose: Boolean(opts.verbose), color: opts.color !== false && !noColorEnv && !json };
+/** Global flags from argv over the configuration: --json / AIVMM_JSON, --no-color / NO_COLOR. */
+export function globalFlags(opts: { json?: boolean; verbose?: boolean; color?: boolean }, output: OutputSettings): GlobalFlags {
+  const { json, color } = resolveOutput(output, opts, false);
+  return { json, verbose: Boolean(opts.verbose), color };
 }

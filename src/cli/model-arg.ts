@@ -4,14 +4,13 @@ import type { CliContext } from './context.js';
 import { userAgent } from './version.js';
 
 export async function resolveModelArg(ctx: CliContext, arg: string | undefined, cacheDir: string, opts: { multi?: boolean } = {}): Promise<ResolvedModel> {
-  const env = ctx.io.env;
   return resolveModel(
     arg,
     cacheDir,
     process.cwd(),
     async (id) => {
-      const [{ pullModel }, { hubSettings }] = await Promise.all([import('../core/hub/pull.js'), import('../core/hub/settings.js')]);
-      const pulled = await pullModel({ id }, { settings: hubSettings(env), userAgent: userAgent() });
+      const { pullModel } = await import('../core/hub/pull.js');
+      const pulled = await pullModel({ id }, { settings: ctx.config.hub, userAgent: userAgent() });
       for (const w of pulled.warnings) ctx.io.stderr.write(`warning: ${w}\n`);
       ctx.log(`${id}: ${pulled.files.filter((f) => f.downloaded).length} file(s) downloaded into ${pulled.snapshotDir}`);
       return pulled;

@@ -1,7 +1,7 @@
 /** One device for commands that run a model in this process (quantize, run): --device / --backend → an onnxruntime target. */
 import type { RuntimeTarget } from '../core/backends/ep-map.js';
 import { targetFor } from '../core/backends/ep-map.js';
-import { listDevices, nodeHost, selectDevices } from '../core/devices/index.js';
+import { listDevices, selectDevices } from '../core/devices/index.js';
 import type { BackendId, Device, DevicesReport } from '../core/devices/types.js';
 import { BackendUnavailableError, UsageError } from '../core/errors.js';
 import type { CliContext } from './context.js';
@@ -17,8 +17,7 @@ export interface OrtTarget {
 
 /** `known`: devices already discovered by the caller (discovery is not repeated). */
 export async function resolveOrtTarget(ctx: CliContext, command: string, deviceFlag: string, backendFlag: string | undefined, cacheDir: string, known?: DevicesReport): Promise<OrtTarget> {
-  const env = ctx.io.env;
-  const devices = known ?? (await listDevices({ host: nodeHost(env, env['AIVMM_SYSROOT'] || '/'), cacheDir }));
+  const devices = known ?? (await listDevices({ host: ctx.host(), cacheDir }));
   if (deviceFlag.trim().toLowerCase() === 'all') throw new UsageError(`--device all: ${command} runs on one device`, 'name one: CPU, GPU.0, …');
   const [device] = selectDevices(deviceFlag, devices.devices);
   if (!device) throw new UsageError(`no device '${deviceFlag}'`);

@@ -5,6 +5,7 @@
 import { Command, Option } from 'commander';
 import { makeContext, globalFlags, type CliContext, type CliIO } from './context.js';
 import { aivmmVersion } from './version.js';
+import { loadConfig, type AivmmConfig } from '../core/config/load.js';
 
 const EXAMPLES = `
 Examples:
@@ -27,10 +28,10 @@ export interface ProgramResult {
   context(): CliContext;
 }
 
-export function buildProgram(io: CliIO, argv: readonly string[] = []): ProgramResult {
+export function buildProgram(io: CliIO, argv: readonly string[] = [], config: AivmmConfig = loadConfig(io.env)): ProgramResult {
   // Until an action runs, errors (e.g. a bad flag) are reported with the flags as they appear in argv.
   const early = { json: argv.includes('--json'), verbose: argv.includes('--verbose') || argv.includes('-v'), color: !argv.includes('--no-color') };
-  let ctx: CliContext = makeContext(io, globalFlags(early, io.env));
+  let ctx: CliContext = makeContext(io, globalFlags(early, config.output), config);
   const program = new Command('aivmm');
   program
     .description('Discover, benchmark and run ONNX models on every AI accelerator in this machine.')
@@ -43,7 +44,7 @@ export function buildProgram(io: CliIO, argv: readonly string[] = []): ProgramRe
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .addHelpText('after', EXAMPLES)
     .hook('preAction', (_root, action) => {
-      ctx = makeContext(io, globalFlags(action.optsWithGlobals(), io.env));
+      ctx = makeContext(io, globalFlags(action.optsWithGlobals(), config.output), config);
     });
 
   program

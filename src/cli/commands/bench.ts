@@ -2,9 +2,8 @@
 import { access, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { resolvePaths } from '../../core/config/paths.js';
-import { listDevices, nodeHost } from '../../core/devices/index.js';
-import { parseDuration, parseInputFileFlag, parsePercent, parseShape, runBench, sha256File, type BenchEvent, type BenchReport, type BenchSettings, type PairRunner } from '../../core/bench/index.js';
+import { listDevices } from '../../core/devices/index.js';
+import { parseDuration, parseInputFileFlag, parsePercent, parseShape, runBench, sha256File, type BenchEvent, type BenchReport, type BenchSettings } from '../../core/bench/index.js';
 import { parseRequire, recordMeasurements, type AutoChoice, type Prefer } from '../../core/bench/auto.js';
 import { writeFileAtomic } from '../../core/atomic-write.js';
 import { UsageError, errorFromCode, errorMessage, ConfigError } from '../../core/errors.js';
@@ -87,9 +86,9 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
   if (maxRegression === undefined || maxRegression >= 1) throw new UsageError(`invalid --max-regression '${opts.maxRegression}'`, 'give a percentage such as 5%');
   if (opts.save) await checkWritable(opts.save); // fail now, not after minutes of measuring
   const env = ctx.io.env;
-  const { cacheDir } = resolvePaths(env);
+  const { cacheDir } = ctx.config.paths;
   const model = await resolveModelArg(ctx, modelArg, cacheDir);
-  const devices = await listDevices({ host: nodeHost(env, env['AIVMM_SYSROOT'] || '/'), cacheDir });
+  const devices = await listDevices({ host: ctx.host(), cacheDir });
   const auto = opts.device.trim().toLowerCase() === 'auto';
   if (!auto && (opts.require !== undefined || opts.prefer !== 'latency')) throw new UsageError('--prefer and --require go with --device auto');
   if (!['latency', 'throughput'].includes(opts.prefer)) throw new UsageError(`invalid --prefer '${opts.prefer}'`, 'give latency or throughput');

@@ -1,6 +1,5 @@
 /** `aivmm devices`: parse flags, call core, pick a renderer. */
-import { listDevices, nodeHost, type ProbeEvent } from '../../core/devices/index.js';
-import { resolvePaths } from '../../core/config/paths.js';
+import { listDevices, type ProbeEvent } from '../../core/devices/index.js';
 import { UsageError } from '../../core/errors.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
 import type { CliContext } from '../context.js';
@@ -13,9 +12,8 @@ export async function devicesCommand(ctx: CliContext, opts: DevicesFlags): Promi
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) {
     throw new UsageError(`invalid --timeout '${opts.timeout}'`, 'give the per-probe limit in seconds, e.g. --timeout 60');
   }
-  const env = ctx.io.env;
-  const host = nodeHost(env, env['AIVMM_SYSROOT'] || '/');
-  const cacheDir = opts.cache ? resolvePaths(env).cacheDir : undefined;
+  const host = ctx.host();
+  const cacheDir = opts.cache ? ctx.config.paths.cacheDir : undefined;
   const spinner = opts.probe ? await startSpinner(ctx, 'probing devices') : undefined;
   const onProgress = (e: ProbeEvent): void => {
     const label = `${e.device} ${e.backend} (${e.index + 1}/${e.total})`;
@@ -32,7 +30,7 @@ export async function devicesCommand(ctx: CliContext, opts: DevicesFlags): Promi
       host,
       device: opts.device,
       ...(cacheDir ? { cacheDir } : {}),
-      ...(opts.probe ? { probe: { runner: processProbeRunner(env, ctx.log), timeoutMs: timeoutS * 1000, onProgress } } : {}),
+      ...(opts.probe ? { probe: { runner: processProbeRunner(ctx.config.env, ctx.log), timeoutMs: timeoutS * 1000, onProgress } } : {}),
     });
   } finally {
     spinner?.stop();

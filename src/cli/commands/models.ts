@@ -3,13 +3,12 @@ import Table from 'cli-table3';
 import { findAlias, loadCatalog } from '../../core/hub/catalog.js';
 import { listCached, removeCached } from '../../core/hub/models.js';
 import { parseRepoId } from '../../core/hub/pull.js';
-import { hubSettings } from '../../core/hub/settings.js';
 import { formatBytes } from '../../ui/format/units.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
 import type { CliContext } from '../context.js';
 
 export async function modelsCommand(ctx: CliContext, opts: { cached?: boolean }): Promise<void> {
-  const settings = hubSettings(ctx.io.env);
+  const settings = ctx.config.hub;
   const cached = await listCached(settings.cacheDir);
   const catalog = loadCatalog();
   const rows = catalog.models.map((m) => {
@@ -34,7 +33,7 @@ export async function modelsCommand(ctx: CliContext, opts: { cached?: boolean })
 }
 
 export async function modelsRmCommand(ctx: CliContext, model: string): Promise<void> {
-  const settings = hubSettings(ctx.io.env);
+  const settings = ctx.config.hub;
   const repo = findAlias(model)?.repo ?? parseRepoId(model).repo;
   const freed = await removeCached(settings.cacheDir, repo);
   if (ctx.flags.json) {

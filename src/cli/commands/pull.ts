@@ -1,6 +1,5 @@
 /** `aivmm pull`: Hub settings from the environment, pull into the shared cache, progress on stderr, paths on stdout. */
 import { UsageError } from '../../core/errors.js';
-import { hubSettings } from '../../core/hub/settings.js';
 import { pullModel, type PullEvent } from '../../core/hub/pull.js';
 import { formatBytes } from '../../ui/format/units.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
@@ -12,7 +11,7 @@ import { userAgent } from '../version.js';
 export async function pullCommand(ctx: CliContext, model: string, opts: PullFlags): Promise<void> {
   const connections = Number(opts.connections);
   if (!Number.isInteger(connections) || connections < 1 || connections > 64) throw new UsageError(`invalid --connections '${opts.connections}'`, 'give 1 to 64');
-  const settings = hubSettings(ctx.io.env);
+  const settings = ctx.config.hub;
   const spinner = await startSpinner(ctx, `resolving ${model}`);
   let total = 0;
   let done = 0;

@@ -1,6 +1,5 @@
 /** `aivmm quantize`: resolve the model and the device, quantize, render the fidelity report. */
 import { resolve } from 'node:path';
-import { resolvePaths } from '../../core/config/paths.js';
 import { parseDuration } from '../../core/bench/measure.js';
 import { UsageError } from '../../core/errors.js';
 import type { CalibrationMethod, QuantizeEvent, QuantizeMode } from '../../core/quantize/index.js';
@@ -28,8 +27,7 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UsageError(`invalid --threads '${opts.threads}'`, 'give an integer ≥ 1');
   const mode = opts.mode === 'auto' ? undefined : (opts.mode as QuantizeMode);
 
-  const env = ctx.io.env;
-  const { cacheDir } = resolvePaths(env);
+  const { cacheDir } = ctx.config.paths;
   const model = await resolveModelArg(ctx, modelArg, cacheDir);
 
   // The device fidelity and latency are measured on.

@@ -1,7 +1,6 @@
 /** `aivmm run`: resolve the model (embedded, file, alias, Hub id) and its task settings, run, render. */
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { resolvePaths } from '../../core/config/paths.js';
 import { UsageError } from '../../core/errors.js';
 import type { DevicesReport } from '../../core/devices/types.js';
 import { findAlias } from '../../core/hub/catalog.js';
@@ -53,7 +52,7 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   const mean = numberList('--mean', opts.mean, 3);
   const std = numberList('--std', opts.std, 3);
   const env = ctx.io.env;
-  const { cacheDir } = resolvePaths(env);
+  const { cacheDir } = ctx.config.paths;
   const name = modelArg ?? 'mobilenetv2-seeded';
   // Task, preprocessing and labels: flags, else the catalog entry, else the embedded model's description.
   const entry = findAlias(name);
@@ -94,14 +93,14 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   if (opts.device.trim().toLowerCase() === 'auto') {
     // The pair measured fastest for this model here (probing the ones not measured yet), among onnxruntime's.
     if (!['latency', 'throughput'].includes(opts.prefer)) throw new UsageError(`invalid --prefer '${opts.prefer}'`, 'give latency or throughput');
-    const [{ chooseAuto }, { parseRequire }, { sha256File }, { listDevices, nodeHost }, { processBenchRunner }] = await Promise.all([
+    const [{ chooseAuto }, { parseRequire }, { sha256File }, { listDevices }, { processBenchRunner }] = await Promise.all([
       import('../auto-choice.js'),
       import('../../core/bench/auto.js'),
       import('../../core/bench/index.js'),
       import('../../core/devices/index.js'),
       import('../bench-runner.js'),
     ]);
-    const devices = await listDevices({ host: nodeHost(env, env['AIVMM_SYSROOT'] || '/'), cacheDir });
+    const devices = await listDevices({ host: ctx.host(), cacheDir });
     const choice = await chooseAuto(ctx, {
       model: { name: model.name, path: visionModel, embedded: model.embedded },
       devices,

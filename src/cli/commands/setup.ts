@@ -1,7 +1,6 @@
 /** `aivmm setup cuda`: install onnxruntime-node's CUDA/TensorRT provider libraries, then show what reaches the GPUs. */
-import { resolvePaths } from '../../core/config/paths.js';
 import { setupCuda } from '../../core/backends/cuda-setup.js';
-import { listDevices, nodeHost } from '../../core/devices/index.js';
+import { listDevices } from '../../core/devices/index.js';
 import { formatBytes } from '../../ui/format/units.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
 import type { CliContext } from '../context.js';
@@ -12,13 +11,12 @@ export async function setupCudaCommand(ctx: CliContext, opts: { from?: string; f
   const spinner = await startSpinner(ctx, opts.from ? `copying the CUDA provider libraries from ${opts.from}` : 'downloading the CUDA 12 provider libraries (onnxruntime-node installer)');
   let result;
   try {
-    result = await setupCuda({ ...(opts.from ? { from: opts.from } : {}), ...(opts.force ? { force: true } : {}), runner: installerRunner(ctx.io.env) });
+    result = await setupCuda({ ...(opts.from ? { from: opts.from } : {}), ...(opts.force ? { force: true } : {}), runner: installerRunner(ctx.config.env) });
   } finally {
     spinner.stop();
   }
-  const env = ctx.io.env;
-  const { cacheDir } = resolvePaths(env);
-  const devices = await listDevices({ host: nodeHost(env, env['AIVMM_SYSROOT'] || '/'), cacheDir });
+  const { cacheDir } = ctx.config.paths;
+  const devices = await listDevices({ host: ctx.host(), cacheDir });
   const reach = devices.devices.flatMap((d) =>
     d.backends.filter((b) => b.backend === 'ort-cuda' || b.backend === 'ort-tensorrt').map((b) => ({ device: d.id, name: d.name, backend: b.backend, available: b.available, ...(b.reason ? { reason: b.reason } : {}), ...(b.fix ? { fix: b.fix } : {}) })),
   );

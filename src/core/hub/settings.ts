@@ -5,8 +5,8 @@
  * TRANSFORMERS_OFFLINE), HF_HUB_DOWNLOAD_TIMEOUT, HF_HUB_ETAG_TIMEOUT. The CLI passes the environment in.
  */
 import { readFileSync } from 'node:fs';
-import os from 'node:os';
 import { join } from 'node:path';
+import { homeDir } from '../config/paths.js';
 import { ConfigError } from '../errors.js';
 
 export interface HubSettings {
@@ -32,7 +32,7 @@ function seconds(env: Readonly<Record<string, string | undefined>>, name: string
   return n * 1000;
 }
 
-export function hubSettings(env: Readonly<Record<string, string | undefined>>, home: string = os.homedir()): HubSettings {
+export function hubSettings(env: Readonly<Record<string, string | undefined>>, home: string = homeDir()): HubSettings {
   const hfHome = env['HF_HOME'] || join(env['XDG_CACHE_HOME'] || join(home, '.cache'), 'huggingface');
   const cacheDir = env['HF_HUB_CACHE'] || env['HUGGINGFACE_HUB_CACHE'] || join(hfHome, 'hub');
   const endpoint = (env['HF_ENDPOINT'] || 'https://huggingface.co').replace(/\/+$/, '');

@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
-# The GPU-only checks of issue #7, in one call on the GPU machine:
-#   source .gpu/enter.sh && bash scripts/gpu-checks.sh OUTDIR
-# devices (probed), bench on every pair with energy (nvidia-smi), --device auto for latency and for
-# throughput (probes, then the cache), an FP16 model with float16 I/O on the GPU, and `setup cuda`
-# (offline there: it must say what to fetch). Writes OUTDIR/gpu-checks.log; its latest copy lives in
-# docs/results/gpu-checks-latest.log.
-set -uo pipefail
+# Experiment (issue #7, 2026-11-26): do the GPU-only features work on a real card — `devices --probe`, bench
+# on every pair with energy from nvidia-smi, `--device auto` for latency and throughput (probes, then the
+# cache), an FP16 model with float16 I/O on the GPU, and `setup cuda` offline (must say what to fetch)?
+# Answer: yes; figures in docs/performance.md ("GPU checks"). Log: docs/results/gpu-checks-latest.log.
+# Run (GPU machine, repo root, after npm run build):  source .gpu/enter.sh && bash scripts/experiments/gpu-checks.sh OUTDIR
+. "$(dirname "$0")/prelude.sh"
 out=${1:?usage: gpu-checks.sh OUTDIR}
 mkdir -p "$out"
-export AIVMM_CACHE_DIR=${AIVMM_CACHE_DIR:-$(mktemp -d)}
 a() { echo "\$ aivmm $*"; node bin/aivmm.js "$@"; echo "(exit $?)"; echo; }
 {
   date -u +"%Y-%m-%dT%H:%M:%SZ"; nvidia-smi --query-gpu=name,driver_version,power.limit --format=csv,noheader

@@ -1,20 +1,21 @@
 #!/usr/bin/env node
-// Issue #7: a session opened with CUDA/TensorRT provider options (through onnxruntime's C API, src/core/backends/
-// ort-capi.ts) against the CPU EP on the same inputs, batch sizes in the order given on one session (a CUDA graph
-// session captures one graph per shape and must replay the right one when the shape comes back).
-// Prints max |Δ|, cosine and argmax agreement per batch, then a timed loop per batch (p50, ms).
-// Usage (npm run build first): node scripts/cuda-graph-compare.mjs MODEL PROVIDER BATCHES [key=value ...]
-//   e.g. node scripts/cuda-graph-compare.mjs m.onnx cuda 1,32,1 enable_cuda_graph=1
-import { ortBackend } from '../dist/core/backends/ort.js';
-import { floatToHalf } from '../dist/core/quantize/onnx-model.js';
+// Experiment (issue #7, 2026-11-26): does a session opened with CUDA/TensorRT provider options through
+// onnxruntime's C API (src/core/backends/ort-capi.ts) give the CPU EP's outputs, batch sizes in the order
+// given on one session (a CUDA graph session captures one graph per shape and must replay the right one when
+// the shape comes back)? Prints max |Δ|, cosine and argmax agreement per batch, then a timed loop per batch
+// (p50, ms). Answer: yes for 1/32/1, with and without graphs, once a new shape reopens the session.
+// Logs: docs/results/2026-11-26-h200-cuda-graph.log, …-cuda-graph-final.log (run by gpu-cuda-graph.sh).
+// Run (npm run build first): node scripts/experiments/cuda-graph-compare.mjs MODEL PROVIDER BATCHES [key=value ...]
+//   e.g. node scripts/experiments/cuda-graph-compare.mjs m.onnx cuda 1,32,1 enable_cuda_graph=1
+import { floatToHalf, openSession } from '../../dist/index.js';
 import { outputAgreement } from './output-agreement.mjs';
 
 const [model, provider, batchList = '1', ...kv] = process.argv.slice(2);
 const epOptions = Object.fromEntries(kv.map((s) => [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)]));
 const target = (p) => ({ runtime: 'onnxruntime', provider: p, deviceId: 0, env: {}, profileName: p });
-const cpu = await ortBackend.load(model, target('cpu'));
+const { session: cpu } = await openSession(target('cpu'), model);
 const t0 = performance.now();
-const other = await ortBackend.load(model, target(provider), { epOptions, strictPlacement: true });
+const { session: other } = await openSession(target(provider), model, { epOptions, strict: true }); // every node on the EP, or refused
 const sessionMs = performance.now() - t0;
 const spec = cpu.inputs[0];
 let seed = 7;

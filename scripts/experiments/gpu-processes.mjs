@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// Issue #7, concurrency lever: N *processes*, each with its own onnxruntime session (and, on WebGPU, its own
-// Dawn device), run the same model at the same time; the aggregate throughput is what a multi-process server
-// would get. Two WebGPU sessions on two threads of one process crash onnxruntime-node 1.30 (docs/performance.md),
-// processes do not share that state.
+// Experiment (issue #7, concurrency lever, 2026-11-26): what aggregate throughput do N *processes* get, each
+// with its own onnxruntime session (and, on WebGPU, its own Dawn device), running the same model at the same
+// time — what a multi-process server would get? Two WebGPU sessions on two threads of one process crash
+// onnxruntime-node 1.30 (docs/performance.md); processes do not share that state. Answer: WebGPU 1.9× with two
+// processes, saturating at ~8,850 img/s (batch 32); CUDA 4 processes 11,345 img/s, below --concurrency 4.
+// Logs: docs/results/2026-11-26-h200-explore.log, …-cuda.log, …-cuda-first.log, …-cuda-config.log.
 //
-// Usage: node scripts/gpu-processes.mjs <model.onnx> --batch 32 --procs 1,2,3,4 --seconds 4 [--ep webgpu|cpu]
+// Run: node scripts/experiments/gpu-processes.mjs <model.onnx> --batch 32 --procs 1,2,3,4 --seconds 4 [--ep webgpu|cpu|cuda]
 //        [--threads T] [--log 0-4] [--profile DIR] [--opt key=value]...   (keys with a dot become session config entries, as in aivmm)
 // Prints one JSON line per process count: {procs, batch, itemsPerSecond, perProcess: [{runs, p50}]}.
 //

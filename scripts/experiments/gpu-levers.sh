@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Issue #7, WebGPU lever pass 2 (GPU machine, one call): fp16 models made by `aivmm quantize`, fp16 I/O,
-# EP options together, graph capture, and the int8 QDQ model on the GPU, with the fp32 baseline in the
-# same call. Run from the repo root on the GPU machine:  source .gpu/enter.sh && bash scripts/gpu-levers.sh OUTDIR
-# Writes OUTDIR/levers.log and OUTDIR/levers.tgz (every --json document).
-set -uo pipefail
+# Experiment (issue #7, WebGPU lever pass 2, 2026-11-26): what do FP16 models made by `aivmm quantize`, FP16
+# I/O, EP options together, graph capture and the INT8 QDQ model give on the GPU, against the FP32 baseline in
+# the same call? Answer: only FP16 with float16 I/O pays (1.73× at batch 32); INT8 QDQ runs on the CPU.
+# Log and --json documents: docs/results/2026-11-26-h200-levers2/.
+# Run (GPU machine):  source .gpu/enter.sh && bash scripts/experiments/gpu-levers.sh OUTDIR  → OUTDIR/levers.log, OUTDIR/r/
+. "$(dirname "$0")/prelude.sh"
 out=${1:?usage: gpu-levers.sh OUTDIR}
 mkdir -p "$out/r"
-export AIVMM_CACHE_DIR=${AIVMM_CACHE_DIR:-$(mktemp -d)}
 a() { node bin/aivmm.js "$@"; }
 log() { echo "== $*" | tee -a "$out/levers.log"; }
 {

@@ -1,6 +1,7 @@
-// How far two outputs of the same model are apart (the GPU compare scripts): max |Δ|, cosine, and per row
-// (the first dimension) whether the argmax agrees. Float16 data (Uint16Array bits) is widened first.
-import { halfToFloat } from '../dist/core/quantize/onnx-model.js'; // npm run build first
+// Helper of the compare experiments (cuda-compare.mjs, cuda-graph-compare.mjs): how far two outputs of the
+// same model are apart: max |Δ|, cosine, and per row (the first dimension) whether the argmax agrees.
+// Float16 data (Uint16Array bits) is widened first.
+import { halfToFloat } from '../../dist/index.js'; // npm run build first
 
 const widen = (type, data) => (type === 'float16' ? Float32Array.from(data, halfToFloat) : data);
 
