@@ -195,7 +195,8 @@ test('geometry: torchvision\'s truncated long side and round-half-even crop, tra
 test('a crop larger than the resized image pads with 0 before normalising (both conventions)', async () => {
   const spec: ImageSpec = { resize: { shortest: 200 }, crop: { width: 224, height: 224, rounding: 'torchvision' }, interpolation: 'bilinear', rescale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1], layout: 'nchw', channelOrder: 'rgb' };
   const r = await preprocessPixels(file('portrait'), spec);
-  const full = resizePil((await preprocessPixels(file('portrait'), { ...spec, crop: undefined })).pixels, 200, 301, 200, 301, 'bilinear');
+  const { crop: _, ...uncropped } = spec;
+  const full = resizePil((await preprocessPixels(file('portrait'), uncropped)).pixels, 200, 301, 200, 301, 'bilinear');
   // 200×301 → crop 224: 12 columns of 0 on the left, rows from (301 - 224) / 2 = 38.5 → 38.
   assert.deepEqual([...r.pixels.subarray(0, 36)], new Array(36).fill(0));
   assert.deepEqual([...r.pixels.subarray(12 * 3, 13 * 3)], [...full.subarray(38 * 200 * 3, 38 * 200 * 3 + 3)]);
