@@ -95,8 +95,8 @@ def resize_shortest(im, size, resample):
     return im.resize((nw, nh), resample)
 
 
-def imagenet(path):
-    im = resize_shortest(load(path), 256, Image.BILINEAR)
+def imagenet(path, resample=Image.BILINEAR):
+    im = resize_shortest(load(path), 256, resample)
     return center_crop_torchvision(im, 224)
 
 
@@ -172,6 +172,10 @@ def main():
         save(f'{stem}.yolo320', lb)
         meta['cases'][stem] = {'file': img, 'size': list(load(p).size), 'yolo320': geo}
     save('landscape.vit', vit(os.path.join(OUT, 'landscape.jpg')))
+    # The other PIL filters a preprocessor_config.json can name (resample 0, 1, 4, 5), downscaling and upscaling.
+    for code, name in [(Image.NEAREST, 'nearest'), (Image.LANCZOS, 'lanczos'), (Image.BOX, 'box'), (Image.HAMMING, 'hamming')]:
+        save(f'portrait.imagenet.{name}', imagenet(os.path.join(OUT, 'portrait.png'), code))
+        save(f'tiny.imagenet.{name}', imagenet(os.path.join(OUT, 'tiny.png'), code))
     lb, geo = letterbox(os.path.join(OUT, 'landscape.jpg'), 640)
     save('landscape.yolo640', lb)
     meta['cases']['landscape']['yolo640'] = geo

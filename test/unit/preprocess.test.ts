@@ -81,6 +81,12 @@ for (const stem of ['landscape', 'portrait', 'tiny', 'exif6', 'rgba']) {
   });
 }
 
+test('Pillow\'s other filters (nearest, lanczos, box, hamming) equal Image.resize, downscaling and upscaling', async () => {
+  for (const interpolation of ['nearest', 'lanczos', 'box', 'hamming'] as const) {
+    for (const stem of ['portrait', 'tiny']) assertSame(`${stem}.imagenet.${interpolation}`, (await preprocessPixels(file(stem), { ...imagenet, interpolation })).pixels);
+  }
+});
+
 test('the float32 tensors equal torchvision\'s (ImageNet) and transformers\' (CLIP) arithmetic bit for bit', async () => {
   assertSame('landscape.imagenet.f32', (await preprocessImage(file('landscape'), imagenet)).data);
   assertSame('portrait.clip.f32', (await preprocessImage(file('portrait'), clip)).data);
