@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { readFileSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import { test, after } from 'node:test';
@@ -22,7 +22,7 @@ import { buildMobilenetV2 } from '../../src/core/hub/embedded.js';
 import { topK } from '../../src/core/tasks/classification.js';
 import { IMAGENET_MEAN, IMAGENET_STD, imageToTensor, letterboxTensor } from '../../src/core/tasks/image.js';
 import { clipSpec, cropOffset, describeSpec, letterboxGeometry, preprocessImage, preprocessPixels, shortestEdgeSize, torchvisionSpec, toTensor, yoloLetterboxSpec, type ImageSpec } from '../../src/core/tasks/preprocess.js';
-import { PIL_RESAMPLE, readPreprocessorConfig, specFromPreprocessorConfig } from '../../src/core/tasks/preprocessor-config.js';
+import { PIL_RESAMPLE, findPreprocessorConfig, readPreprocessorConfig, specFromPreprocessorConfig } from '../../src/core/tasks/preprocessor-config.js';
 import { resizePil } from '../../src/core/tasks/resample.js';
 
 const FIX = fileURLToPath(new URL('../fixtures/preprocess/', import.meta.url));
@@ -122,6 +122,9 @@ test('CLIP\'s preprocessor_config.json gives the same spec as the CLIP default, 
   const path = join(tmp, 'preprocessor_config.json');
   // openai/clip-vit-base-patch32 as published (integer sizes, feature_extractor_type).
   writeFileSync(path, JSON.stringify({ crop_size: 224, do_center_crop: true, do_normalize: true, do_resize: true, feature_extractor_type: 'CLIPFeatureExtractor', image_mean: [0.48145466, 0.4578275, 0.40821073], image_std: [0.26862954, 0.26130258, 0.27577711], resample: 3, size: 224 }));
+  mkdirSync(join(tmp, 'onnx'));
+  assert.equal(await findPreprocessorConfig(join(tmp, 'onnx', 'vision_model.onnx')), path);
+  assert.equal(await findPreprocessorConfig(join(tmp, 'onnx', 'x', 'y', 'model.onnx')), undefined);
   const spec = await readPreprocessorConfig(path, { layout: 'nchw', input: { width: 224, height: 224 } });
   assert.deepEqual(spec.resize, { shortest: 224 });
   assert.deepEqual(spec.crop, { width: 224, height: 224, rounding: 'transformers' });

@@ -303,8 +303,24 @@ export async function preprocessImage(input: ImageSource, spec: ImageSpec): Prom
   return { data, width: r.width, height: r.height, applied, ...(r.letterbox ? { letterbox: r.letterbox } : {}) };
 }
 
+/** A spec as plain data: `data.preprocessing` in `run --json` (schema: SPEC_DESCRIPTION_SCHEMA). */
+export interface SpecDescription {
+  source: string;
+  resize?: { shortestEdge: number } | { width: number; height: number };
+  centerCrop?: { width: number; height: number; rounding: CropRounding };
+  letterbox?: { width: number; height: number; pad: number };
+  interpolation: Interpolation;
+  antialias: boolean;
+  rescale: number;
+  mean: number[];
+  std: number[];
+  channelOrder: ChannelOrder;
+  layout: Layout;
+  exifOrientation: boolean;
+}
+
 /** The spec as plain data (run-level part of `--json`: what every image gets). */
-export function describeSpec(spec: ImageSpec): Record<string, unknown> {
+export function describeSpec(spec: ImageSpec): SpecDescription {
   return {
     source: spec.source ?? 'spec',
     ...(spec.resize ? { resize: 'shortest' in spec.resize ? { shortestEdge: spec.resize.shortest } : { width: spec.resize.width, height: spec.resize.height } } : {}),

@@ -4,7 +4,8 @@
  * processors: BaseImageProcessor.resize → PIL resize with `resample`, center_crop with (size - crop) // 2,
  * rescale, normalize. ConvNextImageProcessor's crop_pct rule is reproduced.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
 import { CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, type ImageSpec, type Interpolation, type Layout } from './preprocess.js';
 
@@ -137,4 +138,17 @@ export async function readPreprocessorConfig(path: string, o: { layout: Layout; 
     throw new UsageError(`${path} is not valid JSON: ${(err as Error).message}`);
   }
   return specFromPreprocessorConfig(json, { ...o, file: path });
+}
+
+/**
+ * preprocessor_config.json beside a model file or one directory up (a Hub snapshot keeps the model in
+ * onnx/ and the config at the root); undefined when there is none.
+ */
+export async function findPreprocessorConfig(modelPath: string): Promise<string | undefined> {
+  const here = dirname(modelPath);
+  for (const dir of [here, dirname(here)]) {
+    const p = join(dir, 'preprocessor_config.json');
+    if (await stat(p).then((s) => s.isFile(), () => false)) return p;
+  }
+  return undefined;
 }
