@@ -1,12 +1,13 @@
 /**
- * Image preprocessing for vision models: decode (sharp), resize the shorter side, centre-crop,
- * scale to [0, 1], normalise per channel, lay out as NCHW or NHWC float32.
+ * Image entry points the tasks call: a classification/CLIP tensor (resize the shorter side, centre-crop,
+ * normalise), a YOLO letterbox, an annotated copy. The work is done by preprocess.ts (an explicit spec,
+ * byte-exact with torchvision/transformers/ultralytics); these keep the older call shapes.
  */
-import { UsageError } from '../errors.js';
+import type { Interpolation, CropRounding, ImageSource, LetterboxGeometry } from './preprocess.js';
+import { IMAGENET_MEAN, IMAGENET_STD, loadSharp, preprocessImage, unreadable, yoloLetterboxSpec } from './preprocess.js';
 
-/** ImageNet statistics (torchvision's), the default for classification models. */
-export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
-export const IMAGENET_STD: readonly [number, number, number] = [0.229, 0.224, 0.225];
+export { IMAGENET_MEAN, IMAGENET_STD };
+export type { ImageSource };
 
 export interface ImagePreprocess {
   width: number;
@@ -16,43 +17,33 @@ export interface ImagePreprocess {
   std: readonly number[];
   /** Shorter side before the centre crop, as a multiple of the crop (256/224 for ImageNet). */
   resizeRatio: number;
+  /** Default bilinear (torchvision's Resize on PIL images, antialiased); CLIP's processor uses bicubic. */
+  interpolation?: Interpolation;
+  /** Default torchvision's int(round(d / 2)); transformers' processors use d // 2. */
+  cropRounding?: CropRounding;
 }
 
 export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp'];
 
-type Sharp = typeof import('sharp');
-let sharpModule: Promise<Sharp> | undefined;
-function loadSharp(): Promise<Sharp> {
-  sharpModule ??= import('sharp').then((m) => (m as unknown as { default: Sharp }).default ?? m);
-  return sharpModule;
-}
-
-/** Decodes and preprocesses one image into a [1, 3, H, W] (or [1, H, W, 3]) float32 tensor's values. */
-export async function imageToTensor(path: string, p: ImagePreprocess): Promise<Float32Array> {
-  const sharp = await loadSharp();
-  const shorter = Math.round(Math.min(p.width, p.height) * p.resizeRatio);
-  let pixels: Buffer;
-  try {
-    pixels = await sharp(path)
-      .rotate() // honour EXIF orientation
-      .removeAlpha()
-      .toColourspace('srgb')
-      .resize({ width: shorter, height: shorter, fit: 'outside' })
-      .resize({ width: p.width, height: p.height, fit: 'cover', position: 'centre' })
-      .raw()
-      .toBuffer();
-  } catch (err) {
-    throw new UsageError(`cannot read image ${path}: ${(err as Error).message.split('\n')[0] ?? ''}`, 'give a JPEG, PNG, WebP, GIF, TIFF or AVIF file');
-  }
-  const plane = p.width * p.height;
-  const out = new Float32Array(plane * 3);
-  for (let i = 0; i < plane; i++) {
-    for (let c = 0; c < 3; c++) {
-      const v = (pixels[i * 3 + c]! / 255 - (p.mean[c] ?? 0)) / (p.std[c] ?? 1);
-      out[p.layout === 'nchw' ? c * plane + i : i * 3 + c] = v;
-    }
-  }
-  return out;
+/**
+ * Decodes and preprocesses one image (a path or encoded bytes) into a [1, 3, H, W] (or [1, H, W, 3])
+ * float32 tensor's values: EXIF orientation, shorter side to round(min(H, W) · resizeRatio) keeping the
+ * aspect, centre crop H×W, ÷255, (x − mean) / std. preprocessImage() does the same from a spec and also
+ * says what it applied.
+ */
+export async function imageToTensor(input: ImageSource, p: ImagePreprocess): Promise<Float32Array> {
+  const shortest = Math.round(Math.min(p.width, p.height) * p.resizeRatio);
+  const r = await preprocessImage(input, {
+    resize: { shortest },
+    crop: { width: p.width, height: p.height, rounding: p.cropRounding ?? 'torchvision' },
+    interpolation: p.interpolation ?? 'bilinear',
+    rescale: 1 / 255,
+    mean: p.mean,
+    std: p.std,
+    layout: p.layout,
+    channelOrder: 'rgb',
+  });
+  return r.data;
 }
 
 /** The layout and size an image input expects, from its shape ([N,3,H,W] or [N,H,W,3]). */
@@ -64,33 +55,13 @@ export function imageLayout(shape: readonly (number | string)[]): { layout: 'nch
   return undefined;
 }
 
-/** Letterbox (YOLO): fit inside size×size keeping the aspect ratio, pad with grey 114, scale to [0, 1]. */
-export async function letterboxTensor(path: string, size: { width: number; height: number }, layout: 'nchw' | 'nhwc', pad = 114): Promise<{ data: Float32Array; letterbox: { scale: number; padX: number; padY: number; width: number; height: number } }> {
-  const sharp = await loadSharp();
-  let width: number;
-  let height: number;
-  const img = sharp(path).rotate().removeAlpha().toColourspace('srgb');
-  try {
-    const meta = await sharp(path).metadata();
-    [width, height] = meta.autoOrient ? [meta.autoOrient.width, meta.autoOrient.height] : [meta.width ?? 0, meta.height ?? 0];
-    if (!width || !height) throw new Error('no dimensions');
-  } catch (err) {
-    throw new UsageError(`cannot read image ${path}: ${(err as Error).message.split('\n')[0] ?? ''}`, 'give a JPEG, PNG, WebP, GIF, TIFF or AVIF file');
-  }
-  const scale = Math.min(size.width / width, size.height / height);
-  const w = Math.max(1, Math.round(width * scale));
-  const h = Math.max(1, Math.round(height * scale));
-  const padX = Math.floor((size.width - w) / 2);
-  const padY = Math.floor((size.height - h) / 2);
-  const pixels = await img
-    .resize({ width: w, height: h, fit: 'fill' })
-    .extend({ left: padX, right: size.width - w - padX, top: padY, bottom: size.height - h - padY, background: { r: pad, g: pad, b: pad } })
-    .raw()
-    .toBuffer();
-  const plane = size.width * size.height;
-  const data = new Float32Array(plane * 3);
-  for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) data[layout === 'nchw' ? c * plane + i : i * 3 + c] = pixels[i * 3 + c]! / 255;
-  return { data, letterbox: { scale: w / width, padX, padY, width, height } };
+/**
+ * Letterbox (ultralytics' LetterBox for YOLOv8): scale by r = min(H/h, W/w), resize to round(w·r)×round(h·r)
+ * with cv2's INTER_LINEAR, centre it (padding round(d/2 ∓ 0.1)), grey `pad` around, ÷255.
+ */
+export async function letterboxTensor(input: ImageSource, size: { width: number; height: number }, layout: 'nchw' | 'nhwc', pad = 114): Promise<{ data: Float32Array; letterbox: LetterboxGeometry }> {
+  const r = await preprocessImage(input, yoloLetterboxSpec({ ...size, layout, pad }));
+  return { data: r.data, letterbox: r.letterbox! };
 }
 
 const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#bfef45', '#fabed4', '#469990', '#dcbeff', '#9a6324'];
@@ -100,10 +71,16 @@ function escapeXml(s: string): string {
 }
 
 /** Draws labelled boxes on the image and writes a PNG (to a temporary name, then renamed). */
-export async function annotateImage(path: string, boxes: readonly { box: readonly number[]; text: string; classId: number }[], out: string): Promise<void> {
+export async function annotateImage(input: ImageSource, boxes: readonly { box: readonly number[]; text: string; classId: number }[], out: string): Promise<void> {
   const sharp = await loadSharp();
-  const base = sharp(path).rotate();
-  const meta = await base.clone().metadata();
+  const src = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const base = sharp(src).rotate();
+  let meta: Awaited<ReturnType<typeof base.metadata>>;
+  try {
+    meta = await base.clone().metadata();
+  } catch (err) {
+    throw unreadable(input, err);
+  }
   const [width, height] = meta.autoOrient ? [meta.autoOrient.width, meta.autoOrient.height] : [meta.width ?? 1, meta.height ?? 1];
   const stroke = Math.max(2, Math.round(Math.min(width, height) / 200));
   const font = Math.max(12, Math.round(Math.min(width, height) / 40));
