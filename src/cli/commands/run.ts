@@ -1,12 +1,13 @@
 /** `aivmm run`: resolve the model (embedded, file, alias, Hub id) and its task settings, run, render. */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { resolvePaths } from '../../core/config/paths.js';
 import { UsageError } from '../../core/errors.js';
 import type { DevicesReport } from '../../core/devices/types.js';
 import { findAlias } from '../../core/hub/catalog.js';
 import { EMBEDDED_MODELS } from '../../core/hub/embedded.js';
-import { TASKS, type Preprocess, type RunReport, type TaskName } from '../../core/tasks/index.js';
+import { TASKS, type RunReport, type TaskName } from '../../core/tasks/types.js';
+import { planTask, taskFor } from '../../core/tasks/plan.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
 import type { CliContext } from '../context.js';
 import { resolveModelArg } from '../model-arg.js';
@@ -55,38 +56,22 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   const env = ctx.io.env;
   const { cacheDir } = resolvePaths(env);
   const name = modelArg ?? 'mobilenetv2-seeded';
-  // Task, preprocessing and labels: flags, else the catalog entry, else the embedded model's description.
+  // Task, preprocessing, labels and companion files: core/tasks/plan.ts decides (flags, else the catalog, else the embedded model).
   const entry = findAlias(name);
   const embedded = EMBEDDED_MODELS[name];
-  const catalogTask = entry?.task ?? embedded?.task;
-  const task = (opts.task ?? (catalogTask && TASKS.includes(catalogTask as TaskName) ? catalogTask : undefined)) as TaskName | undefined;
-  if (!opts.task && catalogTask && !TASKS.includes(catalogTask as TaskName)) throw new UsageError(`${name} is a ${catalogTask} model; aivmm run does not do ${catalogTask} yet`, `built: ${TASKS.join(', ')}`);
-  const pre = (entry?.preprocess ?? {}) as Preprocess;
-  const preprocess: Preprocess = { ...pre, ...(mean ? { mean } : {}), ...(std ? { std } : {}) };
-  const zeroShot = task === 'zero-shot-image-classification';
-  const speech = task === 'automatic-speech-recognition';
-  const labels = zeroShot || speech || task === 'sentence-embeddings' || task === 'text-generation' ? undefined : opts.labels ?? entry?.labels ?? (embedded ? 'imagenet-1k' : undefined);
-  const model = await resolveModelArg(ctx, modelArg, cacheDir, { multi: zeroShot || speech });
-  // CLIP: the model is the vision tower; the text tower comes from --text-model or beside it.
-  let textModel: string | undefined;
-  let visionModel = model.path;
-  let candidates: string[] | undefined;
-  if (zeroShot) {
-    const files = model.files ?? [model.path];
-    visionModel = files.find((f) => /vision/i.test(f)) ?? model.path;
-    textModel = opts.textModel ? resolve(opts.textModel) : files.find((f) => /text/i.test(f));
-    if (opts.labels) {
-      const st = await stat(opts.labels).catch(() => undefined);
-      candidates = st?.isFile() ? (await readFile(opts.labels, 'utf8')).split(/\r?\n/).map((l) => l.trim()).filter(Boolean) : opts.labels.split(',').map((l) => l.trim()).filter(Boolean);
-    }
-  }
-  // Whisper: the model is the encoder; the decoder comes from --decoder-model or beside it.
-  let decoderModel: string | undefined;
-  if (speech) {
-    const files = model.files ?? [model.path];
-    visionModel = files.find((f) => /encoder/i.test(f)) ?? model.path;
-    decoderModel = opts.decoderModel ? resolve(opts.decoderModel) : files.find((f) => /decoder_model_merged/i.test(f)) ?? files.find((f) => /decoder/i.test(f));
-  }
+  const flagTask = opts.task as TaskName | undefined;
+  const { task, multiFile } = taskFor({ ...(flagTask ? { task: flagTask } : {}), ...(entry ? { catalogEntry: entry } : {}), ...(embedded ? { embeddedTask: embedded.task } : {}), name });
+  const model = await resolveModelArg(ctx, modelArg, cacheDir, { multi: multiFile });
+  const plan = await planTask({
+    model: model.path,
+    ...(model.files ? { files: model.files } : {}),
+    modelName: model.name,
+    ...(flagTask ? { task: flagTask } : {}),
+    ...(entry ? { catalogEntry: entry } : {}),
+    ...(embedded ? { embedded: { task: embedded.task } } : {}),
+    flags: { ...(size ? { size } : {}), ...(opts.labels ? { labels: opts.labels } : {}), ...(mean ? { mean } : {}), ...(std ? { std } : {}), ...(opts.textModel ? { textModel: opts.textModel } : {}), ...(opts.decoderModel ? { decoderModel: opts.decoderModel } : {}), ...(opts.tokenizer ? { tokenizer: opts.tokenizer } : {}) },
+  });
+  const visionModel = plan.model;
   if (entry?.warning) ctx.io.stderr.write(`warning: ${entry.alias}: ${entry.warning}\n`);
   let deviceFlag = opts.device;
   let backendFlag = opts.backend;
@@ -129,17 +114,13 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   if (opts.interactive) {
     if (task && task !== 'text-generation') throw new UsageError(`--interactive is a chat: ${name} is a ${task} model`);
     await interactiveChat(ctx, {
-      model: model.path,
-      modelName: model.name,
-      task: 'text-generation',
-      inputs: [],
+      plan: { ...plan, task: 'text-generation' },
       target,
       device: { id: device.id, name: device.name, backend },
       topK: 5,
       confidence,
       iou,
       batch,
-      ...(opts.tokenizer ? { tokenizer: opts.tokenizer } : {}),
       generation: { maxTokens, sampling: { temperature, seed, ...(topK ? { topK } : {}), ...(topP !== undefined ? { topP } : {}) }, ...(opts.system ? { system: opts.system } : {}), chatTemplate: opts.chatTemplate !== false },
     });
     return;
@@ -156,26 +137,17 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   try {
     const { runTask } = await import('../../core/tasks/index.js');
     report = await runTask({
-      model: visionModel,
-      modelName: model.name,
-      ...(task ? { task } : {}),
+      plan,
       inputs: opts.input,
       target,
       device: { id: device.id, name: device.name, backend },
-      preprocess,
-      ...(size ? { size } : {}),
-      ...(labels ? { labels } : {}),
       topK: topK ?? 5,
       confidence,
       iou,
       ...(output ? { output } : {}),
       batch,
-      ...(opts.tokenizer ? { tokenizer: opts.tokenizer } : {}),
       ...(opts.truncate ? { truncate: true } : {}),
-      ...(textModel ? { textModel } : {}),
-      ...(candidates ? { candidates } : {}),
       ...(opts.hypothesis ? { hypothesis: opts.hypothesis } : {}),
-      ...(decoderModel ? { decoderModel } : {}),
       speech: { ...(opts.language ? { language: opts.language } : {}), translate: Boolean(opts.translate), maxTokens: Math.min(maxTokens, 440) },
       generation: {
         maxTokens,
@@ -204,7 +176,7 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
 }
 
 /** A chat on the terminal (or piped lines): each line is a user turn, the reply streams back. Ends on EOF, /exit or Ctrl-C. */
-async function interactiveChat(ctx: CliContext, options: import('../../core/tasks/index.js').RunOptions): Promise<void> {
+async function interactiveChat(ctx: CliContext, options: Omit<import('../../core/tasks/index.js').RunOptions, 'inputs'>): Promise<void> {
   const { createInterface } = await import('node:readline');
   const { chatLoop } = await import('../../core/tasks/index.js');
   const tty = Boolean(process.stdin.isTTY);
@@ -213,7 +185,7 @@ async function interactiveChat(ctx: CliContext, options: import('../../core/task
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.on('SIGINT', onSignal);
-  if (tty) ctx.io.stderr.write(`chatting with ${options.modelName} (${options.device.id} ${options.device.backend}); /exit or Ctrl-D to end\n`);
+  if (tty) ctx.io.stderr.write(`chatting with ${options.plan.modelName} (${options.device.id} ${options.device.backend}); /exit or Ctrl-D to end\n`);
   try {
     await chatLoop(
       { ...options, signal: controller.signal },
