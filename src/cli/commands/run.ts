@@ -102,7 +102,7 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
     backendFlag = choice.backend;
     discovered = devices;
   } else if (opts.require !== undefined || opts.prefer !== 'latency') throw new UsageError('--prefer and --require go with --device auto');
-  const { device, backend, target } = await resolveOrtTarget(ctx, 'run', deviceFlag, backendFlag, cacheDir, discovered);
+  const { device, backend, target } = await resolveOrtTarget(ctx, 'run', deviceFlag, backendFlag, cacheDir, discovered, ['onnxruntime', 'openvino']);
   let output: string | undefined;
   if (opts.output) {
     output = resolve(opts.output);
