@@ -35,3 +35,37 @@ test('installerEnv: npm\'s install switches and prefix out, ONNXRUNTIME_NODE_INS
   const env = installerEnv({ PATH: '/bin', npm_config_onnxruntime_node_install: 'skip', ONNXRUNTIME_NODE_INSTALL_CUDA: 'skip', npm_config_local_prefix: '/p', npm_package_json: '/p/package.json', npm_config_cache: '/c', UNSET: undefined });
   assert.deepEqual(env, { PATH: '/bin', npm_config_cache: '/c', ONNXRUNTIME_NODE_INSTALL: 'true' });
 });
+
+test('interrupt: the first Ctrl-C aborts with a CancelledError, the second aborts `forced` and lets go; no exit', async () => {
+  const { EventEmitter } = await import('node:events');
+  const { onInterrupt } = await import('../../src/cli/interrupt.js');
+  const { CancelledError } = await import('../../src/core/errors.js');
+  const source = new EventEmitter();
+  const said: string[] = [];
+  const i = onInterrupt({ source, signals: ['SIGINT', 'SIGTERM'], first: 'one\n', second: 'two\n', write: (t) => said.push(t) });
+  assert.equal(source.listenerCount('SIGINT'), 1);
+  source.emit('SIGINT');
+  assert.ok(i.signal.aborted && !i.forced.aborted);
+  assert.ok(i.signal.reason instanceof CancelledError);
+  source.emit('SIGTERM');
+  assert.ok(i.forced.aborted);
+  assert.deepEqual(said, ['one\n', 'two\n']);
+  assert.equal(source.listenerCount('SIGINT') + source.listenerCount('SIGTERM'), 0, 'a third signal gets the default action');
+  const j = onInterrupt({ source });
+  j.dispose();
+  assert.equal(source.listenerCount('SIGINT'), 0);
+});
+
+test('flag parsers: one UsageError naming the flag', async () => {
+  const f = await import('../../src/cli/flags.js');
+  assert.equal(f.positiveInt('--batch', '8'), 8);
+  assert.throws(() => f.positiveInt('--batch', '0'), (e: unknown) => e instanceof UsageError && e.message === "invalid --batch '0'" && e.hint === 'give an integer ≥ 1');
+  assert.throws(() => f.fraction('--conf', '2'), /invalid --conf '2'/);
+  assert.deepEqual(f.numberList('--mean', '1, 2,3', 3), [1, 2, 3]);
+  assert.equal(f.numberList('--mean', undefined, 3), undefined);
+  assert.throws(() => f.numberList('--mean', '1,2', 3), /invalid --mean '1,2'/);
+  assert.throws(() => f.integer('--seed', '1.5'), /invalid --seed/);
+  assert.equal(f.oneOf('--prefer', 'latency', ['latency', 'throughput'] as const), 'latency');
+  assert.throws(() => f.oneOf('--prefer', 'fast', ['latency', 'throughput']), (e: unknown) => e instanceof UsageError && e.hint === 'give latency or throughput');
+  assert.throws(() => f.numberIn('--temperature', '11', 0, 10, 'give 0 (greedy) to 10'), /invalid --temperature '11'/);
+});

@@ -15,42 +15,23 @@ import { EXIT_CODES } from '../exit-codes.js';
 import { resolveOrtTarget } from '../ort-target.js';
 import type { RunFlags } from '../program.js';
 import { startSpinner } from '../spinner.js';
-
-function numberList(flag: string, value: string | undefined, n: number): number[] | undefined {
-  if (value === undefined) return undefined;
-  const parts = value.split(',').map((x) => Number(x.trim()));
-  if (parts.length !== n || parts.some((x) => !Number.isFinite(x))) throw new UsageError(`invalid ${flag} '${value}'`, `give ${n} comma-separated numbers, e.g. 0.485,0.456,0.406`);
-  return parts;
-}
-
-function fraction(flag: string, value: string): number {
-  const x = Number(value);
-  if (!(x >= 0 && x <= 1)) throw new UsageError(`invalid ${flag} '${value}'`, 'give a number from 0 to 1');
-  return x;
-}
-
-function positive(flag: string, value: string): number {
-  const x = Number(value);
-  if (!Number.isInteger(x) || x < 1) throw new UsageError(`invalid ${flag} '${value}'`, 'give an integer ≥ 1');
-  return x;
-}
+import { fraction, integer, numberIn, numberList, oneOf, positiveInt } from '../flags.js';
+import { onInterrupt } from '../interrupt.js';
 
 export async function runCommand(ctx: CliContext, modelArg: string | undefined, opts: RunFlags): Promise<void> {
   if (opts.input.length === 0 && !opts.interactive) throw new UsageError('no --input given', 'aivmm run <model> --input image.jpg (a file or a directory; repeatable), or --interactive for a chat');
   if (opts.interactive && (opts.input.length > 0 || ctx.flags.json)) throw new UsageError('--interactive reads the conversation from the terminal', 'leave out --input and --json');
   if (opts.task === 'speech-to-text') opts.task = 'automatic-speech-recognition';
   if (opts.task !== undefined && !TASKS.includes(opts.task as TaskName)) throw new UsageError(`unsupported --task '${opts.task}'`, `tasks: ${TASKS.join(', ')} (speech-to-text: automatic-speech-recognition)`);
-  const topK = opts.topK === undefined ? undefined : positive('--top-k', opts.topK);
-  const maxTokens = positive('--max-tokens', opts.maxTokens);
-  const temperature = Number(opts.temperature);
-  if (!(temperature >= 0 && temperature <= 10)) throw new UsageError(`invalid --temperature '${opts.temperature}'`, 'give 0 (greedy) to 10');
+  const topK = opts.topK === undefined ? undefined : positiveInt('--top-k', opts.topK);
+  const maxTokens = positiveInt('--max-tokens', opts.maxTokens);
+  const temperature = numberIn('--temperature', opts.temperature, 0, 10, 'give 0 (greedy) to 10');
   const topP = opts.topP === undefined ? undefined : fraction('--top-p', opts.topP);
-  const seed = Number(opts.seed);
-  if (!Number.isInteger(seed)) throw new UsageError(`invalid --seed '${opts.seed}'`, 'give an integer');
-  const batch = positive('--batch', opts.batch);
+  const seed = integer('--seed', opts.seed);
+  const batch = positiveInt('--batch', opts.batch);
   const confidence = fraction('--conf', opts.conf);
   const iou = fraction('--iou', opts.iou);
-  const size = opts.size === undefined ? undefined : positive('--size', opts.size);
+  const size = opts.size === undefined ? undefined : positiveInt('--size', opts.size);
   const mean = numberList('--mean', opts.mean, 3);
   const std = numberList('--std', opts.std, 3);
   const env = ctx.io.env;
@@ -78,7 +59,7 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   let discovered: DevicesReport | undefined;
   if (opts.device.trim().toLowerCase() === 'auto') {
     // The pair measured fastest for this model here (probing the ones not measured yet), among onnxruntime's.
-    if (!['latency', 'throughput'].includes(opts.prefer)) throw new UsageError(`invalid --prefer '${opts.prefer}'`, 'give latency or throughput');
+    const prefer = oneOf('--prefer', opts.prefer, ['latency', 'throughput'] as const);
     const [{ chooseAuto }, { parseRequire }, { sha256File }, { listDevices, nodeHost }, { processBenchRunner }] = await Promise.all([
       import('../auto-choice.js'),
       import('../../core/bench/auto.js'),
@@ -93,7 +74,7 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
       cacheDir,
       modelSha: await sha256File(visionModel),
       requirements: parseRequire(opts.require),
-      prefer: opts.prefer as 'latency' | 'throughput',
+      prefer,
       backends: opts.backend ? [opts.backend] : ['ort-cpu', 'ort-webgpu', 'ort-cuda', 'ort-tensorrt'],
       runner: processBenchRunner(env, ctx.log),
       signal: new AbortController().signal,
@@ -127,12 +108,7 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   }
   // Streamed tokens share stdout with nothing else: no spinner for text generation.
   const spinner = await startSpinner({ ...ctx, progress: ctx.progress && task !== 'text-generation' }, `running ${model.name}`);
-  const controller = new AbortController();
-  const onSignal = (): void => {
-    if (controller.signal.aborted) process.exit(EXIT_CODES.CANCELLED);
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
+  const interrupt = onInterrupt({ second: '\naivmm: stopping after the inference in hand (Ctrl-C again to quit at once)\n', write: (t) => void ctx.io.stderr.write(t) });
   let report: RunReport;
   try {
     const { runTask } = await import('../../core/tasks/index.js');
@@ -158,11 +134,11 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
         ...(ctx.flags.json ? {} : { onText: (delta: string) => void ctx.io.stdout.write(delta) }),
       },
       onProgress: (done, total) => spinner.text(`${model.name}: ${done}/${total}`),
-      signal: controller.signal,
+      signal: interrupt.signal,
     });
   } finally {
     spinner.stop();
-    process.off('SIGINT', onSignal);
+    interrupt.dispose();
   }
   if (ctx.flags.json) ctx.io.stdout.write(toJson(okEnvelope(SCHEMAS.run, report)));
   else {
@@ -182,13 +158,11 @@ async function interactiveChat(ctx: CliContext, options: Omit<import('../../core
   const tty = Boolean(process.stdin.isTTY);
   const rl = createInterface({ input: process.stdin, terminal: false });
   const lines = rl[Symbol.asyncIterator]();
-  const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
-  process.on('SIGINT', onSignal);
+  const interrupt = onInterrupt();
   if (tty) ctx.io.stderr.write(`chatting with ${options.plan.modelName} (${options.device.id} ${options.device.backend}); /exit or Ctrl-D to end\n`);
   try {
     await chatLoop(
-      { ...options, signal: controller.signal },
+      { ...options, signal: interrupt.signal },
       async () => {
         if (tty) ctx.io.stderr.write('> ');
         const next = await lines.next();
@@ -202,7 +176,7 @@ async function interactiveChat(ctx: CliContext, options: Omit<import('../../core
       },
     );
   } finally {
-    process.off('SIGINT', onSignal);
+    interrupt.dispose();
     rl.close();
   }
 }
