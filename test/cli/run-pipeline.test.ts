@@ -17,7 +17,10 @@ import { findAlias } from '../../src/core/hub/catalog.js';
 import { embeddedModel } from '../../src/core/hub/embedded.js';
 import { generate } from '../../src/core/tasks/generate.js';
 import { imageToTensor } from '../../src/core/tasks/image.js';
-import { openPipeline, planTask, runTask, type ClassificationResult } from '../../src/core/tasks/index.js';
+import { SAMPLE_RATE } from '../../src/core/tasks/audio.js';
+import { openPipeline, planTask, runTask, type ClassificationResult, type TranscriptResult } from '../../src/core/tasks/index.js';
+import { WHISPER_TOKENIZER, tinyWhisperDecoder, tinyWhisperEncoder } from '../helpers/tiny-whisper.js';
+import { wav } from '../helpers/wav.js';
 
 const dir = mkdtempSync(join(os.tmpdir(), 'aivmm-pipeline-'));
 const LLAMA = fileURLToPath(new URL('../fixtures/tiny-llama/', import.meta.url));
@@ -124,6 +127,37 @@ test('generation step API: two interleaved sequences give the tokens generate() 
     assert.deepEqual(got[0], ref);
     assert.equal(p.detokenize(got[1]), p.tokenizer.decode(wantB.ids));
     assert.deepEqual(await p.step(sa), { token: undefined, done: true });
+  } finally {
+    await p.dispose();
+  }
+});
+
+test('a speech pipeline opened once transcribes WAV bytes and raw 16 kHz samples, as runTask does on the files', async () => {
+  const w = join(dir, 'whisper');
+  mkdirSync(join(w, 'onnx'), { recursive: true });
+  writeFileSync(join(w, 'onnx', 'encoder_model.onnx'), tinyWhisperEncoder());
+  writeFileSync(join(w, 'onnx', 'decoder_model_merged.onnx'), tinyWhisperDecoder());
+  writeFileSync(join(w, 'tokenizer.json'), JSON.stringify(WHISPER_TOKENIZER));
+  const tones = [440, 660].map((hz) => Float32Array.from({ length: SAMPLE_RATE }, (_, i) => 0.5 * Math.sin((2 * Math.PI * hz * i) / SAMPLE_RATE)));
+  const files = tones.map((t, k) => {
+    const f = join(w, `t${k}.wav`);
+    writeFileSync(f, wav([t], SAMPLE_RATE, 'float32'));
+    return f;
+  });
+  const plan = await planTask({ model: join(w, 'onnx', 'encoder_model.onnx'), files: [join(w, 'onnx', 'decoder_model_merged.onnx'), join(w, 'onnx', 'encoder_model.onnx')], modelName: 'w', task: 'automatic-speech-recognition' });
+  const report = await runTask({ plan, inputs: files, target: CPU_TARGET, device, topK: 5, confidence: 0.25, iou: 0.45, batch: 1, speech: { translate: false, maxTokens: 8 } });
+  const p = await openPipeline(plan, CPU_TARGET);
+  try {
+    if (p.task !== 'automatic-speech-recognition') throw new Error(p.task);
+    assert.equal(p.sessions.length, 2);
+    for (const [k, f] of files.entries()) {
+      const want = report.results[k] as TranscriptResult;
+      const fromBytes = await p.run(new Uint8Array(readFileSync(f)), { maxTokens: 8 });
+      const fromSamples = await p.run(tones[k]!, { maxTokens: 8 });
+      assert.deepEqual({ input: f, ...fromBytes }, want);
+      assert.deepEqual(fromSamples, fromBytes);
+    }
+    await assert.rejects(p.run(new TextEncoder().encode('ID3 not a wav'), { name: 'song.mp3' }), /song\.mp3.*not a WAV file|not a WAV file/);
   } finally {
     await p.dispose();
   }
