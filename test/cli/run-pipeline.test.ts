@@ -66,7 +66,7 @@ test('a classification pipeline opened once runs many images given as bytes or t
     await image(files[i]!, 40 + i * 9, 36, i);
   }
   const plan = await planTask({ model, modelName: 'tiny-convnet', embedded: { task: 'image-classification' } });
-  const report = await runTask({ plan, inputs: [images], target: CPU_TARGET, device, topK: 3, confidence: 0.25, iou: 0.45, batch: 3 });
+  const report = await runTask({ plan, inputs: [images], target: CPU_TARGET, device, options: { 'image-classification': { topK: 3 } }, batch: 3 });
   assert.equal(report.results.length, 4);
   const p = await openPipeline(plan, CPU_TARGET);
   try {
@@ -145,7 +145,7 @@ test('a speech pipeline opened once transcribes WAV bytes and raw 16 kHz samples
     return f;
   });
   const plan = await planTask({ model: join(w, 'onnx', 'encoder_model.onnx'), files: [join(w, 'onnx', 'decoder_model_merged.onnx'), join(w, 'onnx', 'encoder_model.onnx')], modelName: 'w', task: 'automatic-speech-recognition' });
-  const report = await runTask({ plan, inputs: files, target: CPU_TARGET, device, topK: 5, confidence: 0.25, iou: 0.45, batch: 1, speech: { translate: false, maxTokens: 8 } });
+  const report = await runTask({ plan, inputs: files, target: CPU_TARGET, device, batch: 1, options: { 'automatic-speech-recognition': { maxTokens: 8 } } });
   const p = await openPipeline(plan, CPU_TARGET);
   try {
     if (p.task !== 'automatic-speech-recognition') throw new Error(p.task);

@@ -92,17 +92,15 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
     if (dirWanted) await mkdir(output, { recursive: true });
     else if (!/\.png$/i.test(output)) throw new UsageError(`-o ${opts.output}: annotated images are PNG`, 'give a .png file (or a directory for several inputs)');
   }
+  const generation = { maxTokens, sampling: { temperature, seed, ...(topK ? { topK } : {}), ...(topP !== undefined ? { topP } : {}) }, ...(opts.system ? { system: opts.system } : {}), chatTemplate: opts.chatTemplate !== false };
   if (opts.interactive) {
     if (task && task !== 'text-generation') throw new UsageError(`--interactive is a chat: ${name} is a ${task} model`);
     await interactiveChat(ctx, {
       plan: { ...plan, task: 'text-generation' },
       target,
       device: { id: device.id, name: device.name, backend },
-      topK: 5,
-      confidence,
-      iou,
       batch,
-      generation: { maxTokens, sampling: { temperature, seed, ...(topK ? { topK } : {}), ...(topP !== undefined ? { topP } : {}) }, ...(opts.system ? { system: opts.system } : {}), chatTemplate: opts.chatTemplate !== false },
+      options: { 'text-generation': generation },
     });
     return;
   }
@@ -117,22 +115,18 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
       inputs: opts.input,
       target,
       device: { id: device.id, name: device.name, backend },
-      topK: topK ?? 5,
-      confidence,
-      iou,
       ...(output ? { output } : {}),
       batch,
-      ...(opts.truncate ? { truncate: true } : {}),
-      ...(opts.hypothesis ? { hypothesis: opts.hypothesis } : {}),
-      speech: { ...(opts.language ? { language: opts.language } : {}), translate: Boolean(opts.translate), maxTokens: Math.min(maxTokens, 440) },
-      generation: {
-        maxTokens,
-        sampling: { temperature, seed, ...(topK ? { topK } : {}), ...(topP !== undefined ? { topP } : {}) },
-        ...(opts.system ? { system: opts.system } : {}),
-        chatTemplate: opts.chatTemplate !== false,
-        // Tokens stream to stdout as they come (not with --json: one document only).
-        ...(ctx.flags.json ? {} : { onText: (delta: string) => void ctx.io.stdout.write(delta) }),
+      options: {
+        'image-classification': { topK: topK ?? 5 },
+        'object-detection': { confidence, iou },
+        'zero-shot-image-classification': { hypothesis: opts.hypothesis },
+        'sentence-embeddings': { truncate: Boolean(opts.truncate) },
+        'text-generation': generation,
+        'automatic-speech-recognition': { ...(opts.language ? { language: opts.language } : {}), translate: Boolean(opts.translate), maxTokens: Math.min(maxTokens, 440) },
       },
+      // Tokens stream to stdout as they come (not with --json: one document only).
+      ...(ctx.flags.json ? {} : { onText: (delta: string) => void ctx.io.stdout.write(delta) }),
       onProgress: (done, total) => spinner.text(`${model.name}: ${done}/${total}`),
       signal: interrupt.signal,
     });

@@ -7,14 +7,17 @@ import { basename, extname, join } from 'node:path';
 import type { RuntimeTarget } from '../backends/ep-map.js';
 import { NotFoundError, UsageError } from '../errors.js';
 import { IMAGE_EXTENSIONS, annotateImage } from './image.js';
-import { openPipeline, type AnyPipeline } from './pipeline.js';
+import { openPipeline, type AnyPipeline, type TaskOptions } from './pipeline.js';
 import type { TaskPlan } from './plan.js';
-import type { ChatMessage, DetectionResult, GenerationResult, GenerationSettings, RunReport, TaskName, TaskResult } from './types.js';
+import type { ChatMessage, DetectionResult, GenerationResult, RunReport, TaskName, TaskResult } from './types.js';
 
 export * from './types.js';
 export { openPipeline, inferTask } from './pipeline.js';
 export type * from './pipeline.js';
 export { planTask, taskFor, candidateLabels, type TaskPlan, type PlanArgs } from './plan.js';
+
+/** Each task's options, by task: the task may only be known once the model is open (inferred). */
+export type TaskOptionsByTask = { [T in TaskName]?: Omit<Extract<TaskOptions, { task: T }>, 'task'> };
 
 export interface RunOptions {
   plan: TaskPlan;
@@ -23,21 +26,14 @@ export interface RunOptions {
   target: RuntimeTarget;
   device: { id: string; name: string; backend: string };
   threads?: number;
-  /** Classification: classes per image. */
-  topK: number;
-  /** Detection. */
-  confidence: number;
-  iou: number;
-  /** Detection: where annotated images go (a .png file for one input, a directory for several). */
-  output?: string;
+  /** What each run of the task gets (top-k, thresholds, sampling, …). */
+  options?: TaskOptionsByTask;
   /** Images (or texts) per inference when the model has a dynamic batch. */
   batch: number;
-  /** sentence-embeddings: cut texts longer than the model's context instead of refusing them. */
-  truncate?: boolean;
-  /** zero-shot: how a label becomes a sentence; {} marks the label. */
-  hypothesis?: string;
-  generation?: GenerationSettings;
-  speech?: { language?: string; translate: boolean; maxTokens: number };
+  /** Detection: where annotated images go (a .png file for one input, a directory for several). */
+  output?: string;
+  /** text-generation: the text streamed for input `input` (the delta since the last call). */
+  onText?: (delta: string, input: number) => void;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -96,7 +92,7 @@ export async function runTask(opts: RunOptions): Promise<RunReport> {
         const batch = p.dynamicBatch ? Math.max(1, o.batch) : 1;
         for (let i = 0; i < files.length && !signal?.aborted; i += batch) {
           const group = files.slice(i, i + batch);
-          const out = await p.runBatch(await Promise.all(group.map(bytesOf)), { topK: o.topK, names: group });
+          const out = await p.runBatch(await Promise.all(group.map(bytesOf)), { ...o.options?.['image-classification'], names: group });
           out.forEach((r, k) => results.push({ input: group[k]!, ...r }));
           o.onProgress?.(Math.min(files.length, i + group.length), files.length);
         }
@@ -108,7 +104,7 @@ export async function runTask(opts: RunOptions): Promise<RunReport> {
         if (outDir && o.output) await (await import('node:fs/promises')).mkdir(o.output, { recursive: true });
         for (const [i, f] of files.entries()) {
           if (signal?.aborted) break;
-          const r: DetectionResult = { input: f, ...(await p.run(await bytesOf(f), { confidence: o.confidence, iou: o.iou, name: f })) };
+          const r: DetectionResult = { input: f, ...(await p.run(await bytesOf(f), { ...o.options?.['object-detection'], name: f })) };
           if (o.output) {
             const target = outDir ? join(o.output, `${basename(f, extname(f))}.png`) : o.output;
             await annotateImage(f, r.detections.map((d) => ({ box: d.box, classId: d.classId, text: `${d.label ?? `class ${d.classId}`} ${(d.score * 100).toFixed(0)}%` })), target);
@@ -123,7 +119,7 @@ export async function runTask(opts: RunOptions): Promise<RunReport> {
         const files = await expandImageInputs(o.inputs);
         for (const f of files) {
           if (signal?.aborted) break;
-          results.push({ input: f, ...(await p.run(await bytesOf(f), { ...(o.hypothesis ? { hypothesis: o.hypothesis } : {}), name: f })) });
+          results.push({ input: f, ...(await p.run(await bytesOf(f), { ...o.options?.['zero-shot-image-classification'], name: f })) });
           o.onProgress?.(results.length, files.length);
         }
         return { results, batch: 1, inputs: files.length };
@@ -133,7 +129,7 @@ export async function runTask(opts: RunOptions): Promise<RunReport> {
         const { cosine } = await import('./embeddings.js');
         const texts = await readTexts(o.inputs);
         const batch = Math.max(1, o.batch);
-        const out = await p.runBatch(texts, { batch, ...(o.truncate ? { truncate: true } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) }, signal);
+        const out = await p.runBatch(texts, { ...o.options?.['sentence-embeddings'], batch, ...(o.onProgress ? { onProgress: o.onProgress } : {}) }, signal);
         const rows = out.map((r, k) => ({ input: texts[k]!, ...r }));
         const similarity = rows.length > 1 ? rows.map((a) => rows.map((b) => Number(cosine(Float32Array.from(a.embedding), Float32Array.from(b.embedding)).toFixed(6)))) : undefined;
         return { results: rows, batch: Math.min(batch, texts.length), inputs: texts.length, ...(similarity ? { extra: { similarity } } : {}) };
@@ -141,11 +137,10 @@ export async function runTask(opts: RunOptions): Promise<RunReport> {
       case 'text-generation': {
         const { readTexts } = await import('./text.js');
         const texts = await readTexts(o.inputs);
-        const g = o.generation;
+        const onText = o.onText;
         for (const [i, text] of texts.entries()) {
           if (signal?.aborted) break;
-          const onText = g?.onText;
-          const r = await p.run(text, { ...generationOptions(g), ...(onText ? { onText: (d: string) => onText(d, i) } : {}) }, signal);
+          const r = await p.run(text, { ...o.options?.['text-generation'], ...(onText ? { onText: (d: string) => onText(d, i) } : {}) }, signal);
           results.push({ input: text, ...r });
           o.onProgress?.(i + 1, texts.length);
         }
@@ -153,21 +148,15 @@ export async function runTask(opts: RunOptions): Promise<RunReport> {
       }
       case 'automatic-speech-recognition': {
         const files = await expandWavInputs(o.inputs);
-        const s = o.speech ?? { translate: false, maxTokens: 224 };
         for (const f of files) {
           if (signal?.aborted) break;
-          results.push({ input: f, ...(await p.run(await bytesOf(f), { ...(s.language ? { language: s.language } : {}), translate: s.translate, maxTokens: s.maxTokens, name: f }, signal)) });
+          results.push({ input: f, ...(await p.run(await bytesOf(f), { ...o.options?.['automatic-speech-recognition'], name: f }, signal)) });
           o.onProgress?.(results.length, files.length);
         }
         return { results, batch: 1, inputs: files.length };
       }
     }
   }
-}
-
-function generationOptions(g: GenerationSettings | undefined): import('./text-generation.js').GenerationOptions {
-  if (!g) return {};
-  return { maxTokens: g.maxTokens, sampling: g.sampling, chatTemplate: g.chatTemplate, ...(g.system ? { system: g.system } : {}) };
 }
 
 /** The report every task returns: what ran where, the results, and timing. */
@@ -199,7 +188,7 @@ export async function chatLoop(opts: Omit<RunOptions, 'inputs'>, next: () => Pro
     for (let line = await next(); line !== undefined && !opts.signal?.aborted; line = await next()) {
       if (!line.trim()) continue;
       messages.push({ role: 'user', content: line });
-      const r = await pipeline.run(messages, { ...generationOptions(opts.generation), onText }, opts.signal);
+      const r = await pipeline.run(messages, { ...opts.options?.['text-generation'], onText }, opts.signal);
       messages.push({ role: 'assistant', content: r.text });
       onReply({ input: line, ...r });
       turns++;
