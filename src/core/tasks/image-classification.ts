@@ -17,7 +17,7 @@ export type ClassificationOutput = Omit<ClassificationResult, 'input'>;
 
 export interface ClassificationPipeline extends Pipeline<ImageInput, ClassificationOutput, ClassificationOptions> {
   readonly task: 'image-classification';
-  /** Images one inference takes: 1 for a model with a fixed batch. */
+  /** The model takes several images per inference (its batch dimension is symbolic). */
   readonly dynamicBatch: boolean;
   /** Several images in one inference (one at a time when the model's batch is fixed). */
   runBatch(inputs: readonly ImageInput[], options?: ClassificationOptions & { names?: readonly string[] }, signal?: AbortSignal): Promise<ClassificationOutput[]>;
