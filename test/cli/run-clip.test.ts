@@ -11,7 +11,7 @@ import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { GraphBuilder } from '../../src/core/quantize/graph-builder.js';
 import { encodeModel } from '../../src/core/quantize/onnx-writer.js';
 import { ortBackend } from '../../src/core/backends/ort.js';
-import { imageToTensor } from '../../src/core/tasks/image.js';
+import { clipSpec, preprocessImage } from '../../src/core/tasks/preprocess.js';
 import { runCli } from '../helpers/run-cli.js';
 import { DECODER_TOKENIZER, DECODER_VOCAB } from '../helpers/tiny-decoder.js';
 import { CPU_TARGET } from '../../src/core/backends/ep-map.js';
@@ -56,7 +56,8 @@ test('zero-shot: softmax over 100 × cosine of the image and each label sentence
   // By hand: the towers run directly, the maths done here.
   const v = await ortBackend.load(join(dir, 'vision_model.onnx'), cpu);
   const t = await ortBackend.load(join(dir, 'text_model.onnx'), cpu);
-  const data = await imageToTensor(join(dir, 'img.png'), { width: 32, height: 32, layout: 'nchw', mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711], resizeRatio: 1 });
+  // CLIPImageProcessor's transform (bicubic shortest edge, centre crop, CLIP mean/std), checked against transformers in preprocess.test.ts
+  const { data } = await preprocessImage(join(dir, 'img.png'), clipSpec({ width: 32, height: 32, layout: 'nchw' }));
   const img = (await v.run({ pixel_values: { type: 'float32', dims: [1, 3, 32, 32], data } }))['image_embeds']!.data as Float32Array;
   const unit = (a: Float32Array): number[] => Array.from(a, (x) => x / Math.hypot(...a));
   const sims = await Promise.all(

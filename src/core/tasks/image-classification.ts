@@ -1,9 +1,9 @@
 /** image-classification: resize the shorter side, centre-crop, normalise; softmax, top-k with labels. */
 import { topK } from './classification.js';
-import { IMAGENET_MEAN, IMAGENET_STD } from './image.js';
+import { describeSpec, type SpecDescription } from './preprocess.js';
 import { loadLabels } from './labels.js';
 import type { OpenBase, Pipeline } from './pipeline.js';
-import { checkDecoded, imageBytesToTensor, imageDims, imageInput, isDecoded, type ImageInput, type PipelineTiming } from './shared.js';
+import { checkDecoded, imageDims, imageInput, isDecoded, planImageSpec, preprocessBytes, type ImageInput, type PipelineTiming } from './shared.js';
 import type { ClassificationResult } from './types.js';
 
 export interface ClassificationOptions {
@@ -19,6 +19,8 @@ export interface ClassificationPipeline extends Pipeline<ImageInput, Classificat
   readonly task: 'image-classification';
   /** The model takes several images per inference (its batch dimension is symbolic). */
   readonly dynamicBatch: boolean;
+  /** What every encoded image goes through before the model (run --json `preprocessing`). */
+  readonly preprocessing: SpecDescription;
   /** Several images in one inference (one at a time when the model's batch is fixed). */
   runBatch(inputs: readonly ImageInput[], options?: ClassificationOptions & { names?: readonly string[] }, signal?: AbortSignal): Promise<ClassificationOutput[]>;
 }
@@ -30,12 +32,12 @@ export async function openClassification({ session, sessionMs, plan }: OpenBase)
   const width = input.width || side;
   const height = input.height || side;
   const labels = plan.labels ? await loadLabels(plan.labels, plan.model) : undefined;
-  const prep = { width, height, layout: input.layout, mean: pre.mean ?? IMAGENET_MEAN, std: pre.std ?? IMAGENET_STD, resizeRatio: pre.resize && pre.crop ? pre.resize / pre.crop : 256 / 224 };
+  const spec = await planImageSpec(plan, 'image-classification', input.layout, width, height);
   const timing: PipelineTiming = { inferenceMs: 0 };
   const plane = 3 * width * height;
   const runGroup = async (group: readonly ImageInput[], o: ClassificationOptions & { names?: readonly string[] }): Promise<ClassificationOutput[]> => {
     const data = new Float32Array(plane * group.length);
-    for (const [k, x] of group.entries()) data.set(isDecoded(x) ? checkDecoded(x, width, height) : await imageBytesToTensor(x, prep, o.names?.[k] ?? o.name), k * plane);
+    for (const [k, x] of group.entries()) data.set(isDecoded(x) ? checkDecoded(x, width, height) : (await preprocessBytes(x, spec, o.names?.[k] ?? o.name)).data, k * plane);
     const r0 = performance.now();
     const out = await session.run({ [input.spec.name]: { type: 'float32', dims: imageDims(input.layout, group.length, width, height), data } });
     timing.inferenceMs += performance.now() - r0;
@@ -50,6 +52,7 @@ export async function openClassification({ session, sessionMs, plan }: OpenBase)
     sessionMs,
     timing,
     dynamicBatch: input.dynamicBatch,
+    preprocessing: describeSpec(spec),
     async run(x, o = {}) {
       return (await runGroup([x], o))[0]!;
     },

@@ -78,7 +78,8 @@ export async function runTask(opts: RunOptions): Promise<RunReport> {
   const pipeline = await openPipeline(plan, opts.target, opts.threads ? { threads: opts.threads } : {});
   try {
     const { results, batch, inputs, extra } = await runInputs(pipeline, opts);
-    return report(opts, pipeline.task, inputs, results, pipeline.sessionMs, pipeline.timing.inferenceMs, batch, extra);
+    const preprocessing = 'preprocessing' in pipeline ? { preprocessing: pipeline.preprocessing } : {};
+    return report(opts, pipeline.task, inputs, results, pipeline.sessionMs, pipeline.timing.inferenceMs, batch, { ...extra, ...preprocessing });
   } finally {
     await pipeline.dispose();
   }
@@ -160,12 +161,11 @@ export async function runTask(opts: RunOptions): Promise<RunReport> {
 }
 
 /** The report every task returns: what ran where, the results, and timing. */
-function report(opts: RunOptions, task: TaskName, inputs: number, results: TaskResult[], sessionMs: number, inferenceMs: number, batch: number, extra: Pick<RunReport, 'similarity'> = {}): RunReport {
+function report(opts: RunOptions, task: TaskName, inputs: number, results: TaskResult[], sessionMs: number, inferenceMs: number, batch: number, extra: Pick<RunReport, 'similarity' | 'preprocessing'> = {}): RunReport {
   return {
     model: { name: opts.plan.modelName, path: opts.plan.model },
     task,
-    // run-1's taskSource is 'flag' | 'inferred'; a task named by the catalog reads as given (as before the plan).
-    taskSource: opts.plan.taskSource === 'inferred' ? 'inferred' : 'flag',
+    taskSource: opts.plan.taskSource,
     device: opts.device,
     inputs,
     results,

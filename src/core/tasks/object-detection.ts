@@ -3,7 +3,8 @@ import type { HostTensor } from '../backends/types.js';
 import { decodeDetr, decodeYolo, type Detection } from './detection.js';
 import { loadLabels } from './labels.js';
 import type { OpenBase, Pipeline } from './pipeline.js';
-import { checkDecoded, imageBytesLetterbox, imageDims, imageInput, isDecoded, type ImageInput, type PipelineTiming } from './shared.js';
+import { describeSpec, type SpecDescription } from './preprocess.js';
+import { checkDecoded, imageDims, imageInput, isDecoded, planImageSpec, preprocessBytes, type ImageInput, type PipelineTiming } from './shared.js';
 import type { DetectionResult } from './types.js';
 
 export interface DetectionOptions {
@@ -20,6 +21,8 @@ export interface DetectionPipeline extends Pipeline<ImageInput, DetectionOutput,
   readonly task: 'object-detection';
   /** The model's input size (a decoded image must have it). */
   readonly size: { width: number; height: number };
+  /** What every encoded image goes through before the model (run --json `preprocessing`). */
+  readonly preprocessing: SpecDescription;
 }
 
 export async function openDetection({ session, sessionMs, plan }: OpenBase): Promise<DetectionPipeline> {
@@ -28,6 +31,7 @@ export async function openDetection({ session, sessionMs, plan }: OpenBase): Pro
   const width = input.width || side;
   const height = input.height || side;
   const labels = plan.labels ? await loadLabels(plan.labels, plan.model) : undefined;
+  const spec = await planImageSpec(plan, 'object-detection', input.layout, width, height);
   const timing: PipelineTiming = { inferenceMs: 0 };
   return {
     task: 'object-detection',
@@ -35,10 +39,11 @@ export async function openDetection({ session, sessionMs, plan }: OpenBase): Pro
     sessionMs,
     timing,
     size: { width, height },
+    preprocessing: describeSpec(spec),
     async run(x, o = {}) {
       const { data, letterbox } = isDecoded(x)
         ? { data: checkDecoded(x, width, height), letterbox: x.letterbox ?? { scale: 1, padX: 0, padY: 0, width, height } }
-        : await imageBytesLetterbox(x, { width, height }, input.layout, o.name);
+        : await preprocessBytes(x, spec, o.name).then((r) => ({ data: r.data, letterbox: r.letterbox! }));
       const r0 = performance.now();
       const out = await session.run({ [input.spec.name]: { type: 'float32', dims: imageDims(input.layout, 1, width, height), data } });
       timing.inferenceMs += performance.now() - r0;

@@ -3,7 +3,13 @@ import { openSession } from '../backends/registry.js';
 import type { RuntimeTarget } from '../backends/ep-map.js';
 import type { Session, TensorSpec } from '../backends/types.js';
 import { InferenceError, UsageError } from '../errors.js';
-import { imageLayout, imageToTensor, letterboxTensor, type ImagePreprocess } from './image.js';
+import { readFile } from 'node:fs/promises';
+import { errorMessage } from '../errors.js';
+import { imageLayout } from './image.js';
+import { imageSpecFor, type CatalogImagePreprocess, type ImageSpecRequest } from './image-spec.js';
+import { preprocessImage, type ImageSpec, type PreprocessedImage } from './preprocess.js';
+import { findPreprocessorConfig } from './preprocessor-config.js';
+import type { TaskPlan } from './plan.js';
 import type { TaskName } from './types.js';
 
 /** Opens one model through the backend registry; `main`: a load failure reads as "not an ONNX model". */
@@ -35,37 +41,46 @@ export function isDecoded(x: ImageInput): x is DecodedImage {
   return !(x instanceof Uint8Array);
 }
 
-/** image.ts's readers take a path (h3 makes them take bytes too); sharp reads a Buffer where a path goes. */
-function asSource(bytes: Uint8Array): string {
-  // h3: pass `bytes` itself once imageToTensor / letterboxTensor accept Uint8Array.
-  return (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as unknown as string;
-}
-
 /** The reader's "cannot read image <source>: why" with the input's name instead of the source. */
-function named(err: unknown, source: string, name: string): unknown {
-  const prefix = `cannot read image ${source}: `;
-  if (err instanceof UsageError && err.message.startsWith(prefix)) {
-    const why = err.message.slice(prefix.length);
-    return new UsageError(`cannot read image ${name}: ${why}`, err.hint);
-  }
-  return err;
+function named(err: unknown, name: string): unknown {
+  const m = err instanceof UsageError ? /^cannot read image (?:.*?): (.*)$/s.exec(err.message) : null;
+  return m ? new UsageError(`cannot read image ${name}: ${m[1]}`, (err as UsageError).hint) : err;
 }
 
-export async function imageBytesToTensor(bytes: Uint8Array, p: ImagePreprocess, name = 'image'): Promise<Float32Array> {
-  const source = asSource(bytes);
-  try {
-    return await imageToTensor(source, p);
-  } catch (err) {
-    throw named(err, String(source), name);
+/**
+ * The preprocessing a pipeline applies to every image, decided once when it opens (image-spec.ts: the
+ * model's preprocessor_config.json, else the catalog's `preprocess`, else the task's reference default;
+ * then --mean/--std).
+ */
+export async function planImageSpec(plan: TaskPlan, task: ImageSpecRequest['task'], layout: 'nchw' | 'nhwc', width: number, height: number): Promise<ImageSpec> {
+  const cfgPath = await findPreprocessorConfig(plan.model);
+  let cfg: unknown;
+  if (cfgPath) {
+    try {
+      cfg = JSON.parse(await readFile(cfgPath, 'utf8'));
+    } catch (err) {
+      throw new UsageError(`${cfgPath} is not valid JSON: ${errorMessage(err)}`, 'fix or remove the file');
+    }
   }
+  const pre = plan.preprocess ?? {};
+  const { mean, std, ...catalog } = pre;
+  return imageSpecFor({
+    task,
+    layout,
+    width,
+    height,
+    ...(Object.keys(catalog).length > 0 ? { catalog: catalog as CatalogImagePreprocess } : {}),
+    ...(cfgPath ? { preprocessorConfig: cfg, preprocessorConfigFile: cfgPath } : {}),
+    ...(mean || std ? { flags: { ...(mean ? { mean } : {}), ...(std ? { std } : {}) } } : {}),
+  });
 }
 
-export async function imageBytesLetterbox(bytes: Uint8Array, size: { width: number; height: number }, layout: 'nchw' | 'nhwc', name = 'image'): ReturnType<typeof letterboxTensor> {
-  const source = asSource(bytes);
+/** One encoded image through the spec; read errors name the input. */
+export async function preprocessBytes(bytes: Uint8Array, spec: ImageSpec, name = 'image'): Promise<PreprocessedImage> {
   try {
-    return await letterboxTensor(source, size, layout);
+    return await preprocessImage(bytes, spec);
   } catch (err) {
-    throw named(err, String(source), name);
+    throw named(err, name);
   }
 }
 

@@ -74,7 +74,10 @@ export type TaskResult = ClassificationResult | DetectionResult | EmbeddingResul
 export interface RunReport {
   model: { name: string; path: string };
   task: TaskName;
-  taskSource: 'flag' | 'inferred';
+  /** Where the task came from: --task, the catalog entry (or embedded model), or the model's outputs. */
+  taskSource: 'flag' | 'catalog' | 'inferred';
+  /** Image tasks: the preprocessing every image went through (describeSpec). */
+  preprocessing?: import('./preprocess.js').SpecDescription;
   device: { id: string; name: string; backend: string };
   inputs: number;
   results: TaskResult[];

@@ -3,7 +3,8 @@ import type { HostTensor } from '../backends/types.js';
 import { UsageError } from '../errors.js';
 import { softmax } from './classification.js';
 import type { OpenBase, Pipeline } from './pipeline.js';
-import { checkDecoded, imageBytesToTensor, imageDims, imageInput, isDecoded, openModel, type ImageInput, type PipelineTiming } from './shared.js';
+import { describeSpec, type ImageSpec, type SpecDescription } from './preprocess.js';
+import { checkDecoded, imageDims, imageInput, isDecoded, openModel, planImageSpec, preprocessBytes, type ImageInput, type PipelineTiming } from './shared.js';
 import { findTokenizer, loadTokenizer } from './text.js';
 import type { ZeroShotResult } from './types.js';
 
@@ -19,11 +20,9 @@ export type ZeroShotOutput = Omit<ZeroShotResult, 'input'>;
 
 export interface ZeroShotPipeline extends Pipeline<ImageInput, ZeroShotOutput, ZeroShotOptions> {
   readonly task: 'zero-shot-image-classification';
+  /** What every encoded image goes through before the vision tower (run --json `preprocessing`). */
+  readonly preprocessing: SpecDescription;
 }
-
-/** CLIP's defaults (openai/clip-vit-base-patch32 preprocessor_config.json). */
-const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
-const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
 
 /** The first float output of rank 2 ([N, D]: image_embeds / text_embeds), L2-normalised rows. */
 function embeddingRows(out: Record<string, HostTensor>, prefer: string): Float32Array[] {
@@ -77,25 +76,27 @@ export async function openZeroShot({ session: vision, sessionMs, plan, target, t
     return rows;
   };
   let input: ReturnType<typeof imageInput>;
+  let spec: ImageSpec;
+  const side = plan.size ?? 224;
   try {
     input = imageInput(vision, 'zero-shot-image-classification');
+    spec = await planImageSpec(plan, 'zero-shot-image-classification', input.layout, input.width || side, input.height || side);
   } catch (err) {
     await text.dispose();
     throw err;
   }
-  const side = plan.size ?? 224;
   const width = input.width || side;
   const height = input.height || side;
-  const prep = { width, height, layout: input.layout, mean: plan.preprocess?.mean ?? CLIP_MEAN, std: plan.preprocess?.std ?? CLIP_STD, resizeRatio: 1 };
   return {
     task: 'zero-shot-image-classification',
     sessions: [vision, text],
     sessionMs,
+    preprocessing: describeSpec(spec),
     timing,
     async run(x, o = {}) {
       const labels = checkCandidates(o.candidates ?? plan.candidates);
       const textEmb = await textEmbeddings(labels, o.hypothesis ?? 'a photo of {}.');
-      const data = isDecoded(x) ? checkDecoded(x, width, height) : await imageBytesToTensor(x, prep, o.name);
+      const data = isDecoded(x) ? checkDecoded(x, width, height) : (await preprocessBytes(x, spec, o.name)).data;
       const v0 = performance.now();
       const out = await vision.run({ [input.spec.name]: { type: 'float32', dims: imageDims(input.layout, 1, width, height), data } });
       timing.inferenceMs += performance.now() - v0;
