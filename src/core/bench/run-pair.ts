@@ -1,7 +1,7 @@
 /**
  * Benchmarks one (device, backend) pair on one model for each batch size: session creation (cold
  * start), first inference, warm-up, timed loop, memory. Meant to run in its own process
- * (src/cli/bench-worker.ts) so the device's environment (VK_DRIVER_FILES, CUDA_DEVICE_ORDER) applies,
+ * (the 'bench-pair' job of a src/runtime process lane) so the device's environment (VK_DRIVER_FILES, CUDA_DEVICE_ORDER) applies,
  * peak memory belongs to this pair alone, and a native crash cannot take the whole run down.
  */
 import type { HostTensor, LoadOptions, Session } from '../backends/types.js';
