@@ -177,8 +177,12 @@ export class Lane extends EventEmitter {
     else p.reject(errorFromCode(m.error.code, m.error.message, m.error.hint));
   }
 
+  /** The stderr line that says what went wrong: the last error line, past Node's stack frames and version banner. */
   private lastStderrLine(): string {
-    return stripAnsi(this.stderrTail).trim().split('\n').pop()?.slice(0, 300) ?? '';
+    const noise = /^(Node\.js v\d|\s+at |\s*[{}]|\s+\w+: |\s*\^+\s*$|\s*throw )/;
+    const lines = stripAnsi(this.stderrTail).split('\n').filter((l) => l.trim() && !noise.test(l));
+    const error = lines.findLast((l) => /error|exception|abort|assert|fatal|segmentation/i.test(l));
+    return (error ?? lines.at(-1) ?? '').trim().slice(0, 300);
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null, why?: string): void {

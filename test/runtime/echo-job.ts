@@ -6,3 +6,8 @@ registerJob('echo', async (payload, ctx) => {
   return payload;
 });
 registerJob('env', async (payload) => process.env[String(payload)]);
+/** Dies as a native fault would: a line on stderr, then SIGSEGV. */
+registerJob('segfault', async () => {
+  process.stderr.write('fatal: simulated driver fault\n', () => process.kill(process.pid, 'SIGSEGV'));
+  return new Promise(() => undefined);
+});

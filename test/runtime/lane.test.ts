@@ -164,3 +164,31 @@ test('process lane with instancesConcurrent: each instance on its own thread, sa
     await lane.close();
   }
 });
+
+test('a host that dies while starting rejects start() with LANE_CRASHED and its stderr line', async () => {
+  await assert.rejects(Lane.start({ name: 'broken', target: CPU_TARGET, jobModules: ['file:///nonexistent/job.js'] }), (e: Error & { code?: string }) => {
+    assert.equal(e.code, 'LANE_CRASHED');
+    assert.match(e.message, /^the broken lane exited \(code 1\) while starting: .*nonexistent/);
+    return true;
+  });
+});
+
+test('crash wording: a SIGSEGV with an instance run in flight names the lane, the signal, the instance and the stderr line', async () => {
+  // instances on their own threads, so the run is still computing when the job faults
+  const lane = await Lane.start({ name: 'GPU.0 ort-webgpu', target: CPU_TARGET, instancesConcurrent: true, jobModules: [new URL('./echo-job.ts', import.meta.url).href] });
+  const exits: LaneExit[] = [];
+  lane.on('exit', (e: LaneExit) => exits.push(e));
+  await lane.load('resnet', embeddedModel('mobilenetv2-seeded').build());
+  const img: HostTensor = { type: 'float32', dims: [8, 3, 224, 224], data: new Float32Array(8 * 3 * 224 * 224) };
+  const run = lane.run('resnet', { input: img });
+  const job = lane.job('segfault', null);
+  for (const p of [run, job]) {
+    await assert.rejects(p, (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'LANE_CRASHED');
+      assert.match(e.message, /^the GPU\.0 ort-webgpu lane exited \(signal SIGSEGV\) while running (resnet|job segfault): fatal: simulated driver fault$/);
+      return true;
+    });
+  }
+  assert.equal(exits.length, 1);
+  assert.match(exits[0]?.stderrTail ?? '', /simulated driver fault/);
+});
