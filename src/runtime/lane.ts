@@ -190,11 +190,11 @@ export class Lane extends EventEmitter {
     this.dead = true;
     const how = why ?? (signal ? `signal ${signal}` : `code ${code ?? '?'}`);
     const last = this.lastStderrLine();
-    const word = (what: string): string => this.timedOut ?? `the ${this.name} lane exited (${how}) while ${what === 'starting' ? 'starting' : `running ${what}`}${last ? `: ${last}` : ''}`;
+    const word = (what: string): string => this.timedOut ?? `the ${this.name} lane exited (${how}) while ${what}${last ? `: ${last}` : ''}`;
     const inFlight = [...this.pending.values()];
     this.pending.clear();
     const expected = this.closing && this.timedOut === undefined;
-    for (const p of inFlight) p.reject(new LaneCrashedError(expected ? `the ${this.name} lane was closed while running ${p.what}` : word(p.what)));
+    for (const p of inFlight) p.reject(new LaneCrashedError(expected ? `the ${this.name} lane was closed while ${p.what}` : word(p.what)));
     if (!expected) {
       const reason = this.timedOut ?? (inFlight[0] ? word(inFlight[0].what) : `the ${this.name} lane exited (${how})${last ? `: ${last}` : ''}`);
       const exit: LaneExit = { code, signal, stderrTail: this.stderrTail, reason };
@@ -224,11 +224,18 @@ export class Lane extends EventEmitter {
       if (opts.timeoutMs !== undefined) {
         const ms = opts.timeoutMs;
         timer = setTimeout(() => {
-          this.timedOut = `the ${this.name} lane timed out after ${ms} ms while running ${what}; it was stopped`;
+          this.timedOut = `the ${this.name} lane timed out after ${ms} ms while ${what}; it was stopped`;
           host.kill();
         }, ms);
       }
-      host.post({ ...r, id } as Request, opts.transfer);
+      try {
+        host.post({ ...r, id } as Request, opts.transfer);
+      } catch (err) {
+        this.pending.delete(id);
+        done();
+        reject(err as Error);
+        return;
+      }
       if (opts.signal?.aborted) stop();
       else opts.signal?.addEventListener('abort', stop);
     });
@@ -241,12 +248,12 @@ export class Lane extends EventEmitter {
 
   /** In a thread lane the feeds' buffers are copied, not transferred: the caller keeps them. */
   run(instance: string, feeds: Record<string, HostTensor>): Promise<RunResult> {
-    return this.request({ op: 'run', instance, feeds }, instance);
+    return this.request({ op: 'run', instance, feeds }, `running ${instance}`);
   }
 
   /** run() that hands the feeds' buffers over to a thread host instead of copying them (they detach here). */
   runTransfer(instance: string, feeds: Record<string, HostTensor>): Promise<RunResult> {
-    return this.request({ op: 'run', instance, feeds }, instance, { transfer: transferables(feeds) });
+    return this.request({ op: 'run', instance, feeds }, `running ${instance}`, { transfer: transferables(feeds) });
   }
 
   /** Keeps `feeds` in the host for runWith({ bound: true }) (sent once, not with every request). */
@@ -256,7 +263,7 @@ export class Lane extends EventEmitter {
 
   /** run() with the protocol's options: `bound` (over the feeds given to bind()), `discard` (no outputs back). */
   runWith(r: { instance: string; feeds: Record<string, HostTensor>; bound?: boolean; discard?: boolean }): Promise<RunResult> {
-    return this.request({ op: 'run', instance: r.instance, feeds: r.feeds, ...(r.bound ? { bound: true } : {}), ...(r.discard ? { discard: true } : {}) }, r.instance);
+    return this.request({ op: 'run', instance: r.instance, feeds: r.feeds, ...(r.bound ? { bound: true } : {}), ...(r.discard ? { discard: true } : {}) }, `running ${r.instance}`);
   }
 
   unload(instance: string): Promise<void> {
@@ -264,11 +271,11 @@ export class Lane extends EventEmitter {
   }
 
   job<T>(kind: string, payload: unknown, onEvent?: (e: unknown) => void, opts: JobOptions = {}): Promise<T> {
-    return this.request({ op: 'job', kind, payload }, `job ${kind}`, { ...(onEvent ? { onEvent } : {}), ...opts });
+    return this.request({ op: 'job', kind, payload }, `running job ${kind}`, { ...(onEvent ? { onEvent } : {}), ...opts });
   }
 
   stats(): Promise<LaneStats> {
-    return this.request({ op: 'stats' }, 'stats');
+    return this.request({ op: 'stats' }, 'reading stats');
   }
 
   /** Graceful: the host disposes its sessions and exits; after the grace period it is killed. */
@@ -277,7 +284,7 @@ export class Lane extends EventEmitter {
     if (!this.closing) {
       const host = this.host;
       const id = this.nextId++;
-      this.pending.set(id, { resolve: () => undefined, reject: () => undefined, what: 'close' });
+      this.pending.set(id, { resolve: () => undefined, reject: () => undefined, what: 'closing' });
       this.closing = true;
       host.post({ id, op: 'close' });
       const timer = setTimeout(() => host.kill(), this.options.closeGraceMs ?? 5000);
