@@ -253,9 +253,12 @@ export class Lane extends EventEmitter {
     return this.request({ op: 'load', instance, model, target: this.options.target, options: open, ...(warmup ? { warmup } : {}) }, `loading ${instance}`);
   }
 
-  /** In a thread lane the feeds' buffers are copied, not transferred: the caller keeps them. */
-  run(instance: string, feeds: Record<string, HostTensor>): Promise<RunResult> {
-    return this.request({ op: 'run', instance, feeds }, `running ${instance}`);
+  /**
+   * In a thread lane the feeds' buffers are copied, not transferred: the caller keeps them. `timeoutMs`
+   * stops the host when the run has not answered in time (as for job()).
+   */
+  run(instance: string, feeds: Record<string, HostTensor>, opts: { timeoutMs?: number } = {}): Promise<RunResult> {
+    return this.request({ op: 'run', instance, feeds }, `running ${instance}`, opts);
   }
 
   /** run() that hands the feeds' buffers over to a thread host instead of copying them (they detach here). */

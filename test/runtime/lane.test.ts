@@ -132,6 +132,13 @@ test('process lane: a job over its time limit is stopped, with "timed out after 
   assert.ok(Date.now() - t0 < 10_000);
   assert.equal(exited, true);
   assert.equal(lane.alive, false);
+
+  // a run with a time limit, the same way
+  const again = await Lane.start({ name: 'slow-run', target: CPU_TARGET });
+  await again.load('m', embeddedModel('mobilenetv2-seeded').build());
+  const big: HostTensor = { type: 'float32', dims: [16, 3, 224, 224], data: new Float32Array(16 * 3 * 224 * 224) };
+  await assert.rejects(again.run('m', { input: big }, { timeoutMs: 30 }), (e: Error & { code?: string }) => e.code === 'LANE_CRASHED' && /^the slow-run lane timed out after 30 ms while running m; it was stopped$/.test(e.message));
+  assert.equal(again.alive, false);
 });
 
 test('process lane: the target environment pins the host; a bad job kind is a typed error', async () => {
