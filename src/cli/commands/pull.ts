@@ -31,7 +31,10 @@ export async function pullCommand(ctx: CliContext, model: string, opts: PullFlag
       const eta = rate > 0 && total > done ? ` · ETA ${Math.ceil((total - done) / rate)} s` : '';
       spinner.text(`${model}: ${formatBytes(done)} / ${formatBytes(total)} · ${formatBytes(rate)}/s${eta}`);
     } else if (e.kind === 'retry') {
-      ctx.log(`retry${e.path ? ` ${e.path}` : ''}: ${e.why}`);
+      // Always shown: a wait with nothing on screen looks like a hang.
+      const line = `retry${e.path ? ` ${e.path}` : ''}: ${e.why}`;
+      spinner.text(line);
+      ctx.io.stderr.write(`aivmm: ${line}\n`);
     } else if (e.kind === 'waiting-lock') {
       spinner.text(`${e.path}: waiting for another download of the same file`);
     } else if (e.kind === 'file-done') {

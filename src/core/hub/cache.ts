@@ -4,10 +4,12 @@
  * `.locks/models--org--name/<etag>.lock`, `CACHEDIR.TAG`. Paths from the server are validated before
  * anything is written.
  */
-import { lstat, mkdir, open, readFile, readlink, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readFile, readlink, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
-import { IntegrityError } from '../errors.js';
+import { CancelledError, IntegrityError } from '../errors.js';
 
 export function repoFolder(repo: string): string {
   return `models--${repo.split('/').join('--')}`;
@@ -66,15 +68,18 @@ export class RepoCache {
     checkRelativePath(commit);
     const file = join(this.root, '.no_exist', commit, path);
     await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, '');
+    // Never through a link planted there (it would create or touch a file outside the cache).
+    const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+    await fh.close();
   }
 
   async knownMissing(commit: string, path: string): Promise<boolean> {
     return Boolean(await stat(join(this.root, '.no_exist', commit, path)).catch(() => undefined));
   }
 
+  /** A regular file of the right size: a link planted at blobs/<etag> is not a blob (it is replaced). */
   async hasBlob(etag: string, size?: number): Promise<boolean> {
-    const st = await stat(this.blob(etag)).catch(() => undefined);
+    const st = await lstat(this.blob(etag)).catch(() => undefined);
     return Boolean(st?.isFile() && (size === undefined || st.size === size));
   }
 
@@ -96,16 +101,30 @@ export class RepoCache {
     return file;
   }
 
-  /** Cross-process lock on one blob: an exclusive lock file; stale ones (dead pid or > 10 min) are taken over. */
-  async lock(etag: string, onWait?: () => void): Promise<() => Promise<void>> {
+  /**
+   * Cross-process lock on one blob: an exclusive lock file naming its owner (`{"pid","host","started"}`),
+   * its mtime refreshed every 30 s while held. Stale only when the owner is gone: on this host, when its
+   * pid no longer exists; from another host (a shared cache), when it has not been refreshed for 5 min.
+   * A live owner is waited for however long it downloads.
+   */
+  async lock(etag: string, onWait?: () => void, signal?: AbortSignal): Promise<() => Promise<void>> {
     const path = join(this.cacheDir, '.locks', repoFolder(this.repo), `${etag}.lock`);
     await mkdir(dirname(path), { recursive: true });
     for (let waited = 0; ; waited++) {
+      if (signal?.aborted) throw new CancelledError('the pull was cancelled');
       try {
-        const fh = await open(path, 'wx', 0o664);
-        await fh.writeFile(String(process.pid));
+        const fh = await open(path, 'wx', 0o664); // O_EXCL: never through a planted link
+        await fh.writeFile(JSON.stringify({ pid: process.pid, host: os.hostname(), started: Date.now() }));
         await fh.close();
-        return () => rm(path, { force: true });
+        const beat = setInterval(() => {
+          const now = new Date();
+          void utimes(path, now, now).catch(() => undefined);
+        }, HEARTBEAT_MS);
+        beat.unref();
+        return async () => {
+          clearInterval(beat);
+          await rm(path, { force: true });
+        };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
@@ -119,15 +138,33 @@ export class RepoCache {
   }
 }
 
-async function isStale(path: string): Promise<boolean> {
+const HEARTBEAT_MS = 30_000;
+/** A lock from another host not refreshed for this long is abandoned (10 missed heartbeats). */
+const REMOTE_STALE_MS = 5 * 60_000;
+
+/** Owner of a lock file: aivmm's JSON, or a bare pid (earlier aivmm versions; this host). */
+function lockOwner(text: string): { pid: number; host?: string } | undefined {
+  try {
+    const j = JSON.parse(text) as { pid?: unknown; host?: unknown };
+    if (typeof j === 'number') return Number.isInteger(j) && j > 0 ? { pid: j } : undefined;
+    if (typeof j.pid === 'number' && Number.isInteger(j.pid) && j.pid > 0) return { pid: j.pid, ...(typeof j.host === 'string' ? { host: j.host } : {}) };
+  } catch {
+    /* not JSON */
+  }
+  return undefined;
+}
+
+export async function isStale(path: string): Promise<boolean> {
   try {
     const [text, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
-    if (Date.now() - st.mtimeMs > 10 * 60_000) return true;
-    const pid = Number(text);
-    if (!Number.isInteger(pid) || pid <= 0) return Date.now() - st.mtimeMs > 5000;
+    const age = Date.now() - st.mtimeMs;
+    const owner = lockOwner(text);
+    // Empty or unreadable: being written right now, or left by a tool that writes no owner (huggingface_hub's filelock).
+    if (!owner) return age > 5000;
+    if (owner.host !== undefined && owner.host !== os.hostname()) return age > REMOTE_STALE_MS;
     try {
-      process.kill(pid, 0);
-      return false;
+      process.kill(owner.pid, 0);
+      return false; // alive: its age does not matter
     } catch (err) {
       return (err as NodeJS.ErrnoException).code === 'ESRCH';
     }
