@@ -203,6 +203,20 @@ test('a parallel partial with gaps (what a killed parallel run leaves) is resume
   });
 });
 
+test('bytes kept from an earlier run that fail verification (ranges file and all) are downloaded again in the same run, never left for a third', async () => {
+  await withHub(async (hub, _dir, spec) => {
+    await writeFile(spec().dest, bytes(1_000_000, 42)); // wrong bytes that a killed run had recorded as written
+    await writeFile(rangesPathFor(spec().dest), JSON.stringify({ v: 1, size: blob.length, etag, done: [[0, 1_000_000]], assumed: 0 }));
+    hub.cdnBytes = 0;
+    const retries: string[] = [];
+    const r = await downloadFile(spec({ resume: true, connections: 4, onRetry: (w) => retries.push(w) }));
+    assert.equal(r.restarted, true);
+    await same(spec().dest);
+    assert.equal(hub.cdnBytes, blob.length - 1_000_000 + blob.length, 'the gap, then the whole file once more');
+    assert.ok(retries.some((w) => /did not match; downloading the file again/.test(w)));
+  });
+});
+
 test('an aborted parallel download keeps what was written, described; the next run fetches exactly the rest (AbortSignal)', async () => {
   await withHub(async (hub, _dir, spec) => {
     hub.faults = { bytesPerSec: 2_000_000 };

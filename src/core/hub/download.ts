@@ -8,7 +8,8 @@
  * ranges whose writes finished are kept beside it (`<partial>.ranges`, JSON, replaced atomically, always
  * a subset of what is on disk), and a later run fetches only the gaps. A partial with no ranges file
  * (huggingface_hub's, written by one stream) is taken as complete up to its size, as huggingface_hub
- * does; if that turns out wrong, the file is downloaded again in the same run.
+ * does. Whenever bytes kept from an earlier run fail verification, the file is downloaded again in the
+ * same run.
  */
 import { constants } from 'node:fs';
 import { lstat, open, readFile, rm, type FileHandle } from 'node:fs/promises';
@@ -55,7 +56,7 @@ export interface DownloadResult {
   resumes: number;
   /** Bytes kept from an earlier, interrupted run (`resume`), not downloaded again. */
   resumedFrom: number;
-  /** True when a partial left by an earlier run was not the file's beginning and was downloaded again. */
+  /** True when bytes kept from an earlier run failed verification and the file was downloaded again in this run. */
   restarted?: boolean;
 }
 
@@ -414,9 +415,10 @@ export async function downloadFile(spec: DownloadSpec): Promise<DownloadResult> 
   try {
     return await attempt(spec, known);
   } catch (err) {
-    // Bytes trusted without being known (a partial with no ranges file) were wrong: download it all again, now.
-    if (!(err instanceof Mismatch) || known.assumed === 0) throw err;
-    spec.onRetry?.('the partial file left by an earlier run did not match; downloading the file again');
+    // Bytes kept from an earlier run (trusted from a partial with no ranges file, or written by a run that
+    // never got to verify them) were wrong: download it all again now, so no third run is ever needed.
+    if (!(err instanceof Mismatch) || known.ranges.total() === 0) throw err;
+    spec.onRetry?.('the bytes kept from an earlier run did not match; downloading the file again');
     return { ...(await attempt(spec, { ranges: new Ranges(), assumed: 0 })), restarted: true };
   }
 }
