@@ -168,9 +168,10 @@ test('kill -9 in the middle of a parallel pull, then pull again: it verifies on 
   const side = (await readFile(`${partial}.ranges`, 'utf8').then(JSON.parse, () => undefined)) as { done: [number, number][] } | undefined;
   const kept = side?.done.reduce((a, [s, e]) => a + e - s, 0) ?? 0;
   hub.cdnBytes = 0;
-  const again = await runCli(['pull', 'org/big', '--json'], { env });
+  const again = await runCli(['pull', 'org/big', '--json', '--verbose'], { env });
   assert.equal(again.code, 0, again.stdout); // before the fix: 9, a checksum mismatch (resumed from the size of a file with gaps)
   assert.ok(kept > 0 && kept < big.length, `kept ${kept}`);
+  assert.match(again.stderr, /model\.onnx: continuing an earlier download/);
   const doc = JSON.parse(again.stdout) as { data: { files: { localPath: string; download?: { resumedFrom: number } }[] } };
   assert.ok(validatePull(doc), ajv.errorsText(validatePull.errors));
   assert.equal(doc.data.files[0]?.download?.resumedFrom, kept);

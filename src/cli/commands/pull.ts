@@ -17,18 +17,23 @@ export async function pullCommand(ctx: CliContext, model: string, opts: PullFlag
   const spinner = await startSpinner(ctx, `resolving ${model}`);
   let total = 0;
   let done = 0;
+  let kept = 0; // from earlier runs: done, but not part of this run's rate
   const t0 = performance.now();
   let lastDraw = 0;
   const onEvent = (e: PullEvent): void => {
     if (e.kind === 'plan') {
       total = e.files.reduce((a, f) => a + f.size, 0);
       ctx.log(`${e.files.length} file(s), ${formatBytes(total)}: ${e.files.map((f) => f.path).join(', ')}`);
+    } else if (e.kind === 'kept') {
+      kept += e.n;
+      done += e.n;
+      ctx.log(`${e.path}: continuing an earlier download (${formatBytes(e.n)} kept)`);
     } else if (e.kind === 'bytes') {
       done += e.n;
       const now = performance.now();
       if (now - lastDraw < 100) return;
       lastDraw = now;
-      const rate = done / Math.max(0.001, (now - t0) / 1000);
+      const rate = (done - kept) / Math.max(0.001, (now - t0) / 1000);
       const eta = rate > 0 && total > done ? ` · ETA ${Math.ceil((total - done) / rate)} s` : '';
       spinner.text(`${model}: ${formatBytes(done)} / ${formatBytes(total)} · ${formatBytes(rate)}/s${eta}`);
     } else if (e.kind === 'retry') {

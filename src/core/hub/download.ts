@@ -37,6 +37,8 @@ export interface DownloadSpec {
   backoffMs: number;
   sleep: (ms: number) => Promise<void>;
   onBytes?: (n: number) => void;
+  /** Bytes kept from an earlier run, reported before the transfer starts (progress starts there); negative when they are dropped for a restart. */
+  onKept?: (n: number) => void;
   onRetry?: (why: string) => void;
   /** Continue a partial `dest` left by an earlier run (the caller holds the blob's lock). */
   resume?: boolean;
@@ -419,6 +421,7 @@ export async function downloadFile(spec: DownloadSpec): Promise<DownloadResult> 
     // never got to verify them) were wrong: download it all again now, so no third run is ever needed.
     if (!(err instanceof Mismatch) || known.ranges.total() === 0) throw err;
     spec.onRetry?.('the bytes kept from an earlier run did not match; downloading the file again');
+    spec.onKept?.(-known.ranges.total());
     return { ...(await attempt(spec, { ranges: new Ranges(), assumed: 0 })), restarted: true };
   }
 }
@@ -426,6 +429,7 @@ export async function downloadFile(spec: DownloadSpec): Promise<DownloadResult> 
 async function attempt(spec: DownloadSpec, known: { ranges: Ranges; assumed: number }): Promise<DownloadResult> {
   if (spec.signal?.aborted) throw cancelled();
   const from = known.ranges.total();
+  if (from > 0) spec.onKept?.(from);
   const fh = await openPartial(spec.dest, from === 0);
   const shared = { ranges: new Ranges(known.ranges.list), assumed: known.assumed };
   const saver = new RangesSaver(rangesPathFor(spec.dest), spec, shared);

@@ -43,6 +43,8 @@ export interface PullOptions {
 export type PullEvent =
   | { kind: 'plan'; files: { path: string; size: number }[] }
   | { kind: 'bytes'; path: string; n: number }
+  /** Bytes of `path` kept from an earlier, interrupted run (counted as done, not transferred). */
+  | { kind: 'kept'; path: string; n: number }
   | { kind: 'file-done'; path: string; downloaded: boolean }
   | { kind: 'retry'; path?: string; why: string }
   | { kind: 'waiting-lock'; path: string };
@@ -395,6 +397,7 @@ async function pullFile(c: HttpClient, cache: RepoCache, commit: string, path: s
         resume: true,
         ...(opts.signal ? { signal: opts.signal } : {}),
         onBytes: (n) => opts.onEvent?.({ kind: 'bytes', path, n }),
+        onKept: (n) => opts.onEvent?.({ kind: 'kept', path, n }),
         onRetry: (why) => opts.onEvent?.({ kind: 'retry', path, why }),
       });
       await rename(tmp, cache.blob(meta.etag));
