@@ -234,7 +234,7 @@ interface RangesFile {
 }
 
 const refuseLink = (path: string): IntegrityError =>
-  new IntegrityError(`refusing ${path}: it is not a regular file (a symbolic link or other entry planted in the cache)`, 'remove it; pull never follows links inside the cache except the snapshot links it creates');
+  new IntegrityError(`refusing ${path}: it is not a regular file (a symbolic link or other entry planted in the cache)`, 'something other than pull put it there (check what writes to this cache); pull never follows links in the cache except the snapshot links it creates');
 
 /** Opens the partial without following a link, and refuses anything but a regular file. */
 async function openPartial(path: string, truncate: boolean): Promise<FileHandle> {
