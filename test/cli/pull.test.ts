@@ -8,8 +8,8 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
-import { FakeHub, bytes } from '../helpers/hub-server.js';
-import { runCli } from '../helpers/run-cli.js';
+import { FakeHub, bytes, sha256 } from '../helpers/hub-server.js';
+import { BIN, runCli } from '../helpers/run-cli.js';
 
 const schema = (name: string): object => JSON.parse(readFileSync(fileURLToPath(new URL(`../../docs/schemas/${name}`, import.meta.url)), 'utf8')) as object;
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -19,7 +19,9 @@ const validateError = ajv.compile(schema('error-1.schema.json'));
 const COMMIT = 'c'.repeat(40);
 const hub = new FakeHub();
 const model = bytes(200_000, 5);
+const big = bytes(16 * 1024 * 1024, 8);
 before(async () => {
+  hub.addRepo('org/big', { commits: { [COMMIT]: { 'model.onnx': big } }, refs: { main: COMMIT } });
   hub.addRepo('org/net', { commits: { [COMMIT]: { 'onnx/model.onnx': model, 'config.json': new TextEncoder().encode('{}') } }, refs: { main: COMMIT } });
   hub.addRepo('org/gated', { commits: { [COMMIT]: { 'model.onnx': model } }, refs: { main: COMMIT }, gated: true });
   await hub.start();
@@ -57,6 +59,9 @@ test('pull errors: one line, documented exit code; the token is never printed', 
     [['pull', 'org/bad name'], {}, EXIT_CODES.USAGE, /not a Hub model id/],
     [['pull', 'org/net', '--connections', '0'], {}, EXIT_CODES.USAGE, /invalid --connections/],
     [['pull', 'org/net', '--dtype', 'fp8'], {}, EXIT_CODES.USAGE, /unknown --dtype 'fp8'/],
+    [['pull', 'org/../net'], {}, EXIT_CODES.USAGE, /not a Hub model id/],
+    [['pull', 'org/net'], { HF_ENDPOINT: `http://user:${secret}@127.0.0.1:1` }, EXIT_CODES.CONFIG, /HF_ENDPOINT=http:\/\/\*\*\*@127\.0\.0\.1:1 contains credentials/],
+    [['pull', 'org/net'], { HF_ENDPOINT: 'http://[::1' }, EXIT_CODES.CONFIG, /HF_ENDPOINT=.* is not a valid URL/],
   ];
   for (const [argv, extra, code, message] of cases) {
     const r = await runCli(argv, { env: await envFor(extra) });
@@ -117,4 +122,86 @@ test('bench takes Hub ids and catalog aliases: pulled into the shared cache, the
   assert.match(several.stderr, /org\/two has 2 ONNX files .*: name one/);
   const one = await runCli(['bench', 'org/two/onnx/encoder_model.onnx', ...quick], { env });
   assert.equal(one.code, 0, one.stderr);
+});
+
+/** Starts `aivmm pull org/big` as a real process, sends `sig` once the CDN has served `afterBytes`, and resolves with how it ended. */
+async function interruptedPull(env: Record<string, string | undefined>, sig: NodeJS.Signals, afterBytes: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  const { spawn } = await import('node:child_process');
+  hub.faults = { bytesPerSec: 1_000_000 }; // 8 connections: ~8 MB/s, so the signal lands mid-transfer
+  hub.cdnBytes = 0;
+  const child = spawn(process.execPath, [BIN, 'pull', 'org/big'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  let sent = false;
+  hub.onCdnBytes = (n) => {
+    if (n >= afterBytes && !sent) {
+      sent = true;
+      child.kill(sig);
+    }
+  };
+  const end = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('close', (code, signal) => r({ code, signal })));
+  hub.onCdnBytes = undefined;
+  hub.faults = {};
+  return { ...end, stderr };
+}
+
+test('Ctrl-C (SIGINT) cancels a pull with exit 130, keeping what arrived; the next pull fetches the rest', { timeout: 120_000 }, async () => {
+  const env = { ...process.env, ...(await envFor({ AIVMM_PULL_CHUNK_BYTES: String(512 * 1024) })) };
+  const r = await interruptedPull(env, 'SIGINT', 4 * 1024 * 1024);
+  assert.equal(r.code, EXIT_CODES.CANCELLED, r.stderr);
+  assert.match(r.stderr, /cancelled/);
+  const partial = join(env['HF_HOME'] ?? '', 'hub', 'models--org--big', 'blobs', `${sha256(big)}.incomplete`);
+  const side = JSON.parse(await readFile(`${partial}.ranges`, 'utf8')) as { done: [number, number][] };
+  const kept = side.done.reduce((a, [s, e]) => a + e - s, 0);
+  assert.ok(kept > 0);
+  hub.cdnBytes = 0;
+  const again = await runCli(['pull', 'org/big'], { env });
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(hub.cdnBytes, big.length - kept);
+});
+
+test('kill -9 in the middle of a parallel pull, then pull again: it verifies on the second run, having fetched only what was missing', { timeout: 120_000 }, async () => {
+  const env = { ...process.env, ...(await envFor({ AIVMM_PULL_CHUNK_BYTES: String(512 * 1024) })) };
+  const partial = join(env['HF_HOME'] ?? '', 'hub', 'models--org--big', 'blobs', `${sha256(big)}.incomplete`);
+  const r = await interruptedPull(env, 'SIGKILL', 10 * 1024 * 1024);
+  assert.equal(r.signal, 'SIGKILL');
+  const side = (await readFile(`${partial}.ranges`, 'utf8').then(JSON.parse, () => undefined)) as { done: [number, number][] } | undefined;
+  const kept = side?.done.reduce((a, [s, e]) => a + e - s, 0) ?? 0;
+  hub.cdnBytes = 0;
+  const again = await runCli(['pull', 'org/big', '--json', '--verbose'], { env });
+  assert.equal(again.code, 0, again.stdout); // before the fix: 9, a checksum mismatch (resumed from the size of a file with gaps)
+  assert.ok(kept > 0 && kept < big.length, `kept ${kept}`);
+  assert.match(again.stderr, /model\.onnx: continuing an earlier download/);
+  const doc = JSON.parse(again.stdout) as { data: { files: { localPath: string; download?: { resumedFrom: number } }[] } };
+  assert.ok(validatePull(doc), ajv.errorsText(validatePull.errors));
+  assert.equal(doc.data.files[0]?.download?.resumedFrom, kept);
+  assert.equal(sha256(new Uint8Array(await readFile(doc.data.files[0]?.localPath ?? ''))), sha256(big));
+  assert.equal(hub.cdnBytes, big.length - kept, 'the second run fetched exactly the missing bytes');
+});
+
+test('two concurrent pulls, the lock holder killed mid-transfer: the other takes the lock over, continues the partial and verifies', { timeout: 120_000 }, async () => {
+  const { spawn } = await import('node:child_process');
+  const env = { ...process.env, ...(await envFor({ AIVMM_PULL_CHUNK_BYTES: String(512 * 1024) })) };
+  const lockDir = join(env['HF_HOME'] ?? '', 'hub', '.locks', 'models--org--big');
+  const waiter = new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    // Started once the first process holds the lock, so it is the one that waits.
+    const start = (): void => {
+      const child = spawn(process.execPath, [BIN, 'pull', 'org/big'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+      child.on('close', (code) => resolve({ code, stderr }));
+    };
+    const poll = setInterval(() => {
+      void readFile(join(lockDir, `${sha256(big)}.lock`), 'utf8').then(
+        () => (clearInterval(poll), start()),
+        () => undefined,
+      );
+    }, 20);
+  });
+  const first = await interruptedPull(env, 'SIGKILL', 10 * 1024 * 1024);
+  assert.equal(first.signal, 'SIGKILL');
+  const second = await waiter;
+  assert.equal(second.code, 0, second.stderr);
+  const snap = join(env['HF_HOME'] ?? '', 'hub', 'models--org--big', 'snapshots', COMMIT, 'model.onnx');
+  assert.equal(sha256(new Uint8Array(await readFile(snap))), sha256(big));
 });

@@ -33,6 +33,15 @@ export interface Faults {
   shortBy?: number;
   /** CDN: bytes per second per connection (0: unlimited). */
   bytesPerSec?: number;
+  /** CDN: send this many bytes of a response, then nothing more (the connection stays open), `stalls` times (default: always). */
+  stallAfterBytes?: number;
+  stalls?: number;
+  /** Hub API (revision, tree): send the headers and half the body, then stall. */
+  apiStall?: boolean;
+  /** resolve: this etag (X-Linked-Etag for LFS files, ETag otherwise) instead of the real one. */
+  etag?: string;
+  /** resolve: this X-Repo-Commit instead of the real one. */
+  repoCommit?: string;
 }
 
 export interface LogEntry {
@@ -64,6 +73,10 @@ export class FakeHub {
   readonly repos = new Map<string, RepoSpec>();
   readonly log: LogEntry[] = [];
   faults: Faults = {};
+  /** Body bytes the CDN has written (all responses, since start or the last reset by the test). */
+  cdnBytes = 0;
+  /** Called as CDN bytes go out (with the running total): kill points for tests. */
+  onCdnBytes: ((total: number) => void) | undefined;
   pageSize = 2;
   validToken = 'hf_test_token_0123456789';
   private hub!: Server;
@@ -151,7 +164,13 @@ export class FakeHub {
       const commit = this.commitOf(repo, rev);
       if (!commit) return this.error(res, 404, 'RevisionNotFound', `Invalid rev id: ${rev}`);
       if (kind === 'revision') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id, sha: commit, siblings: Object.keys(repo.commits[commit] ?? {}).map((rfilename) => ({ rfilename })) }));
+        const text = JSON.stringify({ id, sha: commit, siblings: Object.keys(repo.commits[commit] ?? {}).map((rfilename) => ({ rfilename })) });
+        if (this.faults.apiStall) {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(text.length) });
+          res.write(text.slice(0, text.length >> 1)); // and never the rest
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' }).end(text);
         return;
       }
       const files = Object.entries(repo.commits[commit] ?? {}).map(([path, b]) => ({
@@ -187,12 +206,13 @@ export class FakeHub {
         res.writeHead(404, { 'x-error-code': 'EntryNotFound', 'x-repo-commit': commit }).end();
         return;
       }
+      const repoCommit = this.faults.repoCommit ?? commit;
       if (isLfs(path, body)) {
         const oid = sha256(body);
-        res.writeHead(302, { location: `${this.cdnUrl}/blob/${oid}?signed=1`, 'x-repo-commit': commit, 'x-linked-etag': `"${oid}"`, 'x-linked-size': String(body.length), etag: `"${gitSha1(body)}"` }).end();
+        res.writeHead(302, { location: `${this.cdnUrl}/blob/${oid}?signed=1`, 'x-repo-commit': repoCommit, 'x-linked-etag': `"${this.faults.etag ?? oid}"`, 'x-linked-size': String(body.length), etag: `"${gitSha1(body)}"` }).end();
         return;
       }
-      res.writeHead(200, { 'x-repo-commit': commit, etag: `"${gitSha1(body)}"`, 'content-length': String(body.length) });
+      res.writeHead(200, { 'x-repo-commit': repoCommit, etag: `"${this.faults.etag ?? gitSha1(body)}"`, 'content-length': String(body.length) });
       res.end(req.method === 'HEAD' ? undefined : Buffer.from(body));
       return;
     }
@@ -227,24 +247,39 @@ export class FakeHub {
     const headers: Record<string, string> = { 'content-length': String(body.length), 'accept-ranges': 'bytes' };
     if (status === 206) headers['content-range'] = `bytes ${start}-${end}/${blob.length}`;
     res.writeHead(status, headers);
+    const served = (n: number): void => {
+      this.cdnBytes += n;
+      this.onCdnBytes?.(this.cdnBytes);
+    };
+    const stallAt = this.faults.stallAfterBytes;
+    if (stallAt !== undefined && (this.faults.stalls === undefined || this.faults.stalls > 0) && body.length > stallAt) {
+      if (this.faults.stalls !== undefined) this.faults.stalls--;
+      res.write(body.subarray(0, stallAt));
+      served(stallAt);
+      return; // the connection stays open, silent
+    }
     const cut = this.faults.cuts && this.faults.cuts > 0 && this.faults.cutAfterBytes !== undefined && body.length > this.faults.cutAfterBytes;
     if (cut) {
       this.faults.cuts = (this.faults.cuts ?? 1) - 1;
       res.write(body.subarray(0, this.faults.cutAfterBytes));
+      served(this.faults.cutAfterBytes ?? 0);
       setTimeout(() => res.destroy(), 20);
       return;
     }
     const rate = this.faults.bytesPerSec ?? 0;
     if (!rate) {
       res.end(body);
+      served(body.length);
       return;
     }
     // Throttled: 10 slices per second.
     const slice = Math.max(1, Math.floor(rate / 10));
     for (let i = 0; i < body.length; i += slice) {
-      if (!res.write(body.subarray(i, i + slice))) await new Promise((r) => res.once('drain', r));
-      await new Promise((r) => setTimeout(r, 100));
       if (res.destroyed) return;
+      const part = body.subarray(i, i + slice);
+      if (!res.write(part)) await new Promise((r) => res.once('drain', r));
+      served(part.length);
+      await new Promise((r) => setTimeout(r, 100));
     }
     res.end();
   }

@@ -7,12 +7,12 @@
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { downloadFile, type DownloadSpec } from '../../src/core/hub/download.js';
+import { Ranges, downloadFile, rangesPathFor, type DownloadSpec } from '../../src/core/hub/download.js';
 import { prefixHasher } from '../../src/core/hub/prefix-hash.js';
-import { IntegrityError } from '../../src/core/errors.js';
+import { CancelledError, IntegrityError, NetworkError } from '../../src/core/errors.js';
 import { FakeHub, bytes, gitSha1, sha256 } from '../helpers/hub-server.js';
 
 const blob = bytes(3 * 1024 * 1024 + 12_345, 5);
@@ -78,15 +78,19 @@ test('worker-thread hashing: cut connections resume (one stream and ranges), a R
   });
 });
 
-test('worker-thread hashing: a partial file from an earlier run is continued and hashed from byte 0; garbage in it is caught', async () => {
+test('worker-thread hashing: a partial file from an earlier run is continued and hashed from byte 0; garbage in it is downloaded again at once', async () => {
   await withHub(async (hub, _dir, spec) => {
     await writeFile(spec().dest, blob.subarray(0, 1_500_000));
     const r = await downloadFile(spec({ resume: true }));
     assert.equal(r.resumedFrom, 1_500_000);
     assert.ok(hub.log.some((e) => e.range === `bytes=1500000-${blob.length - 1}`));
     await same(spec().dest);
-    await writeFile(spec().dest, bytes(1_500_000, 99)); // not the file's first bytes
-    await assert.rejects(downloadFile(spec({ resume: true })), (err: unknown) => err instanceof IntegrityError && /checksum mismatch/.test(err.message));
+    // Not the file's first bytes, and no ranges file to say what they are: downloaded again in the same run.
+    await writeFile(spec().dest, bytes(1_500_000, 99));
+    hub.log.length = 0;
+    const again = await downloadFile(spec({ resume: true }));
+    assert.equal(again.restarted, true);
+    await same(spec().dest);
   });
 });
 
@@ -170,4 +174,98 @@ test('the hashing thread closes its descriptor of the file when stopped early (r
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('Ranges: merged, prefix and gaps', () => {
+  const r = new Ranges([[10, 20], [0, 5], [5, 8], [19, 30]]);
+  assert.deepEqual(r.list, [[0, 8], [10, 30]]);
+  assert.equal(r.prefix(), 8);
+  assert.equal(r.total(), 28);
+  assert.deepEqual(r.gaps(40), [[8, 10], [30, 40]]);
+  assert.deepEqual(new Ranges().gaps(3), [[0, 3]]);
+});
+
+test('a parallel partial with gaps (what a killed parallel run leaves) is resumed from its ranges file: only the gaps are fetched', async () => {
+  await withHub(async (hub, _dir, spec) => {
+    const MiB = 1024 * 1024;
+    // Bytes [0, 1 MiB) and [2 MiB, 3 MiB) written; the middle never was (zeros), the file is 3 MiB long.
+    const partial = Buffer.alloc(3 * MiB);
+    partial.set(blob.subarray(0, MiB), 0);
+    partial.set(blob.subarray(2 * MiB, 3 * MiB), 2 * MiB);
+    await writeFile(spec().dest, partial);
+    await writeFile(rangesPathFor(spec().dest), JSON.stringify({ v: 1, size: blob.length, etag, done: [[0, MiB], [2 * MiB, 3 * MiB]], assumed: 0 }));
+    hub.cdnBytes = 0;
+    const r = await downloadFile(spec({ resume: true, connections: 4 }));
+    await same(spec().dest);
+    assert.equal(r.resumedFrom, 2 * MiB);
+    assert.equal(hub.cdnBytes, blob.length - 2 * MiB, 'only the missing bytes were served');
+    assert.equal(await lstat(rangesPathFor(spec().dest)).catch(() => undefined), undefined, 'the ranges file goes with success');
+  });
+});
+
+test('bytes kept from an earlier run that fail verification (ranges file and all) are downloaded again in the same run, never left for a third', async () => {
+  await withHub(async (hub, _dir, spec) => {
+    await writeFile(spec().dest, bytes(1_000_000, 42)); // wrong bytes that a killed run had recorded as written
+    await writeFile(rangesPathFor(spec().dest), JSON.stringify({ v: 1, size: blob.length, etag, done: [[0, 1_000_000]], assumed: 0 }));
+    hub.cdnBytes = 0;
+    const retries: string[] = [];
+    const r = await downloadFile(spec({ resume: true, connections: 4, onRetry: (w) => retries.push(w) }));
+    assert.equal(r.restarted, true);
+    await same(spec().dest);
+    assert.equal(hub.cdnBytes, blob.length - 1_000_000 + blob.length, 'the gap, then the whole file once more');
+    assert.ok(retries.some((w) => /did not match; downloading the file again/.test(w)));
+  });
+});
+
+test('an aborted parallel download keeps what was written, described; the next run fetches exactly the rest (AbortSignal)', async () => {
+  await withHub(async (hub, _dir, spec) => {
+    hub.faults = { bytesPerSec: 2_000_000 };
+    const ac = new AbortController();
+    hub.onCdnBytes = (n) => {
+      if (n >= 1_500_000) ac.abort();
+    };
+    await assert.rejects(downloadFile(spec({ connections: 4, resume: true, signal: ac.signal, flushMs: 20 })), CancelledError);
+    hub.onCdnBytes = undefined;
+    const side = JSON.parse(await readFile(rangesPathFor(spec().dest), 'utf8')) as { done: [number, number][] };
+    const kept = new Ranges(side.done).total();
+    assert.ok(kept > 0, 'some ranges were recorded');
+    hub.faults = {};
+    hub.cdnBytes = 0;
+    const r = await downloadFile(spec({ connections: 4, resume: true }));
+    await same(spec().dest);
+    assert.equal(r.resumedFrom, kept);
+    assert.equal(hub.cdnBytes, blob.length - kept);
+  });
+});
+
+test('a server that sends some bytes and stalls, every time, is given up after a bounded number of attempts, saying what timed out', { timeout: 30_000 }, async () => {
+  await withHub(async (hub, _dir, spec) => {
+    hub.faults = { stallAfterBytes: 70_000 }; // progress on every attempt, then silence
+    const retries: string[] = [];
+    await assert.rejects(
+      downloadFile(spec({ timeoutMs: 300, maxFailures: 4, onRetry: (w) => retries.push(w) })),
+      (e: unknown) => e instanceof NetworkError && /after 5 attempts: the data stalled for 0.3 s/.test(e.message),
+    );
+    assert.equal(hub.log.filter((l) => l.server === 'cdn').length, 5);
+    assert.equal(retries.length, 4);
+    assert.match(retries[0] ?? '', /stalled .*resuming at byte 70000 \(attempt 2 of 5\)/);
+  });
+});
+
+test('a link planted at the partial file is refused, and the file it points to is left as it was', { skip: process.platform === 'win32' }, async () => {
+  await withHub(async (_hub, dir, spec) => {
+    const outside = join(dir, 'outside.txt');
+    await writeFile(outside, 'precious');
+    await symlink(outside, spec().dest);
+    for (const resume of [true, false]) {
+      await assert.rejects(downloadFile(spec({ resume, connections: 4 })), (e: unknown) => e instanceof IntegrityError && /not a regular file/.test(e.message));
+      assert.equal(await readFile(outside, 'utf8'), 'precious');
+    }
+    // The same for a ranges file planted as a link.
+    await rm(spec().dest);
+    await writeFile(spec().dest, blob.subarray(0, 1000));
+    await symlink(outside, rangesPathFor(spec().dest));
+    await assert.rejects(downloadFile(spec({ resume: true })), (e: unknown) => e instanceof IntegrityError && /not a regular file/.test(e.message));
+    assert.equal(await readFile(outside, 'utf8'), 'precious');
+  });
 });

@@ -1,7 +1,7 @@
 /** pull against a real loopback server speaking the Hub protocol, with fault injection. */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
-import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import os from 'node:os';
 import { FakeHub, bytes, gitSha1, sha256 } from '../helpers/hub-server.js';
@@ -233,7 +233,7 @@ test('the catalog file is valid: every alias unique, licences present, AGPL and 
   }
 });
 
-test('across runs: a partial file left by an interrupted pull is continued, not restarted; a bad partial is discarded', async () => {
+test('across runs: a partial file left by an interrupted pull is continued, not restarted; a bad partial is downloaded again in the same run', async () => {
   const o = await opts({}, { connections: 1 });
   const blobs = join(o.cacheDir, 'models--org--net', 'blobs');
   await mkdir(blobs, { recursive: true });
@@ -247,11 +247,11 @@ test('across runs: a partial file left by an interrupted pull is continued, not 
   const o2 = await opts({}, { connections: 1 });
   const blobs2 = join(o2.cacheDir, 'models--org--net', 'blobs');
   await mkdir(blobs2, { recursive: true });
-  await writeFile(join(blobs2, `${sha256(model)}.incomplete`), bytes(100_000, 77)); // garbage
-  await assert.rejects(pullModel({ id: 'org/net', include: ['onnx/model.onnx'] }, o2), IntegrityError);
-  assert.ok(!(await readdir(blobs2)).some((n) => n.startsWith(sha256(model))), 'the bad partial is gone');
+  await writeFile(join(blobs2, `${sha256(model)}.incomplete`), bytes(100_000, 77)); // garbage, with no ranges file to vouch for it
   const retry = await pullModel({ id: 'org/net', include: ['onnx/model.onnx'] }, o2);
+  assert.equal(retry.files.find((x) => x.path === 'onnx/model.onnx')?.download?.restarted, true, 'downloaded again in the same run, not failed');
   assert.deepEqual(new Uint8Array(await readFile(retry.files.find((x) => x.path === 'onnx/model.onnx')?.localPath ?? '')), model);
+  assert.deepEqual((await readdir(blobs2)).filter((n) => n.startsWith(sha256(model))), [sha256(model)], 'no partial or ranges file left');
 });
 
 test('two aivmm processes pulling the same model at once download each file once', async () => {
@@ -264,4 +264,114 @@ test('two aivmm processes pulling the same model at once download each file once
   const codes = await Promise.all([run(), run()]);
   assert.deepEqual(codes, [0, 0]);
   assert.equal(hub.log.filter((l) => l.server === 'cdn').length, 2, 'model.onnx and model.onnx_data, once each');
+});
+
+test('links planted in the cache are never followed: at blobs/<sha>.incomplete the pull refuses (outside file untouched); at blobs/<sha> it is replaced by the real blob', async () => {
+  const o = await opts();
+  const blobs = join(o.cacheDir, 'models--org--net', 'blobs');
+  await mkdir(blobs, { recursive: true });
+  const outside = join(o.cacheDir, '..', 'outside.bin');
+  await writeFile(outside, 'precious');
+  await symlink(outside, join(blobs, `${sha256(model)}.incomplete`));
+  await assert.rejects(pullModel({ id: 'org/net', include: ['onnx/model.onnx'] }, o), (e: Error) => e instanceof IntegrityError && /not a regular file/.test(e.message));
+  assert.equal(await readFile(outside, 'utf8'), 'precious');
+  // The blob itself a link to a file of the right size outside the cache: not taken as cached.
+  const fake = join(o.cacheDir, '..', 'fake.bin');
+  await writeFile(fake, Buffer.alloc(model.length));
+  await rm(join(blobs, `${sha256(model)}.incomplete`), { force: true });
+  await symlink(fake, join(blobs, sha256(model)));
+  const r = await pullModel({ id: 'org/net', include: ['onnx/model.onnx'] }, o);
+  assert.equal(r.files[0]?.downloaded, true);
+  assert.ok((await lstat(join(blobs, sha256(model)))).isFile(), 'the blob is a regular file now');
+  assert.deepEqual(new Uint8Array(await readFile(r.files[0]?.localPath ?? '')), model);
+  assert.deepEqual(new Uint8Array(await readFile(fake)), new Uint8Array(model.length), 'the outside file is untouched');
+});
+
+test('server values are validated: a non-hex etag or one with "/" is refused (never "verified"), X-Repo-Commit must be the commit asked for', async () => {
+  for (const etag of ['not-a-hash', 'ab/cd', 'A'.repeat(64)]) {
+    const o = await opts();
+    hub.faults = { etag };
+    await assert.rejects(pullModel({ id: 'org/net', include: ['config.json'] }, o), (e: Error) => e instanceof IntegrityError && /not a sha256 or git sha1/.test(e.message), etag);
+    assert.equal(await readdir(join(o.cacheDir, 'models--org--net', 'blobs')).catch(() => []).then((l) => l.length), 0);
+  }
+  const o = await opts();
+  hub.faults = { repoCommit: 'abc/def' };
+  await assert.rejects(pullModel({ id: 'org/net', include: ['config.json'] }, o), (e: Error) => e instanceof IntegrityError && /answered for commit 'abc\/def'/.test(e.message));
+  assert.deepEqual(await readdir(join(o.cacheDir, 'models--org--net', 'snapshots')).catch(() => []), []);
+});
+
+test('a repo id with . or .. segments is refused locally, before any request', async () => {
+  const o = await opts();
+  for (const id of ['org/../other', 'org/net/../x.onnx', './net', 'org/.']) {
+    await assert.rejects(pullModel({ id }, o), (e: Error) => e instanceof UsageError || e instanceof IntegrityError, id);
+  }
+  assert.equal(hub.log.length, 0);
+});
+
+test('a Hub API answer whose body stalls times out within HF_HUB_ETAG_TIMEOUT per attempt, a bounded number of times, saying what timed out', { timeout: 30_000 }, async () => {
+  const o = await opts({ HF_HUB_ETAG_TIMEOUT: '0.3' }, { maxRetries: 2 });
+  hub.faults = { apiStall: true };
+  const t0 = Date.now();
+  await assert.rejects(pullModel({ id: 'org/net' }, o), (e: Error) => e instanceof NetworkError && /GET \/api\/models\/org\/net\/revision\/main got no complete answer within 0.3 s \(HF_HUB_ETAG_TIMEOUT\) \(3 attempts\)/.test(e.message));
+  assert.ok(Date.now() - t0 < 10_000);
+  assert.equal(waits.length, 2, 'each retry waited (and was announced)');
+});
+
+test('errors that cannot heal fail at once: a port fetch refuses; HF_ENDPOINT malformed or with credentials is a config error that does not echo them', async () => {
+  const o = await opts({ HF_ENDPOINT: 'http://127.0.0.1:9' });
+  await assert.rejects(pullModel({ id: 'org/net' }, o), (e: Error) => e instanceof NetworkError && /bad port/.test(e.message));
+  assert.equal(waits.length, 0, 'no retries');
+  assert.throws(() => hubSettings({ HF_ENDPOINT: 'https://user:s3cret-pw@hub.example' }), (e: Error) => e instanceof ConfigError && /credentials/.test(e.message) && !e.message.includes('s3cret-pw'));
+  assert.throws(() => hubSettings({ HF_ENDPOINT: 'http://exa mple' }), (e: Error) => e instanceof ConfigError && /not a valid URL/.test(e.message));
+  assert.throws(() => hubSettings({ HF_ENDPOINT: 'ftp://hub.example' }), ConfigError);
+  assert.equal(hubSettings({ HF_ENDPOINT: 'https://hub.example/mirror/' }).endpoint, 'https://hub.example/mirror');
+});
+
+test('the blob lock: a live owner is waited for however old its lock file; a dead owner (this host) or a silent other host is taken over', async () => {
+  const { RepoCache } = await import('../../src/core/hub/cache.js');
+  const dir = await mkdtemp(join(os.tmpdir(), 'aivmm-lock-'));
+  const cache = new RepoCache(dir, 'org/net');
+  const lockFile = join(dir, '.locks', 'models--org--net', 'e.lock');
+  await mkdir(join(dir, '.locks', 'models--org--net'), { recursive: true });
+  const old = new Date(Date.now() - 60 * 60_000);
+  // Alive (this process), an hour old: waited for.
+  await writeFile(lockFile, JSON.stringify({ pid: process.pid, host: os.hostname(), started: 0 }));
+  await utimes(lockFile, old, old);
+  const ac = new AbortController();
+  const waiting = cache.lock('e', undefined, ac.signal);
+  const outcome = await Promise.race([waiting.then(() => 'taken'), new Promise((r) => setTimeout(() => r('waiting'), 400))]);
+  assert.equal(outcome, 'waiting');
+  ac.abort();
+  await assert.rejects(waiting, /cancelled/);
+  // Dead pid on this host: taken over at once.
+  const { spawnSync } = await import('node:child_process');
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+  await writeFile(lockFile, JSON.stringify({ pid: Number(dead), host: os.hostname(), started: 0 }));
+  const release = await cache.lock('e');
+  assert.equal((JSON.parse(await readFile(lockFile, 'utf8')) as { pid: number }).pid, process.pid);
+  await release();
+  // Another host: alive while refreshed, abandoned after 5 minutes of silence.
+  await writeFile(lockFile, JSON.stringify({ pid: 1, host: 'other-host.invalid', started: 0 }));
+  const { isStale } = await import('../../src/core/hub/cache.js');
+  assert.equal(await isStale(lockFile), false);
+  await utimes(lockFile, old, old);
+  assert.equal(await isStale(lockFile), true);
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('cut connections until the pull gives up, then pull again: the ranges that arrived are kept and only the rest is fetched', async () => {
+  const o = await opts({}, { maxRetries: 1 });
+  hub.faults = { cutAfterBytes: 30_000, cuts: 1000 }; // every response cut: parallel ranges end with gaps between them
+  await assert.rejects(pullModel({ id: 'org/net', include: ['onnx/model.onnx_data'] }, o), NetworkError);
+  const partial = join(o.cacheDir, 'models--org--net', 'blobs', `${sha256(data)}.incomplete`);
+  const side = JSON.parse(await readFile(`${partial}.ranges`, 'utf8')) as { done: [number, number][] };
+  const kept = side.done.reduce((a, [s, e]) => a + e - s, 0);
+  assert.ok(kept > 0 && side.done.length > 1, JSON.stringify(side.done));
+  hub.faults = {};
+  hub.cdnBytes = 0;
+  const r = await pullModel({ id: 'org/net', include: ['onnx/model.onnx_data'] }, o);
+  const f = r.files.find((x) => x.path === 'onnx/model.onnx_data');
+  assert.equal(f?.download?.resumedFrom, kept); // before the fix: a checksum mismatch (resumed from the size of a file with gaps)
+  assert.deepEqual(new Uint8Array(await readFile(f?.localPath ?? '')), data);
+  assert.equal(hub.cdnBytes, data.length - kept);
 });

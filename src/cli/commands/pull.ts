@@ -1,5 +1,6 @@
 /** `aivmm pull`: Hub settings from the environment, pull into the shared cache, progress on stderr, paths on stdout. */
 import { UsageError } from '../../core/errors.js';
+import { EXIT_CODES } from '../exit-codes.js';
 import { pullModel, type PullEvent } from '../../core/hub/pull.js';
 import { formatBytes } from '../../ui/format/units.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
@@ -15,35 +16,51 @@ export async function pullCommand(ctx: CliContext, model: string, opts: PullFlag
   const spinner = await startSpinner(ctx, `resolving ${model}`);
   let total = 0;
   let done = 0;
+  let kept = 0; // from earlier runs: done, but not part of this run's rate
   const t0 = performance.now();
   let lastDraw = 0;
   const onEvent = (e: PullEvent): void => {
     if (e.kind === 'plan') {
       total = e.files.reduce((a, f) => a + f.size, 0);
       ctx.log(`${e.files.length} file(s), ${formatBytes(total)}: ${e.files.map((f) => f.path).join(', ')}`);
+    } else if (e.kind === 'kept') {
+      kept += e.n;
+      done += e.n;
+      ctx.log(`${e.path}: continuing an earlier download (${formatBytes(e.n)} kept)`);
     } else if (e.kind === 'bytes') {
       done += e.n;
       const now = performance.now();
       if (now - lastDraw < 100) return;
       lastDraw = now;
-      const rate = done / Math.max(0.001, (now - t0) / 1000);
+      const rate = (done - kept) / Math.max(0.001, (now - t0) / 1000);
       const eta = rate > 0 && total > done ? ` · ETA ${Math.ceil((total - done) / rate)} s` : '';
       spinner.text(`${model}: ${formatBytes(done)} / ${formatBytes(total)} · ${formatBytes(rate)}/s${eta}`);
     } else if (e.kind === 'retry') {
-      ctx.log(`retry${e.path ? ` ${e.path}` : ''}: ${e.why}`);
+      // Always shown: a wait with nothing on screen looks like a hang.
+      const line = `retry${e.path ? ` ${e.path}` : ''}: ${e.why}`;
+      spinner.text(line);
+      ctx.io.stderr.write(`aivmm: ${line}\n`);
     } else if (e.kind === 'waiting-lock') {
       spinner.text(`${e.path}: waiting for another download of the same file`);
     } else if (e.kind === 'file-done') {
       ctx.log(`${e.path}: ${e.downloaded ? 'downloaded and verified' : 'already cached'}`);
     }
   };
+  // Ctrl-C cancels (what arrived is kept for the next run, exit 130); a second one exits at once.
+  const controller = new AbortController();
+  const onSignal = (): void => {
+    if (controller.signal.aborted) process.exit(EXIT_CODES.CANCELLED);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
   let result;
   try {
     result = await pullModel(
       { id: model, revision: opts.revision, include: opts.include, dtype: opts.dtype, ...(opts.force ? { force: true } : {}) },
-      { settings, userAgent: userAgent(), connections, onEvent },
+      { settings, userAgent: userAgent(), connections, onEvent, signal: controller.signal },
     );
   } finally {
+    process.off('SIGINT', onSignal);
     spinner.stop();
   }
   if (ctx.flags.json) {

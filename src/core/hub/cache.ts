@@ -4,11 +4,13 @@
  * `.locks/models--org--name/<etag>.lock`, `CACHEDIR.TAG`. Paths from the server are validated before
  * anything is written.
  */
-import { lstat, mkdir, readFile, readlink, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readFile, readlink, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
-import { acquireFileLock } from '../file-lock.js';
 import { IntegrityError } from '../errors.js';
+import { acquireFileLock } from '../file-lock.js';
+export { isStale } from '../file-lock.js';
 
 export function repoFolder(repo: string): string {
   return `models--${repo.split('/').join('--')}`;
@@ -67,15 +69,18 @@ export class RepoCache {
     checkRelativePath(commit);
     const file = join(this.root, '.no_exist', commit, path);
     await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, '');
+    // Never through a link planted there (it would create or touch a file outside the cache).
+    const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+    await fh.close();
   }
 
   async knownMissing(commit: string, path: string): Promise<boolean> {
     return Boolean(await stat(join(this.root, '.no_exist', commit, path)).catch(() => undefined));
   }
 
+  /** A regular file of the right size: a link planted at blobs/<etag> is not a blob (it is replaced). */
   async hasBlob(etag: string, size?: number): Promise<boolean> {
-    const st = await stat(this.blob(etag)).catch(() => undefined);
+    const st = await lstat(this.blob(etag)).catch(() => undefined);
     return Boolean(st?.isFile() && (size === undefined || st.size === size));
   }
 
@@ -97,9 +102,9 @@ export class RepoCache {
     return file;
   }
 
-  /** Cross-process lock on one blob: an exclusive lock file; stale ones (dead pid or > 10 min) are taken over. */
-  lock(etag: string, onWait?: () => void): Promise<() => Promise<void>> {
-    return acquireFileLock(join(this.cacheDir, '.locks', repoFolder(this.repo), `${etag}.lock`), onWait);
+  /** Cross-process lock on one blob (core/file-lock.ts: owner-named, stale only when the owner is gone). */
+  lock(etag: string, onWait?: () => void, signal?: AbortSignal): Promise<() => Promise<void>> {
+    return acquireFileLock(join(this.cacheDir, '.locks', repoFolder(this.repo), `${etag}.lock`), onWait, signal);
   }
 }
 

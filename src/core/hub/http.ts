@@ -3,7 +3,7 @@
  * (honouring Retry-After and the RateLimit header), errors classified by X-Error-Code into aivmm's error
  * codes, and the token sent only to the Hub's own host. The token never appears in a message.
  */
-import { AuthError, NetworkError, NotFoundError, errorMessage, type AivmmError } from '../errors.js';
+import { AuthError, CancelledError, NetworkError, NotFoundError, errorMessage, type AivmmError } from '../errors.js';
 
 export interface HttpClient {
   endpoint: string;
@@ -13,10 +13,22 @@ export interface HttpClient {
   maxRetries: number;
   /** Backoff base; waits are base·1, 2, 4, 8, 8 (default 1000 ms). */
   backoffMs: number;
+  /** Bounds each attempt whole: connection, headers and body (HF_HUB_ETAG_TIMEOUT). */
   timeoutMs: number;
   sleep: (ms: number) => Promise<void>;
   onRetry?: (why: string, waitMs: number) => void;
+  signal?: AbortSignal;
 }
+
+/** Failures no retry heals: an unknown host, a port fetch refuses, a URL it cannot use, a bad certificate. */
+function permanentFailure(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  const code = cause?.code ?? '';
+  const text = `${cause?.message ?? ''} ${(err as Error)?.message ?? ''}`;
+  return ['ENOTFOUND', 'ERR_INVALID_URL', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN'].includes(code) || /bad port|credentials|invalid url/i.test(text);
+}
+
+const cancelled = (): CancelledError => new CancelledError('the pull was cancelled');
 
 export const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
 
@@ -40,33 +52,44 @@ export function retryAfterMs(res: Response, now: () => number = Date.now): numbe
   return Number.isFinite(at) ? Math.max(0, at - now()) : undefined;
 }
 
-/** One request with retries. Returns the final response (ok or not); throws NetworkError when the network fails every time. */
+/**
+ * One request with retries. Returns the final response (ok or not) with its body already read, within
+ * the same timeout as the headers: a body that stalls is a retried failure, never a hang. Throws
+ * NetworkError when the network fails every time, CancelledError when `client.signal` fires.
+ */
 export async function request(client: HttpClient, url: string, init: RequestInit & { retry?: boolean }): Promise<Response> {
   const retries = init.retry === false ? 0 : client.maxRetries;
+  const what = `${init.method ?? 'GET'} ${new URL(url).pathname}`;
   for (let attempt = 0; ; attempt++) {
+    if (client.signal?.aborted) throw cancelled();
     let res: Response | undefined;
     let failure: string | undefined;
     let permanent = false;
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), client.timeoutMs);
+    const signal = client.signal ? AbortSignal.any([ac.signal, client.signal]) : ac.signal;
     try {
-      res = await fetch(url, { ...init, signal: ac.signal });
+      const live = await fetch(url, { ...init, signal });
+      // Small answers (JSON, HEAD): read whole under the timer.
+      const body = live.status === 204 || live.status === 304 || (init.method ?? 'GET') === 'HEAD' ? null : await live.arrayBuffer();
+      res = new Response(body && body.byteLength > 0 ? body : null, { status: live.status, statusText: live.statusText, headers: live.headers });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause;
-      permanent = cause?.code === 'ENOTFOUND'; // an unknown host does not come back in seconds
-      failure = ac.signal.aborted ? `no answer within ${client.timeoutMs / 1000} s` : errorMessage(cause ?? err);
+      if (client.signal?.aborted) throw cancelled();
+      const cause = (err as { cause?: unknown }).cause;
+      permanent = permanentFailure(err);
+      failure = ac.signal.aborted ? `${what} got no complete answer within ${client.timeoutMs / 1000} s (HF_HUB_ETAG_TIMEOUT)` : `${what}: ${errorMessage(cause ?? err)}`;
+      res = undefined;
     } finally {
       clearTimeout(timer);
     }
     if (res && !RETRYABLE.has(res.status)) return res;
     if (attempt >= retries || permanent) {
       if (res) return res;
-      throw new NetworkError(`cannot reach ${new URL(url).host}: ${failure ?? 'no answer'}`, 'check the network, or set HF_HUB_OFFLINE=1 to use only what is cached');
+      throw new NetworkError(`cannot reach ${new URL(url).host}: ${failure ?? 'no answer'}${permanent ? '' : ` (${attempt + 1} attempts)`}`, permanent ? 'check HF_ENDPOINT and the network (retrying would not help), or set HF_HUB_OFFLINE=1 to use only what is cached' : 'check the network, or set HF_HUB_OFFLINE=1 to use only what is cached');
     }
     const backoff = client.backoffMs * Math.min(8, 2 ** attempt);
     const wait = res ? (retryAfterMs(res) ?? backoff) : backoff;
-    await res?.body?.cancel().catch(() => undefined);
-    client.onRetry?.(res ? `HTTP ${res.status}` : (failure ?? 'network error'), wait);
+    client.onRetry?.(res ? `${what}: HTTP ${res.status}` : (failure ?? 'network error'), wait);
     await client.sleep(wait);
   }
 }

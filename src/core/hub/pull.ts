@@ -7,10 +7,10 @@
  */
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { ConfigError, NetworkError, NotFoundError, UsageError } from '../errors.js';
+import { CancelledError, ConfigError, IntegrityError, NetworkError, NotFoundError, UsageError } from '../errors.js';
 import { checkRelativePath, ensureCacheTag, RepoCache } from './cache.js';
 import { findAlias, loadCatalog } from './catalog.js';
-import { downloadFile, type DownloadResult } from './download.js';
+import { downloadFile, rangesPathFor, type DownloadResult } from './download.js';
 import { headersFor, hubError, nextLink, normalizeEtag, request, type HttpClient } from './http.js';
 import type { HubSettings } from './settings.js';
 
@@ -36,11 +36,15 @@ export interface PullOptions {
   maxRetries?: number;
   sleep?: (ms: number) => Promise<void>;
   onEvent?: (e: PullEvent) => void;
+  /** Cancels the pull (CancelledError); partial downloads are kept for the next run. */
+  signal?: AbortSignal;
 }
 
 export type PullEvent =
   | { kind: 'plan'; files: { path: string; size: number }[] }
   | { kind: 'bytes'; path: string; n: number }
+  /** Bytes of `path` kept from an earlier, interrupted run (counted as done, not transferred). */
+  | { kind: 'kept'; path: string; n: number }
   | { kind: 'file-done'; path: string; downloaded: boolean }
   | { kind: 'retry'; path?: string; why: string }
   | { kind: 'waiting-lock'; path: string };
@@ -78,7 +82,8 @@ interface TreeEntry {
 
 export function parseRepoId(id: string): { repo: string; path?: string } {
   const parts = id.split('/').filter((p) => p !== '');
-  if (parts.length < 2 || parts.some((p) => !/^[\w.-]+$/.test(p))) {
+  // '.' and '..' would be rewritten by URL normalisation into another repository's address.
+  if (parts.length < 2 || parts.some((p) => !/^[\w.-]+$/.test(p) || p === '.' || p === '..')) {
     throw new UsageError(`'${id}' is not a Hub model id`, 'write org/name, e.g. onnx-community/whisper-tiny, or org/name/path/to/model.onnx');
   }
   const [org, name, ...rest] = parts as [string, string, ...string[]];
@@ -157,7 +162,8 @@ function client(opts: PullOptions): HttpClient {
     backoffMs: opts.backoffMs ?? 1000,
     timeoutMs: opts.settings.etagTimeoutMs,
     sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
-    onRetry: (why) => opts.onEvent?.({ kind: 'retry', why }),
+    onRetry: (why, waitMs) => opts.onEvent?.({ kind: 'retry', why: `${why}; retrying in ${(waitMs / 1000).toFixed(waitMs < 1000 ? 1 : 0)} s` }),
+    ...(opts.signal ? { signal: opts.signal } : {}),
   };
 }
 
@@ -166,7 +172,7 @@ const enc = (s: string): string => s.split('/').map(encodeURIComponent).join('/'
 async function resolveCommit(c: HttpClient, repo: string, revision: string): Promise<string> {
   const res = await request(c, `${c.endpoint}/api/models/${repo}/revision/${encodeURIComponent(revision)}`, { headers: headersFor(c, c.endpoint) });
   if (!res.ok) throw await hubError(c, res, { repo, revision });
-  const info = (await res.json()) as { sha?: string };
+  const info = (await jsonOf(res, c, 'the revision')) as { sha?: string };
   if (!info.sha || !/^[0-9a-f]{40}$/.test(info.sha)) throw new NotFoundError(`the Hub gave no commit for ${repo}@${revision}`);
   return info.sha;
 }
@@ -177,12 +183,42 @@ async function listTree(c: HttpClient, repo: string, commit: string): Promise<Tr
   for (let page = 0; url && page < 1000; page++) {
     const res = await request(c, url, { headers: headersFor(c, url) });
     if (!res.ok) throw await hubError(c, res, { repo, revision: commit });
-    out.push(...((await res.json()) as TreeEntry[]));
+    const page = await jsonOf(res, c, 'the file list');
+    if (!Array.isArray(page)) throw new NetworkError(`the Hub's file list of ${repo} is not a list`, 'try again later');
+    out.push(...(page as TreeEntry[]));
     const next = nextLink(res);
     url = next ? new URL(next, c.endpoint).toString() : undefined;
   }
   for (const e of out) checkRelativePath(e.path); // before anything is written
   return out;
+}
+
+/** A body that is not JSON (a proxy's error page, a cut answer) is a network failure, not a crash. */
+async function jsonOf(res: Response, c: HttpClient, what: string): Promise<unknown> {
+  const text = await res.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new NetworkError(`the answer of ${new URL(c.endpoint).host} for ${what} is not JSON`, 'check HF_ENDPOINT (a proxy may be answering), or try again later');
+  }
+}
+
+const HASH_ETAG = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+
+/**
+ * What the Hub says about a file must be usable before it is used: the etag names the blob and is the
+ * checksum (git sha1 or sha256 in lowercase hex, nothing else), the size is a byte count, and the commit
+ * is the one asked for (the snapshot goes under the commit the ref points to).
+ */
+function checkMeta(repo: string, path: string, commit: string, meta: FileMeta): FileMeta {
+  if (!HASH_ETAG.test(meta.etag)) {
+    throw new IntegrityError(`the Hub gave etag '${meta.etag.slice(0, 80)}' for ${repo}/${path}: not a sha256 or git sha1, so the file could not be verified`, 'the server is not the Hub or is misbehaving (check HF_ENDPOINT); nothing was written');
+  }
+  if (!Number.isSafeInteger(meta.size) || meta.size < 0) throw new IntegrityError(`the Hub gave size '${String(meta.size)}' for ${repo}/${path}`, 'the server is misbehaving (check HF_ENDPOINT); nothing was written');
+  if (meta.commit !== commit) {
+    throw new IntegrityError(`the Hub answered for commit '${meta.commit.slice(0, 80)}' when asked for ${commit} (${repo}/${path})`, 'the server is misbehaving (check HF_ENDPOINT); nothing was written');
+  }
+  return meta;
 }
 
 interface FileMeta {
@@ -330,15 +366,14 @@ function storageError(err: unknown, cacheDir: string): unknown {
 }
 
 async function pullFile(c: HttpClient, cache: RepoCache, commit: string, path: string, force: boolean, opts: PullOptions): Promise<PulledFile> {
-  const meta = await headFile(c, cache.repo, commit, path);
-  checkRelativePath(meta.etag);
+  const meta = checkMeta(cache.repo, path, commit, await headFile(c, cache.repo, commit, path));
   const done = async (downloaded: boolean, download?: DownloadResult): Promise<PulledFile> => {
     const localPath = await cache.link(meta.commit, path, meta.etag);
     opts.onEvent?.({ kind: 'file-done', path, downloaded });
     return { path, localPath, size: meta.size, etag: meta.etag, downloaded, ...(download ? { download } : {}) };
   };
   if (!force && (await cache.hasBlob(meta.etag, meta.size))) return done(false);
-  const release = await cache.lock(meta.etag, () => opts.onEvent?.({ kind: 'waiting-lock', path }));
+  const release = await cache.lock(meta.etag, () => opts.onEvent?.({ kind: 'waiting-lock', path }), opts.signal);
   try {
     // Another process may have fetched it while we waited for the lock.
     if (!force && (await cache.hasBlob(meta.etag, meta.size))) return await done(false);
@@ -354,22 +389,25 @@ async function pullFile(c: HttpClient, cache: RepoCache, commit: string, path: s
         etag: meta.etag,
         dest: tmp,
         connections: opts.connections ?? 8,
-        chunkBytes: opts.chunkBytes ?? 8 * 1024 * 1024,
+        chunkBytes: opts.chunkBytes ?? opts.settings.chunkBytes ?? 8 * 1024 * 1024,
         timeoutMs: opts.settings.downloadTimeoutMs,
-        maxFailures: 5,
+        maxFailures: opts.maxRetries ?? 5,
         backoffMs: opts.backoffMs ?? 1000,
         sleep: c.sleep,
         resume: true,
+        ...(opts.signal ? { signal: opts.signal } : {}),
         onBytes: (n) => opts.onEvent?.({ kind: 'bytes', path, n }),
+        onKept: (n) => opts.onEvent?.({ kind: 'kept', path, n }),
         onRetry: (why) => opts.onEvent?.({ kind: 'retry', path, why }),
       });
       await rename(tmp, cache.blob(meta.etag));
       return await done(true, download);
     } catch (err) {
-      keep = err instanceof NetworkError; // bytes that arrived intact are worth keeping; wrong ones are not
+      // Bytes that arrived intact are worth keeping (their ranges are recorded beside them); wrong ones are not.
+      keep = err instanceof NetworkError || err instanceof CancelledError;
       throw err;
     } finally {
-      if (!keep) await rm(tmp, { force: true });
+      if (!keep) await Promise.all([rm(tmp, { force: true }), rm(rangesPathFor(tmp), { force: true })].map((p) => p.catch(() => undefined)));
     }
   } finally {
     await release();
