@@ -107,6 +107,7 @@ export const ENV_VARS: readonly EnvVar[] = Object.freeze([
   { name: 'TRANSFORMERS_OFFLINE', effect: 'same as HF_HUB_OFFLINE', default: 'off' },
   { name: 'HF_HUB_DOWNLOAD_TIMEOUT', effect: 'seconds per read while downloading', default: '10' },
   { name: 'HF_HUB_ETAG_TIMEOUT', effect: 'seconds for the metadata request', default: '10' },
+  { name: 'AIVMM_PULL_CHUNK_BYTES', effect: 'size of one parallel range request of a download (at least 65536; tests use small ones)', default: '8 MiB' },
   { name: 'PATH', effect: 'where device discovery finds vendor tools (nvidia-smi, …)', default: 'inherited' },
   { name: 'LD_LIBRARY_PATH', effect: 'searched for CUDA/cuDNN/TensorRT libraries when reporting what is missing', default: 'inherited' },
   { name: 'VK_DRIVER_FILES', effect: 'Vulkan ICD files (wins over VK_ICD_FILENAMES and the search path)', default: 'unset' },
@@ -117,4 +118,5 @@ export const ENV_VARS: readonly EnvVar[] = Object.freeze([
   { name: 'XDG_CONFIG_DIRS', effect: 'Vulkan ICD search path', default: '/etc/xdg' },
   { name: 'XDG_DATA_HOME', effect: 'Vulkan ICD search path', default: '$HOME/.local/share' },
   { name: 'XDG_DATA_DIRS', effect: 'Vulkan ICD search path', default: '/usr/local/share:/usr/share' },
+  { name: 'XDG_RUNTIME_DIR', effect: "a worker lane's runtime directory (Dawn, the WebGPU EP, needs one on Linux)", default: '/tmp when unset' },
 ]);
