@@ -16,7 +16,7 @@
  */
 import { UsageError } from '../errors.js';
 import type { Range } from './calibrate.js';
-import { floatAttr, indexGraph, inferTypes, intAttr, onnxOpset, nameAllocator } from './graph.js';
+import { floatAttr, hoistConstants, indexGraph, inferTypes, intAttr, onnxOpset, nameAllocator } from './graph.js';
 import { elementCount, tensorFloats } from './onnx-model.js';
 import type { Attribute, ModelSpec, NodeSpec, TensorInit } from './onnx-model.js';
 import { keepInMemory } from './spill.js';
@@ -132,7 +132,8 @@ export function checkOpset(m: ModelSpec): number {
 }
 
 /** Which activation tensors need ranges (inputs and outputs of every op that will be quantized). */
-export function planStatic(m: ModelSpec, opts: StaticOptions): StaticPlan {
+export function planStatic(source: ModelSpec, opts: StaticOptions): StaticPlan {
+  const m = hoistConstants(source);
   const opset = checkOpset(m);
   const g = m.graph;
   const idx = indexGraph(g);
@@ -197,7 +198,9 @@ export function quantizeWeightInt8(values: Float32Array, dims: readonly number[]
   return { q, scales };
 }
 
-export function quantizeStatic(m: ModelSpec, ranges: ReadonlyMap<string, Range>, opts: StaticOptions): StaticResult {
+export function quantizeStatic(source: ModelSpec, ranges: ReadonlyMap<string, Range>, opts: StaticOptions): StaticResult {
+  // Constant nodes (exporters write Clip bounds and shapes that way) become initializers first.
+  const m = hoistConstants(source);
   const opset = checkOpset(m);
   const perChannel = opts.perChannel && opset >= 13;
   const types = inferTypes(m);
