@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { BIN, runCli, spawnCli } from '../helpers/run-cli.js';
-import { convNet, mlp } from '../helpers/quant-models.js';
+import { convNet, convNetSpec, mlp } from '../helpers/quant-models.js';
+import { encodeModel } from '../../src/core/quantize/onnx-writer.js';
 
 const schema = (name: string): object => JSON.parse(readFileSync(fileURLToPath(new URL(`../../docs/schemas/${name}`, import.meta.url)), 'utf8')) as object;
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -131,4 +132,16 @@ test('dynamic on the tiny-llama fixture (dynamic [1, S] inputs, a KV cache) need
     const doc = JSON.parse(r.stdout) as { data: { nodes: { quantized: number }; fidelity: { cosine: number } } };
     assert.ok(doc.data.nodes.quantized > 0 && doc.data.fidelity.cosine > 0.99, r.stdout.slice(0, 400));
   }
+});
+
+test('onnxruntime logs nothing on stderr (unused initializers: its "Removing initializer" warnings stay off), even verbose', () => {
+  const base = convNetSpec();
+  const unused = Array.from({ length: 20 }, (_, i) => ({ name: `unused_${i}`, dataType: 'float32' as const, dims: [4], data: new Float32Array(4) }));
+  const spec = { ...base, graph: { ...base.graph, initializers: [...base.graph.initializers, ...unused] } };
+  const work = mkdtempSync(join(os.tmpdir(), 'aivmm-quantize-logs-'));
+  writeFileSync(join(work, 'unused.onnx'), encodeModel(spec));
+  const r = spawnCli(['quantize', join(work, 'unused.onnx'), '-o', join(work, 'q.onnx'), '--calibration', 'random:4', '--latency', '100ms', '--verbose'], { ...env, NO_COLOR: '1' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(!/onnxruntime|Removing initializer/.test(r.stderr), r.stderr);
+  assert.ok(!r.stderr.includes('\u001b['), 'no escape sequences with NO_COLOR');
 });
