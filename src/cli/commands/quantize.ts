@@ -82,6 +82,7 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
     });
   } catch (err) {
     if (controller.signal.aborted || err instanceof CancelledError) {
+      spinner.stop();
       ctx.io.stderr.write(`aivmm: interrupted: nothing was written${opts.output ? ` (${opts.output} is as it was)` : ''}\n`);
       ctx.exitCode = EXIT_CODES.CANCELLED;
       return;
