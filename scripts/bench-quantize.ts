@@ -7,6 +7,12 @@
 //
 //   node --import tsx scripts/bench-quantize.ts [--seconds 20] [--threads N] [--out file.json]
 //   node --import tsx scripts/bench-quantize.ts --export DIR   (model + calibration .npy for the peer)
+//   node --import tsx scripts/bench-quantize.ts --models /work/models [--seconds 10] [--only a,b] [--out f.json]
+//     every real exporter model in DIR (torchvision exports by scripts/fixtures/export_torchvision.py)
+//     side by side with onnxruntime's Python quantizer output in DIR/ort/: static QDQ per channel for
+//     the conv nets (both calibrated on DIR/calib/image/*.npy), dynamic for bert_small. Prints latency
+//     vs FP32, cosine to FP32, size vs FP32, and the QuantizeLinear/DequantizeLinear nodes left outside
+//     integer kernels in onnxruntime's optimised graph.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +25,9 @@ import { decodeModel } from '../src/core/quantize/onnx-reader.js';
 import { modelInputs, randomSamples } from '../src/core/quantize/samples.js';
 import { toFloats } from '../src/core/quantize/report.js';
 import { CPU_TARGET } from '../src/core/backends/ep-map.js';
+import * as OrtModule from 'onnxruntime-node';
+import { seededRandom } from '../src/core/random.js';
+import { indexLimits, sampleShapes } from '../src/core/quantize/samples.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -47,6 +56,12 @@ function npy(t: HostTensor): Buffer {
   pre.writeUInt16LE(h.length, 8);
   const data = t.data as Float32Array;
   return Buffer.concat([pre, Buffer.from(h, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
+}
+
+const modelsDir = flag('models');
+if (modelsDir) {
+  await benchModels(modelsDir);
+  process.exit(0);
 }
 
 const exportDir = flag('export');
@@ -178,4 +193,184 @@ try {
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
+}
+
+/** Ops in onnxruntime's optimised graph (level all, CPU EP): what actually runs. */
+async function optimizedOps(path: string, dir: string): Promise<Record<string, number>> {
+  const ort = (OrtModule as unknown as { default?: typeof OrtModule }).default ?? OrtModule;
+  const out = join(dir, `optimized-${Math.random().toString(36).slice(2)}.onnx`);
+  await (await ort.InferenceSession.create(path, { graphOptimizationLevel: 'all', optimizedModelFilePath: out, logSeverityLevel: 3 })).release();
+  const ops: Record<string, number> = {};
+  for (const n of decodeModel(new Uint8Array(readFileSync(out))).graph.nodes) ops[n.opType] = (ops[n.opType] ?? 0) + 1;
+  rmSync(out, { force: true });
+  return ops;
+}
+
+function fidelityOf(ref: Record<string, HostTensor>[], cand: Record<string, HostTensor>[]): { cosine: number; maxAbs: number } {
+  let dot = 0;
+  let aa = 0;
+  let bb = 0;
+  let maxAbs = 0;
+  for (const [i, r] of ref.entries()) {
+    for (const [name, t] of Object.entries(r)) {
+      if (t.type !== 'float32') continue;
+      const a = toFloats(t);
+      const b = toFloats(cand[i]![name]!);
+      for (let k = 0; k < a.length; k++) {
+        dot += a[k]! * b[k]!;
+        aa += a[k]! ** 2;
+        bb += b[k]! ** 2;
+        maxAbs = Math.max(maxAbs, Math.abs(a[k]! - b[k]!));
+      }
+    }
+  }
+  return { cosine: dot / Math.sqrt(aa * bb), maxAbs };
+}
+
+/**
+ * Images like DIR/calib/image (scripts/fixtures/make_calibration.py): a 7×7 grid of random colours
+ * upsampled bilinearly plus fine noise, in [0, 1], ImageNet-normalised — from another seed, so neither
+ * quantizer calibrated on them.
+ */
+function smoothImages(count: number, seed: number, inputName: string): Record<string, HostTensor>[] {
+  const rand = seededRandom(seed);
+  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+  const mean = [0.485, 0.456, 0.406];
+  const std = [0.229, 0.224, 0.225];
+  const S = 224;
+  const out: Record<string, HostTensor>[] = [];
+  for (let k = 0; k < count; k++) {
+    const grid = Float32Array.from({ length: 3 * 49 }, () => rand());
+    const data = new Float32Array(3 * S * S);
+    for (let c = 0; c < 3; c++) {
+      for (let y = 0; y < S; y++) {
+        const gy = (y * 6) / (S - 1);
+        const y0 = Math.min(5, Math.floor(gy));
+        const fy = gy - y0;
+        for (let x = 0; x < S; x++) {
+          const gx = (x * 6) / (S - 1);
+          const x0 = Math.min(5, Math.floor(gx));
+          const fx = gx - x0;
+          const g = (r: number, q: number): number => grid[c * 49 + r * 7 + q]!;
+          const v = (g(y0, x0) * (1 - fx) + g(y0, x0 + 1) * fx) * (1 - fy) + (g(y0 + 1, x0) * (1 - fx) + g(y0 + 1, x0 + 1) * fx) * fy;
+          const p = Math.min(1, Math.max(0, v + 0.03 * gauss()));
+          data[c * S * S + y * S + x] = (p - mean[c]!) / std[c]!;
+        }
+      }
+    }
+    out.push({ [inputName]: { type: 'float32', dims: [1, 3, S, S], data } });
+  }
+  return out;
+}
+
+async function benchModels(dir: string): Promise<void> {
+  const seconds = Number(flag('seconds') ?? 10);
+  const threads = flag('threads') ? Number(flag('threads')) : undefined;
+  const only = flag('only')?.split(',');
+  const work = mkdtempSync(join(os.tmpdir(), 'aivmm-bench-quantize-models-'));
+  const calibDir = join(dir, 'calib', 'image');
+  const results: Record<string, unknown>[] = [];
+  const median = (v: number[]): number => [...v].sort((x, y) => x - y)[v.length >> 1]!;
+  try {
+    for (const [name, mode, peerFile] of [
+      ['mobilenet_v2', 'static', 'mobilenet_v2.qdq.onnx'],
+      ['squeezenet1_1', 'static', 'squeezenet1_1.qdq.onnx'],
+      ['resnet18', 'static', 'resnet18.qdq.onnx'],
+      ['resnet50', 'static', 'resnet50.qdq.onnx'],
+      ['bert_small', 'dynamic', 'bert_small.dynamic.onnx'],
+    ] as const) {
+      if (only && !only.includes(name)) continue;
+      const fp32 = join(dir, `${name}.onnx`);
+      if (!existsSync(fp32)) continue;
+      const peer = join(dir, 'ort', peerFile);
+      const output = join(work, `${name}.aivmm.onnx`);
+      const t0 = performance.now();
+      const report = await quantizeModel({
+        model: fp32,
+        output,
+        mode,
+        perChannel: true,
+        ...(mode === 'static' ? { calibration: calibDir } : {}),
+        method: 'minmax',
+        exclude: [],
+        keepIoTypes: true,
+        target: cpu,
+        device: { id: 'CPU', name: 'CPU', backend: 'ort-cpu' },
+        latencyMs: 0,
+        seed: SEED,
+      });
+      const quantizeSeconds = (performance.now() - t0) / 1000;
+      const inputs = modelInputs(decodeModel(new Uint8Array(readFileSync(fp32))));
+      // Judged on inputs neither quantizer calibrated on: images, 16 fresh ones made like the calibration
+      // images (another seed); text, 16 random token sequences of 32 below the vocabulary size. Images
+      // are also judged on uniform noise in [-1, 1] (out of the calibrated distribution: a stress test).
+      const first = inputs[0]!.name;
+      const fresh = mode === 'static' ? smoothImages(16, SEED + 7_000_001, first) : randomSamples(inputs, 16, SEED + 7_000_001, sampleShapes(inputs, [{ name: 'input_ids', dims: [1, 32] }]), indexLimits(decodeModel(new Uint8Array(readFileSync(fp32)))));
+      const heldImages = mode === 'static' ? randomSamples(inputs, 8, SEED + 9_000_001) : [];
+      const entries = [
+        { label: 'FP32', path: fp32 },
+        { label: `aivmm ${mode}`, path: report.output.path },
+        ...(existsSync(peer) ? [{ label: `onnxruntime ${mode === 'static' ? 'quantize_static QDQ per-channel' : 'quantize_dynamic'}`, path: peer }] : []),
+      ];
+      const sessions: Session[] = [];
+      for (const e of entries) sessions.push(await ortBackend.load(e.path, cpu, { spinning: false, ...(threads ? { threads } : {}) }));
+      const outs = async (s: Session, feeds: typeof fresh): Promise<Record<string, HostTensor>[]> => {
+        const r: Record<string, HostTensor>[] = [];
+        for (const f of feeds) r.push(await s.run(f));
+        return r;
+      };
+      const refFresh = await outs(sessions[0]!, fresh);
+      const refHeld = await outs(sessions[0]!, heldImages);
+      const feeds = fresh[0]!;
+      for (const s of sessions) for (let i = 0; i < 5; i++) await s.run(feeds);
+      const times: number[][] = sessions.map(() => []);
+      const end = performance.now() + seconds * 1000;
+      while (performance.now() < end || times[0]!.length < 20) {
+        for (const [k, s] of sessions.entries()) {
+          for (let i = 0; i < 5; i++) {
+            const t = performance.now();
+            await s.run(feeds);
+            times[k]!.push(performance.now() - t);
+          }
+        }
+      }
+      const fp32Ms = median(times[0]!);
+      const fp32Size = statSync(fp32).size;
+      for (const [k, e] of entries.entries()) {
+        const ops = k === 0 ? {} : await optimizedOps(e.path, work);
+        const f = fidelityOf(refFresh, await outs(sessions[k]!, fresh));
+        const h = heldImages.length ? fidelityOf(refHeld, await outs(sessions[k]!, heldImages)) : undefined;
+        results.push({
+          model: name,
+          quantizer: e.label,
+          p50Ms: Number(median(times[k]!).toFixed(3)),
+          vsFp32: Number((median(times[k]!) / fp32Ms).toFixed(3)),
+          runs: times[k]!.length,
+          cosine: Number(f.cosine.toFixed(6)),
+          ...(h ? { cosineNoise: Number(h.cosine.toFixed(6)) } : {}),
+          bytes: statSync(e.path).size,
+          sizeVsFp32: Number((statSync(e.path).size / fp32Size).toFixed(4)),
+          ...(k > 0 ? { unfusedQ: ops['QuantizeLinear'] ?? 0, unfusedDQ: ops['DequantizeLinear'] ?? 0 } : {}),
+          ...(k === 1 ? { quantizeSeconds: Number(quantizeSeconds.toFixed(2)) } : {}),
+        });
+      }
+      for (const s of sessions) await s.dispose();
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const cpuModel = os.cpus()[0]?.model ?? 'unknown';
+  const vnni = existsSync('/proc/cpuinfo') && /avx512_vnni|avx_vnni/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  console.log(`real exporter models in ${dir}, batch 1, CPU EP, ${os.cpus().length} logical CPUs (${cpuModel}${vnni ? ', VNNI' : ''}), ${seconds} s interleaved per model`);
+  console.log(`${'model'.padEnd(14)} ${'quantizer'.padEnd(40)} ${'p50 ms'.padStart(8)} ${'vs FP32'.padStart(8)} ${'cosine'.padStart(9)} ${'cos noise'.padStart(9)} ${'size'.padStart(7)} ${'Q+DQ left'.padStart(10)}`);
+  for (const r of results as { model: string; quantizer: string; p50Ms: number; vsFp32: number; cosine: number; cosineNoise?: number; sizeVsFp32: number; unfusedQ?: number; unfusedDQ?: number }[]) {
+    console.log(
+      `${r.model.padEnd(14)} ${r.quantizer.padEnd(40)} ${r.p50Ms.toFixed(2).padStart(8)} ${r.vsFp32.toFixed(2).padStart(8)} ${r.cosine.toFixed(5).padStart(9)} ${(r.cosineNoise?.toFixed(5) ?? '').padStart(9)} ${`${(r.sizeVsFp32 * 100).toFixed(1)}%`.padStart(7)} ${(r.unfusedQ === undefined ? '' : [r.unfusedQ, r.unfusedDQ].join(' + ')).padStart(10)}`,
+    );
+  }
+  const out = flag('out');
+  if (out) {
+    writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), host: { cpus: os.cpus().length, cpu: cpuModel, vnni }, seconds, models: dir, rows: results }, null, 2)}\n`);
+    console.log(`wrote ${out}`);
+  }
 }

@@ -182,6 +182,7 @@ Examples:
     .option('--no-latency', 'skip the latency estimate')
     .option('--threads <n>', 'intra-op threads for calibration and measurement')
     .option('--seed <n>', 'seed for random calibration and evaluation inputs', '1')
+    .option('--shape <name=dims>', 'dims of an input with dynamic dimensions for random samples, e.g. input_ids=1x64 (repeatable; default: batch 1, sequence 16)', collect, [])
     .addHelpText(
       'after',
       `
@@ -194,7 +195,8 @@ Examples:
 
 The report compares the result with the float model on held-back inputs (cosine, max |error|, top-1
 agreement), names the layers that lost most, and times both side by side. The output is written
-atomically: a partial file never appears, and a model that onnxruntime cannot load is not left behind.`,
+into a staging directory beside the target and evaluated there; only then does it replace the target, so a
+failure or Ctrl-C (exit 130) leaves an existing file as it was.`,
     )
     .action(async (model: string | undefined, opts: QuantizeFlags) => {
       const { quantizeCommand } = await import('./commands/quantize.js');
@@ -321,6 +323,7 @@ export interface QuantizeFlags {
   latency?: string | false;
   threads?: string;
   seed: string;
+  shape: string[];
 }
 
 export interface DevicesFlags {

@@ -4,11 +4,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { join } from 'node:path';
 import os from 'node:os';
 import { test } from 'node:test';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
-import { runCli, spawnCli } from '../helpers/run-cli.js';
-import { convNet, mlp } from '../helpers/quant-models.js';
+import { BIN, runCli, spawnCli } from '../helpers/run-cli.js';
+import { convNet, convNetSpec, mlp } from '../helpers/quant-models.js';
+import { encodeModel } from '../../src/core/quantize/onnx-writer.js';
 
 const schema = (name: string): object => JSON.parse(readFileSync(fileURLToPath(new URL(`../../docs/schemas/${name}`, import.meta.url)), 'utf8')) as object;
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -54,6 +56,9 @@ test('bad input: one clear line, a documented exit code, a JSON error document, 
     [['quantize', join(dir, 'convnet.onnx'), '--device', 'GPU.7'], EXIT_CODES.NOT_FOUND, /device GPU\.7 not found/],
     [['quantize', join(dir, 'convnet.onnx'), '-o', join(dir, 'convnet.onnx')], EXIT_CODES.USAGE, /is the input model/],
     [['quantize', join(dir, 'convnet.onnx'), '-o', join(dir, 'out.txt')], EXIT_CODES.USAGE, /must end in \.onnx/],
+    [['quantize', join(dir, 'convnet.onnx'), '-o', join(dir, 'no', 'such', 'dir', 'q.onnx')], EXIT_CODES.CONFIG, /cannot write .*q\.onnx: directory .*no\/such\/dir does not exist/],
+    [['quantize', join(dir, 'mlp.onnx'), '--shape', 'x=1x0'], EXIT_CODES.USAGE, /invalid --shape 'x=1x0'/],
+    [['quantize', join(dir, 'mlp.onnx'), '--shape', 'nope=1x4'], EXIT_CODES.USAGE, /--shape names input 'nope', which the model does not have/],
   ];
   writeFileSync(join(dir, 'text.onnx'), 'hello');
   cases.push([['quantize', join(dir, 'text.onnx')], EXIT_CODES.USAGE, /is not an ONNX model/]);
@@ -69,4 +74,74 @@ test('bad input: one clear line, a documented exit code, a JSON error document, 
     assert.ok(validateError(JSON.parse(j.stdout)), j.stdout);
   }
   assert.deepEqual(readdirSync(dir).sort(), before);
+});
+
+/** Spawns `aivmm quantize … --verbose`, sends `signal` once stderr shows `stage`, and reports how it ended. */
+function interrupt(argv: string[], stage: string, signal: NodeJS.Signals): Promise<{ code: number | null; signal: string | null; afterMs: number; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [BIN, 'quantize', ...argv, '--verbose'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let sentAt = 0;
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (!sentAt && new RegExp(`^aivmm: ${stage}\\b`, 'm').test(stderr)) {
+        sentAt = performance.now();
+        child.kill(signal);
+      }
+    });
+    child.on('exit', (code, sig) => done({ code, signal: sig, afterMs: sentAt ? performance.now() - sentAt : -1, stderr }));
+  });
+}
+
+const tmpEntries = (d: string): string[] => readdirSync(d).filter((n) => n.includes('.tmp.'));
+
+test('Ctrl-C during evaluation or the latency stage: exit 130 at once, the existing target untouched, no temporary files', async () => {
+  const work = mkdtempSync(join(os.tmpdir(), 'aivmm-quantize-sigint-'));
+  const out = join(work, 'convnet.int8.onnx');
+  writeFileSync(out, 'the good old model');
+  for (const stage of ['evaluate', 'latency']) {
+    const r = await interrupt([join(dir, 'convnet.onnx'), '-o', out, '--calibration', 'random:4', '--latency', '60s'], stage, 'SIGINT');
+    assert.equal(r.code, EXIT_CODES.CANCELLED, `${stage}: ${r.stderr}`);
+    assert.ok(r.afterMs >= 0 && r.afterMs < 5000, `${stage}: exited ${Math.round(r.afterMs)} ms after Ctrl-C`);
+    assert.match(r.stderr, /interrupted: nothing was written/);
+    assert.equal(readFileSync(out, 'utf8'), 'the good old model');
+    assert.deepEqual(tmpEntries(work), []);
+  }
+});
+
+test('a run killed during evaluation leaves the target as it was; the next run removes its staging directory', async () => {
+  const work = mkdtempSync(join(os.tmpdir(), 'aivmm-quantize-kill-'));
+  const out = join(work, 'convnet.int8.onnx');
+  writeFileSync(out, 'the good old model');
+  const r = await interrupt([join(dir, 'convnet.onnx'), '-o', out, '--calibration', 'random:4', '--latency', '60s'], 'evaluate', 'SIGKILL');
+  assert.equal(r.signal, 'SIGKILL');
+  assert.equal(readFileSync(out, 'utf8'), 'the good old model');
+  assert.equal(tmpEntries(work).length, 1, 'a killed run cannot clean up after itself');
+  const again = await runCli(['quantize', join(dir, 'convnet.onnx'), '-o', out, '--calibration', 'random:4', '--no-latency', '--json'], { env });
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(tmpEntries(work), []);
+  assert.notEqual(readFileSync(out, 'utf8'), 'the good old model');
+});
+
+test('dynamic on the tiny-llama fixture (dynamic [1, S] inputs, a KV cache) needs no --shape; --shape is accepted', async () => {
+  const llama = fileURLToPath(new URL('../fixtures/tiny-llama/model.onnx', import.meta.url));
+  const work = mkdtempSync(join(os.tmpdir(), 'aivmm-quantize-llama-'));
+  for (const extra of [[], ['--shape', 'input_ids=1x8', '--shape', 'attention_mask=1x8', '--shape', 'position_ids=1x8']]) {
+    const r = await runCli(['quantize', llama, '--mode', 'dynamic', '-o', join(work, 'llama.int8.onnx'), '--no-latency', '--json', ...extra], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { data: { nodes: { quantized: number }; fidelity: { cosine: number } } };
+    assert.ok(doc.data.nodes.quantized > 0 && doc.data.fidelity.cosine > 0.99, r.stdout.slice(0, 400));
+  }
+});
+
+test('onnxruntime logs nothing on stderr (unused initializers: its "Removing initializer" warnings stay off), even verbose', () => {
+  const base = convNetSpec();
+  const unused = Array.from({ length: 20 }, (_, i) => ({ name: `unused_${i}`, dataType: 'float32' as const, dims: [4], data: new Float32Array(4) }));
+  const spec = { ...base, graph: { ...base.graph, initializers: [...base.graph.initializers, ...unused] } };
+  const work = mkdtempSync(join(os.tmpdir(), 'aivmm-quantize-logs-'));
+  writeFileSync(join(work, 'unused.onnx'), encodeModel(spec));
+  const r = spawnCli(['quantize', join(work, 'unused.onnx'), '-o', join(work, 'q.onnx'), '--calibration', 'random:4', '--latency', '100ms', '--verbose'], { ...env, NO_COLOR: '1' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(!/onnxruntime|Removing initializer/.test(r.stderr), r.stderr);
+  assert.ok(!r.stderr.includes('\u001b['), 'no escape sequences with NO_COLOR');
 });

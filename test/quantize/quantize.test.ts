@@ -1,17 +1,19 @@
 /** quantizeModel end to end on generated models: real calibration in onnxruntime, files on disk, the report. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import os from 'node:os';
 import sharp from 'sharp';
 import { quantizeModel, chooseMode } from '../../src/core/quantize/index.js';
-import type { QuantizeOptions } from '../../src/core/quantize/index.js';
+import type { QuantizeEvent, QuantizeOptions } from '../../src/core/quantize/index.js';
 import { decodeModel, readModelFile } from '../../src/core/quantize/onnx-reader.js';
 import { writeModelFile, encodeModel } from '../../src/core/quantize/onnx-writer.js';
 import { GraphBuilder } from '../../src/core/quantize/graph-builder.js';
 import { ortBackend } from '../../src/core/backends/ort.js';
-import { UsageError } from '../../src/core/errors.js';
+import { CancelledError, ConfigError, UsageError } from '../../src/core/errors.js';
 import { convNet, mlp } from '../helpers/quant-models.js';
 import { CPU_TARGET } from '../../src/core/backends/ep-map.js';
 
@@ -155,6 +157,7 @@ test('external data in → external data out, read and written without loading a
   const dir = mkdtempSync(join(os.tmpdir(), 'aivmm-quantize-ext-'));
   const src = join(dir, 'big.onnx');
   await writeModelFile(src, decodeModel(mlp()), { externalData: 'always' });
+  mkdirSync(join(dir, 'out'));
   const r = await quantizeModel(options(src, { mode: 'fp16', calibration: undefined, output: join(dir, 'out', 'big.fp16.onnx') }));
   assert.ok(r.output.dataPath && existsSync(r.output.dataPath));
   const back = await readModelFile(r.output.path);
@@ -181,4 +184,104 @@ test('bad input: not ONNX, already quantized, no float weights, wrong calibratio
   assert.ok(!existsSync(out));
   await assert.rejects(quantizeModel(options(good.path, { output: good.path })), /is the input model/);
   await assert.rejects(quantizeModel(options(join(dir, 'missing.onnx'))), /not found/);
+});
+
+test('a failure during evaluation leaves an existing target as it was, and no staging files', async () => {
+  const { dir, path } = setup(convNet());
+  const out = join(dir, 'model.q.onnx');
+  writeFileSync(out, 'the good old model');
+  const stages: string[] = [];
+  // Calibration runs on the CPU; evaluation on the target, which onnxruntime cannot open: the run fails at 'evaluate'.
+  const target = { runtime: 'openvino' as const, device: 'CPU' };
+  await assert.rejects(quantizeModel(options(path, { target, onEvent: (e) => e.kind === 'stage' && stages.push(e.stage) })), /onnxruntime cannot run target/);
+  assert.deepEqual(stages.slice(-2), ['write', 'evaluate']);
+  assert.equal(readFileSync(out, 'utf8'), 'the good old model');
+  assert.deepEqual(readdirSync(dir).sort(), ['model.onnx', 'model.q.onnx']);
+});
+
+test('an abort during evaluation or latency rejects with CancelledError at once; the target is untouched', async () => {
+  const { dir, path } = setup(convNet());
+  const out = join(dir, 'model.q.onnx');
+  writeFileSync(out, 'the good old model');
+  for (const stage of ['evaluate', 'latency'] as const) {
+    const controller = new AbortController();
+    let abortedAt = 0;
+    const onEvent = (e: QuantizeEvent): void => {
+      if (e.kind === 'stage' && e.stage === stage) {
+        abortedAt = performance.now();
+        controller.abort();
+      }
+    };
+    await assert.rejects(quantizeModel(options(path, { latencyMs: 60_000, onEvent, signal: controller.signal })), (e: Error) => e instanceof CancelledError);
+    assert.ok(abortedAt > 0, `reached ${stage}`);
+    assert.ok(performance.now() - abortedAt < 5000, `${stage}: stopped ${Math.round(performance.now() - abortedAt)} ms after the abort`);
+    assert.equal(readFileSync(out, 'utf8'), 'the good old model');
+    assert.deepEqual(readdirSync(dir).sort(), ['model.onnx', 'model.q.onnx']);
+  }
+});
+
+test('staging directories of killed runs are removed by the next run; those of live processes are kept', async () => {
+  const { dir, path } = setup(convNet());
+  const dead = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid!;
+  const stale = join(dir, `.model.q.onnx.tmp.${dead}.0123456789ab`);
+  const live = join(dir, `.model.q.onnx.tmp.${process.ppid}.ba9876543210`);
+  const other = join(dir, `.other.onnx.tmp.${dead}.0123456789ab`);
+  for (const d of [stale, live, other]) {
+    mkdirSync(d);
+    writeFileSync(join(d, 'model.q.onnx'), 'half a model');
+  }
+  const r = await quantizeModel(options(path));
+  assert.ok(existsSync(r.output.path));
+  assert.ok(!existsSync(stale), 'the dead run\'s staging directory is gone');
+  assert.ok(existsSync(live) && existsSync(other));
+});
+
+test('-o into a missing or unwritable place: ConfigError before any work, nothing created', async () => {
+  const { dir, path } = setup(convNet());
+  const events: QuantizeEvent[] = [];
+  await assert.rejects(quantizeModel(options(path, { output: join(dir, 'no', 'such', 'dir', 'm.onnx'), onEvent: (e) => events.push(e) })), (e: Error) => e instanceof ConfigError && /directory .*no\/such\/dir does not exist/.test(e.message));
+  writeFileSync(join(dir, 'file'), '');
+  await assert.rejects(quantizeModel(options(path, { output: join(dir, 'file', 'm.onnx'), onEvent: (e) => events.push(e) })), (e: Error) => e instanceof ConfigError && /is not a directory/.test(e.message));
+  mkdirSync(join(dir, 'x.onnx'));
+  await assert.rejects(quantizeModel(options(path, { output: join(dir, 'x.onnx'), onEvent: (e) => events.push(e) })), (e: Error) => e instanceof ConfigError && /it is a directory/.test(e.message));
+  assert.deepEqual(events, []);
+  assert.deepEqual(readdirSync(dir).sort(), ['file', 'model.onnx', 'x.onnx']);
+});
+
+/** input_ids/attention_mask [B, S] → embedding Gather → MatMul → mean over S: a minilm-style text model. */
+function textModel(): Uint8Array {
+  const b = new GraphBuilder(9);
+  const ids = b.input({ name: 'input_ids', dataType: 'int64', shape: ['B', 'S'] });
+  const mask = b.input({ name: 'attention_mask', dataType: 'int64', shape: ['B', 'S'] });
+  const emb = b.op('Gather', [b.constant('emb', [1000, 32], b.normal(32_000, 0.5)), ids]);
+  const m = b.op('Unsqueeze', [b.op('Cast', [mask], [{ name: 'to', type: 'int', value: 1 }]), b.constant('axes', [1], BigInt64Array.of(-1n), 'int64')]);
+  const h = b.op('Mul', [b.op('MatMul', [emb, b.constant('w', [32, 32], b.normal(1024, 0.2))]), m]);
+  b.op('ReduceMean', [h, b.constant('ax', [1], BigInt64Array.of(1n), 'int64')], [{ name: 'keepdims', type: 'int', value: 0 }], 'pooled');
+  b.output({ name: 'pooled', dataType: 'float32', shape: ['B', 32] });
+  return encodeModel({ opsets: [{ domain: '', version: 18 }], graph: b.graph('text') });
+}
+
+test('dynamic on [B, S] text models needs no --shape (batch 1, sequence 16); --shape sets the sequence for every input', async () => {
+  const { dir, path } = setup(textModel());
+  const r = await quantizeModel(options(path, { mode: 'dynamic', calibration: undefined }));
+  assert.equal(r.nodes.byOpType['MatMul'], 1);
+  assert.ok(r.fidelity.cosine > 0.999);
+  const seen: number[][] = [];
+  const { sampleShapes } = await import('../../src/core/quantize/samples.js');
+  const inputs = [
+    { name: 'input_ids', type: 'int64', shape: ['B', 'S'] },
+    { name: 'attention_mask', type: 'int64', shape: ['B', 'T'] },
+    { name: 'past_key_values.0.key', type: 'float32', shape: [1, 2, 'P', 8] },
+  ];
+  const d = sampleShapes(inputs, []);
+  seen.push(d['input_ids']!, d['attention_mask']!, d['past_key_values.0.key']!);
+  assert.deepEqual(seen, [[1, 16], [1, 16], [1, 2, 0, 8]]);
+  const g = sampleShapes(inputs, [{ name: 'input_ids', dims: [2, 40] }]);
+  assert.deepEqual([g['input_ids'], g['attention_mask']], [[2, 40], [1, 40]]);
+  const r2 = await quantizeModel(options(path, { mode: 'dynamic', calibration: undefined, shapes: [{ name: 'input_ids', dims: [2, 8] }], output: join(dir, 'b.onnx') }));
+  assert.ok(r2.fidelity.cosine > 0.999);
+  assert.throws(() => sampleShapes(inputs, [{ name: 'nope', dims: [1, 2] }]), /does not have/);
+  const llama = fileURLToPath(new URL('../fixtures/tiny-llama/model.onnx', import.meta.url));
+  const r3 = await quantizeModel({ ...options(llama, { mode: 'dynamic', calibration: undefined }), output: join(dir, 'llama.int8.onnx') });
+  assert.ok(r3.nodes.quantized > 0 && r3.fidelity.cosine > 0.99, `cosine ${r3.fidelity.cosine}`);
 });

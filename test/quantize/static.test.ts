@@ -1,6 +1,13 @@
 /** QDQ placement on small graphs, the quantization arithmetic, calibration statistics and bias correction. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import os from 'node:os';
+import { GraphBuilder } from '../../src/core/quantize/graph-builder.js';
+import { decodeModel } from '../../src/core/quantize/onnx-reader.js';
+import { hoistConstants } from '../../src/core/quantize/graph.js';
+import { quantizeModel } from '../../src/core/quantize/index.js';
 import { encodeModel } from '../../src/core/quantize/onnx-writer.js';
 import { tensorFloats } from '../../src/core/quantize/onnx-model.js';
 import type { ModelSpec, NodeSpec } from '../../src/core/quantize/onnx-model.js';
@@ -127,4 +134,73 @@ test('bias correction: the shift is Σ (W_q − W)·E[x] per output channel', ()
   const expect0 = (0 - 0.04) * 1 + (0.3 - 0.26) * 2 + (-0.1 + 0.13) * -1;
   const expect1 = (0.5 - 0.5) * 1 + (0.1 - 0.05) * 2 + 0;
   assert.ok(Math.abs(shift[0]! - expect0) < 1e-6 && Math.abs(shift[1]! - expect1) < 1e-6, `${shift}`);
+});
+
+/**
+ * The patterns torch.onnx writes (opset 17): Clip/ReLU6 bounds as Constant nodes, Conv → Relu and
+ * Add → Relu (ResNet), an inverted residual (MobileNetV2), a fire module's Relu → Concat (SqueezeNet).
+ */
+function exporterNet(): Uint8Array {
+  const b = new GraphBuilder(21);
+  const x = b.input({ name: 'input', dataType: 'float32', shape: ['batch_size', 3, 32, 32] });
+  const k = (v: number): string => {
+    const out = b.name('constant');
+    b.nodes.push({ opType: 'Constant', inputs: [], outputs: [out], name: `Constant_${b.nodes.length}`, attributes: [{ name: 'value', type: 'tensor', value: { name: '', dataType: 'float32', dims: [], data: Float32Array.of(v) } }] });
+    return out;
+  };
+  const relu6 = (t: string): string => b.op('Clip', [t, k(0), k(6)]);
+  const h = relu6(b.conv(x, 3, 16, 3, { stride: 2 }));
+  const e = relu6(b.conv(h, 16, 32, 1));
+  const d = relu6(b.conv(e, 32, 32, 3, { group: 32 }));
+  const h2 = b.op('Add', [h, b.conv(d, 32, 16, 1, { gain: 1 })]);
+  const r = b.op('Relu', [b.conv(h2, 16, 16, 3)]);
+  const r2 = b.op('Relu', [b.op('Add', [b.conv(r, 16, 16, 3, { gain: 1 }), h2])]);
+  const mp = b.op('MaxPool', [r2], [{ name: 'kernel_shape', type: 'ints', value: [2, 2] }, { name: 'strides', type: 'ints', value: [2, 2] }]);
+  const s = b.op('Relu', [b.conv(mp, 16, 8, 1)]);
+  const cat = b.op('Concat', [b.op('Relu', [b.conv(s, 8, 16, 1)]), b.op('Relu', [b.conv(s, 8, 16, 3)])], [{ name: 'axis', type: 'int', value: 1 }]);
+  const flat = b.op('Flatten', [b.op('GlobalAveragePool', [cat])], [{ name: 'axis', type: 'int', value: 1 }]);
+  b.gemm(flat, 32, 10, 'logits');
+  b.output({ name: 'logits', dataType: 'float32', shape: ['batch_size', 10] });
+  return encodeModel({ opsets: [{ domain: '', version: 17 }], graph: b.graph('exporter') });
+}
+
+test('exporter patterns (Clip bounds in Constant nodes, Relu after Add, Relu → Concat): everything fuses in onnxruntime', async () => {
+  const dir = mkdtempSync(join(os.tmpdir(), 'aivmm-static-exporter-'));
+  const path = join(dir, 'net.onnx');
+  writeFileSync(path, exporterNet());
+  const r = await quantizeModel({ model: path, output: join(dir, 'net.int8.onnx'), perChannel: true, method: 'minmax', exclude: [], keepIoTypes: true, target: CPU_TARGET, device: { id: 'CPU', name: 'CPU', backend: 'ort-cpu' }, latencyMs: 0, calibration: 'random:8' });
+  assert.equal(r.nodes.foldedActivations, 8, 'three Clip(Constant 0, Constant 6) and five Relu folded');
+  assert.ok(r.fidelity.cosine >= 0.9995, `cosine ${r.fidelity.cosine}`);
+  // What onnxruntime runs after its optimisation: only the input's QuantizeLinear stays outside an integer kernel.
+  const mod = (await import('onnxruntime-node')) as unknown as { default?: typeof import('onnxruntime-node') } & typeof import('onnxruntime-node');
+  const ort = mod.default ?? mod;
+  const optimized = join(dir, 'net.optimized.onnx');
+  await (await ort.InferenceSession.create(r.output.path, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized })).release();
+  const ops: Record<string, number> = {};
+  for (const n of decodeModel(new Uint8Array(readFileSync(optimized))).graph.nodes) ops[n.opType] = (ops[n.opType] ?? 0) + 1;
+  assert.equal(ops['QuantizeLinear'] ?? 0, 1, JSON.stringify(ops));
+  assert.equal(ops['DequantizeLinear'] ?? 0, 0, JSON.stringify(ops));
+  assert.equal(ops['QLinearConv'], 9, JSON.stringify(ops));
+  assert.equal(ops['Clip'] ?? 0, 0);
+});
+
+test('Constant nodes become initializers (tensor, float, ints values); graph-output constants stay nodes', () => {
+  const m: ModelSpec = {
+    graph: {
+      name: 'c',
+      inputs: [],
+      outputs: [{ name: 'out', dataType: 'float32', shape: [] }],
+      initializers: [],
+      nodes: [
+        { opType: 'Constant', inputs: [], outputs: ['a'], attributes: [{ name: 'value', type: 'tensor', value: { name: '', dataType: 'float32', dims: [], data: Float32Array.of(6) } }] },
+        { opType: 'Constant', inputs: [], outputs: ['b'], attributes: [{ name: 'value_float', type: 'float', value: 0.5 }] },
+        { opType: 'Constant', inputs: [], outputs: ['c'], attributes: [{ name: 'value_ints', type: 'ints', value: [1, -1] }] },
+        { opType: 'Constant', inputs: [], outputs: ['out'], attributes: [{ name: 'value_float', type: 'float', value: 1 }] },
+      ],
+    },
+  };
+  const h = hoistConstants(m);
+  assert.deepEqual(h.graph.nodes.map((n) => n.outputs[0]), ['out']);
+  assert.deepEqual(h.graph.initializers.map((t) => [t.name, t.dataType, t.dims]), [['a', 'float32', []], ['b', 'float32', []], ['c', 'int64', [2]]]);
+  assert.deepEqual([...(h.graph.initializers[2]!.data as BigInt64Array)], [1n, -1n]);
 });

@@ -1,7 +1,8 @@
 /** `aivmm quantize`: resolve the model and the device, quantize, render the fidelity report. */
 import { resolve } from 'node:path';
 import { parseDuration } from '../../core/bench/measure.js';
-import { UsageError } from '../../core/errors.js';
+import { CancelledError, UsageError } from '../../core/errors.js';
+import { parseShape } from '../../core/bench/inputs.js';
 import type { CalibrationMethod, QuantizeEvent, QuantizeMode } from '../../core/quantize/index.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
 import type { CliContext } from '../context.js';
@@ -26,6 +27,7 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
   const threads = opts.threads === undefined ? undefined : Number(opts.threads);
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UsageError(`invalid --threads '${opts.threads}'`, 'give an integer ≥ 1');
   const mode = opts.mode === 'auto' ? undefined : (opts.mode as QuantizeMode);
+  const shapes = (opts.shape ?? []).map(parseShape);
 
   const { cacheDir } = ctx.config.paths;
   const model = await resolveModelArg(ctx, modelArg, cacheDir);
@@ -34,12 +36,15 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
   const { device, backend, target } = await resolveOrtTarget(ctx, 'quantize', opts.device, opts.backend, cacheDir);
 
   const spinner = await startSpinner(ctx, `quantizing ${model.name}`);
+  // Ctrl-C: the run stops at its next inference, removes its staging directory and exits 130; the
+  // target is only ever replaced after evaluation, so it is left as it was. A second Ctrl-C exits at once.
   const controller = new AbortController();
   const onSignal = (): void => {
     if (controller.signal.aborted) process.exit(EXIT_CODES.CANCELLED);
-    controller.abort(new (class extends Error {})('interrupted'));
+    controller.abort(new CancelledError('interrupted'));
   };
   process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const onEvent = (e: QuantizeEvent): void => {
     if (e.kind === 'stage') {
       spinner.text(`${e.stage}${e.detail ? `: ${e.detail}` : ''}`);
@@ -59,6 +64,7 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
       ...(opts.calibration ? { calibration: opts.calibration } : {}),
       method: opts.method as CalibrationMethod,
       ...(percentile !== undefined ? { percentile } : {}),
+      ...(shapes.length ? { shapes } : {}),
       exclude: opts.exclude.flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean),
       keepIoTypes: opts.keepIoTypes !== false,
       ...(opts.quantizeOutputs ? { quantizeOutputs: true } : {}),
@@ -73,8 +79,9 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
       signal: controller.signal,
     });
   } catch (err) {
-    if (controller.signal.aborted) {
-      ctx.io.stderr.write('aivmm: interrupted: nothing was written\n');
+    if (controller.signal.aborted || err instanceof CancelledError) {
+      spinner.stop();
+      ctx.io.stderr.write(`aivmm: interrupted: nothing was written${opts.output ? ` (${opts.output} is as it was)` : ''}\n`);
       ctx.exitCode = EXIT_CODES.CANCELLED;
       return;
     }
@@ -82,6 +89,7 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
   } finally {
     spinner.stop();
     process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
   if (ctx.flags.json) {
     ctx.io.stdout.write(toJson(okEnvelope(SCHEMAS.quantize, report, report.warnings)));

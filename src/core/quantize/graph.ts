@@ -158,3 +158,34 @@ export function nameAllocator(taken: Iterable<string>): (base: string) => string
     return name;
   };
 }
+
+/**
+ * Constant nodes as initializers. Exporters (torch.onnx among them) write Clip/ReLU6 bounds, Reshape
+ * shapes and scalars as `Constant` nodes; as initializers they are what the quantizer reads when it
+ * decides whether a Clip can fold into its producer's range. Constants that are graph outputs, or carry
+ * values aivmm does not lay out (sparse, strings), stay nodes.
+ */
+export function hoistConstants(m: ModelSpec): ModelSpec {
+  const g = m.graph;
+  const outputs = new Set(g.outputs.map((o) => o.name));
+  const taken = new Set(g.initializers.map((t) => t.name));
+  const hoisted: TensorInit[] = [];
+  const nodes = g.nodes.filter((n) => {
+    if (n.opType !== 'Constant' || (n.domain && n.domain !== 'ai.onnx') || n.outputs.length !== 1) return true;
+    const name = n.outputs[0]!;
+    if (!name || outputs.has(name) || taken.has(name) || n.attributes?.length !== 1) return true;
+    const a = n.attributes[0]!;
+    let t: TensorInit | undefined;
+    if (a.type === 'tensor' && a.name === 'value' && !a.value.proto && !a.value.external) t = { ...a.value, name };
+    else if (a.type === 'float' && a.name === 'value_float') t = { name, dataType: 'float32', dims: [], data: Float32Array.of(a.value) };
+    else if (a.type === 'floats' && a.name === 'value_floats') t = { name, dataType: 'float32', dims: [a.value.length], data: Float32Array.from(a.value) };
+    else if (a.type === 'int' && a.name === 'value_int') t = { name, dataType: 'int64', dims: [], data: BigInt64Array.of(BigInt(a.value)) };
+    else if (a.type === 'ints' && a.name === 'value_ints') t = { name, dataType: 'int64', dims: [a.value.length], data: BigInt64Array.from(a.value, (v) => BigInt(v)) };
+    if (!t) return true;
+    hoisted.push(t);
+    taken.add(name);
+    return false;
+  });
+  if (hoisted.length === 0) return m;
+  return { ...m, graph: { ...g, nodes, initializers: [...g.initializers, ...hoisted] } };
+}

@@ -2,11 +2,11 @@
  * `quantize`: FP32 → INT8 (static QDQ with calibration, dynamic weight-only) or FP16, written
  * atomically, then judged: fidelity on held-back inputs, per-layer error, size and latency.
  */
-import { mkdir, unlink } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { RuntimeTarget } from '../backends/ep-map.js';
 import type { LoadOptions, Session } from '../backends/types.js';
-import { InferenceError, NotFoundError, UsageError, errorMessage } from '../errors.js';
+import { CancelledError, InferenceError, NotFoundError, UsageError, errorMessage } from '../errors.js';
+import type { ShapeOverride } from '../bench/inputs.js';
 import { correctBiases } from './bias-correction.js';
 import { calibrate } from './calibrate.js';
 import type { CalibrationMethod } from './calibrate.js';
@@ -19,10 +19,11 @@ import { OnnxFormatError, readModelFile } from './onnx-reader.js';
 import { writeModelFile } from './onnx-writer.js';
 import { compareLatency, compareOutputs, layerErrors } from './report.js';
 import type { Fidelity, LatencyComparison, LayerPair } from './report.js';
-import { loadSamples, modelInputs, parseSampleSource, randomSamples, splitSamples } from './samples.js';
+import { indexLimits, loadSamples, modelInputs, parseSampleSource, randomSamples, sampleShapes, splitSamples } from './samples.js';
 import type { Feeds } from './samples.js';
 import { openModel } from './session.js';
 import { TensorSpill } from './spill.js';
+import { checkDestination, createStaging, removeStale } from './staging.js';
 import { planStatic, quantizeStatic } from './static.js';
 import { CPU_TARGET } from '../backends/ep-map.js';
 
@@ -44,6 +45,8 @@ export interface QuantizeOptions {
   method: CalibrationMethod;
   percentile?: number;
   exclude: readonly string[];
+  /** Dims for inputs with dynamic dimensions (random calibration/evaluation data); others default to batch 1, sequence 16. */
+  shapes?: readonly ShapeOverride[];
   keepIoTypes: boolean;
   quantizeOutputs?: boolean;
   /** Static: shift int32 biases by the mean output error measured on the calibration data (default on). */
@@ -57,6 +60,7 @@ export interface QuantizeOptions {
   seed?: number;
   threads?: number;
   onEvent?: (e: QuantizeEvent) => void;
+  /** Aborting rejects with CancelledError at the next inference, leaving the target untouched. */
   signal?: AbortSignal;
 }
 
@@ -143,12 +147,52 @@ function toHalfFeeds(f: Feeds): Feeds {
   return out;
 }
 
+function cancelled(signal: AbortSignal): CancelledError {
+  return signal.reason instanceof CancelledError ? signal.reason : new CancelledError('interrupted');
+}
+
+/** `p`, or a CancelledError as soon as `signal` aborts (the work behind `p` is dropped, not waited for). */
+function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(cancelled(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(cancelled(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e as Error);
+      },
+    );
+  });
+}
+
+/** A session whose every run first checks `signal`: calibration, evaluation and latency loops all stop at Ctrl-C. */
+function guarded(s: Session, signal: AbortSignal | undefined): Session {
+  if (!signal) return s;
+  return {
+    target: s.target,
+    inputs: s.inputs,
+    outputs: s.outputs,
+    run: (feeds) => abortable(s.run(feeds), signal),
+    placement: () => s.placement(),
+    dispose: () => s.dispose(),
+  };
+}
+
 export async function quantizeModel(opts: QuantizeOptions): Promise<QuantizeReport> {
   const started = performance.now();
   const emit = opts.onEvent ?? (() => undefined);
   const seed = opts.seed ?? 1;
   const warnings: string[] = [];
-  if (opts.output !== undefined) checkOutput(opts.output, opts.model);
+  if (opts.output !== undefined) {
+    checkOutput(opts.output, opts.model);
+    await checkDestination(resolve(opts.output));
+  }
 
   emit({ kind: 'stage', stage: 'read' });
   let source: Awaited<ReturnType<typeof readModelFile>>;
@@ -170,20 +214,28 @@ export async function quantizeModel(opts: QuantizeOptions): Promise<QuantizeRepo
   const mode = chosen.mode;
   const output = resolve(opts.output ?? defaultOutput(opts.model, mode, opts.outputDir ?? '.'));
   checkOutput(output, opts.model);
+  if (opts.output === undefined) await checkDestination(output);
   const exclude = new Set(opts.exclude);
-  // Weights in external data: new weights go to a spill file beside the output as they are made.
+  // Everything this run writes stays in a staging directory beside the target until it has been judged.
+  await removeStale(output);
+  const staging = await createStaging(output);
+  // Weights in external data: new weights go to a spill file in the staging directory as they are made.
   const sourceExternal = model.graph.initializers.some((t) => t.external);
-  if (sourceExternal) await mkdir(dirname(output), { recursive: true });
-  const spill = sourceExternal ? new TensorSpill(`${output}.spill.${process.pid}.${Date.now()}`) : undefined;
+  const spill = sourceExternal ? new TensorSpill(join(staging.dir, 'weights.spill')) : undefined;
   const store = spill?.store;
   try {
     return await run();
   } finally {
     spill?.dispose();
+    await staging.discard();
   }
   async function run(): Promise<QuantizeReport> {
     const inputs = modelInputs(model);
-    const load = (m: ModelSpec, extra: LoadOptions = {}): Promise<Session> => openModel(m, opts.target, { ...(opts.threads ? { threads: opts.threads } : {}), ...extra });
+    const shapes = sampleShapes(inputs, opts.shapes ?? []);
+    const limits = indexLimits(model);
+    const signal = opts.signal;
+    const open = async (m: ModelSpec, target: RuntimeTarget, extra: LoadOptions): Promise<Session> => guarded(await abortable(openModel(m, target, extra), signal), signal);
+    const load = (m: ModelSpec, extra: LoadOptions = {}): Promise<Session> => open(m, opts.target, { ...(opts.threads ? { threads: opts.threads } : {}), ...extra });
     const cpu: RuntimeTarget = CPU_TARGET;
 
     // Samples: calibration (static) and held-back evaluation inputs.
@@ -193,8 +245,8 @@ export async function quantizeModel(opts: QuantizeOptions): Promise<QuantizeRepo
     let evaluationSource: string;
     let calibrationDescription = '';
     if (mode === 'static') {
-      const loaded = await loadSamples(sourceSpec, inputs, seed);
-      const split = splitSamples(loaded.samples, sourceSpec, inputs, seed);
+      const loaded = await loadSamples(sourceSpec, inputs, seed, shapes, limits);
+      const split = splitSamples(loaded.samples, sourceSpec, inputs, seed, shapes, limits);
       calibrationSet = split.calibration;
       evaluation = split.heldBack;
       calibrationDescription = loaded.description;
@@ -202,14 +254,14 @@ export async function quantizeModel(opts: QuantizeOptions): Promise<QuantizeRepo
       if (sourceSpec.kind === 'random') warnings.push('activation ranges come from random inputs: calibrate with real data (--calibration <dir of images | .npy/.json>) for production accuracy');
       else if (split.heldBackRandom) warnings.push('one calibration sample: fidelity was judged on random inputs');
     } else if (opts.calibration) {
-      const loaded = await loadSamples(sourceSpec, inputs, seed);
+      const loaded = await loadSamples(sourceSpec, inputs, seed, shapes, limits);
       evaluation = loaded.samples.slice(0, 64);
       evaluationSource = loaded.description;
     } else {
-      evaluation = randomSamples(inputs, 16, seed + 1_000_003);
+      evaluation = randomSamples(inputs, 16, seed + 1_000_003, shapes, limits);
       evaluationSource = 'random:16';
     }
-    if (opts.signal?.aborted) throw opts.signal.reason;
+    if (signal?.aborted) throw cancelled(signal);
 
     // Quantize.
     let quantized: ModelSpec;
@@ -226,7 +278,7 @@ export async function quantizeModel(opts: QuantizeOptions): Promise<QuantizeRepo
       emit({ kind: 'stage', stage: 'calibrate', detail: `${plan.tensors.length} tensors, ${calibrationSet.length} samples, ${opts.method}` });
       const passes = opts.method === 'minmax' ? 1 : 2;
       // Calibration runs on the CPU: exact float32, and every tensor readable.
-      const ranges = await calibrate((m) => openModel(m, cpu, { graphOptimizationLevel: 'disabled', ...(opts.threads ? { threads: opts.threads } : {}) }), model, plan.tensors, inferTypes(model), calibrationSet, {
+      const ranges = await calibrate((m) => open(m, cpu, { graphOptimizationLevel: 'disabled', ...(opts.threads ? { threads: opts.threads } : {}) }), model, plan.tensors, inferTypes(model), calibrationSet, {
         method: opts.method,
         ...(opts.percentile !== undefined ? { percentile: opts.percentile } : {}),
         onSample: (pass, done, total) => emit({ kind: 'calibrate', pass, passes, done, total }),
@@ -236,7 +288,7 @@ export async function quantizeModel(opts: QuantizeOptions): Promise<QuantizeRepo
       const r = quantizeStatic(model, ranges, staticOpts);
       if (opts.biasCorrection !== false && r.biases.length > 0) {
         emit({ kind: 'stage', stage: 'quantize', detail: `bias correction: ${r.biases.length} biases` });
-        const bc = await correctBiases((m) => openModel(m, cpu, opts.threads ? { threads: opts.threads } : {}), model, r.model, r.biases, calibrationSet);
+        const bc = await correctBiases((m) => open(m, cpu, opts.threads ? { threads: opts.threads } : {}), model, r.model, r.biases, calibrationSet);
         biasCorrected = bc.corrected;
       }
       quantized = r.model;
@@ -264,16 +316,17 @@ export async function quantizeModel(opts: QuantizeOptions): Promise<QuantizeRepo
     if (quantizedNodes.length === 0) {
       throw new UsageError(`nothing in ${opts.model} could be quantized in ${mode} mode${skipped.length ? ` (${skipped[0]?.opType} ${skipped[0]?.name}: ${skipped[0]?.reason})` : ''}`, mode === 'dynamic' ? 'dynamic mode quantizes MatMul/Gemm with constant weights; try --mode static' : 'check --exclude, or try another --mode');
     }
-    if (opts.signal?.aborted) throw opts.signal.reason;
+    if (signal?.aborted) throw cancelled(signal);
 
-    // Write atomically; a model onnxruntime cannot load is removed again, never left as the result.
+    // Written into the staging directory and judged there: only a model that loads and was measured
+    // replaces the target (a failure, or Ctrl-C, leaves an existing target as it was).
     emit({ kind: 'stage', stage: 'write', detail: output });
     // A model that came with external data keeps its weights outside (it was big, or meant to be mapped).
     const externalData = opts.externalData === 'never' || opts.externalData === 'always' ? opts.externalData : sourceExternal ? 'always' : 'auto';
-    const written = await writeModelFile(output, quantized, { externalData });
+    const staged = await writeModelFile(staging.path, quantized, { externalData });
     const candidateFeeds = mode === 'fp16' && !opts.keepIoTypes ? toHalfFeeds : (f: Feeds): Feeds => f;
     // With external data, judge the file as written (its weights beside it), not the in-memory copy.
-    const candidate = written.dataPath ? (await readModelFile(written.path)).model : quantized;
+    const candidate = staged.dataPath ? (await readModelFile(staged.path)).model : quantized;
     let fidelity: Fidelity;
     let latency: QuantizeReport['latency'];
     try {
@@ -296,12 +349,13 @@ export async function quantizeModel(opts: QuantizeOptions): Promise<QuantizeRepo
       }
     } catch (err) {
       if (err instanceof InferenceError && /could not create a session/.test(err.message)) {
-          await unlink(written.path).catch(() => undefined);
-        if (written.dataPath) await unlink(written.dataPath).catch(() => undefined);
         throw new InferenceError(`the ${mode} model does not load in onnxruntime: ${errorMessage(err).replace(/^could not create a session: /, '')}`, 'exclude the op named above with --exclude, or report it as a bug');
       }
       throw err;
     }
+
+    if (signal?.aborted) throw cancelled(signal);
+    const written = await staging.commit(staged);
 
     // Top-1 agreement over a handful of rows is mostly noise (6 of 8 agreeing is 35–97% at 95%): judged from 16 rows on.
     const top1Judged = fidelity.top1Agreement !== undefined && fidelity.outputs.some((o) => o.top1Agreement !== undefined) && evaluation.length >= MIN_TOP1_ROWS;

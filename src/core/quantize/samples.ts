@@ -7,6 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { HostTensor, TensorSpec } from '../backends/types.js';
 import { checkAgainstSpec, parseJsonInputs, parseNpy, planShapes, randomTensor, shapeText } from '../bench/inputs.js';
+import type { ShapeOverride } from '../bench/inputs.js';
 import { NotFoundError, UsageError } from '../errors.js';
 import { IMAGE_EXTENSIONS, IMAGENET_MEAN, IMAGENET_STD, imageLayout, imageToTensor } from '../tasks/image.js';
 import type { ModelSpec } from './onnx-model.js';
@@ -31,10 +32,71 @@ export function modelInputs(m: ModelSpec): TensorSpec[] {
   return m.graph.inputs.filter((v) => !inits.has(v.name)).map((v) => ({ name: v.name, type: v.dataType, shape: v.shape ?? [] }));
 }
 
-export function randomSamples(inputs: readonly TensorSpec[], count: number, seed: number): Feeds[] {
-  const shapes = planShapes(inputs, [], 1);
+/** Sequence length for random samples of text models: short, so calibration and evaluation stay quick. */
+export const DEFAULT_SEQUENCE = 16;
+
+/**
+ * Dims for random samples: `--shape` where given; otherwise a symbolic first dimension is the batch (1),
+ * symbolic dimensions of `past*` inputs (a KV cache) are 0, and every other symbolic dimension takes the
+ * sequence length — the first one given with `--shape`, else 16 — so that `input_ids [B, S]`,
+ * `attention_mask [B, T]` and friends agree with each other.
+ */
+export function sampleShapes(inputs: readonly TensorSpec[], overrides: readonly ShapeOverride[]): Record<string, number[]> {
+  const given = planShapes(
+    inputs.filter((spec) => overrides.some((o) => (o.name ?? (inputs.length === 1 ? spec.name : undefined)) === spec.name)),
+    overrides.map((o) => (o.name === undefined && inputs.length === 1 ? { ...o, name: inputs[0]!.name } : o)),
+    undefined,
+  );
+  let sequence: number | undefined;
+  for (const spec of inputs) {
+    const dims = given[spec.name];
+    if (!dims) continue;
+    const k = spec.shape.findIndex((d, i) => i > 0 && !(typeof d === 'number' && d > 0));
+    if (k > 0 && sequence === undefined && !/past/i.test(spec.name)) sequence = dims[k];
+  }
+  const full: ShapeOverride[] = inputs.map((spec) => ({
+    name: spec.name,
+    dims:
+      given[spec.name] ??
+      spec.shape.map((d, i) => {
+        if (typeof d === 'number' && d > 0) return d;
+        if (i === 0) return 1;
+        return /past/i.test(spec.name) ? 0 : (sequence ?? DEFAULT_SEQUENCE);
+      }),
+  }));
+  return planShapes(inputs, full, undefined);
+}
+
+/**
+ * Integer inputs that index an embedding table directly (Gather on a weight): their values must stay
+ * below the table's row count, which random token ids (0–999) can exceed in small vocabularies.
+ */
+export function indexLimits(m: ModelSpec): Map<string, number> {
+  const tables = new Map(m.graph.initializers.map((t) => [t.name, t.dims[0] ?? 0]));
+  const inputs = new Set(m.graph.inputs.map((v) => v.name));
+  const limits = new Map<string, number>();
+  for (const n of m.graph.nodes) {
+    if (n.opType !== 'Gather') continue;
+    const rows = tables.get(n.inputs[0] ?? '');
+    const ids = n.inputs[1] ?? '';
+    if (rows === undefined || !inputs.has(ids) || rows <= 0) continue;
+    limits.set(ids, Math.min(rows, limits.get(ids) ?? Infinity));
+  }
+  return limits;
+}
+
+/** Random samples; `shapes` from sampleShapes(), `limits` from indexLimits() (values kept below them). */
+export function randomSamples(inputs: readonly TensorSpec[], count: number, seed: number, shapes: Record<string, number[]> = planShapes(inputs, [], 1), limits?: ReadonlyMap<string, number>): Feeds[] {
   return Array.from({ length: count }, (_, k) =>
-    Object.fromEntries(inputs.map((spec, i) => [spec.name, randomTensor(spec, shapes[spec.name] ?? [], seed + k * 101 + i)])),
+    Object.fromEntries(
+      inputs.map((spec, i) => {
+        const t = randomTensor(spec, shapes[spec.name] ?? [], seed + k * 101 + i);
+        const limit = limits?.get(spec.name);
+        if (limit !== undefined && t.data instanceof BigInt64Array) t.data.forEach((v, j, a) => (a[j] = v % BigInt(limit)));
+        else if (limit !== undefined && t.data instanceof Int32Array) t.data.forEach((v, j, a) => (a[j] = v % limit));
+        return [spec.name, t];
+      }),
+    ),
   );
 }
 
@@ -53,8 +115,8 @@ export interface LoadedSamples {
 }
 
 /** Every sample the source holds, in a stable (sorted) order. */
-export async function loadSamples(source: SampleSource, inputs: readonly TensorSpec[], seed: number): Promise<LoadedSamples> {
-  if (source.kind === 'random') return { samples: randomSamples(inputs, source.count, seed), description: `random:${source.count}` };
+export async function loadSamples(source: SampleSource, inputs: readonly TensorSpec[], seed: number, shapes?: Record<string, number[]>, limits?: ReadonlyMap<string, number>): Promise<LoadedSamples> {
+  if (source.kind === 'random') return { samples: randomSamples(inputs, source.count, seed, shapes, limits), description: `random:${source.count}` };
   const st = await stat(source.path).catch(() => undefined);
   if (!st) throw new NotFoundError(`calibration data ${source.path} not found`, 'give a directory of images, .npy or .json files, or random:N');
   const files = st.isDirectory()
@@ -126,11 +188,11 @@ export interface SplitSamples {
  * Random sources: fresh seeds for the held-back set (half as many, at least 16). Files: the last
  * fifth (at least one) is held back; a single file calibrates and random data evaluates.
  */
-export function splitSamples(loaded: Feeds[], source: SampleSource, inputs: readonly TensorSpec[], seed: number): SplitSamples {
+export function splitSamples(loaded: Feeds[], source: SampleSource, inputs: readonly TensorSpec[], seed: number, shapes?: Record<string, number[]>, limits?: ReadonlyMap<string, number>): SplitSamples {
   if (source.kind === 'random') {
-    return { calibration: loaded, heldBack: randomSamples(inputs, Math.max(16, Math.round(source.count / 2)), seed + 1_000_003), heldBackRandom: true };
+    return { calibration: loaded, heldBack: randomSamples(inputs, Math.max(16, Math.round(source.count / 2)), seed + 1_000_003, shapes, limits), heldBackRandom: true };
   }
-  if (loaded.length < 2) return { calibration: loaded, heldBack: randomSamples(inputs, 16, seed + 1_000_003), heldBackRandom: true };
+  if (loaded.length < 2) return { calibration: loaded, heldBack: randomSamples(inputs, 16, seed + 1_000_003, shapes, limits), heldBackRandom: true };
   const held = Math.max(1, Math.round(loaded.length / 5));
   return { calibration: loaded.slice(0, loaded.length - held), heldBack: loaded.slice(loaded.length - held), heldBackRandom: false };
 }
