@@ -7,7 +7,8 @@ import { DEFAULT_SETTINGS, settingsFor, type ModelSettings } from '../../src/cor
 import { InProcessExecutor, type ModelExecutor } from '../../src/core/serve/executor.js';
 import { ModelRegistry, type ServeEvent } from '../../src/core/serve/registry.js';
 import { embeddedModel } from '../../src/core/hub/embedded.js';
-import { startServer, type RunningServer, type StartOptions } from '../../src/server/start.js';
+import { startServer, forwardEvents, type RunningServer, type StartOptions } from '../../src/server/start.js';
+import { EventHub } from '../../src/server/events.js';
 
 export const TINY = embeddedModel('tiny-convnet').build();
 export const MLP = embeddedModel('probe-mlp').build();
@@ -51,17 +52,22 @@ export async function startTestServer(opts: {
 }): Promise<TestServer> {
   const executor = new CountingExecutor(CPU_TARGET);
   const events: ServeEvent[] = [];
+  const hub = new EventHub();
+  const forward = forwardEvents(hub);
   const defaults = settingsFor(DEFAULT_SETTINGS, opts.defaults);
   const registry = new ModelRegistry({
     executorFor: async () => ({ executor, placement: { device: 'CPU', backend: 'ort-cpu', reason: 'test' } }),
     repository: opts.repository,
     defaults,
-    onEvent: (e) => events.push(e),
+    onEvent: (e) => {
+      events.push(e);
+      forward(e);
+    },
   });
   for (const m of opts.models ?? []) registry.add({ name: m.name, kind: 'file', path: m.path, settings: settingsFor(defaults, m.settings) });
   if (opts.repository) await registry.scan();
   for (const n of registry.names()) await registry.load(n).catch(() => undefined);
-  const server = await startServer(registry, { host: '127.0.0.1', port: 0, maxBodyBytes: 8 * 1024 * 1024, requestTimeoutMs: 0, serverVersion: 'test', ...opts.server }, { ready: true, closing: false });
+  const server = await startServer(registry, { host: '127.0.0.1', port: 0, maxBodyBytes: 8 * 1024 * 1024, requestTimeoutMs: 0, serverVersion: 'test', events: hub, ...opts.server }, { ready: true, closing: false });
   return {
     server,
     registry,

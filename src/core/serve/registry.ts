@@ -268,6 +268,9 @@ export class ModelRegistry {
         }
       }
     }
+    // A new version that failed leaves the version it would have replaced serving (latest-N keeps N up).
+    const failedNew = wanted.filter((f) => !next.some((n) => n.version === f.version)).length;
+    next.push(...rec.served.filter((s) => !next.includes(s) && !stale.includes(s)).slice(0, failedNew));
     const unwanted = rec.served.filter((s) => !next.includes(s) && !stale.includes(s));
     next.sort((a, b) => b.version - a.version);
     rec.served = next; // the atomic switch: new requests resolve against `next` from here on
@@ -378,8 +381,7 @@ export class ModelRegistry {
       const versions = [...rec.status].sort((a, b) => b[0] - a[0]);
       if (!versions.length) out.push({ name, state: 'UNAVAILABLE', reason: rec.unloadedByUser ? 'unloaded' : 'not loaded' });
       for (const [v, st] of versions) {
-        const e: IndexEntry = { name, state: st.state };
-        if (v > 0) e.version = String(v);
+        const e: IndexEntry = v > 0 ? { name, version: String(v), state: st.state } : { name, state: st.state };
         if (st.reason) e.reason = st.reason;
         out.push(e);
       }
