@@ -48,7 +48,7 @@ test('repository: latest-N policy, index, load/unload, concurrent loads load onc
       // a model added to the repository appears in the index and loads through the API
       await writeVersion(dir, 'late', 1, MLP);
       idx = (await (await fetch(`${t.url}/v2/repository/index`)).json()) as { name: string; state: string }[];
-      assert.ok(idx.some((e: { name: string }) => e.name === 'late'));
+      assert.ok((idx as { name: string }[]).some((e) => e.name === 'late'));
       assert.equal((await postJson(`${t.url}/v2/repository/models/late/load`, {})).status, 200);
       assert.equal((await fetch(`${t.url}/v2/models/late/ready`)).status, 200);
       assert.equal((await postJson(`${t.url}/v2/repository/models/ghost/load`, {})).status, 404);
