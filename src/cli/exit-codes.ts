@@ -17,6 +17,7 @@ export const EXIT_CODES: Readonly<Record<ErrorCode | 'OK', number>> = Object.fre
   INTEGRITY: 9,
   REGRESSION: 10,
   NOT_IMPLEMENTED: 11,
+  LANE_CRASHED: 12,
   CANCELLED: 130,
 });
 

@@ -14,7 +14,8 @@ export type ErrorCode =
   | 'INTEGRITY'
   | 'REGRESSION'
   | 'NOT_IMPLEMENTED'
-  | 'CANCELLED';
+  | 'CANCELLED'
+  | 'LANE_CRASHED';
 
 export abstract class AivmmError extends Error {
   abstract readonly code: ErrorCode;
@@ -71,6 +72,10 @@ export class NotImplementedError extends AivmmError {
 export class CancelledError extends AivmmError {
   readonly code = 'CANCELLED' as const;
 }
+/** A worker lane (src/runtime) died, or was stopped on a timeout, with this request in flight. */
+export class LaneCrashedError extends AivmmError {
+  readonly code = 'LANE_CRASHED' as const;
+}
 
 export function isAivmmError(err: unknown): err is AivmmError {
   return err instanceof AivmmError;
@@ -97,6 +102,7 @@ const BY_CODE: Readonly<Record<ErrorCode, new (message: string, hint?: string) =
   REGRESSION: RegressionError,
   NOT_IMPLEMENTED: NotImplementedError,
   CANCELLED: CancelledError,
+  LANE_CRASHED: LaneCrashedError,
 };
 
 /** Rebuilds a typed error that crossed a process boundary as { code, message, hint }. */

@@ -51,3 +51,39 @@ test('ui renders only: it imports core types, never core code', () => {
   const offenders = files(join(src, 'ui')).filter((f) => /^import (?!type)[^;]*from ['"][./]*\/core\//m.test(code(f)));
   assert.deepEqual(offenders.map((f) => relative(src, f)), []);
 });
+
+/** Value and type imports of a file (static, re-exports and dynamic), as written. */
+const importsOf = (p: string): string[] => [...code(p).matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"]([^'"]+)['"]/g)].map((m) => m[1] ?? '');
+/** The top-level folder of src/ that a relative import from `file` lands in (undefined for packages and node:). */
+function layerOf(file: string, spec: string): string | undefined {
+  if (!spec.startsWith('.')) return undefined;
+  return relative(src, join(file, '..', spec)).split(/[\\/]/)[0];
+}
+function crossings(dir: string, allowed: readonly string[]): string[] {
+  const root = join(src, dir);
+  let entries: string[];
+  try {
+    entries = files(root);
+  } catch {
+    return []; // the layer does not exist yet
+  }
+  return entries.flatMap((f) =>
+    importsOf(f)
+      .map((s) => [s, layerOf(f, s)] as const)
+      .filter(([, l]) => l !== undefined && l !== dir && !allowed.includes(l))
+      .map(([s]) => `${relative(src, f)}: imports ${s}`),
+  );
+}
+
+test('src/runtime hosts workers: it imports core (and node:/packages) only, never cli, ui or server', () => {
+  assert.deepEqual(crossings('runtime', ['core']), []);
+});
+
+test('src/core stays pure: it never imports the runtime, cli, ui or server layers', () => {
+  assert.deepEqual(crossings('core', []), []);
+});
+
+test('composition roots: cli and server may import core and runtime; the server never imports cli or ui', () => {
+  assert.deepEqual(crossings('server', ['core', 'runtime']), []);
+  assert.deepEqual(crossings('cli', ['core', 'runtime', 'ui']), []);
+});

@@ -6,6 +6,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
+import { withFileLock } from '../file-lock.js';
 import type { BackendId, Device, DevicesReport } from '../devices/types.js';
 import { hostFingerprint } from '../devices/probe.js';
 import { BackendUnavailableError, UsageError } from '../errors.js';
@@ -124,6 +125,12 @@ async function readCache(cacheDir: string): Promise<CacheFile> {
 /** What bench rows say about each pair (latency at batch 1, best throughput), merged into the cache. */
 export async function recordMeasurements(cacheDir: string, devices: DevicesReport, modelSha: string, rows: readonly BenchRow[]): Promise<void> {
   if (rows.length === 0) return;
+  await mkdir(join(cacheDir, 'auto'), { recursive: true });
+  // Read-merge-write under the cache's lock, so two processes cannot lose each other's measurements.
+  await withFileLock(`${cachePath(cacheDir)}.lock`, () => recordUnlocked(cacheDir, devices, modelSha, rows));
+}
+
+async function recordUnlocked(cacheDir: string, devices: DevicesReport, modelSha: string, rows: readonly BenchRow[]): Promise<void> {
   const cache = await readCache(cacheDir);
   const host = (cache.hosts[hostFingerprint(devices)] ??= {});
   const model = (host[modelSha] ??= {});

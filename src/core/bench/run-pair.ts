@@ -1,7 +1,7 @@
 /**
  * Benchmarks one (device, backend) pair on one model for each batch size: session creation (cold
  * start), first inference, warm-up, timed loop, memory. Meant to run in its own process
- * (src/cli/bench-worker.ts) so the device's environment (VK_DRIVER_FILES, CUDA_DEVICE_ORDER) applies,
+ * (the 'bench-pair' job of a src/runtime process lane) so the device's environment (VK_DRIVER_FILES, CUDA_DEVICE_ORDER) applies,
  * peak memory belongs to this pair alone, and a native crash cannot take the whole run down.
  */
 import type { HostTensor, LoadOptions, Session } from '../backends/types.js';
@@ -13,6 +13,7 @@ import { describeTarget } from '../backends/ep-map.js';
 import { checkAgainstSpec, planShapes, randomTensor, readInputFiles } from './inputs.js';
 import { measure, type MeasureProgress } from './measure.js';
 import { openSessionPool, type SessionPool } from './session-pool.js';
+import type { RuntimeTarget } from '../backends/ep-map.js';
 import { availableParallelism } from 'node:os';
 import { describe, histogram, noiseVerdict } from './stats.js';
 import type { BenchJob, BenchRow } from './types.js';
@@ -27,10 +28,19 @@ export type PairEvent =
   | { kind: 'progress'; batch: number; progress: MeasureProgress }
   | { kind: 'row'; row: BenchRow };
 
+export type { SessionPool };
+/** Opens `size` sessions of `model` that run concurrently (one per thread) behind one run(). */
+export type PoolOpener = (model: string, target: RuntimeTarget, options: LoadOptions, size: number) => Promise<SessionPool>;
+
 export interface PairOptions {
   signal?: AbortSignal;
   onEvent?: (e: PairEvent) => void;
   now?: () => number;
+  /**
+   * How --concurrency's sessions are hosted: the worker passes the runtime's thread host
+   * (src/runtime/session-pool.ts); in-process callers get ./session-pool.ts.
+   */
+  openPool?: PoolOpener;
 }
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
@@ -60,7 +70,7 @@ export async function benchPair(job: BenchJob, opts: PairOptions = {}): Promise<
       // One session per request in flight, each on its own thread; on the CPU the cores are split between them.
       const cpuThreads = job.target.runtime === 'onnxruntime' && job.target.provider === 'cpu' ? Math.max(1, Math.floor(availableParallelism() / s.concurrency)) : undefined;
       const threads = s.threads ?? cpuThreads;
-      pool = await openSessionPool(job.model.path, job.target, { ...loadOptions(job), ...(threads !== undefined ? { threads } : {}) }, s.concurrency);
+      pool = await (opts.openPool ?? openSessionPool)(job.model.path, job.target, { ...loadOptions(job), ...(threads !== undefined ? { threads } : {}) }, s.concurrency);
     }
     if (s.reference && s.concurrency === 1) {
       // Its idle threads must not spin while the model runs (on a small machine they would steal its cores).

@@ -1,7 +1,7 @@
 /**
  * One probe: open a session for a (device, backend) target on a tiny embedded model, run it, read the
  * runtime's own record of which provider ran each node, and compare the output with the CPU EP.
- * Meant to run in its own process (src/cli/probe-worker.ts), with the environment that pins the device
+ * Meant to run in its own process (the 'probe' job of a src/runtime lane), with the environment that pins the device
  * (VK_DRIVER_FILES for WebGPU, CUDA_DEVICE_ORDER for CUDA), so native aborts or hangs cannot take the
  * caller down.
  */
@@ -13,9 +13,6 @@ import { CPU_TARGET, backendFor, openSession } from '../backends/registry.js';
 import { embeddedModel } from '../hub/embedded.js';
 import { errorMessage } from '../errors.js';
 import { tempDir } from '../config/paths.js';
-
-/** Starts the worker's result line on stdout, setting it apart from what native runtimes print there. */
-export const PROBE_MARKER = '@@aivmm-probe ';
 
 export interface ProbeJob {
   target: RuntimeTarget;

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
+import { withFileLock } from '../file-lock.js';
 import { targetFor, type RuntimeTarget } from '../backends/ep-map.js';
 import type { ProbeJob, ProbeOutcome } from './probe-run.js';
 import type { BackendId, BackendReach, Device, DevicesReport, ProbeResult } from './types.js';
@@ -135,8 +136,7 @@ export async function probeDevices(report: DevicesReport, opts: ProbeOptions): P
   }
   const path = opts.cacheDir ? probeCachePath(opts.cacheDir, report) : undefined;
   const fingerprint = hostFingerprint(report); // before probes change any verdict
-  const previous = path ? await readCache(path) : undefined;
-  const results: Record<string, ProbeResult> = previous?.fingerprint === fingerprint ? { ...previous.results } : {};
+  const results: Record<string, ProbeResult> = {}; // this run's; merged into the file under its lock at the end
 
   // One at a time: probes share accelerators and CPU cores, and timings should not disturb each other.
   for (const [index, { device, reach }] of pairs.entries()) {
@@ -156,7 +156,13 @@ export async function probeDevices(report: DevicesReport, opts: ProbeOptions): P
     const at = now().toISOString();
     const file: CacheFile = { schema: 'aivmm/probe-cache@1', fingerprint, hostname: report.host.hostname, at, results };
     try {
-      await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`);
+      // Read-merge-write under the file's lock: another process (a second CLI, a server) may have
+      // written results for other pairs since this run started, and they must survive.
+      await withFileLock(`${path}.lock`, async () => {
+        const current = await readCache(path);
+        if (current?.fingerprint === fingerprint) file.results = { ...current.results, ...results };
+        await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`);
+      });
       report.probeCache = { path, at, used: false };
     } catch (err) {
       report.warnings.push(`could not save probe results to ${path}: ${(err as Error).message}`);

@@ -4,9 +4,10 @@
  * `.locks/models--org--name/<etag>.lock`, `CACHEDIR.TAG`. Paths from the server are validated before
  * anything is written.
  */
-import { lstat, mkdir, open, readFile, readlink, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readlink, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
+import { acquireFileLock } from '../file-lock.js';
 import { IntegrityError } from '../errors.js';
 
 export function repoFolder(repo: string): string {
@@ -97,42 +98,8 @@ export class RepoCache {
   }
 
   /** Cross-process lock on one blob: an exclusive lock file; stale ones (dead pid or > 10 min) are taken over. */
-  async lock(etag: string, onWait?: () => void): Promise<() => Promise<void>> {
-    const path = join(this.cacheDir, '.locks', repoFolder(this.repo), `${etag}.lock`);
-    await mkdir(dirname(path), { recursive: true });
-    for (let waited = 0; ; waited++) {
-      try {
-        const fh = await open(path, 'wx', 0o664);
-        await fh.writeFile(String(process.pid));
-        await fh.close();
-        return () => rm(path, { force: true });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      if (await isStale(path)) {
-        await rm(path, { force: true });
-        continue;
-      }
-      if (waited % 100 === 0) onWait?.();
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
-async function isStale(path: string): Promise<boolean> {
-  try {
-    const [text, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
-    if (Date.now() - st.mtimeMs > 10 * 60_000) return true;
-    const pid = Number(text);
-    if (!Number.isInteger(pid) || pid <= 0) return Date.now() - st.mtimeMs > 5000;
-    try {
-      process.kill(pid, 0);
-      return false;
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'ESRCH';
-    }
-  } catch {
-    return false; // just released: try again
+  lock(etag: string, onWait?: () => void): Promise<() => Promise<void>> {
+    return acquireFileLock(join(this.cacheDir, '.locks', repoFolder(this.repo), `${etag}.lock`), onWait);
   }
 }
 
