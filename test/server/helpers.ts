@@ -49,8 +49,11 @@ export async function startTestServer(opts: {
   repository?: string;
   defaults?: Partial<ModelSettings>;
   server?: Partial<StartOptions>;
+  /** The executor the models run on (default: sessions in this process, counted). */
+  executor?: ModelExecutor;
 }): Promise<TestServer> {
-  const executor = new CountingExecutor(CPU_TARGET);
+  const counting = new CountingExecutor(CPU_TARGET);
+  const executor = opts.executor ?? counting;
   const events: ServeEvent[] = [];
   const hub = new EventHub();
   const forward = forwardEvents(hub);
@@ -71,12 +74,13 @@ export async function startTestServer(opts: {
   return {
     server,
     registry,
-    executor,
+    executor: counting,
     url: server.url,
     events,
     close: async () => {
       await server.close(1000);
       await executor.close();
+      await counting.close();
     },
   };
 }

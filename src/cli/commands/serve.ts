@@ -7,7 +7,6 @@ import { basename, resolve } from 'node:path';
 import { resolvePaths } from '../../core/config/paths.js';
 import { ConfigError, UsageError, errorMessage } from '../../core/errors.js';
 import { DEFAULT_SETTINGS, parseDuration, parseInstances, parseServeConfig, parseSize, settingsFor, type ModelSettings, type ServeConfig } from '../../core/serve/config.js';
-import { InProcessExecutor } from '../../core/serve/executor.js';
 import { ModelRegistry } from '../../core/serve/registry.js';
 import { checkModelName } from '../../core/serve/repository.js';
 import type { CliContext } from '../context.js';
@@ -120,11 +119,24 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
       const { listDevices, nodeHost } = await import('../../core/devices/index.js');
       return listDevices({ host: nodeHost(env, env['AIVMM_SYSROOT'] || '/'), cacheDir });
     },
-    makeExecutor: async (target) => {
-      // Until worker lanes host sessions, they run in this process; the target's environment (e.g. the
-      // Vulkan driver for WebGPU) must be set before the runtime loads.
-      if (target.runtime === 'onnxruntime') for (const [k, v] of Object.entries(target.env)) process.env[k] = v;
-      return new InProcessExecutor(target);
+    makeExecutor: async (target, device) => {
+      // One long-lived worker lane (a child process pinned to the device) per device: the HTTP event
+      // loop never runs inference, and a native crash takes down the lane, not the server.
+      const { LaneExecutor } = await import('../../server/lane-executor.js');
+      return new LaneExecutor({
+        name: `${device} ${target.runtime === 'onnxruntime' ? `ort-${target.provider}` : 'openvino'}`,
+        target,
+        baseEnv: env,
+        onCrash: (e) => {
+          ctx.io.stderr.write(`warning: ${e.reason}; restarting the lane\n`);
+          events.publish({ type: 'lane', state: 'crashed', lane: e.lane, reason: e.reason, at: Date.now() });
+        },
+        onRestart: (e) => {
+          ctx.log(`lane ${e.lane} restarted in ${Math.round(e.ms)} ms with ${e.instances} instance(s)${e.error ? ` (reload failed: ${e.error})` : ''}`);
+          events.publish({ type: 'lane', state: 'restarted', lane: e.lane, instances: e.instances, at: Date.now(), ...(e.error ? { error: e.error } : {}) });
+        },
+        onStderr: (line) => ctx.log(`lane ${device}: ${line}`),
+      });
     },
   });
   const registry = new ModelRegistry({

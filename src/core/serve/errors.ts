@@ -67,6 +67,7 @@ export function httpStatusOf(err: unknown): number {
       case 'NOT_FOUND':
         return 404;
       case 'BACKEND_UNAVAILABLE':
+      case 'LANE_CRASHED': // the lane restarts: retrying is the right move
         return 503;
       case 'NETWORK':
       case 'INTEGRITY':
