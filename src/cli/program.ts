@@ -281,7 +281,7 @@ Examples:
     .option('--max-queue <n>', 'requests waiting per model before 503 + Retry-After (default 64)')
     .option('--request-timeout <time>', 'default per-request deadline, e.g. 30s (default: none)')
     .option('--keep-alive <time>', 'unload a model after this long without requests; the next request loads it again (default: never)')
-    .option('--poll <time>', 'repository polling interval for hot reload (default 2s with --model-repository; 0: off)')
+    .option('--poll <time>', 'polling interval for hot reload of the repository and model files (default 2s; 0: off)')
     .option('--drain-timeout <time>', 'on SIGTERM/SIGINT, how long queued work may take before it is failed', '10s')
     .option('--max-body <size>', 'largest request body, e.g. 64MB (413 past it)')
     .addHelpText(

@@ -82,7 +82,7 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
     keepAliveMs: flagDuration(opts.keepAlive, '--keep-alive') ?? config.keepAliveMs ?? 0,
   });
   const repository = opts.modelRepository ?? config.modelRepository;
-  const pollMs = flagDuration(opts.poll, '--poll') ?? config.pollMs ?? (repository ? 2000 : 0);
+  const pollMs = flagDuration(opts.poll, '--poll') ?? config.pollMs ?? 2000;
   const requestTimeoutMs = flagDuration(opts.requestTimeout, '--request-timeout') ?? config.requestTimeoutMs ?? 0;
   const drainMs = flagDuration(opts.drainTimeout, '--drain-timeout') ?? config.drainTimeoutMs ?? 10_000;
   let maxBodyBytes = config.maxBodyBytes ?? 64 * 1024 * 1024;
