@@ -1,12 +1,13 @@
 /** `aivmm run`: resolve the model (embedded, file, alias, Hub id) and its task settings, run, render. */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { resolvePaths } from '../../core/config/paths.js';
 import { UsageError } from '../../core/errors.js';
 import type { DevicesReport } from '../../core/devices/types.js';
 import { findAlias } from '../../core/hub/catalog.js';
 import { EMBEDDED_MODELS } from '../../core/hub/embedded.js';
-import { TASKS, type Preprocess, type RunReport, type TaskName } from '../../core/tasks/index.js';
+import { TASKS, type RunReport, type TaskName } from '../../core/tasks/types.js';
+import { planTask, taskFor } from '../../core/tasks/plan.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
 import type { CliContext } from '../context.js';
 import { resolveModelArg } from '../model-arg.js';
@@ -14,86 +15,51 @@ import { EXIT_CODES } from '../exit-codes.js';
 import { resolveOrtTarget } from '../ort-target.js';
 import type { RunFlags } from '../program.js';
 import { startSpinner } from '../spinner.js';
-
-function numberList(flag: string, value: string | undefined, n: number): number[] | undefined {
-  if (value === undefined) return undefined;
-  const parts = value.split(',').map((x) => Number(x.trim()));
-  if (parts.length !== n || parts.some((x) => !Number.isFinite(x))) throw new UsageError(`invalid ${flag} '${value}'`, `give ${n} comma-separated numbers, e.g. 0.485,0.456,0.406`);
-  return parts;
-}
-
-function fraction(flag: string, value: string): number {
-  const x = Number(value);
-  if (!(x >= 0 && x <= 1)) throw new UsageError(`invalid ${flag} '${value}'`, 'give a number from 0 to 1');
-  return x;
-}
-
-function positive(flag: string, value: string): number {
-  const x = Number(value);
-  if (!Number.isInteger(x) || x < 1) throw new UsageError(`invalid ${flag} '${value}'`, 'give an integer ≥ 1');
-  return x;
-}
+import { fraction, integer, numberIn, numberList, oneOf, positiveInt } from '../flags.js';
+import { onInterrupt } from '../interrupt.js';
 
 export async function runCommand(ctx: CliContext, modelArg: string | undefined, opts: RunFlags): Promise<void> {
   if (opts.input.length === 0 && !opts.interactive) throw new UsageError('no --input given', 'aivmm run <model> --input image.jpg (a file or a directory; repeatable), or --interactive for a chat');
   if (opts.interactive && (opts.input.length > 0 || ctx.flags.json)) throw new UsageError('--interactive reads the conversation from the terminal', 'leave out --input and --json');
   if (opts.task === 'speech-to-text') opts.task = 'automatic-speech-recognition';
   if (opts.task !== undefined && !TASKS.includes(opts.task as TaskName)) throw new UsageError(`unsupported --task '${opts.task}'`, `tasks: ${TASKS.join(', ')} (speech-to-text: automatic-speech-recognition)`);
-  const topK = opts.topK === undefined ? undefined : positive('--top-k', opts.topK);
-  const maxTokens = positive('--max-tokens', opts.maxTokens);
-  const temperature = Number(opts.temperature);
-  if (!(temperature >= 0 && temperature <= 10)) throw new UsageError(`invalid --temperature '${opts.temperature}'`, 'give 0 (greedy) to 10');
+  const topK = opts.topK === undefined ? undefined : positiveInt('--top-k', opts.topK);
+  const maxTokens = positiveInt('--max-tokens', opts.maxTokens);
+  const temperature = numberIn('--temperature', opts.temperature, 0, 10, 'give 0 (greedy) to 10');
   const topP = opts.topP === undefined ? undefined : fraction('--top-p', opts.topP);
-  const seed = Number(opts.seed);
-  if (!Number.isInteger(seed)) throw new UsageError(`invalid --seed '${opts.seed}'`, 'give an integer');
-  const batch = positive('--batch', opts.batch);
+  const seed = integer('--seed', opts.seed);
+  const batch = positiveInt('--batch', opts.batch);
   const confidence = fraction('--conf', opts.conf);
   const iou = fraction('--iou', opts.iou);
-  const size = opts.size === undefined ? undefined : positive('--size', opts.size);
+  const size = opts.size === undefined ? undefined : positiveInt('--size', opts.size);
   const mean = numberList('--mean', opts.mean, 3);
   const std = numberList('--std', opts.std, 3);
   const env = ctx.io.env;
   const { cacheDir } = resolvePaths(env);
   const name = modelArg ?? 'mobilenetv2-seeded';
-  // Task, preprocessing and labels: flags, else the catalog entry, else the embedded model's description.
+  // Task, preprocessing, labels and companion files: core/tasks/plan.ts decides (flags, else the catalog, else the embedded model).
   const entry = findAlias(name);
   const embedded = EMBEDDED_MODELS[name];
-  const catalogTask = entry?.task ?? embedded?.task;
-  const task = (opts.task ?? (catalogTask && TASKS.includes(catalogTask as TaskName) ? catalogTask : undefined)) as TaskName | undefined;
-  if (!opts.task && catalogTask && !TASKS.includes(catalogTask as TaskName)) throw new UsageError(`${name} is a ${catalogTask} model; aivmm run does not do ${catalogTask} yet`, `built: ${TASKS.join(', ')}`);
-  const pre = (entry?.preprocess ?? {}) as Preprocess;
-  const preprocess: Preprocess = { ...pre, ...(mean ? { mean } : {}), ...(std ? { std } : {}) };
-  const zeroShot = task === 'zero-shot-image-classification';
-  const speech = task === 'automatic-speech-recognition';
-  const labels = zeroShot || speech || task === 'sentence-embeddings' || task === 'text-generation' ? undefined : opts.labels ?? entry?.labels ?? (embedded ? 'imagenet-1k' : undefined);
-  const model = await resolveModelArg(ctx, modelArg, cacheDir, { multi: zeroShot || speech });
-  // CLIP: the model is the vision tower; the text tower comes from --text-model or beside it.
-  let textModel: string | undefined;
-  let visionModel = model.path;
-  let candidates: string[] | undefined;
-  if (zeroShot) {
-    const files = model.files ?? [model.path];
-    visionModel = files.find((f) => /vision/i.test(f)) ?? model.path;
-    textModel = opts.textModel ? resolve(opts.textModel) : files.find((f) => /text/i.test(f));
-    if (opts.labels) {
-      const st = await stat(opts.labels).catch(() => undefined);
-      candidates = st?.isFile() ? (await readFile(opts.labels, 'utf8')).split(/\r?\n/).map((l) => l.trim()).filter(Boolean) : opts.labels.split(',').map((l) => l.trim()).filter(Boolean);
-    }
-  }
-  // Whisper: the model is the encoder; the decoder comes from --decoder-model or beside it.
-  let decoderModel: string | undefined;
-  if (speech) {
-    const files = model.files ?? [model.path];
-    visionModel = files.find((f) => /encoder/i.test(f)) ?? model.path;
-    decoderModel = opts.decoderModel ? resolve(opts.decoderModel) : files.find((f) => /decoder_model_merged/i.test(f)) ?? files.find((f) => /decoder/i.test(f));
-  }
+  const flagTask = opts.task as TaskName | undefined;
+  const { task, multiFile } = taskFor({ ...(flagTask ? { task: flagTask } : {}), ...(entry ? { catalogEntry: entry } : {}), ...(embedded ? { embeddedTask: embedded.task } : {}), name });
+  const model = await resolveModelArg(ctx, modelArg, cacheDir, { multi: multiFile });
+  const plan = await planTask({
+    model: model.path,
+    ...(model.files ? { files: model.files } : {}),
+    modelName: model.name,
+    ...(flagTask ? { task: flagTask } : {}),
+    ...(entry ? { catalogEntry: entry } : {}),
+    ...(embedded ? { embedded: { task: embedded.task } } : {}),
+    flags: { ...(size ? { size } : {}), ...(opts.labels ? { labels: opts.labels } : {}), ...(mean ? { mean } : {}), ...(std ? { std } : {}), ...(opts.textModel ? { textModel: opts.textModel } : {}), ...(opts.decoderModel ? { decoderModel: opts.decoderModel } : {}), ...(opts.tokenizer ? { tokenizer: opts.tokenizer } : {}) },
+  });
+  const visionModel = plan.model;
   if (entry?.warning) ctx.io.stderr.write(`warning: ${entry.alias}: ${entry.warning}\n`);
   let deviceFlag = opts.device;
   let backendFlag = opts.backend;
   let discovered: DevicesReport | undefined;
   if (opts.device.trim().toLowerCase() === 'auto') {
     // The pair measured fastest for this model here (probing the ones not measured yet), among onnxruntime's.
-    if (!['latency', 'throughput'].includes(opts.prefer)) throw new UsageError(`invalid --prefer '${opts.prefer}'`, 'give latency or throughput');
+    const prefer = oneOf('--prefer', opts.prefer, ['latency', 'throughput'] as const);
     const [{ chooseAuto }, { parseRequire }, { sha256File }, { listDevices, nodeHost }, { processBenchRunner }] = await Promise.all([
       import('../auto-choice.js'),
       import('../../core/bench/auto.js'),
@@ -108,7 +74,7 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
       cacheDir,
       modelSha: await sha256File(visionModel),
       requirements: parseRequire(opts.require),
-      prefer: opts.prefer as 'latency' | 'throughput',
+      prefer,
       backends: opts.backend ? [opts.backend] : ['ort-cpu', 'ort-webgpu', 'ort-cuda', 'ort-tensorrt'],
       runner: processBenchRunner(env, ctx.log),
       signal: new AbortController().signal,
@@ -117,7 +83,7 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
     backendFlag = choice.backend;
     discovered = devices;
   } else if (opts.require !== undefined || opts.prefer !== 'latency') throw new UsageError('--prefer and --require go with --device auto');
-  const { device, backend, target } = await resolveOrtTarget(ctx, 'run', deviceFlag, backendFlag, cacheDir, discovered);
+  const { device, backend, target } = await resolveOrtTarget(ctx, 'run', deviceFlag, backendFlag, cacheDir, discovered, ['onnxruntime', 'openvino']);
   let output: string | undefined;
   if (opts.output) {
     output = resolve(opts.output);
@@ -126,71 +92,47 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
     if (dirWanted) await mkdir(output, { recursive: true });
     else if (!/\.png$/i.test(output)) throw new UsageError(`-o ${opts.output}: annotated images are PNG`, 'give a .png file (or a directory for several inputs)');
   }
+  const generation = { maxTokens, sampling: { temperature, seed, ...(topK ? { topK } : {}), ...(topP !== undefined ? { topP } : {}) }, ...(opts.system ? { system: opts.system } : {}), chatTemplate: opts.chatTemplate !== false };
   if (opts.interactive) {
     if (task && task !== 'text-generation') throw new UsageError(`--interactive is a chat: ${name} is a ${task} model`);
     await interactiveChat(ctx, {
-      model: model.path,
-      modelName: model.name,
-      task: 'text-generation',
-      inputs: [],
+      plan: { ...plan, task: 'text-generation' },
       target,
       device: { id: device.id, name: device.name, backend },
-      topK: 5,
-      confidence,
-      iou,
       batch,
-      ...(opts.tokenizer ? { tokenizer: opts.tokenizer } : {}),
-      generation: { maxTokens, sampling: { temperature, seed, ...(topK ? { topK } : {}), ...(topP !== undefined ? { topP } : {}) }, ...(opts.system ? { system: opts.system } : {}), chatTemplate: opts.chatTemplate !== false },
+      options: { 'text-generation': generation },
     });
     return;
   }
   // Streamed tokens share stdout with nothing else: no spinner for text generation.
   const spinner = await startSpinner({ ...ctx, progress: ctx.progress && task !== 'text-generation' }, `running ${model.name}`);
-  const controller = new AbortController();
-  const onSignal = (): void => {
-    if (controller.signal.aborted) process.exit(EXIT_CODES.CANCELLED);
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
+  const interrupt = onInterrupt({ second: '\naivmm: stopping after the inference in hand (Ctrl-C again to quit at once)\n', write: (t) => void ctx.io.stderr.write(t) });
   let report: RunReport;
   try {
     const { runTask } = await import('../../core/tasks/index.js');
     report = await runTask({
-      model: visionModel,
-      modelName: model.name,
-      ...(task ? { task } : {}),
+      plan,
       inputs: opts.input,
       target,
       device: { id: device.id, name: device.name, backend },
-      preprocess,
-      ...(size ? { size } : {}),
-      ...(labels ? { labels } : {}),
-      topK: topK ?? 5,
-      confidence,
-      iou,
       ...(output ? { output } : {}),
       batch,
-      ...(opts.tokenizer ? { tokenizer: opts.tokenizer } : {}),
-      ...(opts.truncate ? { truncate: true } : {}),
-      ...(textModel ? { textModel } : {}),
-      ...(candidates ? { candidates } : {}),
-      ...(opts.hypothesis ? { hypothesis: opts.hypothesis } : {}),
-      ...(decoderModel ? { decoderModel } : {}),
-      speech: { ...(opts.language ? { language: opts.language } : {}), translate: Boolean(opts.translate), maxTokens: Math.min(maxTokens, 440) },
-      generation: {
-        maxTokens,
-        sampling: { temperature, seed, ...(topK ? { topK } : {}), ...(topP !== undefined ? { topP } : {}) },
-        ...(opts.system ? { system: opts.system } : {}),
-        chatTemplate: opts.chatTemplate !== false,
-        // Tokens stream to stdout as they come (not with --json: one document only).
-        ...(ctx.flags.json ? {} : { onText: (delta: string) => void ctx.io.stdout.write(delta) }),
+      options: {
+        'image-classification': { topK: topK ?? 5 },
+        'object-detection': { confidence, iou },
+        'zero-shot-image-classification': { hypothesis: opts.hypothesis },
+        'sentence-embeddings': { truncate: Boolean(opts.truncate) },
+        'text-generation': generation,
+        'automatic-speech-recognition': { ...(opts.language ? { language: opts.language } : {}), translate: Boolean(opts.translate), maxTokens: Math.min(maxTokens, 440) },
       },
+      // Tokens stream to stdout as they come (not with --json: one document only).
+      ...(ctx.flags.json ? {} : { onText: (delta: string) => void ctx.io.stdout.write(delta) }),
       onProgress: (done, total) => spinner.text(`${model.name}: ${done}/${total}`),
-      signal: controller.signal,
+      signal: interrupt.signal,
     });
   } finally {
     spinner.stop();
-    process.off('SIGINT', onSignal);
+    interrupt.dispose();
   }
   if (ctx.flags.json) ctx.io.stdout.write(toJson(okEnvelope(SCHEMAS.run, report)));
   else {
@@ -204,19 +146,17 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
 }
 
 /** A chat on the terminal (or piped lines): each line is a user turn, the reply streams back. Ends on EOF, /exit or Ctrl-C. */
-async function interactiveChat(ctx: CliContext, options: import('../../core/tasks/index.js').RunOptions): Promise<void> {
+async function interactiveChat(ctx: CliContext, options: Omit<import('../../core/tasks/index.js').RunOptions, 'inputs'>): Promise<void> {
   const { createInterface } = await import('node:readline');
   const { chatLoop } = await import('../../core/tasks/index.js');
   const tty = Boolean(process.stdin.isTTY);
   const rl = createInterface({ input: process.stdin, terminal: false });
   const lines = rl[Symbol.asyncIterator]();
-  const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
-  process.on('SIGINT', onSignal);
-  if (tty) ctx.io.stderr.write(`chatting with ${options.modelName} (${options.device.id} ${options.device.backend}); /exit or Ctrl-D to end\n`);
+  const interrupt = onInterrupt();
+  if (tty) ctx.io.stderr.write(`chatting with ${options.plan.modelName} (${options.device.id} ${options.device.backend}); /exit or Ctrl-D to end\n`);
   try {
     await chatLoop(
-      { ...options, signal: controller.signal },
+      { ...options, signal: interrupt.signal },
       async () => {
         if (tty) ctx.io.stderr.write('> ');
         const next = await lines.next();
@@ -230,7 +170,7 @@ async function interactiveChat(ctx: CliContext, options: import('../../core/task
       },
     );
   } finally {
-    process.off('SIGINT', onSignal);
+    interrupt.dispose();
     rl.close();
   }
 }

@@ -199,3 +199,56 @@ export function choose(candidates: readonly AutoCandidate[], prefer: Prefer, req
     (reqs.length ? `; required: ${reqs.map((r) => r.text).join(', ')}` : '');
   return { device: best.device, backend: best.backend, prefer, require: reqs.map((r) => r.text), reason, candidates: [...candidates] };
 }
+
+export interface ChooseAutoArgs {
+  model: { name: string; path: string; embedded: boolean };
+  devices: DevicesReport;
+  cacheDir: string;
+  modelSha: string;
+  requirements: Requirement[];
+  prefer: Prefer;
+  /** Backends to choose among (--backend); empty: all. */
+  backends: readonly string[];
+  runner: import('./index.js').PairRunner;
+  signal: AbortSignal;
+  aivmmVersion: string;
+  onEvent?: (e: import('./index.js').BenchEvent) => void;
+  /** Progress lines (probing, a failed probe). */
+  log?: (message: string) => void;
+}
+
+/** The quick probe's settings: a second of batch 1 (latency) or batch 16 (throughput). */
+function probeSettings(prefer: Prefer): import('./types.js').BenchSettings {
+  return { batches: [prefer === 'latency' ? 1 : 16], shapes: [], inputFiles: [], seed: 1, concurrency: 1, warmup: { ms: 300 }, durationMs: 1000, minIterations: 5, maxMs: 15_000, epOptions: {}, repeat: 1, reference: false };
+}
+
+/** `--device auto`: quick probes for the pairs the cache has not measured for this model (recorded), then the choice. */
+export async function chooseAuto(a: ChooseAutoArgs): Promise<AutoChoice> {
+  const { runBench } = await import('./index.js');
+  const { errorMessage } = await import('../errors.js');
+  const log = a.log ?? ((): void => undefined);
+  let candidates = await autoCandidates(a.cacheDir, a.devices, a.modelSha, a.requirements);
+  if (a.backends.length > 0) candidates = candidates.map((c) => (a.backends.includes(c.backend) || c.excluded ? c : { ...c, excluded: `--backend ${a.backends.join(',')}` }));
+  const probed = new Set<string>();
+  for (const c of unmeasured(candidates, a.prefer)) {
+    if (a.signal.aborted) break;
+    log(`auto: probing ${c.device} ${c.backend}`);
+    const r = await runBench({ model: a.model, devices: a.devices, device: c.device, backends: [c.backend], settings: probeSettings(a.prefer), runner: a.runner, signal: a.signal, ...(a.onEvent ? { onEvent: a.onEvent } : {}), aivmmVersion: a.aivmmVersion }).catch((err: unknown) => {
+      log(`auto: ${c.device} ${c.backend} probe failed: ${errorMessage(err)}`);
+      return undefined;
+    });
+    if (r && r.rows.length > 0) {
+      await recordMeasurements(a.cacheDir, a.devices, a.modelSha, r.rows);
+      probed.add(`${c.device} ${c.backend}`);
+    } else if (r) {
+      candidates = candidates.map((x) => (x === c ? { ...x, excluded: r.failed[0]?.error.message ?? 'probe failed' } : x));
+    }
+  }
+  const fresh = await autoCandidates(a.cacheDir, a.devices, a.modelSha, a.requirements);
+  const merged = fresh.map((c) => {
+    const before = candidates.find((x) => x.device === c.device && x.backend === c.backend);
+    const excluded = c.excluded ?? before?.excluded;
+    return { ...c, ...(excluded ? { excluded } : {}), ...(probed.has(`${c.device} ${c.backend}`) ? { source: 'probe' as const } : {}) };
+  });
+  return choose(merged, a.prefer, a.requirements);
+}

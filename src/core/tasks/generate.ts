@@ -175,3 +175,101 @@ export async function generate(session: Session, prompt: readonly number[], opts
   const decodeMs = out.length > 1 ? (total - prefillMs) / (out.length - 1) : 0;
   return { ids: out, finish, promptTokens: prompt.length, prefillMs, decodeMs, tokensPerSec: total > 0 ? (out.length * 1000) / total : 0 };
 }
+
+/**
+ * One sequence decoded step by step over its own KV cache, so that a caller (a server) can interleave
+ * several: `prefillSequence` runs the prompt and picks the first token; each `stepSequence` emits the
+ * pending token and, unless that ends the sequence, runs it against the cache to pick the next. Greedy or
+ * seeded sampling gives the tokens `generate()` gives for the same prompt and options.
+ */
+export interface Sequence {
+  readonly promptTokens: number;
+  /** Tokens emitted so far (a stop token is not emitted). */
+  readonly generated: number[];
+  done: boolean;
+  finish?: GenerateResult['finish'];
+  /** The prompt's forward pass, in ms. */
+  readonly prefillMs: number;
+  /** Internal decoding state. */
+  readonly state: SequenceState;
+}
+
+interface SequenceState {
+  layout: CacheLayout;
+  wants: Set<string>;
+  ids: number[];
+  past: Record<string, HostTensor>;
+  pastLen: number;
+  pending: number | undefined;
+  rand: () => number;
+  sampling: Sampling;
+  stop: ReadonlySet<number>;
+  maxTokens: number;
+}
+
+function emptyCache(layout: CacheLayout): Record<string, HostTensor> {
+  const p: Record<string, HostTensor> = {};
+  for (const n of layout.names) {
+    p[n.key] = { type: layout.type, dims: [1, layout.heads, 0, layout.headDim], data: emptyOf(layout.type) };
+    p[n.value] = { type: layout.type, dims: [1, layout.heads, 0, layout.headDim], data: emptyOf(layout.type) };
+  }
+  return p;
+}
+
+/** Runs the tokens the cache has not seen and picks the next token. */
+async function forward(session: Session, s: SequenceState): Promise<number> {
+  const cached = s.layout.names.length > 0;
+  const fresh = cached ? s.ids.slice(s.pastLen) : s.ids;
+  const start = cached ? s.pastLen : 0;
+  const feeds: Record<string, HostTensor> = { input_ids: int64(fresh, [1, fresh.length]) };
+  if (s.wants.has('attention_mask')) feeds['attention_mask'] = int64(new Array<number>(start + fresh.length).fill(1), [1, start + fresh.length]);
+  if (s.wants.has('position_ids')) feeds['position_ids'] = int64(fresh.map((_, i) => start + i), [1, fresh.length]);
+  Object.assign(feeds, s.past);
+  const result = await session.run(feeds);
+  const logits = result['logits'];
+  if (!logits) throw new UsageError('the model returned no logits');
+  const next = pickToken(lastLogits(logits), s.sampling, s.rand);
+  if (cached) {
+    const np: Record<string, HostTensor> = {};
+    for (const n of s.layout.names) {
+      np[n.key] = result[n.presentKey]!;
+      np[n.value] = result[n.presentValue]!;
+    }
+    s.past = np;
+    s.pastLen = start + fresh.length;
+  }
+  return next;
+}
+
+export async function prefillSequence(session: Session, prompt: readonly number[], opts: { maxTokens: number; sampling: Sampling; stop: ReadonlySet<number> }): Promise<Sequence> {
+  if (prompt.length === 0) throw new UsageError('the prompt is empty after tokenization');
+  const layout = cacheLayout(session);
+  const state: SequenceState = { layout, wants: new Set(session.inputs.map((i) => i.name)), ids: [...prompt], past: emptyCache(layout), pastLen: 0, pending: undefined, rand: seededRandom(opts.sampling.seed), sampling: opts.sampling, stop: opts.stop, maxTokens: opts.maxTokens };
+  const t0 = performance.now();
+  if (opts.maxTokens > 0) state.pending = await forward(session, state);
+  const seq: Sequence = { promptTokens: prompt.length, generated: [], done: opts.maxTokens <= 0, prefillMs: performance.now() - t0, state };
+  if (seq.done) seq.finish = 'length';
+  return seq;
+}
+
+/** Emits the pending token (undefined when the sequence ends on a stop token) and computes the next. */
+export async function stepSequence(session: Session, seq: Sequence): Promise<{ token: number | undefined; done: boolean }> {
+  const s = seq.state;
+  if (seq.done || s.pending === undefined) return { token: undefined, done: true };
+  const token = s.pending;
+  s.pending = undefined;
+  if (s.stop.has(token)) {
+    seq.done = true;
+    seq.finish = 'stop';
+    return { token: undefined, done: true };
+  }
+  s.ids.push(token);
+  seq.generated.push(token);
+  if (seq.generated.length >= s.maxTokens) {
+    seq.done = true;
+    seq.finish = 'length';
+    return { token, done: true };
+  }
+  s.pending = await forward(session, s);
+  return { token, done: false };
+}
