@@ -16,6 +16,8 @@ import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { registerV2Routes } from './routes/v2.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { EventHub } from './events.js';
+import type { PipelineService } from './pipelines.js';
+import { registerOpenAiRoutes } from './routes/openai.js';
 
 export interface ServerOptions {
   registry: ModelRegistry;
@@ -29,6 +31,8 @@ export interface ServerOptions {
   /** Interval of the stats events on /v1/events, ms. */
   statsIntervalMs?: number;
   events: EventHub;
+  /** Models served through task pipelines (the OpenAI routes); absent: those routes are not registered. */
+  pipelines?: PipelineService | undefined;
   /** Placement of devices that were asked for but are unusable, with their reasons. */
   unavailableDevices?: () => { device: string; reason: string }[];
 }
@@ -112,6 +116,7 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
 
   registerV2Routes(app, opts, state);
   registerAdminRoutes(app, opts, state);
+  if (opts.pipelines) registerOpenAiRoutes(app, opts.pipelines, () => opts.registry.names());
 
   app.get('/openapi.json', { config: { hidden: true } }, async (_req, reply) => reply.type('application/json').send(JSON.stringify(buildOpenApi(routes, opts.serverVersion))));
   app.addHook('preClose', async () => {

@@ -22,6 +22,8 @@ export interface LaneExecutorOptions {
   onCrash?: (e: { lane: string; reason: string; restarts: number }) => void;
   onRestart?: (e: { lane: string; instances: number; ms: number; error?: string }) => void;
   onStderr?: (line: string) => void;
+  /** Job modules the lane imports at start (the server's 'pipeline' kind). */
+  jobModules?: string[];
   /** Restarts allowed per minute before the lane is left down (a model that crashes it every time). */
   maxRestartsPerMinute?: number;
 }
@@ -36,6 +38,10 @@ export class LaneExecutor implements ModelExecutor {
 
   constructor(private readonly opts: LaneExecutorOptions) {}
 
+  get target(): RuntimeTarget {
+    return this.opts.target;
+  }
+
   /** The lane's process id (tests kill it to check crash handling). */
   get pid(): number | undefined {
     return this.lane?.pid;
@@ -45,6 +51,7 @@ export class LaneExecutor implements ModelExecutor {
     const o: LaneOptions = { name: this.opts.name, target: this.opts.target, host: this.opts.host ?? 'process', instancesConcurrent: true };
     if (this.opts.baseEnv) o.baseEnv = this.opts.baseEnv;
     if (this.opts.onStderr) o.onStderr = this.opts.onStderr;
+    if (this.opts.jobModules) o.jobModules = this.opts.jobModules;
     return o;
   }
 
@@ -105,6 +112,17 @@ export class LaneExecutor implements ModelExecutor {
     return lane.runTransfer(instance, feeds);
   }
 
+  /** A job on the lane (restarted first if it died); `generation` changes with every restart. */
+  async job<T>(kind: string, payload: unknown, onEvent?: (e: unknown) => void, signal?: AbortSignal): Promise<T> {
+    const lane = await this.ready();
+    return lane.job<T>(kind, payload, onEvent, signal ? { signal } : {});
+  }
+
+  /** Changes when the lane is restarted (what was opened in the old one is gone). */
+  get generation(): number | undefined {
+    return this.lane?.pid;
+  }
+
   async unload(instance: string): Promise<void> {
     this.loaded.delete(instance);
     if (this.lane?.alive) await this.lane.unload(instance);
@@ -117,3 +135,6 @@ export class LaneExecutor implements ModelExecutor {
     await this.lane?.close();
   }
 }
+
+/** The module that registers the 'pipeline' job kind, for LaneExecutorOptions.jobModules. */
+export const PIPELINE_JOB_MODULE = new URL(import.meta.url.endsWith('.ts') ? './pipeline-job.ts' : './pipeline-job.js', import.meta.url).href;

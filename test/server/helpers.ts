@@ -9,6 +9,7 @@ import { ModelRegistry, type ServeEvent } from '../../src/core/serve/registry.js
 import { embeddedModel } from '../../src/core/hub/embedded.js';
 import { startServer, forwardEvents, type RunningServer, type StartOptions } from '../../src/server/start.js';
 import { EventHub } from '../../src/server/events.js';
+import type { PipelineService } from '../../src/server/pipelines.js';
 
 export const TINY = embeddedModel('tiny-convnet').build();
 export const MLP = embeddedModel('probe-mlp').build();
@@ -51,6 +52,7 @@ export async function startTestServer(opts: {
   server?: Partial<StartOptions>;
   /** The executor the models run on (default: sessions in this process, counted). */
   executor?: ModelExecutor;
+  pipelines?: PipelineService;
 }): Promise<TestServer> {
   const counting = new CountingExecutor(CPU_TARGET);
   const executor = opts.executor ?? counting;
@@ -70,7 +72,7 @@ export async function startTestServer(opts: {
   for (const m of opts.models ?? []) registry.add({ name: m.name, kind: 'file', path: m.path, settings: settingsFor(defaults, m.settings) });
   if (opts.repository) await registry.scan();
   for (const n of registry.names()) await registry.load(n).catch(() => undefined);
-  const server = await startServer(registry, { host: '127.0.0.1', port: 0, maxBodyBytes: 8 * 1024 * 1024, requestTimeoutMs: 0, serverVersion: 'test', events: hub, ...opts.server }, { ready: true, closing: false });
+  const server = await startServer(registry, { host: '127.0.0.1', port: 0, maxBodyBytes: 8 * 1024 * 1024, requestTimeoutMs: 0, serverVersion: 'test', events: hub, pipelines: opts.pipelines, ...opts.server }, { ready: true, closing: false });
   return {
     server,
     registry,

@@ -2,13 +2,14 @@
  * `aivmm serve`: flags and config file → a model registry → the HTTP server; runs until SIGTERM/SIGINT,
  * then drains (up to --drain-timeout) and exits 0. A second signal exits at once (130).
  */
-import { readFile } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { resolvePaths } from '../../core/config/paths.js';
 import { ConfigError, UsageError, errorMessage } from '../../core/errors.js';
 import { DEFAULT_SETTINGS, parseDuration, parseInstances, parseServeConfig, parseSize, settingsFor, type ModelSettings, type ServeConfig } from '../../core/serve/config.js';
 import { ModelRegistry } from '../../core/serve/registry.js';
 import { checkModelName } from '../../core/serve/repository.js';
+import type { TaskPlan } from '../../core/tasks/plan.js';
 import type { CliContext } from '../context.js';
 import { resolveModelArg } from '../model-arg.js';
 import { aivmmVersion } from '../version.js';
@@ -101,12 +102,22 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   const wanted: { name?: string; model: string | undefined }[] = models.map(splitNamed);
   for (const m of config.models) if (m.model) wanted.push({ name: m.name, model: m.model });
   if (!wanted.length && !repository) wanted.push({ model: undefined });
+  const [{ findAlias }, { EMBEDDED_MODELS }, { planTask }] = await Promise.all([import('../../core/hub/catalog.js'), import('../../core/hub/embedded.js'), import('../../core/tasks/plan.js')]);
+  const planned: { name: string; plan: TaskPlan; device: string; settings: ModelSettings; tensors: boolean }[] = [];
   for (const w of wanted) {
     const resolved = await resolveModelArg(ctx, w.model, cacheDir);
     const name = checkModelName(w.name ?? (resolved.embedded ? resolved.name : basename(resolved.name).replace(/\.onnx$/i, '')));
     const { name: _n, model: _m, ...own } = configured.get(name) ?? { name };
     const settings = settingsFor(defaults, own);
-    explicit.push({ name, path: resolve(resolved.path), settings });
+    const entry = w.model ? findAlias(w.model) : undefined;
+    const embedded = EMBEDDED_MODELS[resolved.name];
+    const plan = await planTask({ model: resolve(resolved.path), modelName: name, ...(entry ? { catalogEntry: entry } : {}), ...(embedded ? { embedded: { task: embedded.task } } : {}) });
+    // Text models are served through their pipeline (OpenAI routes); a model of unknown task both ways.
+    // A model of unknown task with a tokenizer beside it is taken for a text model (no tensor warm-up on it).
+    const besideTokenizer = !plan.task && (await Promise.all([dirname(resolved.path), dirname(dirname(resolved.path))].map((d) => stat(join(d, 'tokenizer.json')).then(() => true, () => false)))).some(Boolean);
+    const textOnly = besideTokenizer || plan.task === 'text-generation' || plan.task === 'sentence-embeddings' || plan.task === 'automatic-speech-recognition';
+    planned.push({ name, plan, device: Object.keys(settings.instances)[0] ?? 'CPU', settings, tensors: !textOnly });
+    if (!textOnly) explicit.push({ name, path: resolve(resolved.path), settings });
   }
   const overrides = new Map<string, ModelSettings>();
   for (const { name, model, ...own } of config.models) if (!model) overrides.set(name, settingsFor(defaults, own));
@@ -122,8 +133,9 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
     makeExecutor: async (target, device) => {
       // One long-lived worker lane (a child process pinned to the device) per device: the HTTP event
       // loop never runs inference, and a native crash takes down the lane, not the server.
-      const { LaneExecutor } = await import('../../server/lane-executor.js');
+      const { LaneExecutor, PIPELINE_JOB_MODULE } = await import('../../server/lane-executor.js');
       return new LaneExecutor({
+        jobModules: [PIPELINE_JOB_MODULE],
         name: `${device} ${target.runtime === 'onnxruntime' ? `ort-${target.provider}` : 'openvino'}`,
         target,
         baseEnv: env,
@@ -150,12 +162,15 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
     },
   });
   for (const m of explicit) registry.add({ name: m.name, kind: 'file', path: m.path, settings: m.settings });
+  const { PipelineService } = await import('../../server/pipelines.js');
+  const pipelines = new PipelineService((d) => factory.executorFor(d));
+  for (const p of planned) pipelines.add({ name: p.name, plan: p.plan, device: p.device, maxQueue: p.settings.maxQueue, ...(p.settings.threads ? { threads: p.settings.threads } : {}) });
   if (repository) await registry.scan();
 
   const state = { ready: false, closing: false };
   const server = await startServer(
     registry,
-    { host, port, apiKey, maxBodyBytes, requestTimeoutMs, serverVersion: aivmmVersion(), pollMs, events, unavailableDevices: () => factory.unavailable() },
+    { host, port, apiKey, maxBodyBytes, requestTimeoutMs, serverVersion: aivmmVersion(), pollMs, events, pipelines, unavailableDevices: () => factory.unavailable() },
     state,
   );
   const failures: string[] = [];
@@ -163,7 +178,8 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
     await registry.load(name).catch((err) => failures.push(`${name}: ${errorMessage(err)}`));
   }
   for (const f of failures) ctx.io.stderr.write(`warning: ${f}\n`);
-  if (registry.names().length > 0 && failures.length === registry.names().length) {
+  const textModels = planned.filter((p) => !p.tensors).length;
+  if (registry.names().length > 0 && failures.length === registry.names().length && textModels === 0) {
     await server.close(0);
     await factory.closeAll();
     throw new UsageError(`no model could be loaded (${failures.join('; ')})`, 'check the model files (`aivmm run <model>` loads one alone)');
@@ -176,6 +192,7 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   } else {
     ctx.io.stdout.write(`aivmm serve: listening on ${server.url}\n`);
     for (const e of index) ctx.io.stdout.write(`  ${e.name}${e.version ? ` v${e.version}` : ''}: ${e.state}${e.reason ? ` (${e.reason})` : ''}\n`);
+    for (const p of planned.filter((x) => !x.tensors)) ctx.io.stdout.write(`  ${p.name}: ${p.plan.task ?? "text model (task from the model when opened)"} (OpenAI routes under ${server.url}/v1, opened on first use)\n`);
     ctx.io.stdout.write(`  try: curl ${server.url}/v2/models/${index[0]?.name ?? '<name>'}\n`);
   }
 
