@@ -301,6 +301,16 @@ docs/serve.md: endpoints, binary tensors, config file, back-pressure (503 + Retr
       await serveCommand(ctx, models, opts);
     });
 
+  program
+    .command('ps')
+    .description('what a running `aivmm serve` holds: models, state, devices, queues, lanes and memory')
+    .option('--server <url>', 'the server (default: AIVMM_SERVER or http://127.0.0.1:8080)')
+    .option('--api-key <key>', 'bearer token (also: AIVMM_API_KEY)')
+    .action(async (opts: import('./commands/ps.js').PsFlags) => {
+      const { psCommand } = await import('./commands/ps.js');
+      await psCommand(ctx, opts);
+    });
+
   return { program, context: () => ctx };
 }
 

@@ -35,6 +35,8 @@ export interface ServerOptions {
   pipelines?: PipelineService | undefined;
   /** Placement of devices that were asked for but are unusable, with their reasons. */
   unavailableDevices?: () => { device: string; reason: string }[];
+  /** The worker lanes (device, backend, pid, memory) for /v1/ps. */
+  lanes?: () => Promise<{ device: string; backend: string; pid?: number; rssBytes?: number; instances?: number }[]>;
 }
 
 /** Raw tensor bytes after the JSON header of a binary-extension request. */

@@ -27,6 +27,8 @@ export interface DeviceFactoryOptions {
 export interface DeviceFactory {
   executorFor(device: string): Promise<DeviceExecutor>;
   unavailable(): { device: string; reason: string }[];
+  /** Each started executor's device, placement and (for lanes) pid and memory. */
+  lanes(): Promise<{ device: string; backend: string; pid?: number; rssBytes?: number; instances?: number }[]>;
   closeAll(): Promise<void>;
 }
 
@@ -74,6 +76,16 @@ export function deviceFactory(opts: DeviceFactoryOptions): DeviceFactory {
       return p;
     },
     unavailable: () => [...failed].map(([device, reason]) => ({ device, reason })),
+    async lanes() {
+      const out: { device: string; backend: string; pid?: number; rssBytes?: number; instances?: number }[] = [];
+      for (const p of made.values()) {
+        const d = await p.catch(() => undefined);
+        if (!d) continue;
+        const st = await (d.executor as { stats?: () => Promise<{ pid: number; rssBytes: number; instances: number } | undefined> }).stats?.().catch(() => undefined);
+        out.push({ device: d.placement.device, backend: d.placement.backend, ...(st ? { pid: st.pid, rssBytes: st.rssBytes, instances: st.instances } : {}) });
+      }
+      return out;
+    },
     async closeAll(): Promise<void> {
       const all = await Promise.allSettled([...made.values()]);
       made.clear();

@@ -123,6 +123,13 @@ export class LaneExecutor implements ModelExecutor {
     return this.lane?.pid;
   }
 
+  /** The lane's pid, memory and instances; undefined while it is down. */
+  async stats(): Promise<{ lane: string; pid: number; rssBytes: number; instances: number } | undefined> {
+    if (!this.lane?.alive) return undefined;
+    const s = await this.lane.stats();
+    return { lane: this.opts.name, pid: s.pid, rssBytes: s.rssBytes, instances: s.instances.length };
+  }
+
   async unload(instance: string): Promise<void> {
     this.loaded.delete(instance);
     if (this.lane?.alive) await this.lane.unload(instance);

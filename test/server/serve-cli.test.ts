@@ -18,6 +18,7 @@ const ajv = new Ajv({ allErrors: true, strict: false });
 const validateServe = ajv.compile(schema('serve-1.schema.json'));
 const validateIndex = ajv.compile(schema('serve-index-1.schema.json'));
 const validateError = ajv.compile(schema('error-1.schema.json'));
+const validatePs = ajv.compile(schema('ps-1.schema.json'));
 
 test('aivmm serve --port 0 --json: one ready line, health, inference, SIGTERM exits 0', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = await tmp();
@@ -47,6 +48,16 @@ test('aivmm serve --port 0 --json: one ready line, health, inference, SIGTERM ex
     assert.ok(validateIndex(idx), ajv.errorsText(validateIndex.errors));
     const placement = (await (await fetch(`${url}/v1/placement`)).json()) as { models: { placement: { device: string; backend: string }[] }[] };
     assert.deepEqual([placement.models[0]?.placement[0]?.device, placement.models[0]?.placement[0]?.backend], ['CPU', 'ort-cpu']);
+    // aivmm ps against it (a real process talking to the real server)
+    const ps = spawnCli(['ps', '--server', url, '--json']);
+    assert.equal(ps.code, 0, ps.stderr);
+    const psDoc = JSON.parse(ps.stdout) as { data: { models: { name: string; queue?: { success: number } }[]; lanes: { pid?: number; rssBytes?: number }[] } };
+    assert.ok(validatePs(psDoc), ajv.errorsText(validatePs.errors));
+    assert.equal(psDoc.data.models[0]?.name, 'tiny-convnet');
+    assert.ok((psDoc.data.models[0]?.queue?.success ?? 0) >= 1);
+    assert.ok((psDoc.data.lanes[0]?.rssBytes ?? 0) > 0, 'the lane reports its memory');
+    const plain = spawnCli(['ps', '--server', url]);
+    assert.match(plain.stdout, /tiny-convnet\s+1\s+READY\s+CPU ort-cpu/);
     child.kill('SIGTERM');
     assert.equal(await exited, 0, err);
     assert.match(err, /SIGTERM, draining/);
@@ -71,6 +82,9 @@ test('aivmm serve refuses a non-loopback host without an API key (exit 2) and a 
     assert.match(r.stderr, /models\.tiny: unknown key 'max_qeue'/);
     r = spawnCli(['serve', 'no-such-model.onnx', '--port', '0'], { AIVMM_CACHE_DIR: dir });
     assert.equal(r.code, 5, r.stderr);
+    r = spawnCli(['ps', '--server', 'http://127.0.0.1:9']);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /no aivmm server answers at http:\/\/127\.0\.0\.1:9/);
   } finally {
     await cleanup();
   }

@@ -170,7 +170,7 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   const state = { ready: false, closing: false };
   const server = await startServer(
     registry,
-    { host, port, apiKey, maxBodyBytes, requestTimeoutMs, serverVersion: aivmmVersion(), pollMs, events, pipelines, unavailableDevices: () => factory.unavailable() },
+    { host, port, apiKey, maxBodyBytes, requestTimeoutMs, serverVersion: aivmmVersion(), pollMs, events, pipelines, unavailableDevices: () => factory.unavailable(), lanes: () => factory.lanes() },
     state,
   );
   const failures: string[] = [];

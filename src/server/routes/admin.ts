@@ -54,6 +54,17 @@ export function registerAdminRoutes(app: FastifyInstance, opts: ServerOptions, _
     return json(reply, 200, placement([name]));
   });
 
+  app.get('/v1/ps', { schema: { summary: 'What runs: models with state, placement and queue counters; worker lanes with pid and memory (aivmm ps)', tags: ['aivmm'] } }, async (_req, reply) => {
+    const stats = new Map(reg.stats().map((s) => [`${s.name}@${s.version}`, s]));
+    const models = reg.index().map((e) => {
+      const v = e.version && e.state === 'READY' ? reg.served(e.name).find((x) => String(x.version) === e.version) : undefined;
+      const st = stats.get(`${e.name}@${e.version}`);
+      return { ...e, ...(v ? { devices: v.placement.map((p) => `${p.device} ${p.backend}`), instances: v.instances.size } : {}), ...(st ? { queue: { pending: st.inference_stats.pending, running: st.inference_stats.running, success: st.inference_stats.success, failure: st.inference_stats.failure, rejected: st.inference_stats.rejected } } : {}) };
+    });
+    const mem = process.memoryUsage();
+    return json(reply, 200, { models, pipelines: opts.pipelines?.list() ?? [], lanes: (await opts.lanes?.()) ?? [], server: { pid: process.pid, rssBytes: mem.rss, uptimeS: Math.round(process.uptime()), version: opts.serverVersion } });
+  });
+
   app.get(
     '/v1/events',
     { schema: { summary: 'Server-Sent Events: model (load/unload/state), placement, and stats every few seconds', tags: ['aivmm'], 'x-responses': { 200: { description: 'text/event-stream' } } } },
