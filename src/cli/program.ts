@@ -271,6 +271,49 @@ Examples:
       await runCommand(ctx, model, opts);
     });
 
+  program
+    .command('serve [models...]')
+    .description('serve models over HTTP: KServe v2 (JSON + binary tensors), model repository with hot reload, placement, events')
+    .option('--model-repository <dir>', 'serve DIR/<name>/<version>/model.onnx (hot reload by polling)')
+    .option('--config <file>', 'aivmm.yaml: server settings and per-model device, instances, max_queue, timeout, keep_alive, version_policy')
+    .option('--host <addr>', 'address to bind (beyond loopback an API key is required)', undefined)
+    .option('-p, --port <n>', 'port (0: any free port)')
+    .option('-d, --device <ids>', 'device for the models: CPU, GPU.0, NPU, … (comma-separated: the first is the default)')
+    .option('--api-key <key>', 'bearer token required for everything but health (also: AIVMM_API_KEY)')
+    .option('--instances <n>', 'instances (sessions) per model on its device', undefined)
+    .option('--max-queue <n>', 'requests waiting per model before 503 + Retry-After (default 64)')
+    .option('--request-timeout <time>', 'default per-request deadline, e.g. 30s (default: none)')
+    .option('--keep-alive <time>', 'unload a model after this long without requests; the next request loads it again (default: never)')
+    .option('--poll <time>', 'polling interval for hot reload of the repository and model files (default 2s; 0: off)')
+    .option('--drain-timeout <time>', 'on SIGTERM/SIGINT, how long queued work may take before it is failed', '10s')
+    .option('--max-body <size>', 'largest request body, e.g. 64MB (413 past it)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ aivmm serve                                        the embedded model on 127.0.0.1:8080
+  $ aivmm serve model.onnx yolov8n --port 9000
+  $ aivmm serve --model-repository ./models --json     one JSON line with the address once ready
+  $ curl localhost:8080/v2/health/ready
+  $ curl localhost:8080/v2/models/mobilenetv2-seeded
+
+docs/serve.md: endpoints, binary tensors, config file, back-pressure (503 + Retry-After), shutdown.`,
+    )
+    .action(async (models: string[], opts: import('./commands/serve.js').ServeFlags) => {
+      const { serveCommand } = await import('./commands/serve.js');
+      await serveCommand(ctx, models, opts);
+    });
+
+  program
+    .command('ps')
+    .description('what a running `aivmm serve` holds: models, state, devices, queues, lanes and memory')
+    .option('--server <url>', 'the server (default: AIVMM_SERVER or http://127.0.0.1:8080)')
+    .option('--api-key <key>', 'bearer token (also: AIVMM_API_KEY)')
+    .action(async (opts: import('./commands/ps.js').PsFlags) => {
+      const { psCommand } = await import('./commands/ps.js');
+      await psCommand(ctx, opts);
+    });
+
   return { program, context: () => ctx };
 }
 

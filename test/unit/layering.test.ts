@@ -85,5 +85,6 @@ test('src/core stays pure: it never imports the runtime, cli, ui or server layer
 
 test('composition roots: cli and server may import core and runtime; the server never imports cli or ui', () => {
   assert.deepEqual(crossings('server', ['core', 'runtime']), []);
-  assert.deepEqual(crossings('cli', ['core', 'runtime', 'ui']), []);
+  // `aivmm serve` is the one command that starts the server: only its command file may import it.
+  assert.deepEqual(crossings('cli', ['core', 'runtime', 'ui']).filter((c) => !c.startsWith('cli/commands/serve.ts: imports ../../server/')), []);
 });

@@ -1,0 +1,221 @@
+/**
+ * `aivmm serve`: flags and config file → a model registry → the HTTP server; runs until SIGTERM/SIGINT,
+ * then drains (up to --drain-timeout) and exits 0. A second signal exits at once (130).
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { resolvePaths } from '../../core/config/paths.js';
+import { ConfigError, UsageError, errorMessage } from '../../core/errors.js';
+import { DEFAULT_SETTINGS, parseDuration, parseInstances, parseServeConfig, parseSize, settingsFor, type ModelSettings, type ServeConfig } from '../../core/serve/config.js';
+import { ModelRegistry } from '../../core/serve/registry.js';
+import { checkModelName } from '../../core/serve/repository.js';
+import type { TaskPlan } from '../../core/tasks/plan.js';
+import type { CliContext } from '../context.js';
+import { resolveModelArg } from '../model-arg.js';
+import { aivmmVersion } from '../version.js';
+
+export interface ServeFlags {
+  modelRepository?: string;
+  config?: string;
+  host?: string;
+  port?: string;
+  device?: string;
+  apiKey?: string;
+  poll?: string;
+  requestTimeout?: string;
+  drainTimeout?: string;
+  maxBody?: string;
+  maxQueue?: string;
+  instances?: string;
+  keepAlive?: string;
+}
+
+export const SERVE_SCHEMA = 'aivmm/serve@1';
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost|\[::1\])$/i;
+
+function flagNumber(v: string | undefined, flag: string, min = 0): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`invalid ${flag} '${v}'`, `give an integer ≥ ${min}`);
+  return n;
+}
+
+function flagDuration(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return parseDuration(v, flag);
+  } catch (err) {
+    throw new UsageError(errorMessage(err), 'e.g. 500ms, 10s, 5m');
+  }
+}
+
+/** "name=model" names a model explicitly; otherwise the name is the alias, embedded name or file stem. */
+function splitNamed(arg: string): { name?: string; model: string } {
+  const m = /^([A-Za-z0-9_][A-Za-z0-9_.-]*)=(.+)$/.exec(arg);
+  return m ? { name: m[1] as string, model: m[2] as string } : { model: arg };
+}
+
+export async function serveCommand(ctx: CliContext, models: string[], opts: ServeFlags): Promise<void> {
+  const env = ctx.io.env;
+  let config: ServeConfig = { models: [] };
+  const configPath = opts.config ?? env['AIVMM_SERVE_CONFIG'];
+  if (configPath) {
+    const text = await readFile(configPath, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new ConfigError(`cannot read ${configPath}: ${err.code ?? errorMessage(err)}`);
+    });
+    config = parseServeConfig(text, configPath);
+  }
+  const host = opts.host ?? config.host ?? '127.0.0.1';
+  const port = flagNumber(opts.port, '--port') ?? config.port ?? 8080;
+  if (port > 65535) throw new UsageError(`invalid --port '${port}'`, 'give 0 (any free port) to 65535');
+  const apiKey = opts.apiKey ?? env['AIVMM_API_KEY'] ?? undefined;
+  if (!LOOPBACK.test(host) && !apiKey) {
+    throw new UsageError(`--host ${host} would expose the server beyond this machine without an API key`, 'set --api-key <secret> or AIVMM_API_KEY (clients send Authorization: Bearer <secret>), or bind 127.0.0.1');
+  }
+  const device = opts.device ?? config.device ?? 'CPU';
+  const devices = device.split(',').map((d) => d.trim()).filter(Boolean);
+  const defaultDevice = devices[0]?.toLowerCase() === 'auto' ? 'CPU' : (devices[0] ?? 'CPU');
+  const instancesFlag = flagNumber(opts.instances, '--instances', 1);
+  const defaults: ModelSettings = settingsFor(DEFAULT_SETTINGS, {
+    instances: parseInstances(instancesFlag ?? 1, 'flags', defaultDevice),
+    maxQueue: flagNumber(opts.maxQueue, '--max-queue') ?? config.maxQueue ?? DEFAULT_SETTINGS.maxQueue,
+    keepAliveMs: flagDuration(opts.keepAlive, '--keep-alive') ?? config.keepAliveMs ?? 0,
+  });
+  const repository = opts.modelRepository ?? config.modelRepository;
+  const pollMs = flagDuration(opts.poll, '--poll') ?? config.pollMs ?? 2000;
+  const requestTimeoutMs = flagDuration(opts.requestTimeout, '--request-timeout') ?? config.requestTimeoutMs ?? 0;
+  const drainMs = flagDuration(opts.drainTimeout, '--drain-timeout') ?? config.drainTimeoutMs ?? 10_000;
+  let maxBodyBytes = config.maxBodyBytes ?? 64 * 1024 * 1024;
+  if (opts.maxBody !== undefined) {
+    try {
+      maxBodyBytes = parseSize(opts.maxBody, '--max-body');
+    } catch (err) {
+      throw new UsageError(errorMessage(err));
+    }
+  }
+
+  // Which models: the arguments, the config's models with a source, or (neither, no repository) the embedded default.
+  const { cacheDir } = resolvePaths(env);
+  const configured = new Map(config.models.map((m) => [m.name, m]));
+  const explicit: { name: string; path: string; settings: ModelSettings }[] = [];
+  const wanted: { name?: string; model: string | undefined }[] = models.map(splitNamed);
+  for (const m of config.models) if (m.model) wanted.push({ name: m.name, model: m.model });
+  if (!wanted.length && !repository) wanted.push({ model: undefined });
+  const [{ findAlias }, { EMBEDDED_MODELS }, { planTask }] = await Promise.all([import('../../core/hub/catalog.js'), import('../../core/hub/embedded.js'), import('../../core/tasks/plan.js')]);
+  const planned: { name: string; plan: TaskPlan; device: string; settings: ModelSettings; tensors: boolean }[] = [];
+  for (const w of wanted) {
+    const resolved = await resolveModelArg(ctx, w.model, cacheDir);
+    const name = checkModelName(w.name ?? (resolved.embedded ? resolved.name : basename(resolved.name).replace(/\.onnx$/i, '')));
+    const { name: _n, model: _m, ...own } = configured.get(name) ?? { name };
+    const settings = settingsFor(defaults, own);
+    const entry = w.model ? findAlias(w.model) : undefined;
+    const embedded = EMBEDDED_MODELS[resolved.name];
+    const plan = await planTask({ model: resolve(resolved.path), modelName: name, ...(entry ? { catalogEntry: entry } : {}), ...(embedded ? { embedded: { task: embedded.task } } : {}) });
+    // Text models are served through their pipeline (OpenAI routes); a model of unknown task both ways.
+    // A model of unknown task with a tokenizer beside it is taken for a text model (no tensor warm-up on it).
+    const besideTokenizer = !plan.task && (await Promise.all([dirname(resolved.path), dirname(dirname(resolved.path))].map((d) => stat(join(d, 'tokenizer.json')).then(() => true, () => false)))).some(Boolean);
+    const textOnly = besideTokenizer || plan.task === 'text-generation' || plan.task === 'sentence-embeddings' || plan.task === 'automatic-speech-recognition';
+    planned.push({ name, plan, device: Object.keys(settings.instances)[0] ?? 'CPU', settings, tensors: !textOnly });
+    if (!textOnly) explicit.push({ name, path: resolve(resolved.path), settings });
+  }
+  const overrides = new Map<string, ModelSettings>();
+  for (const { name, model, ...own } of config.models) if (!model) overrides.set(name, settingsFor(defaults, own));
+
+  const [{ startServer, forwardEvents }, { EventHub }, { deviceFactory }] = await Promise.all([import('../../server/start.js'), import('../../server/events.js'), import('../../server/devices.js')]);
+  const events = new EventHub();
+  const forward = forwardEvents(events);
+  const factory = deviceFactory({
+    discover: async () => {
+      const { listDevices, nodeHost } = await import('../../core/devices/index.js');
+      return listDevices({ host: nodeHost(env, env['AIVMM_SYSROOT'] || '/'), cacheDir });
+    },
+    makeExecutor: async (target, device) => {
+      // One long-lived worker lane (a child process pinned to the device) per device: the HTTP event
+      // loop never runs inference, and a native crash takes down the lane, not the server.
+      const { LaneExecutor, PIPELINE_JOB_MODULE } = await import('../../server/lane-executor.js');
+      return new LaneExecutor({
+        jobModules: [PIPELINE_JOB_MODULE],
+        name: `${device} ${target.runtime === 'onnxruntime' ? `ort-${target.provider}` : 'openvino'}`,
+        target,
+        baseEnv: env,
+        onCrash: (e) => {
+          ctx.io.stderr.write(`warning: ${e.reason}; restarting the lane\n`);
+          events.publish({ type: 'lane', state: 'crashed', lane: e.lane, reason: e.reason, at: Date.now() });
+        },
+        onRestart: (e) => {
+          ctx.log(`lane ${e.lane} restarted in ${Math.round(e.ms)} ms with ${e.instances} instance(s)${e.error ? ` (reload failed: ${e.error})` : ''}`);
+          events.publish({ type: 'lane', state: 'restarted', lane: e.lane, instances: e.instances, at: Date.now(), ...(e.error ? { error: e.error } : {}) });
+        },
+        onStderr: (line) => ctx.log(`lane ${device}: ${line}`),
+      });
+    },
+  });
+  const registry = new ModelRegistry({
+    executorFor: (d) => factory.executorFor(d),
+    repository,
+    defaults,
+    overrides,
+    onEvent: (e) => {
+      forward(e);
+      if (e.type === 'model') ctx.log(`${e.model} v${e.version}: ${e.state}${e.reason ? ` (${e.reason})` : ''}`);
+    },
+  });
+  for (const m of explicit) registry.add({ name: m.name, kind: 'file', path: m.path, settings: m.settings });
+  const { PipelineService } = await import('../../server/pipelines.js');
+  const pipelines = new PipelineService((d) => factory.executorFor(d));
+  for (const p of planned) pipelines.add({ name: p.name, plan: p.plan, device: p.device, maxQueue: p.settings.maxQueue, ...(p.settings.threads ? { threads: p.settings.threads } : {}) });
+  if (repository) await registry.scan();
+
+  const state = { ready: false, closing: false };
+  const server = await startServer(
+    registry,
+    { host, port, apiKey, maxBodyBytes, requestTimeoutMs, serverVersion: aivmmVersion(), pollMs, events, pipelines, unavailableDevices: () => factory.unavailable(), lanes: () => factory.lanes() },
+    state,
+  );
+  const failures: string[] = [];
+  for (const name of registry.names()) {
+    await registry.load(name).catch((err) => failures.push(`${name}: ${errorMessage(err)}`));
+  }
+  for (const f of failures) ctx.io.stderr.write(`warning: ${f}\n`);
+  const textModels = planned.filter((p) => !p.tensors).length;
+  if (registry.names().length > 0 && failures.length === registry.names().length && textModels === 0) {
+    await server.close(0);
+    await factory.closeAll();
+    throw new UsageError(`no model could be loaded (${failures.join('; ')})`, 'check the model files (`aivmm run <model>` loads one alone)');
+  }
+  state.ready = true;
+
+  const index = registry.index();
+  if (ctx.flags.json) {
+    ctx.io.stdout.write(`${JSON.stringify({ schema: SERVE_SCHEMA, ok: true, data: { url: server.url, host: server.host, port: server.port, models: index, pid: process.pid }, warnings: failures })}\n`);
+  } else {
+    ctx.io.stdout.write(`aivmm serve: listening on ${server.url}\n`);
+    for (const e of index) ctx.io.stdout.write(`  ${e.name}${e.version ? ` v${e.version}` : ''}: ${e.state}${e.reason ? ` (${e.reason})` : ''}\n`);
+    for (const p of planned.filter((x) => !x.tensors)) ctx.io.stdout.write(`  ${p.name}: ${p.plan.task ?? "text model (task from the model when opened)"} (OpenAI routes under ${server.url}/v1, opened on first use)\n`);
+    ctx.io.stdout.write(`  try: curl ${server.url}/v2/models/${index[0]?.name ?? '<name>'}\n`);
+  }
+
+  await new Promise<void>((done) => {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      signals++;
+      if (signals > 1) {
+        ctx.io.stderr.write(`aivmm serve: ${sig} again, exiting now\n`);
+        process.exit(130); // the second signal does not wait for anything
+      }
+      ctx.io.stderr.write(`aivmm serve: ${sig}, draining (up to ${Math.round(drainMs / 1000)} s; ${sig} again exits now)\n`);
+      void server
+        .close(drainMs)
+        .then(() => factory.closeAll())
+        .catch((err) => ctx.io.stderr.write(`warning: shutdown: ${errorMessage(err)}\n`))
+        .finally(() => {
+          process.off('SIGTERM', onSignal);
+          process.off('SIGINT', onSignal);
+          done();
+        });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

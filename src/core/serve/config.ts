@@ -1,0 +1,173 @@
+/**
+ * The serve configuration file (YAML or JSON, `--config aivmm.yaml`): server settings and per-model
+ * settings (device, instances per device, queue limit, timeout, keep_alive, version policy, warm-up).
+ * Flags override the file; the file overrides the defaults below. Unknown keys are refused, so a typo is
+ * an error (exit 3) rather than a silently ignored setting.
+ */
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../errors.js';
+import type { VersionPolicy } from './repository.js';
+import { DEFAULT_POLICY, checkModelName } from './repository.js';
+
+export interface ModelSettings {
+  /** Instances per device, e.g. { CPU: 2 } or { 'GPU.0': 2, CPU: 1 }; requests go to whichever is free. */
+  instances: Record<string, number>;
+  /** Requests allowed to wait per served version before 503. */
+  maxQueue: number;
+  /** Per-request deadline (queue + compute), ms; 0: none. */
+  timeoutMs: number;
+  /** Unload after this long without requests (ms); 0: never (Ollama's keep_alive). */
+  keepAliveMs: number;
+  policy: VersionPolicy;
+  /** One run on zeros per instance before the version is READY. */
+  warmup: boolean;
+  /** Intra-op threads per instance; undefined: the runtime decides. */
+  threads?: number;
+}
+
+export interface ConfiguredModel extends Partial<ModelSettings> {
+  name: string;
+  /** A model argument as the CLI takes it: path, alias, Hub id, embedded name. */
+  model?: string;
+}
+
+export interface ServeConfig {
+  host?: string;
+  port?: number;
+  modelRepository?: string;
+  device?: string;
+  pollMs?: number;
+  requestTimeoutMs?: number;
+  drainTimeoutMs?: number;
+  maxBodyBytes?: number;
+  maxQueue?: number;
+  keepAliveMs?: number;
+  models: ConfiguredModel[];
+}
+
+export const DEFAULT_SETTINGS: Readonly<ModelSettings> = Object.freeze({
+  instances: Object.freeze({ CPU: 1 }) as Record<string, number>,
+  maxQueue: 64,
+  timeoutMs: 0,
+  keepAliveMs: 0,
+  policy: DEFAULT_POLICY,
+  warmup: true,
+});
+
+/** "500ms", "2s", "5m", "1h" or a number of seconds → ms. Negative or "-1": forever (0 here: never expire). */
+export function parseDuration(v: unknown, what: string): number {
+  if (typeof v === 'number' && Number.isFinite(v)) return v < 0 ? 0 : v * 1000;
+  const m = typeof v === 'string' ? /^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(v) : null;
+  if (!m) throw new ConfigError(`${what}: '${String(v)}' is not a duration`, 'write e.g. 500ms, 10s, 5m, 1h (a plain number is seconds)');
+  const n = Number(m[1]);
+  if (n < 0) return 0;
+  const unit = m[2] ?? 's';
+  return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
+}
+
+/** "64MB", "512kB", "1GiB" or a number of bytes. */
+export function parseSize(v: unknown, what: string): number {
+  if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
+  const m = typeof v === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(B|kB|KB|KiB|MB|MiB|GB|GiB)?\s*$/i.exec(v) : null;
+  if (!m) throw new ConfigError(`${what}: '${String(v)}' is not a size`, 'write e.g. 64MB, 512kB or a number of bytes');
+  const u = (m[2] ?? 'B').toLowerCase();
+  const mult: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
+  return Math.round(Number(m[1]) * (mult[u] ?? 1));
+}
+
+function positiveInt(v: unknown, what: string, min = 1): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ConfigError(`${what}: '${String(v)}' must be an integer ≥ ${min}`);
+  return v;
+}
+
+function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], where: string): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) throw new ConfigError(`${where}: unknown key '${k}'`, `allowed: ${allowed.join(', ')}`);
+  }
+}
+
+/** `{CPU: 2}`, a number (on the model's device) or undefined. */
+export function parseInstances(v: unknown, where: string, device = 'CPU'): Record<string, number> {
+  if (typeof v === 'number') return { [device]: positiveInt(v, `${where}.instances`) };
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${where}.instances must be a number or a map of device → count`, 'e.g. instances: {GPU.0: 2, CPU: 1}');
+  const out: Record<string, number> = {};
+  for (const [d, n] of Object.entries(v)) out[d] = positiveInt(n, `${where}.instances.${d}`);
+  if (!Object.keys(out).length) throw new ConfigError(`${where}.instances is empty`);
+  return out;
+}
+
+export function parsePolicy(v: unknown, where: string): VersionPolicy {
+  if (v === 'all') return { all: true };
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    const o = v as Record<string, unknown>;
+    if ('latest' in o) return { latest: positiveInt(o['latest'], `${where}.latest`) };
+    if ('all' in o) return { all: true };
+    if ('specific' in o && Array.isArray(o['specific'])) return { specific: o['specific'].map((n, i) => positiveInt(n, `${where}.specific[${i}]`)) };
+  }
+  throw new ConfigError(`${where}: '${JSON.stringify(v)}' is not a version policy`, 'use {latest: N}, all, or {specific: [1, 3]}');
+}
+
+const MODEL_KEYS = ['model', 'path', 'device', 'instances', 'max_queue', 'timeout', 'keep_alive', 'version_policy', 'warmup', 'threads'] as const;
+const SERVER_KEYS = ['host', 'port', 'model_repository', 'device', 'poll', 'request_timeout', 'drain_timeout', 'max_body', 'max_queue', 'keep_alive'] as const;
+
+/** Parses the text of a config file (YAML, which includes JSON). `file` names it in errors. */
+export function parseServeConfig(text: string, file: string): ServeConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: ${(err as Error).message.split('\n')[0]}`, 'fix the YAML syntax');
+  }
+  if (doc === null || doc === undefined) return { models: [] };
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${file}: the top level must be a map with 'server' and/or 'models'`);
+  const top = doc as Record<string, unknown>;
+  checkKeys(top, ['server', 'models'], file);
+  const out: ServeConfig = { models: [] };
+  const server = (top['server'] ?? {}) as Record<string, unknown>;
+  if (typeof server !== 'object' || Array.isArray(server)) throw new ConfigError(`${file}: 'server' must be a map`);
+  checkKeys(server, SERVER_KEYS, `${file}: server`);
+  const w = `${file}: server`;
+  if (server['host'] !== undefined) out.host = String(server['host']);
+  if (server['port'] !== undefined) out.port = positiveInt(server['port'], `${w}.port`, 0);
+  if (server['model_repository'] !== undefined) out.modelRepository = String(server['model_repository']);
+  if (server['device'] !== undefined) out.device = String(server['device']);
+  if (server['poll'] !== undefined) out.pollMs = parseDuration(server['poll'], `${w}.poll`);
+  if (server['request_timeout'] !== undefined) out.requestTimeoutMs = parseDuration(server['request_timeout'], `${w}.request_timeout`);
+  if (server['drain_timeout'] !== undefined) out.drainTimeoutMs = parseDuration(server['drain_timeout'], `${w}.drain_timeout`);
+  if (server['max_body'] !== undefined) out.maxBodyBytes = parseSize(server['max_body'], `${w}.max_body`);
+  if (server['max_queue'] !== undefined) out.maxQueue = positiveInt(server['max_queue'], `${w}.max_queue`, 0);
+  if (server['keep_alive'] !== undefined) out.keepAliveMs = parseDuration(server['keep_alive'], `${w}.keep_alive`);
+  const models = top['models'] ?? {};
+  if (typeof models !== 'object' || Array.isArray(models)) throw new ConfigError(`${file}: 'models' must be a map of name → settings`);
+  for (const [name, raw] of Object.entries(models as Record<string, unknown>)) {
+    const where = `${file}: models.${name}`;
+    try {
+      checkModelName(name);
+    } catch (err) {
+      throw new ConfigError(`${where}: ${(err as Error).message}`);
+    }
+    const m = (raw ?? {}) as Record<string, unknown>;
+    if (typeof m !== 'object' || Array.isArray(m)) throw new ConfigError(`${where} must be a map`);
+    checkKeys(m, MODEL_KEYS, where);
+    const c: ConfiguredModel = { name };
+    const src = m['model'] ?? m['path'];
+    if (src !== undefined) c.model = String(src);
+    const device = m['device'] !== undefined ? String(m['device']) : undefined;
+    if (m['instances'] !== undefined) c.instances = parseInstances(m['instances'], where, device ?? 'CPU');
+    else if (device) c.instances = { [device]: 1 };
+    if (m['max_queue'] !== undefined) c.maxQueue = positiveInt(m['max_queue'], `${where}.max_queue`, 0);
+    if (m['timeout'] !== undefined) c.timeoutMs = parseDuration(m['timeout'], `${where}.timeout`);
+    if (m['keep_alive'] !== undefined) c.keepAliveMs = parseDuration(m['keep_alive'], `${where}.keep_alive`);
+    if (m['version_policy'] !== undefined) c.policy = parsePolicy(m['version_policy'], `${where}.version_policy`);
+    if (m['warmup'] !== undefined) c.warmup = m['warmup'] !== false;
+    if (m['threads'] !== undefined) c.threads = positiveInt(m['threads'], `${where}.threads`);
+    out.models.push(c);
+  }
+  return out;
+}
+
+/** Defaults < server-wide values < the model's own. */
+export function settingsFor(defaults: ModelSettings, model?: Partial<ModelSettings>): ModelSettings {
+  const s: ModelSettings = { ...defaults, ...Object.fromEntries(Object.entries(model ?? {}).filter(([, v]) => v !== undefined)) };
+  return s;
+}

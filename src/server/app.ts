@@ -1,0 +1,131 @@
+/**
+ * The HTTP server (Fastify 5): one body parser for every protocol, bearer auth, errors as
+ * {"error": "…"}, routes split by protocol, and the OpenAPI document built from the routes' schemas.
+ *
+ * Bodies are read as bytes by one parser: JSON is parsed here (a malformed body is a 400 naming the
+ * problem), and a KServe binary-extension body (Inference-Header-Content-Length) is split into its JSON
+ * header and the raw tensor bytes that follow it, kept beside the request for the infer route.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { ModelRegistry, ServeEvent } from '../core/serve/registry.js';
+import { BadRequestError } from '../core/serve/errors.js';
+import { AuthError } from '../core/errors.js';
+import { errorReply, sendError } from './http-errors.js';
+import { buildOpenApi, type RouteDoc } from './openapi.js';
+import { registerV2Routes } from './routes/v2.js';
+import { registerAdminRoutes } from './routes/admin.js';
+import { EventHub } from './events.js';
+import type { PipelineService } from './pipelines.js';
+import { registerOpenAiRoutes } from './routes/openai.js';
+
+export interface ServerOptions {
+  registry: ModelRegistry;
+  /** Bearer token required for everything but health; undefined: no auth (loopback only, checked by the CLI). */
+  apiKey?: string | undefined;
+  /** Largest request body, bytes (413 past it). */
+  maxBodyBytes: number;
+  /** Default per-request deadline, ms (0: none); a model's `timeout` or the request's `parameters.timeout` wins. */
+  requestTimeoutMs: number;
+  serverVersion: string;
+  /** Interval of the stats events on /v1/events, ms. */
+  statsIntervalMs?: number;
+  events: EventHub;
+  /** Models served through task pipelines (the OpenAI routes); absent: those routes are not registered. */
+  pipelines?: PipelineService | undefined;
+  /** Placement of devices that were asked for but are unusable, with their reasons. */
+  unavailableDevices?: () => { device: string; reason: string }[];
+  /** The worker lanes (device, backend, pid, memory) for /v1/ps. */
+  lanes?: () => Promise<{ device: string; backend: string; pid?: number; rssBytes?: number; instances?: number }[]>;
+}
+
+/** Raw tensor bytes after the JSON header of a binary-extension request. */
+const binaryBodies = new WeakMap<FastifyRequest, Uint8Array>();
+
+export function binaryOf(req: FastifyRequest): Uint8Array | undefined {
+  return binaryBodies.get(req);
+}
+
+export interface ServerState {
+  /** Set once the models given at start are loaded; /v2/health/ready answers 200 from then until shutdown. */
+  ready: boolean;
+  closing: boolean;
+}
+
+function sameKey(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export async function buildServer(opts: ServerOptions, state: ServerState): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: opts.maxBodyBytes,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    // No coercion: a tensor's shape "3" is a bad request, not [3].
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+  const routes: RouteDoc[] = [];
+  app.addHook('onRoute', (r) => {
+    if (r.method === 'HEAD' || (Array.isArray(r.method) && r.method.includes('HEAD') && r.method.length === 1)) return;
+    if ((r.config as { hidden?: boolean } | undefined)?.hidden) return;
+    routes.push({ method: r.method, url: r.url, ...(r.schema ? { schema: r.schema as NonNullable<RouteDoc["schema"]> } : {}) });
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, body: Buffer, done) => {
+    if (body.length === 0) return done(null, undefined);
+    const headerLen = req.headers['inference-header-content-length'];
+    try {
+      if (headerLen !== undefined) {
+        const n = Number(headerLen);
+        if (!Number.isInteger(n) || n < 0 || n > body.length) throw new BadRequestError(`Inference-Header-Content-Length is ${String(headerLen)}, the body has ${body.length} bytes`);
+        binaryBodies.set(req, new Uint8Array(body.buffer, body.byteOffset + n, body.length - n));
+        return done(null, JSON.parse(body.subarray(0, n).toString('utf8')));
+      }
+      const type = String(req.headers['content-type'] ?? '');
+      // Triton parses any other content type as JSON (curl -d sends application/x-www-form-urlencoded).
+      if (/^(application\/octet-stream|image\/|audio\/)/i.test(type)) {
+        binaryBodies.set(req, new Uint8Array(body.buffer, body.byteOffset, body.length));
+        return done(null, undefined);
+      }
+      return done(null, JSON.parse(body.toString('utf8')));
+    } catch (err) {
+      const e = err instanceof SyntaxError ? new BadRequestError(`malformed JSON body: ${err.message}`) : err;
+      return done(e as Error, undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (!opts.apiKey) return;
+    const path = req.url.split('?')[0] ?? '';
+    if (path === '/v2/health/live' || path === '/v2/health/ready' || path === '/health') return;
+    const auth = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(.+)$/i.exec(auth);
+    if (!m || !sameKey(m[1]!.trim(), opts.apiKey)) {
+      return sendError(reply, new AuthError(m ? 'invalid API key' : 'missing API key', 'send Authorization: Bearer <key> (the --api-key / AIVMM_API_KEY of the server)'));
+    }
+    return undefined;
+  });
+
+  app.setErrorHandler((err, _req, reply) => sendError(reply, err));
+  app.setNotFoundHandler((req, reply) => {
+    const { body } = errorReply(new BadRequestError(`no route ${req.method} ${req.url.split('?')[0]}`));
+    return reply.code(404).type('application/json').send(JSON.stringify({ ...body, code: 'NOT_FOUND', hint: 'GET /openapi.json lists every route' }));
+  });
+
+  registerV2Routes(app, opts, state);
+  registerAdminRoutes(app, opts, state);
+  if (opts.pipelines) registerOpenAiRoutes(app, opts.pipelines, () => opts.registry.names());
+
+  app.get('/openapi.json', { config: { hidden: true } }, async (_req, reply) => reply.type('application/json').send(JSON.stringify(buildOpenApi(routes, opts.serverVersion))));
+  app.addHook('preClose', async () => {
+    opts.events.closeAll();
+  });
+  await app.ready();
+  return app;
+}
+
+export type { ServeEvent };

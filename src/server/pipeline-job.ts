@@ -1,0 +1,56 @@
+/**
+ * The 'pipeline' job kind, imported by a server lane at start (LaneOptions.jobModules): task pipelines
+ * (core/tasks/pipeline.ts) opened once inside the lane and run many times, so tokenizing, generation and
+ * pooling happen in the lane like the sessions do, and only text and numbers cross to the HTTP process.
+ * Generated text streams back as job events ({ delta }); a cancel (the client went away) stops generation.
+ */
+import type { RuntimeTarget } from '../core/backends/ep-map.js';
+import { UsageError } from '../core/errors.js';
+import type { TaskPlan } from '../core/tasks/plan.js';
+import type { AnyPipeline } from '../core/tasks/pipeline.js';
+import type { ChatMessage } from '../core/tasks/types.js';
+import { registerJob } from '../runtime/jobs.js';
+
+export type PipelineJob =
+  | { op: 'open'; key: string; plan: TaskPlan; target: RuntimeTarget; threads?: number }
+  | { op: 'generate'; key: string; input: string | ChatMessage[]; maxTokens?: number; temperature?: number; topP?: number; seed?: number; chatTemplate?: boolean }
+  | { op: 'embed'; key: string; texts: string[]; truncate?: boolean }
+  | { op: 'close'; key: string };
+
+const open = new Map<string, AnyPipeline>();
+
+function get(key: string): AnyPipeline {
+  const p = open.get(key);
+  if (!p) throw new UsageError(`pipeline ${key} is not open in this lane`);
+  return p;
+}
+
+registerJob('pipeline', async (payload, ctx) => {
+  const job = payload as PipelineJob;
+  switch (job.op) {
+    case 'open': {
+      if (!open.has(job.key)) {
+        const { openPipeline } = await import('../core/tasks/pipeline.js');
+        open.set(job.key, await openPipeline(job.plan, job.target, job.threads ? { threads: job.threads } : {}));
+      }
+      return { task: get(job.key).task };
+    }
+    case 'generate': {
+      const p = get(job.key);
+      if (p.task !== 'text-generation') throw new UsageError(`this model is a ${p.task} model, not a text-generation model`);
+      const sampling = { temperature: job.temperature ?? 0, seed: job.seed ?? 1, ...(job.topP !== undefined ? { topP: job.topP } : {}) };
+      return p.run(job.input, { ...(job.maxTokens !== undefined ? { maxTokens: job.maxTokens } : {}), sampling, ...(job.chatTemplate === false ? { chatTemplate: false } : {}), onText: (delta) => ctx.emit({ delta }) }, ctx.signal);
+    }
+    case 'embed': {
+      const p = get(job.key);
+      if (p.task !== 'sentence-embeddings') throw new UsageError(`this model is a ${p.task} model, not a sentence-embeddings model`);
+      return p.runBatch(job.texts, job.truncate ? { truncate: true } : {}, ctx.signal);
+    }
+    case 'close': {
+      const p = open.get(job.key);
+      open.delete(job.key);
+      await p?.dispose();
+      return {};
+    }
+  }
+});

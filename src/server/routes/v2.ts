@@ -1,0 +1,157 @@
+/**
+ * KServe v2 / Open Inference Protocol REST, as Triton implements it: server and model metadata, health,
+ * readiness, inference with JSON tensors or the binary tensor extension, and per-model statistics.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DeadlineExceededError, BadRequestError } from '../../core/serve/errors.js';
+import { decodeInputs, encodeOutputs, tensorMetadata, type InferRequest } from '../../core/serve/tensors.js';
+import { checkModelName } from '../../core/serve/repository.js';
+import { binaryOf, type ServerOptions, type ServerState } from '../app.js';
+import { sendError } from '../http-errors.js';
+
+const nameParam = { type: 'string', maxLength: 128 };
+const modelParams = { type: 'object', properties: { name: nameParam }, required: ['name'] };
+const versionParams = { type: 'object', properties: { name: nameParam, version: { type: 'string', maxLength: 20 } }, required: ['name', 'version'] };
+
+const tensorSchema = {
+  type: 'object',
+  required: ['name', 'shape', 'datatype'],
+  properties: {
+    name: { type: 'string' },
+    shape: { type: 'array', items: { type: 'integer' } },
+    datatype: { type: 'string' },
+    parameters: { type: 'object' },
+    data: {},
+  },
+};
+export const INFER_BODY = {
+  type: 'object',
+  required: ['inputs'],
+  properties: {
+    id: { type: 'string' },
+    parameters: { type: 'object' },
+    inputs: { type: 'array', items: tensorSchema },
+    outputs: { type: 'array', items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, parameters: { type: 'object' } } } },
+  },
+};
+const metaTensor = { type: 'object', properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } } };
+const MODEL_META = {
+  type: 'object',
+  properties: { name: { type: 'string' }, versions: { type: 'array', items: { type: 'string' } }, platform: { type: 'string' }, inputs: { type: 'array', items: metaTensor }, outputs: { type: 'array', items: metaTensor } },
+};
+
+const json = (reply: FastifyReply, status: number, body: unknown): FastifyReply => reply.code(status).type('application/json').send(JSON.stringify(body));
+
+/** The request's deadline: parameters.timeout (µs, Triton's schedule-policy field), the model's timeout, the server's. */
+function deadlineMs(body: InferRequest, modelTimeoutMs: number, serverTimeoutMs: number): number | undefined {
+  const t = body.parameters?.['timeout'];
+  if (t !== undefined) {
+    if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) throw new BadRequestError('parameters.timeout must be a number of microseconds');
+    if (t > 0) return t / 1000;
+  }
+  const ms = modelTimeoutMs || serverTimeoutMs;
+  return ms > 0 ? ms : undefined;
+}
+
+export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, state: ServerState): void {
+  const reg = opts.registry;
+  const tags = ['KServe v2'];
+
+  app.get('/v2', { schema: { summary: 'Server metadata', tags } }, async (_req, reply) =>
+    json(reply, 200, { name: 'aivmm', version: opts.serverVersion, extensions: ['binary_tensor_data', 'model_repository', 'statistics', 'schedule_policy'] }),
+  );
+  app.get('/v2/health/live', { schema: { summary: 'Liveness: 200 while the process serves HTTP', tags } }, async (_req, reply) => json(reply, 200, { live: true }));
+  app.get('/v2/health/ready', { schema: { summary: 'Readiness: 200 once the startup models are loaded, 503 while loading or shutting down', tags } }, async (_req, reply) =>
+    json(reply, state.ready && !state.closing ? 200 : 503, { ready: state.ready && !state.closing }),
+  );
+
+  const metadata = async (req: FastifyRequest<{ Params: { name: string; version?: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
+    const { name, version } = req.params;
+    const held = await reg.acquire(checkModelName(name), version);
+    try {
+      const v = held.version;
+      const versions = version ? [version] : reg.served(name).map((s) => String(s.version));
+      return json(reply, 200, { name, versions, platform: 'onnxruntime_onnx', inputs: v.inputs.map(tensorMetadata), outputs: v.outputs.map(tensorMetadata) });
+    } finally {
+      held.release();
+    }
+  };
+  const metaDoc = { 200: { description: 'Model metadata: inputs and outputs with datatype and shape (-1: any size)', schema: MODEL_META } };
+  app.get('/v2/models/:name', { schema: { summary: 'Model metadata (the highest served version)', tags, params: modelParams, 'x-responses': metaDoc } }, metadata);
+  app.get('/v2/models/:name/versions/:version', { schema: { summary: 'Model version metadata', tags, params: versionParams, 'x-responses': metaDoc } }, metadata);
+
+  const ready = async (req: FastifyRequest<{ Params: { name: string; version?: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
+    const { name, version } = req.params;
+    checkModelName(name);
+    reg.settings(name); // 404 for an unknown model
+    const ok = reg.isReady(name, version);
+    return json(reply, ok ? 200 : 503, { name, ...(version ? { version } : {}), ready: ok });
+  };
+  app.get('/v2/models/:name/ready', { schema: { summary: 'Model readiness: 200 when ready, 503 when not', tags, params: modelParams } }, ready);
+  app.get('/v2/models/:name/versions/:version/ready', { schema: { summary: 'Model version readiness', tags, params: versionParams } }, ready);
+
+  const infer = async (req: FastifyRequest<{ Params: { name: string; version?: string }; Body: InferRequest }>, reply: FastifyReply): Promise<FastifyReply> => {
+    const t0 = performance.now();
+    const { name, version } = req.params;
+    const body = req.body;
+    if (!body || typeof body !== 'object') throw new BadRequestError('the body must be a JSON inference request', 'see POST /v2/models/{name}/infer in /openapi.json');
+    const held = await reg.acquire(checkModelName(name), version);
+    let released = false;
+    const release = (): void => {
+      if (!released) held.release();
+      released = true;
+    };
+    try {
+      const v = held.version;
+      const feeds = decodeInputs(body, v.inputs, v.outputs, binaryOf(req));
+      const limit = deadlineMs(body, reg.settings(name).timeoutMs, opts.requestTimeoutMs);
+      const ac = new AbortController();
+      // The client closing the connection before the answer cancels the request if it is still queued.
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) ac.abort();
+      });
+      const deadline = limit !== undefined ? t0 + limit : undefined;
+      const running = v.run(feeds, { signal: ac.signal, deadline });
+      // The version stays held until the run settles, even when the answer has gone out (deadline).
+      void running.then(release, release);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const result = await (deadline === undefined
+        ? running
+        : Promise.race([
+            running,
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => reject(new DeadlineExceededError(`the request took longer than its ${Math.round(limit as number)} ms deadline`, 'raise the timeout (parameters.timeout in µs, the model\'s timeout, or --request-timeout)')), Math.max(0, deadline - performance.now()));
+            }),
+          ]).finally(() => clearTimeout(timer)));
+      const enc = encodeOutputs(body, result.value, v.outputs, { name, version: String(v.version) });
+      const serverMs = performance.now() - t0;
+      void reply.header('server-timing', `queue;dur=${result.queueMs.toFixed(3)}, compute;dur=${result.computeMs.toFixed(3)}, overhead;dur=${Math.max(0, serverMs - result.queueMs - result.computeMs).toFixed(3)}`);
+      const header = JSON.stringify(enc.json);
+      if (!enc.binary.length) return reply.code(200).type('application/json').send(header);
+      const head = Buffer.from(header, 'utf8');
+      void reply.header('inference-header-content-length', String(head.length));
+      return reply.code(200).type('application/octet-stream').send(Buffer.concat([head, ...enc.binary.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))]));
+    } catch (err) {
+      release();
+      return sendError(reply, err);
+    }
+  };
+  const inferDoc = {
+    'x-content-types': ['application/octet-stream'],
+    'x-responses': {
+      200: { description: 'Outputs as JSON, or (binary extension) a JSON header of Inference-Header-Content-Length bytes followed by raw tensors' },
+      400: { description: 'Bad input: unknown input, wrong datatype, shape (the expected shape is named) or size' },
+      404: { description: 'Unknown model or version' },
+      413: { description: 'Body larger than --max-body' },
+      503: { description: 'Model not ready, or its queue is full (Retry-After says when to retry)' },
+      504: { description: 'The request passed its deadline' },
+    },
+  };
+  app.post('/v2/models/:name/infer', { schema: { summary: 'Inference (JSON tensors or the binary tensor extension)', tags, params: modelParams, body: INFER_BODY, ...inferDoc } }, infer);
+  app.post('/v2/models/:name/versions/:version/infer', { schema: { summary: 'Inference on one version', tags, params: versionParams, body: INFER_BODY, ...inferDoc } }, infer);
+
+  app.get('/v2/models/stats', { schema: { summary: 'Statistics of every served model version (statistics extension)', tags } }, async (_req, reply) => json(reply, 200, { model_stats: reg.stats() }));
+  app.get('/v2/models/:name/stats', { schema: { summary: 'Statistics of one model', tags, params: modelParams } }, async (req: FastifyRequest<{ Params: { name: string } }>, reply) =>
+    json(reply, 200, { model_stats: reg.stats(checkModelName(req.params.name)) }),
+  );
+}

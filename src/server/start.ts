@@ -1,0 +1,85 @@
+/**
+ * Starts and stops a server: builds the app over a registry, listens, publishes registry events and
+ * periodic stats to the event stream, polls the repository for hot reload, and drains on shutdown.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ModelRegistry, ServeEvent } from '../core/serve/registry.js';
+import { RequestCancelledError } from '../core/serve/errors.js';
+import { buildServer, type ServerOptions, type ServerState } from './app.js';
+import { EventHub } from './events.js';
+
+export interface StartOptions extends Omit<ServerOptions, 'events' | 'registry'> {
+  host: string;
+  port: number;
+  /** Repository polling interval for hot reload, ms; 0: off. */
+  pollMs?: number;
+  events?: EventHub;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  host: string;
+  port: number;
+  state: ServerState;
+  events: EventHub;
+  /**
+   * Stops accepting, lets queued and running requests finish for up to `drainMs`, then fails what is
+   * still queued (503) and closes the registry.
+   */
+  close(drainMs?: number): Promise<void>;
+}
+
+/** Registry events go to the hub; call before the registry loads anything. */
+export function forwardEvents(events: EventHub): (e: ServeEvent) => void {
+  return (e) => events.publish(e as unknown as { type: string });
+}
+
+export async function startServer(registry: ModelRegistry, opts: StartOptions, state: ServerState = { ready: false, closing: false }): Promise<RunningServer> {
+  const events = opts.events ?? new EventHub();
+  const app = await buildServer({ ...opts, registry, events }, state);
+  await app.listen({ host: opts.host, port: opts.port });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  registry.startTimers();
+
+  const statsTimer = setInterval(() => {
+    if (!events.size) return;
+    const mem = process.memoryUsage();
+    events.publish({ type: 'stats', at: Date.now(), models: registry.stats(), process: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed } });
+  }, opts.statsIntervalMs ?? 2000);
+  statsTimer.unref();
+
+  let polling = false;
+  const pollTimer = opts.pollMs
+    ? setInterval(() => {
+        if (polling) return;
+        polling = true;
+        void registry.poll().finally(() => {
+          polling = false;
+        });
+      }, opts.pollMs)
+    : undefined;
+  pollTimer?.unref();
+
+  let closing: Promise<void> | undefined;
+  const close = (drainMs = 10_000): Promise<void> => {
+    closing ??= (async () => {
+      state.closing = true;
+      clearInterval(statsTimer);
+      if (pollTimer) clearInterval(pollTimer);
+      const drained = app.close();
+      const timer = setTimeout(() => registry.failQueued(new RequestCancelledError('the server is shutting down', 503)), drainMs);
+      let wait: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([registry.idle(), new Promise((r) => (wait = setTimeout(r, drainMs)))]);
+      clearTimeout(wait);
+      registry.failQueued(new RequestCancelledError('the server is shutting down', 503));
+      await drained;
+      clearTimeout(timer);
+      await registry.close();
+    })();
+    return closing;
+  };
+  return { app, url: `http://${host}:${port}`, host: opts.host, port, state, events, close };
+}

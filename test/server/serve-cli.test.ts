@@ -1,0 +1,91 @@
+/**
+ * `aivmm serve` as a real process (bin/aivmm.js → dist/): the ready line with --json (port 0), health,
+ * inference through the worker lane, SIGTERM → exit 0; refusals with their exit codes.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Ajv } from 'ajv';
+import { BIN, spawnCli } from '../helpers/run-cli.js';
+import { postJson, seeded, tmp } from './helpers.js';
+
+const schema = (name: string): object => JSON.parse(readFileSync(fileURLToPath(new URL(`../../docs/schemas/${name}`, import.meta.url)), 'utf8')) as object;
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validateServe = ajv.compile(schema('serve-1.schema.json'));
+const validateIndex = ajv.compile(schema('serve-index-1.schema.json'));
+const validateError = ajv.compile(schema('error-1.schema.json'));
+const validatePs = ajv.compile(schema('ps-1.schema.json'));
+
+test('aivmm serve --port 0 --json: one ready line, health, inference, SIGTERM exits 0', { timeout: 120_000 }, async () => {
+  const { dir, cleanup } = await tmp();
+  const child = spawn(process.execPath, [BIN, 'serve', 'tiny-convnet', '--port', '0', '--json'], { env: { ...process.env, AIVMM_CACHE_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('\n')) resolve(out.split('\n')[0] as string);
+      });
+      void exited.then((code) => reject(new Error(`serve exited (${code}) before ready: ${err}`)));
+    });
+    const doc = JSON.parse(line) as { data: { url: string; port: number; models: { name: string; state: string }[] } };
+    assert.ok(validateServe(doc), ajv.errorsText(validateServe.errors));
+    assert.ok(doc.data.port > 0);
+    assert.deepEqual(doc.data.models.map((m) => [m.name, m.state]), [['tiny-convnet', 'READY']]);
+    const url = doc.data.url;
+    assert.equal((await fetch(`${url}/v2/health/ready`)).status, 200);
+    const r = await postJson(`${url}/v2/models/tiny-convnet/infer`, { inputs: [{ name: 'input', shape: [1, 3, 32, 32], datatype: 'FP32', data: Array.from(seeded(3072)) }] });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json.outputs[0].shape, [1, 10]);
+    const idx = await (await fetch(`${url}/v2/repository/index`)).json();
+    assert.ok(validateIndex(idx), ajv.errorsText(validateIndex.errors));
+    const placement = (await (await fetch(`${url}/v1/placement`)).json()) as { models: { placement: { device: string; backend: string }[] }[] };
+    assert.deepEqual([placement.models[0]?.placement[0]?.device, placement.models[0]?.placement[0]?.backend], ['CPU', 'ort-cpu']);
+    // aivmm ps against it (a real process talking to the real server)
+    const ps = spawnCli(['ps', '--server', url, '--json']);
+    assert.equal(ps.code, 0, ps.stderr);
+    const psDoc = JSON.parse(ps.stdout) as { data: { models: { name: string; queue?: { success: number } }[]; lanes: { pid?: number; rssBytes?: number }[] } };
+    assert.ok(validatePs(psDoc), ajv.errorsText(validatePs.errors));
+    assert.equal(psDoc.data.models[0]?.name, 'tiny-convnet');
+    assert.ok((psDoc.data.models[0]?.queue?.success ?? 0) >= 1);
+    assert.ok((psDoc.data.lanes[0]?.rssBytes ?? 0) > 0, 'the lane reports its memory');
+    const plain = spawnCli(['ps', '--server', url]);
+    assert.match(plain.stdout, /tiny-convnet\s+1\s+READY\s+CPU ort-cpu/);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, err);
+    assert.match(err, /SIGTERM, draining/);
+  } finally {
+    child.kill('SIGKILL');
+    await cleanup();
+  }
+});
+
+test('aivmm serve refuses a non-loopback host without an API key (exit 2) and a bad config (exit 3)', async () => {
+  const { dir, cleanup } = await tmp();
+  try {
+    let r = spawnCli(['serve', 'tiny-convnet', '--host', '0.0.0.0', '--port', '0', '--json'], { AIVMM_CACHE_DIR: dir, AIVMM_API_KEY: '' });
+    assert.equal(r.code, 2, r.stderr);
+    const e = JSON.parse(r.stdout) as { error: { message: string; hint: string } };
+    assert.ok(validateError(e), ajv.errorsText(validateError.errors));
+    assert.match(e.error.message, /without an API key/);
+    const cfg = join(dir, 'aivmm.yaml');
+    await writeFile(cfg, 'models:\n  tiny:\n    model: tiny-convnet\n    max_qeue: 3\n');
+    r = spawnCli(['serve', '--config', cfg, '--port', '0'], { AIVMM_CACHE_DIR: dir });
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /models\.tiny: unknown key 'max_qeue'/);
+    r = spawnCli(['serve', 'no-such-model.onnx', '--port', '0'], { AIVMM_CACHE_DIR: dir });
+    assert.equal(r.code, 5, r.stderr);
+    r = spawnCli(['ps', '--server', 'http://127.0.0.1:9']);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /no aivmm server answers at http:\/\/127\.0\.0\.1:9/);
+  } finally {
+    await cleanup();
+  }
+});
