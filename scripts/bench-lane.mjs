@@ -5,7 +5,7 @@
 // batch 1 adds a 588 KiB feed. Needs dist/ (npm run build).
 // Usage: node scripts/bench-lane.mjs [rounds=5] [iterations=300]
 import { CPU_TARGET, openSession } from '../dist/core/backends/registry.js';
-import { embeddedModel } from '../dist/core/hub/embedded.js';
+import { embeddedModel } from '../dist/core/models/embedded.js';
 import { Lane } from '../dist/runtime/lane.js';
 
 const [rounds = 5, iterations = 300] = process.argv.slice(2).map(Number);

@@ -8,9 +8,9 @@
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { GraphBuilder } from '../src/core/quantize/graph-builder.js';
-import type { TensorInit } from '../src/core/quantize/onnx-model.js';
-import { writeModelFile } from '../src/core/quantize/onnx-writer.js';
+import { GraphBuilder } from '../src/core/onnx/builder.js';
+import type { TensorInit } from '../src/core/onnx/model.js';
+import { writeModelFile } from '../src/core/onnx/writer.js';
 import { quantizeModel } from '../src/core/quantize/index.js';
 import type { QuantizeMode } from '../src/core/quantize/index.js';
 import { seededRandom } from '../src/core/random.js';

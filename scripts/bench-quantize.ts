@@ -16,12 +16,12 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { buildMobilenetV2 } from '../src/core/hub/embedded.js';
+import { buildMobilenetV2 } from '../src/core/models/embedded.js';
 import type { HostTensor, Session } from '../src/core/backends/types.js';
 import { ortBackend } from '../src/core/backends/ort.js';
 import { quantizeModel } from '../src/core/quantize/index.js';
 import type { QuantizeOptions } from '../src/core/quantize/index.js';
-import { decodeModel } from '../src/core/quantize/onnx-reader.js';
+import { decodeModel } from '../src/core/onnx/reader.js';
 import { modelInputs, randomSamples } from '../src/core/quantize/samples.js';
 import { toFloats } from '../src/core/quantize/report.js';
 import { CPU_TARGET } from '../src/core/backends/ep-map.js';

@@ -9,7 +9,7 @@
 // Usage: node scripts/bench-serve-overhead.mjs [--iterations N] [--json out.json]
 import { writeFile } from 'node:fs/promises';
 import { CPU_TARGET } from '../dist/core/backends/registry.js';
-import { embeddedModel } from '../dist/core/hub/embedded.js';
+import { embeddedModel } from '../dist/core/models/embedded.js';
 import { DEFAULT_SETTINGS, settingsFor } from '../dist/core/serve/config.js';
 import { InProcessExecutor } from '../dist/core/serve/executor.js';
 import { ModelRegistry } from '../dist/core/serve/registry.js';

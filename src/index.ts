@@ -45,7 +45,7 @@ export { hubSettings, type HubSettings } from './core/hub/settings.js';
 export { listCached, removeCached, type CachedRepo } from './core/hub/models.js';
 export { resolveModel, type ResolvedModel, type ModelPuller } from './core/hub/resolve-model.js';
 export { loadCatalog, findAlias, type Catalog, type CatalogEntry } from './core/hub/catalog.js';
-export { EMBEDDED_MODELS, DEFAULT_MODEL, embeddedModel, ensureEmbeddedModel, buildMobilenetV2, MOBILENETV2_STAGES, type EmbeddedModel, type MaterializedModel } from './core/hub/embedded.js';
+export { EMBEDDED_MODELS, DEFAULT_MODEL, embeddedModel, ensureEmbeddedModel, buildMobilenetV2, MOBILENETV2_STAGES, type EmbeddedModel, type MaterializedModel } from './core/models/embedded.js';
 
 // Quantize.
 export {
@@ -68,7 +68,7 @@ export {
 } from './core/quantize/index.js';
 
 // Float16 bits <-> numbers, for models with float16 inputs and outputs.
-export { floatToHalf, halfToFloat } from './core/quantize/onnx-model.js';
+export { floatToHalf, halfToFloat } from './core/half.js';
 
 // Bench: plan (device, backend) pairs, measure, compare with a baseline.
 export {

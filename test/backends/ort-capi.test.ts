@@ -13,9 +13,9 @@ import { loadCapiSession, needsCapi, ortMessage } from '../../src/core/backends/
 import { ortBackend } from '../../src/core/backends/ort.js';
 import { ortPackage } from '../../src/core/backends/packages.js';
 import type { HostTensor, Session } from '../../src/core/backends/types.js';
-import { embeddedModel } from '../../src/core/hub/embedded.js';
-import { GraphBuilder } from '../../src/core/quantize/graph-builder.js';
-import { encodeModel } from '../../src/core/quantize/onnx-writer.js';
+import { embeddedModel } from '../../src/core/models/embedded.js';
+import { GraphBuilder } from '../../src/core/onnx/builder.js';
+import { encodeModel } from '../../src/core/onnx/writer.js';
 import { BackendUnavailableError, UsageError } from '../../src/core/errors.js';
 import { CPU_TARGET } from '../../src/core/backends/ep-map.js';
 

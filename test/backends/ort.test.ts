@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { ortBackend } from '../../src/core/backends/ort.js';
 import { targetFor } from '../../src/core/backends/ep-map.js';
 import type { HostTensor } from '../../src/core/backends/types.js';
-import { embeddedModel } from '../../src/core/hub/embedded.js';
+import { embeddedModel } from '../../src/core/models/embedded.js';
 import { InferenceError, UsageError } from '../../src/core/errors.js';
 import { assertClose } from '../helpers/assert-close.js';
 import { webgpuDevice } from '../helpers/webgpu.js';

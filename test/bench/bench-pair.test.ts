@@ -8,7 +8,7 @@ import { benchPair, type PairEvent } from '../../src/core/bench/run-pair.js';
 import { addSpeedups, planPairs, runBench, type PairRunner } from '../../src/core/bench/index.js';
 import type { BenchJob, BenchSettings } from '../../src/core/bench/types.js';
 import { targetFor } from '../../src/core/backends/ep-map.js';
-import { ensureEmbeddedModel } from '../../src/core/hub/embedded.js';
+import { ensureEmbeddedModel } from '../../src/core/models/embedded.js';
 import { UsageError } from '../../src/core/errors.js';
 import type { Device, DevicesReport } from '../../src/core/devices/types.js';
 import { webgpuDevice } from '../helpers/webgpu.js';

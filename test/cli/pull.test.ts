@@ -99,7 +99,7 @@ test('models: the catalog with cache status; --cached lists the cache with sizes
 });
 
 test('bench takes Hub ids and catalog aliases: pulled into the shared cache, then measured (offline: from the cache)', async () => {
-  const { embeddedModel } = await import('../../src/core/hub/embedded.js');
+  const { embeddedModel } = await import('../../src/core/models/embedded.js');
   const tiny = embeddedModel('tiny-convnet').build();
   hub.addRepo('org/tiny', { commits: { [COMMIT]: { 'onnx/model.onnx': tiny, 'onnx/model_fp16.onnx': tiny } }, refs: { main: COMMIT } });
   hub.addRepo('webml/yolov8n', { commits: { [COMMIT]: { 'onnx/yolov8n.onnx': tiny } }, refs: { main: COMMIT } });

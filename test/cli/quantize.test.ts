@@ -10,7 +10,7 @@ import { Ajv } from 'ajv';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { BIN, runCli, spawnCli } from '../helpers/run-cli.js';
 import { convNet, convNetSpec, mlp } from '../helpers/quant-models.js';
-import { encodeModel } from '../../src/core/quantize/onnx-writer.js';
+import { encodeModel } from '../../src/core/onnx/writer.js';
 
 const schema = (name: string): object => JSON.parse(readFileSync(fileURLToPath(new URL(`../../docs/schemas/${name}`, import.meta.url)), 'utf8')) as object;
 const ajv = new Ajv({ allErrors: true, strict: false });

@@ -14,7 +14,7 @@ import sharp from 'sharp';
 import { CPU_TARGET } from '../../src/core/backends/ep-map.js';
 import { UsageError } from '../../src/core/errors.js';
 import { findAlias } from '../../src/core/hub/catalog.js';
-import { embeddedModel } from '../../src/core/hub/embedded.js';
+import { embeddedModel } from '../../src/core/models/embedded.js';
 import { generate } from '../../src/core/tasks/generate.js';
 import { imageToTensor } from '../../src/core/tasks/image.js';
 import { SAMPLE_RATE } from '../../src/core/tasks/audio.js';

@@ -1,6 +1,6 @@
 /** A model with one node the WebGPU EP cannot run (Mod with fmod=1), for CPU-fallback tests: x[1,16] → Mod → Relu → y. */
-import { GraphBuilder } from '../../src/core/quantize/graph-builder.js';
-import { encodeModel } from '../../src/core/quantize/onnx-writer.js';
+import { GraphBuilder } from '../../src/core/onnx/builder.js';
+import { encodeModel } from '../../src/core/onnx/writer.js';
 
 export function cpuOnlyOpModel(): Uint8Array {
   const b = new GraphBuilder(3);

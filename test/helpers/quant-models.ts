@@ -1,7 +1,7 @@
 /** Small generated float models for the quantizer tests: a conv net with the patterns QDQ must handle, and an MLP. */
-import { GraphBuilder } from '../../src/core/quantize/graph-builder.js';
-import { encodeModel } from '../../src/core/quantize/onnx-writer.js';
-import type { ModelSpec } from '../../src/core/quantize/onnx-model.js';
+import { GraphBuilder } from '../../src/core/onnx/builder.js';
+import { encodeModel } from '../../src/core/onnx/writer.js';
+import type { ModelSpec } from '../../src/core/onnx/model.js';
 import type { HostTensor } from '../../src/core/backends/types.js';
 import { seededRandom } from '../../src/core/random.js';
 

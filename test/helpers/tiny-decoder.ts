@@ -3,8 +3,8 @@
  * position_ids, past_key_values.0.key/value → logits, present.0.key/value), seeded weights, and a
  * word-level tokenizer with a chat template: a real (if tiny) fixture for the generation loop.
  */
-import { GraphBuilder } from '../../src/core/quantize/graph-builder.js';
-import { encodeModel } from '../../src/core/quantize/onnx-writer.js';
+import { GraphBuilder } from '../../src/core/onnx/builder.js';
+import { encodeModel } from '../../src/core/onnx/writer.js';
 
 export const DECODER_VOCAB = ['<unk>', '<s>', '</s>', 'hello', 'world', 'how', 'are', 'you', '<|user|>', '<|assistant|>', 'fine', 'thanks'];
 const V = DECODER_VOCAB.length;

@@ -5,8 +5,8 @@
  * present.*). Positions come from the cache length, as in Whisper; the cross-attention keys are recomputed
  * from the encoder output each step (same values as cached ones), so one graph serves both branches.
  */
-import { GraphBuilder } from '../../src/core/quantize/graph-builder.js';
-import { encodeModel } from '../../src/core/quantize/onnx-writer.js';
+import { GraphBuilder } from '../../src/core/onnx/builder.js';
+import { encodeModel } from '../../src/core/onnx/writer.js';
 
 export const WHISPER_VOCAB = ['<|endoftext|>', '<|startoftranscript|>', '<|en|>', '<|de|>', '<|transcribe|>', '<|translate|>', '<|notimestamps|>', 'the', 'cat', 'sat', 'hello', 'world'];
 const V = WHISPER_VOCAB.length;

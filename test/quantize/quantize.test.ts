@@ -9,9 +9,9 @@ import os from 'node:os';
 import sharp from 'sharp';
 import { quantizeModel, chooseMode } from '../../src/core/quantize/index.js';
 import type { QuantizeEvent, QuantizeOptions } from '../../src/core/quantize/index.js';
-import { decodeModel, readModelFile } from '../../src/core/quantize/onnx-reader.js';
-import { writeModelFile, encodeModel } from '../../src/core/quantize/onnx-writer.js';
-import { GraphBuilder } from '../../src/core/quantize/graph-builder.js';
+import { decodeModel, readModelFile } from '../../src/core/onnx/reader.js';
+import { writeModelFile, encodeModel } from '../../src/core/onnx/writer.js';
+import { GraphBuilder } from '../../src/core/onnx/builder.js';
 import { ortBackend } from '../../src/core/backends/ort.js';
 import { CancelledError, ConfigError, UsageError } from '../../src/core/errors.js';
 import { convNet, mlp } from '../helpers/quant-models.js';
@@ -68,7 +68,7 @@ test('static: a conv net calibrated on random data → int8 QDQ file that loads,
 });
 
 test('static on MobileNetV2: cosine ≥ 0.9995 with bias correction, size ≤ 27% of FP32', async () => {
-  const { buildMobilenetV2 } = await import('../../src/core/hub/embedded.js');
+  const { buildMobilenetV2 } = await import('../../src/core/models/embedded.js');
   const { path } = setup(buildMobilenetV2());
   const r = await quantizeModel(options(path, { calibration: 'random:16' }));
   assert.ok(r.fidelity.cosine >= 0.9995, `cosine ${r.fidelity.cosine}`);

@@ -8,7 +8,7 @@ import { targetFor } from '../../src/core/backends/ep-map.js';
 import { benchPair, type PairEvent } from '../../src/core/bench/run-pair.js';
 import type { BenchJob, BenchRow, BenchSettings } from '../../src/core/bench/types.js';
 import type { Device } from '../../src/core/devices/types.js';
-import { ensureEmbeddedModel } from '../../src/core/hub/embedded.js';
+import { ensureEmbeddedModel } from '../../src/core/models/embedded.js';
 import { processBenchRunner } from '../../src/cli/bench-runner.js';
 import { threadPoolOpener } from '../../src/runtime/session-pool.js';
 import { Lane } from '../../src/runtime/lane.js';

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CPU_TARGET, openSession } from '../../src/core/backends/registry.js';
 import type { ElementType, HostTensor } from '../../src/core/backends/types.js';
-import { embeddedModel } from '../../src/core/hub/embedded.js';
-import { GraphBuilder } from '../../src/core/quantize/graph-builder.js';
-import { encodeModel } from '../../src/core/quantize/onnx-writer.js';
+import { embeddedModel } from '../../src/core/models/embedded.js';
+import { GraphBuilder } from '../../src/core/onnx/builder.js';
+import { encodeModel } from '../../src/core/onnx/writer.js';
 import { Lane, type LaneExit } from '../../src/runtime/lane.js';
 
 const mlp = embeddedModel('probe-mlp').build();

@@ -6,7 +6,7 @@ import { CPU_TARGET } from '../../src/core/backends/registry.js';
 import { DEFAULT_SETTINGS, settingsFor, type ModelSettings } from '../../src/core/serve/config.js';
 import { InProcessExecutor, type ModelExecutor } from '../../src/core/serve/executor.js';
 import { ModelRegistry, type ServeEvent } from '../../src/core/serve/registry.js';
-import { embeddedModel } from '../../src/core/hub/embedded.js';
+import { embeddedModel } from '../../src/core/models/embedded.js';
 import { startServer, forwardEvents, type RunningServer, type StartOptions } from '../../src/server/start.js';
 import { EventHub } from '../../src/server/events.js';
 import type { PipelineService } from '../../src/server/pipelines.js';

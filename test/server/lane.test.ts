@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CPU_TARGET } from '../../src/core/backends/registry.js';
-import { embeddedModel } from '../../src/core/hub/embedded.js';
+import { embeddedModel } from '../../src/core/models/embedded.js';
 import { LaneExecutor } from '../../src/server/lane-executor.js';
 import { postJson, referenceRun, seeded, startTestServer, tmp, TINY } from './helpers.js';
 

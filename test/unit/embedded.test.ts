@@ -4,8 +4,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { EMBEDDED_MODELS, embeddedModel, ensureEmbeddedModel } from '../../src/core/hub/embedded.js';
-import { ProtoWriter } from '../../src/core/quantize/proto-writer.js';
+import { EMBEDDED_MODELS, embeddedModel, ensureEmbeddedModel } from '../../src/core/models/embedded.js';
+import { ProtoWriter } from '../../src/core/onnx/proto-writer.js';
 import { UsageError } from '../../src/core/errors.js';
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');

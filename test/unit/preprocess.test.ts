@@ -18,7 +18,7 @@ import { parseNpy } from '../../src/core/bench/inputs.js';
 import { openSession } from '../../src/core/backends/registry.js';
 import { CPU_TARGET } from '../../src/core/backends/ep-map.js';
 import { NotFoundError, UsageError } from '../../src/core/errors.js';
-import { buildMobilenetV2 } from '../../src/core/hub/embedded.js';
+import { buildMobilenetV2 } from '../../src/core/models/embedded.js';
 import { topK } from '../../src/core/tasks/classification.js';
 import { IMAGENET_MEAN, IMAGENET_STD, imageToTensor, letterboxTensor } from '../../src/core/tasks/image.js';
 import { clipSpec, cropOffset, describeSpec, letterboxGeometry, preprocessImage, preprocessPixels, shortestEdgeSize, torchvisionSpec, toTensor, yoloLetterboxSpec, type ImageSpec } from '../../src/core/tasks/preprocess.js';

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import type { DevicesReport } from '../../core/devices/types.js';
 import { findAlias } from '../../core/hub/catalog.js';
-import { EMBEDDED_MODELS } from '../../core/hub/embedded.js';
+import { EMBEDDED_MODELS } from '../../core/models/embedded.js';
 import { TASKS, type RunReport, type TaskName } from '../../core/tasks/types.js';
 import { planTask, taskFor } from '../../core/tasks/plan.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';

@@ -102,7 +102,7 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   const wanted: { name?: string; model: string | undefined }[] = models.map(splitNamed);
   for (const m of config.models) if (m.model) wanted.push({ name: m.name, model: m.model });
   if (!wanted.length && !repository) wanted.push({ model: undefined });
-  const [{ findAlias }, { EMBEDDED_MODELS }, { planTask }] = await Promise.all([import('../../core/hub/catalog.js'), import('../../core/hub/embedded.js'), import('../../core/tasks/plan.js')]);
+  const [{ findAlias }, { EMBEDDED_MODELS }, { planTask }] = await Promise.all([import('../../core/hub/catalog.js'), import('../../core/models/embedded.js'), import('../../core/tasks/plan.js')]);
   const planned: { name: string; plan: TaskPlan; device: string; settings: ModelSettings; tensors: boolean }[] = [];
   for (const w of wanted) {
     const resolved = await resolveModelArg(ctx, w.model, cacheDir);

@@ -8,7 +8,7 @@ import type { ElementType, HostTensor, TensorSpec, TypedData } from '../backends
 import { ELEMENT_BYTES, typedArrayOf } from '../backends/tensor-data.js';
 import { NotFoundError, UsageError, errorMessage } from '../errors.js';
 import { seededRandom } from '../random.js';
-import { floatToHalf } from '../quantize/onnx-model.js';
+import { floatToHalf } from '../half.js';
 
 export interface InputPlan {
   /** name → full dims (batch included). */

@@ -7,7 +7,7 @@
 import type { HostTensor, LoadOptions, Session } from '../backends/types.js';
 import { openSession } from '../backends/registry.js';
 import { startPower } from './power.js';
-import { embeddedModel } from '../hub/embedded.js';
+import { embeddedModel } from '../models/embedded.js';
 import { BackendUnavailableError, UsageError } from '../errors.js';
 import { describeTarget } from '../backends/ep-map.js';
 import { checkAgainstSpec, planShapes, randomTensor, readInputFiles } from './inputs.js';

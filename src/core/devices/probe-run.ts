@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { RuntimeTarget } from '../backends/ep-map.js';
 import type { HostTensor, TensorSpec } from '../backends/types.js';
 import { CPU_TARGET, backendFor, openSession } from '../backends/registry.js';
-import { embeddedModel } from '../hub/embedded.js';
+import { embeddedModel } from '../models/embedded.js';
 import { errorMessage } from '../errors.js';
 import { tempDir } from '../config/paths.js';
 

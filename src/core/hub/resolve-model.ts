@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
-import { DEFAULT_MODEL, EMBEDDED_MODELS, ensureEmbeddedModel } from './embedded.js';
+import { DEFAULT_MODEL, EMBEDDED_MODELS, ensureEmbeddedModel } from '../models/embedded.js';
 import { findAlias } from './catalog.js';
 import type { PullResult } from './pull.js';
 

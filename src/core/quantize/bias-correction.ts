@@ -5,10 +5,10 @@
  * calibration data, is subtracted from the int32 bias. Each layer is corrected for its own weight
  * error only, so corrections do not compound; it costs nothing at run time.
  */
-import { inferTypes } from './graph.js';
+import { inferTypes } from '../onnx/graph.js';
 import { exposeTensors } from './calibrate.js';
-import { tensorBytes, tensorFloats } from './onnx-model.js';
-import type { ModelSpec, TensorInit } from './onnx-model.js';
+import { tensorBytes, tensorFloats } from '../onnx/model.js';
+import type { ModelSpec, TensorInit } from '../onnx/model.js';
 import { toFloats } from './report.js';
 import type { ModelLoader } from './report.js';
 import type { Feeds } from './samples.js';

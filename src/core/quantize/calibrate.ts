@@ -4,7 +4,7 @@
  * values are summarised (min/max, or a histogram for the percentile and entropy methods).
  */
 import type { HostTensor, Session } from '../backends/types.js';
-import type { ModelSpec, OnnxDataType, ValueInfo } from './onnx-model.js';
+import type { ModelSpec, OnnxDataType, ValueInfo } from '../onnx/model.js';
 
 export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
 

@@ -4,9 +4,9 @@
  * optimizer produces from quantize_dynamic's DynamicQuantizeLinear + MatMulInteger pattern, so the
  * model runs the fused int8 kernel without depending on that fusion happening.
  */
-import { floatAttr, indexGraph, inferTypes, intAttr, nameAllocator } from './graph.js';
-import { elementCount, tensorFloats } from './onnx-model.js';
-import type { ModelSpec, NodeSpec, TensorInit } from './onnx-model.js';
+import { floatAttr, indexGraph, inferTypes, intAttr, nameAllocator } from '../onnx/graph.js';
+import { elementCount, tensorFloats } from '../onnx/model.js';
+import type { ModelSpec, NodeSpec, TensorInit } from '../onnx/model.js';
 import { quantizeWeightInt8 } from './static.js';
 import { keepInMemory } from './spill.js';
 import type { TensorStore } from './spill.js';

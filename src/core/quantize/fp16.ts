@@ -4,9 +4,10 @@
  * run in float32 between Casts; with keepIoTypes the model's inputs and outputs stay float32.
  * Values beyond ±65504 saturate (counted), as onnxconverter-common clamps them.
  */
-import { indexGraph, inferTypes, nameAllocator } from './graph.js';
-import { ONNX_DATA_TYPE, floatToHalf, tensorFloats } from './onnx-model.js';
-import type { Attribute, ModelSpec, NodeSpec, TensorInit, ValueInfo } from './onnx-model.js';
+import { indexGraph, inferTypes, nameAllocator } from '../onnx/graph.js';
+import { ONNX_DATA_TYPE, tensorFloats } from '../onnx/model.js';
+import { floatToHalf } from '../half.js';
+import type { Attribute, ModelSpec, NodeSpec, TensorInit, ValueInfo } from '../onnx/model.js';
 import { keepInMemory } from './spill.js';
 import type { TensorStore } from './spill.js';
 

@@ -5,9 +5,9 @@
  */
 import type { HostTensor, Session } from '../backends/types.js';
 import { exposeTensors } from './calibrate.js';
-import { inferTypes } from './graph.js';
-import { halfToFloat } from './onnx-model.js';
-import type { ModelSpec } from './onnx-model.js';
+import { inferTypes } from '../onnx/graph.js';
+import { halfToFloat } from '../half.js';
+import type { ModelSpec } from '../onnx/model.js';
 import type { Feeds } from './samples.js';
 
 export interface OutputFidelity {

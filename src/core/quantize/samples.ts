@@ -10,7 +10,7 @@ import { checkAgainstSpec, parseJsonInputs, parseNpy, planShapes, randomTensor, 
 import type { ShapeOverride } from '../bench/inputs.js';
 import { NotFoundError, UsageError } from '../errors.js';
 import { IMAGE_EXTENSIONS, IMAGENET_MEAN, IMAGENET_STD, imageLayout, imageToTensor } from '../tasks/image.js';
-import type { ModelSpec } from './onnx-model.js';
+import type { ModelSpec } from '../onnx/model.js';
 
 export type Feeds = Record<string, HostTensor>;
 

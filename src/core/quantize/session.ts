@@ -6,8 +6,8 @@ import type { RuntimeTarget } from '../backends/ep-map.js';
 import { ortBackend } from '../backends/ort.js';
 import type { LoadOptions, Session } from '../backends/types.js';
 import { ConfigError } from '../errors.js';
-import type { ModelSpec } from './onnx-model.js';
-import { encodeModel, writeModelFile } from './onnx-writer.js';
+import type { ModelSpec } from '../onnx/model.js';
+import { encodeModel, writeModelFile } from '../onnx/writer.js';
 
 /**
  * A session on `m`. A model whose weights live in external data is written as a temporary file beside

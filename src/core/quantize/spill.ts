@@ -5,7 +5,7 @@
  * the bytes into the output's data file chunk by chunk.
  */
 import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import type { TensorInit } from './onnx-model.js';
+import type { TensorInit } from '../onnx/model.js';
 
 /** Tensors below this stay in memory (as they stay inline in the written model). */
 const MIN_BYTES = 1024;

@@ -11,7 +11,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError } from '../errors.js';
-import type { WrittenModel } from './onnx-writer.js';
+import type { WrittenModel } from '../onnx/writer.js';
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

@@ -17,9 +17,9 @@
  */
 import { UsageError } from '../errors.js';
 import type { Range } from './calibrate.js';
-import { floatAttr, hoistConstants, indexGraph, inferTypes, intAttr, onnxOpset, nameAllocator } from './graph.js';
-import { elementCount, tensorFloats } from './onnx-model.js';
-import type { Attribute, ModelSpec, NodeSpec, TensorInit } from './onnx-model.js';
+import { floatAttr, hoistConstants, indexGraph, inferTypes, intAttr, onnxOpset, nameAllocator } from '../onnx/graph.js';
+import { elementCount, tensorFloats } from '../onnx/model.js';
+import type { Attribute, ModelSpec, NodeSpec, TensorInit } from '../onnx/model.js';
 import { keepInMemory } from './spill.js';
 import type { TensorStore } from './spill.js';
 

@@ -6,7 +6,7 @@
  */
 import type { ElementType, HostTensor, TensorSpec, TypedData } from '../backends/types.js';
 import { ELEMENT_BYTES } from '../backends/tensor-data.js';
-import { floatToHalf, halfToFloat } from '../quantize/onnx-model.js';
+import { floatToHalf, halfToFloat } from '../half.js';
 import { BadRequestError, UnsupportedError } from './errors.js';
 
 /** Every datatype of the protocol. */

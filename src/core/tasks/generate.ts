@@ -8,7 +8,7 @@
 import type { ElementType, HostTensor, Session, TypedData } from '../backends/types.js';
 import { seededRandom } from '../random.js';
 import { UsageError } from '../errors.js';
-import { halfToFloat } from '../quantize/onnx-model.js';
+import { halfToFloat } from '../half.js';
 
 export interface Sampling {
   /** 0 (or below): greedy. */

@@ -8,7 +8,7 @@
  */
 import type { HostTensor, Session } from '../backends/types.js';
 import { UsageError } from '../errors.js';
-import { halfToFloat } from '../quantize/onnx-model.js';
+import { halfToFloat } from '../half.js';
 import { CHUNK_SECONDS, SAMPLE_RATE, logMel } from './audio.js';
 import type { TextTokenizer } from './text.js';
 

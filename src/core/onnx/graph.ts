@@ -1,6 +1,6 @@
 /** Graph queries shared by the quantizers: producers, consumers, initializers, element types, opsets. */
-import type { Attribute, GraphSpec, ModelSpec, NodeSpec, OnnxDataType, TensorInit } from './onnx-model.js';
-import { dataTypeFromEnum } from './onnx-model.js';
+import type { Attribute, GraphSpec, ModelSpec, NodeSpec, OnnxDataType, TensorInit } from './model.js';
+import { dataTypeFromEnum } from './model.js';
 
 export interface GraphIndex {
   initializers: Map<string, TensorInit>;

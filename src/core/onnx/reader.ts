@@ -6,8 +6,9 @@
 import { stat, readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import { ProtoDecodeError, ProtoReader, WIRE_LEN, fixedFloat, pushDoubles, pushFloats, pushInts, utf8 } from './proto-reader.js';
-import { dataTypeFromEnum, elementCount, elementSize, floatToHalf } from './onnx-model.js';
-import type { Attribute, GraphSpec, ModelSpec, NodeSpec, OnnxDataType, OpaqueField, TensorData, TensorInit, ValueInfo } from './onnx-model.js';
+import { dataTypeFromEnum, elementCount, elementSize } from './model.js';
+import { floatToHalf } from '../half.js';
+import type { Attribute, GraphSpec, ModelSpec, NodeSpec, OnnxDataType, OpaqueField, TensorData, TensorInit, ValueInfo } from './model.js';
 
 export class OnnxFormatError extends Error {}
 

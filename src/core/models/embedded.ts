@@ -5,8 +5,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GraphBuilder } from '../quantize/graph-builder.js';
-import { encodeModel } from '../quantize/onnx-writer.js';
+import { GraphBuilder } from '../onnx/builder.js';
+import { encodeModel } from '../onnx/writer.js';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../atomic-write.js';
 

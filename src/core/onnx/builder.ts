@@ -2,7 +2,7 @@
  * A small imperative builder for float32 ONNX graphs with seeded weights, used to generate
  * deterministic models (fixtures, the embedded default model, probe models).
  */
-import type { Attribute, GraphSpec, NodeSpec, TensorInit, ValueInfo } from './onnx-writer.js';
+import type { Attribute, GraphSpec, NodeSpec, TensorInit, ValueInfo } from './writer.js';
 import { seededRandom } from '../random.js';
 
 export class GraphBuilder {

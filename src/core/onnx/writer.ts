@@ -8,10 +8,10 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, relative } from 'node:path';
 import { ProtoWriter } from './proto-writer.js';
-import { ONNX_DATA_TYPE, tensorByteLength } from './onnx-model.js';
-import type { Attribute, ModelSpec, NodeSpec, TensorInit, ValueInfo } from './onnx-model.js';
+import { ONNX_DATA_TYPE, tensorByteLength } from './model.js';
+import type { Attribute, ModelSpec, NodeSpec, TensorInit, ValueInfo } from './model.js';
 
-export * from './onnx-model.js';
+export * from './model.js';
 
 // AttributeProto.AttributeType
 const ATTR_TYPE = { float: 1, int: 2, string: 3, tensor: 4, floats: 6, ints: 7 } as const;
