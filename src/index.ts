@@ -98,5 +98,8 @@ export {
 export type * from './core/bench/types.js';
 
 // Tasks: a model with its pre- and post-processing.
-export { runTask, chatLoop, expandImageInputs, TASKS, type TaskName, type RunOptions, type RunReport, type ChatMessage } from './core/tasks/index.js';
+export { openPipeline, inferTask, planTask, runTask, chatLoop, expandImageInputs, TASKS, type TaskPlan, type PlanArgs, type TaskName, type RunOptions, type RunReport, type ChatMessage } from './core/tasks/index.js';
+export type { AnyPipeline, Pipeline, TaskOptions } from './core/tasks/index.js';
+export { preprocessImage, describeSpec, torchvisionSpec, clipSpec, yoloLetterboxSpec, type ImageSpec, type SpecDescription } from './core/tasks/preprocess.js';
+export { specFromPreprocessorConfig, readPreprocessorConfig } from './core/tasks/preprocessor-config.js';
 export type { ClassificationResult, DetectionResult, GenerationResult, GenerationSettings, ZeroShotResult, TranscriptResult, EmbeddingResult } from './core/tasks/index.js';
