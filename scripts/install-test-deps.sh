@@ -14,4 +14,4 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # Debian's prometheus package may start a daemon where an init system runs; tests start their own.
 if command -v service >/dev/null 2>&1; then service prometheus stop >/dev/null 2>&1 || true; fi
-dpkg-query -W -f="${Package} ${Version}\n" chromium prometheus wrk curl
+dpkg-query -W -f='${Package} ${Version}\n' chromium prometheus wrk curl
