@@ -83,34 +83,28 @@ export const IMAGENET_STD: readonly [number, number, number] = [0.229, 0.224, 0.
 export const CLIP_MEAN: readonly [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 export const CLIP_STD: readonly [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
 
+/** Shorter side to `shortest`, centre crop to the input, ÷255, mean/std, RGB: the classifier transform. */
+function resizeCropSpec(o: { width: number; height: number; layout: Layout; shortest: number; rounding: CropRounding; interpolation: Interpolation; mean: readonly number[]; std: readonly number[]; source: string }): ImageSpec {
+  const { width, height, layout, shortest, rounding, interpolation, mean, std, source } = o;
+  return { resize: { shortest }, crop: { width, height, rounding }, interpolation, rescale: 1 / 255, mean, std, layout, channelOrder: 'rgb', source };
+}
+
 /** torchvision's ImageNet evaluation transform: Resize(256 of 224) bilinear (antialiased on PIL), CenterCrop(224). */
 export function torchvisionSpec(o: { width: number; height: number; layout: Layout; resize?: number; mean?: readonly number[]; std?: readonly number[]; interpolation?: Interpolation; source?: string }): ImageSpec {
-  return {
-    resize: { shortest: o.resize ?? Math.round((Math.min(o.width, o.height) * 256) / 224) },
-    crop: { width: o.width, height: o.height, rounding: 'torchvision' },
+  return resizeCropSpec({
+    ...o,
+    shortest: o.resize ?? Math.round((Math.min(o.width, o.height) * 256) / 224),
+    rounding: 'torchvision',
     interpolation: o.interpolation ?? 'bilinear',
-    rescale: 1 / 255,
     mean: o.mean ?? IMAGENET_MEAN,
     std: o.std ?? IMAGENET_STD,
-    layout: o.layout,
-    channelOrder: 'rgb',
     source: o.source ?? 'default (torchvision ImageNet evaluation transform)',
-  };
+  });
 }
 
 /** CLIPImageProcessor's defaults: shortest edge to the input side, bicubic, centre crop, CLIP mean/std. */
 export function clipSpec(o: { width: number; height: number; layout: Layout; mean?: readonly number[]; std?: readonly number[]; source?: string }): ImageSpec {
-  return {
-    resize: { shortest: Math.min(o.width, o.height) },
-    crop: { width: o.width, height: o.height, rounding: 'transformers' },
-    interpolation: 'bicubic',
-    rescale: 1 / 255,
-    mean: o.mean ?? CLIP_MEAN,
-    std: o.std ?? CLIP_STD,
-    layout: o.layout,
-    channelOrder: 'rgb',
-    source: o.source ?? 'default (CLIPImageProcessor)',
-  };
+  return resizeCropSpec({ ...o, shortest: Math.min(o.width, o.height), rounding: 'transformers', interpolation: 'bicubic', mean: o.mean ?? CLIP_MEAN, std: o.std ?? CLIP_STD, source: o.source ?? 'default (CLIPImageProcessor)' });
 }
 
 /** ultralytics' LetterBox for YOLOv8: fit, cv2 INTER_LINEAR, grey 114, ÷255, no mean/std. */
