@@ -38,6 +38,8 @@ const SEED = 1;
 const CALIBRATION = 32;
 const PEER_DIR = join(import.meta.dirname, '..', 'bench-data', 'quantize');
 const cpu = CPU_TARGET;
+/** What every quantizer run here shares: minmax, nothing excluded, float I/O kept, CPU EP, no latency stage (timed below). */
+const FIXED = { method: 'minmax', exclude: [], keepIoTypes: true, target: cpu, device: { id: 'CPU', name: 'CPU', backend: 'ort-cpu' }, latencyMs: 0 } as const;
 
 const fp32Bytes = buildMobilenetV2();
 const inputs = modelInputs(decodeModel(fp32Bytes));
@@ -79,17 +81,7 @@ const work = mkdtempSync(join(os.tmpdir(), 'aivmm-bench-quantize-'));
 try {
   const fp32Path = join(work, 'mobilenetv2-fp32.onnx');
   writeFileSync(fp32Path, fp32Bytes);
-  const base: Omit<QuantizeOptions, 'output' | 'mode' | 'perChannel'> = {
-    model: fp32Path,
-    calibration: `random:${CALIBRATION}`,
-    method: 'minmax',
-    exclude: [],
-    keepIoTypes: true,
-    target: cpu,
-    device: { id: 'CPU', name: 'CPU', backend: 'ort-cpu' },
-    latencyMs: 0,
-    seed: SEED,
-  };
+  const base: Omit<QuantizeOptions, 'output' | 'mode' | 'perChannel'> = { model: fp32Path, calibration: `random:${CALIBRATION}`, ...FIXED, seed: SEED };
   const ours: { label: string; path: string; quantizeMs: number }[] = [];
   for (const [label, mode, perChannel] of [
     ['aivmm static QDQ (per-channel)', 'static', true],
@@ -291,12 +283,7 @@ async function benchModels(dir: string): Promise<void> {
         mode,
         perChannel: true,
         ...(mode === 'static' ? { calibration: calibDir } : {}),
-        method: 'minmax',
-        exclude: [],
-        keepIoTypes: true,
-        target: cpu,
-        device: { id: 'CPU', name: 'CPU', backend: 'ort-cpu' },
-        latencyMs: 0,
+        ...FIXED,
         seed: SEED,
       });
       const quantizeSeconds = (performance.now() - t0) / 1000;
