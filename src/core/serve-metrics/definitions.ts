@@ -56,11 +56,11 @@ export type LoadEvent = (typeof LOAD_EVENTS)[number];
 const GENAI = ['gen_ai_operation_name', 'gen_ai_request_model'] as const;
 
 const STAGES = [
-  ['request', 'whole request: queue + compute input + compute infer + compute output (the server-side latency)'],
-  ['queue', 'waiting in the admission queue for a free instance'],
-  ['compute_input', 'preparing inputs: decoding tensors and sending them to the worker lane'],
-  ['compute_infer', 'running the model (the runtime session.run), per request: a batch counts its whole run for each request'],
-  ['compute_output', 'turning outputs into the response: receiving them from the lane and encoding'],
+  ['request', 'Server-side time per request: queue + compute input + compute infer + compute output'],
+  ['queue', 'Time a request waited in the admission queue for a free instance'],
+  ['compute_input', 'Time preparing a request\'s inputs: decoding tensors and sending them to the worker lane'],
+  ['compute_infer', 'Time running the model (session.run); a request in a batch counts the whole batch run'],
+  ['compute_output', 'Time turning a request\'s outputs into the response: receiving them from the lane and encoding'],
 ] as const;
 
 export const METRICS: readonly MetricDef[] = [
@@ -107,7 +107,7 @@ export const METRICS: readonly MetricDef[] = [
   ...STAGES.map(([stage, what]): MetricDef => ({
     name: `aivmm_inference_${stage}_duration_seconds`,
     type: 'histogram',
-    help: `Time per request in the ${stage.replace('_', ' ')} stage: ${what}.`,
+    help: `${what}.`,
     labels: MV,
     unit: 'seconds',
     buckets: LATENCY_BUCKETS,
@@ -116,7 +116,7 @@ export const METRICS: readonly MetricDef[] = [
   ...STAGES.map(([stage]): MetricDef => ({
     name: `aivmm_inference_${stage}_summary_seconds`,
     type: 'summary',
-    help: `Quantiles of the ${stage.replace('_', ' ')} time per request over a sliding 10-minute window.`,
+    help: `Quantiles (0.5, 0.9, 0.95, 0.99) of the ${stage.replace('_', ' ')} time per request over a sliding 10-minute window.`,
     labels: MV,
     unit: 'seconds',
     equivalent: `nv_inference_${stage}_summary_us`,
