@@ -129,16 +129,16 @@ test('generation: TTFT and TPOT under aivmm names and the OpenTelemetry GenAI na
 });
 
 test('summaries only when asked, with quantiles; forgetModel drops a version, keeps the others', async () => {
-  assert.equal((await createServeMetrics().exposition()).includes('_summary_seconds'), false);
+  assert.equal((await createServeMetrics().exposition()).includes('_duration_quantiles_seconds'), false);
   const m = createServeMetrics({ summaries: true });
   for (const v of [0.001, 0.002, 0.003, 0.004]) m.recordRequest({ ...MV, outcome: 'success', inferS: v });
   m.recordRequest({ model: 'tiny', version: '2', outcome: 'success', inferS: 0.01 });
   m.recordBatch({ ...MV, size: 1 });
   m.recordLoad('tiny', '1', 'load');
   let p = parseExposition(await m.exposition());
-  assert.equal(p.get('aivmm_inference_compute_infer_summary_seconds')!.type, 'summary');
-  assert.equal(sampleValue(p, 'aivmm_inference_compute_infer_summary_seconds_count', MV), 4);
-  const q = sampleValue(p, 'aivmm_inference_compute_infer_summary_seconds', { ...MV, quantile: '0.5' })!;
+  assert.equal(p.get('aivmm_inference_compute_infer_duration_quantiles_seconds')!.type, 'summary');
+  assert.equal(sampleValue(p, 'aivmm_inference_compute_infer_duration_quantiles_seconds_count', MV), 4);
+  const q = sampleValue(p, 'aivmm_inference_compute_infer_duration_quantiles_seconds', { ...MV, quantile: '0.5' })!;
   assert.ok(q >= 0.002 && q <= 0.003, `median ${q}`);
   await m.forgetModel('tiny', '1');
   const text = await m.exposition();

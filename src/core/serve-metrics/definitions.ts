@@ -114,7 +114,7 @@ export const METRICS: readonly MetricDef[] = [
     equivalent: `nv_inference_${stage}_duration_us (the _sum, in µs)${stage === 'request' ? '; ovms_request_time_us' : stage === 'queue' ? '; ovms_wait_for_infer_req_time_us' : stage === 'compute_infer' ? '; ovms_inference_time_us' : ''}`,
   })),
   ...STAGES.map(([stage]): MetricDef => ({
-    name: `aivmm_inference_${stage}_summary_seconds`,
+    name: `aivmm_inference_${stage}_duration_quantiles_seconds`,
     type: 'summary',
     help: `Quantiles (0.5, 0.9, 0.95, 0.99) of the ${stage.replace('_', ' ')} time per request over a sliding 10-minute window.`,
     labels: MV,

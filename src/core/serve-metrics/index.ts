@@ -136,7 +136,7 @@ export function createServeMetrics(opts: ServeMetricsOptions = {}): ServeMetrics
         // A rejected or bad-input request never reached the compute stages: only its request (and queue) time is real.
         if (st.startsWith('compute') && r.outcome === 'failure' && times[st] === 0) continue;
         hist(`aivmm_inference_${st}_duration_seconds`).observe(labels, times[st]);
-        summary(`aivmm_inference_${st}_summary_seconds`)?.observe(labels, times[st]);
+        summary(`aivmm_inference_${st}_duration_quantiles_seconds`)?.observe(labels, times[st]);
       }
     },
 
