@@ -146,3 +146,35 @@ test('summaries only when asked, with quantiles; forgetModel drops a version, ke
   p = parseExposition(text);
   assert.equal(sampleValue(p, 'aivmm_inference_request_success_total', { model: 'tiny', version: '2' }), 1);
 });
+
+test("the request-path series render exactly as prom-client's own Counter, Gauge and Histogram do", async () => {
+  const { Counter, Gauge, Histogram, Registry } = await import('prom-client');
+  const { CounterSeries, GaugeSeries, HistogramSeries } = await import('../../src/core/serve-metrics/series.js');
+  const ours = new Registry();
+  const theirs = new Registry();
+  const labelNames = ['model', 'version'];
+  const c = new CounterSeries('c_total', 'a counter', labelNames);
+  const g = new GaugeSeries('g', 'a gauge', labelNames);
+  const h = new HistogramSeries('h_seconds', 'a histogram', labelNames, [0.001, 0.01, 0.1, 1]);
+  for (const x of [c, g, h]) ours.registerMetric(x as never);
+  const pc = new Counter({ name: 'c_total', help: 'a counter', labelNames, registers: [theirs] });
+  const pg = new Gauge({ name: 'g', help: 'a gauge', labelNames, registers: [theirs] });
+  const ph = new Histogram({ name: 'h_seconds', help: 'a histogram', labelNames, buckets: [0.001, 0.01, 0.1, 1], registers: [theirs] });
+  const values = [0, 0.0005, 0.001, 0.002, 0.05, 0.1, 0.7, 3, 12];
+  for (const [i, v] of values.entries()) {
+    const l = { model: i % 2 ? 'a' : 'b"q\\', version: String(i % 3) };
+    c.inc(l, v);
+    pc.inc(l, v);
+    g.set(l, -v);
+    pg.set(l, -v);
+    h.observe(l, v);
+    ph.observe(l, v);
+  }
+  c.remove({ model: 'a', version: '1' });
+  pc.remove({ model: 'a', version: '1' });
+  assert.equal(await ours.metrics(), await theirs.metrics(), 'byte for byte');
+  assert.throws(() => c.inc({ model: 'a' }), /label 'version' is missing/);
+  assert.throws(() => c.inc({ model: 'a', version: '1', extra: 'x' }), /unknown label 'extra'/);
+  assert.throws(() => c.inc({ model: 'a', version: '1' }, -1), /only goes up/);
+  assert.throws(() => h.observe({ model: 'a', version: '1' }, NaN), /finite/);
+});

@@ -4,9 +4,10 @@
  * definitions in ./definitions.ts, and recording functions the server calls at each event.
  * The HTTP layer only serves `exposition()` with `contentType` on GET /metrics.
  */
-import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
+import { Registry, Summary } from 'prom-client';
 import { UsageError } from '../errors.js';
 import type { DeviceSample } from '../devices/telemetry.js';
+import { CounterSeries, GaugeSeries, HistogramSeries } from './series.js';
 import { FAILURE_REASONS, LOAD_EVENTS, METRICS, SUMMARY_PERCENTILES, type FailureReason, type LoadEvent, type MetricDef } from './definitions.js';
 
 export * from './definitions.js';
@@ -75,20 +76,21 @@ export interface ServeMetricsOptions {
   summaryMaxAgeS?: number;
 }
 
-type AnyMetric = Counter | Gauge | Histogram | Summary;
+type AnyMetric = CounterSeries | GaugeSeries | HistogramSeries | Summary;
 
 function build(def: MetricDef, registry: Registry, opts: ServeMetricsOptions): AnyMetric {
-  const common = { name: def.name, help: def.help, labelNames: [...def.labels], registers: [registry] };
-  switch (def.type) {
-    case 'counter':
-      return new Counter(common);
-    case 'gauge':
-      return new Gauge(common);
-    case 'histogram':
-      return new Histogram({ ...common, buckets: [...(def.buckets ?? [])] });
-    case 'summary':
-      return new Summary({ ...common, percentiles: [...SUMMARY_PERCENTILES], maxAgeSeconds: opts.summaryMaxAgeS ?? 600, ageBuckets: 5 });
+  if (def.type === 'summary') {
+    return new Summary({ name: def.name, help: def.help, labelNames: [...def.labels], registers: [registry], percentiles: [...SUMMARY_PERCENTILES], maxAgeSeconds: opts.summaryMaxAgeS ?? 600, ageBuckets: 5 });
   }
+  const metric =
+    def.type === 'counter'
+      ? new CounterSeries(def.name, def.help, def.labels)
+      : def.type === 'gauge'
+        ? new GaugeSeries(def.name, def.help, def.labels)
+        : new HistogramSeries(def.name, def.help, def.labels, def.buckets ?? []);
+  // the Registry renders any object with a name and prom-client's get() shape
+  registry.registerMetric(metric as never);
+  return metric;
 }
 
 const nonNeg = (v: number | undefined): number => (v !== undefined && Number.isFinite(v) && v > 0 ? v : 0);
@@ -100,9 +102,9 @@ export function createServeMetrics(opts: ServeMetricsOptions = {}): ServeMetrics
     if (def.optional === 'summaries' && !opts.summaries) continue;
     m.set(def.name, build(def, registry, opts));
   }
-  const counter = (n: string): Counter => m.get(n) as Counter;
-  const gauge = (n: string): Gauge => m.get(n) as Gauge;
-  const hist = (n: string): Histogram => m.get(n) as Histogram;
+  const counter = (n: string): CounterSeries => m.get(n) as CounterSeries;
+  const gauge = (n: string): GaugeSeries => m.get(n) as GaugeSeries;
+  const hist = (n: string): HistogramSeries => m.get(n) as HistogramSeries;
   const summary = (n: string): Summary | undefined => m.get(n) as Summary | undefined;
 
   // Per device: the latest power reading (for energy attribution) and what executions used since the last sample.
@@ -110,7 +112,19 @@ export function createServeMetrics(opts: ServeMetricsOptions = {}): ServeMetrics
   const window = new Map<string, { joules: number; inferences: number }>();
   const lastEnergy = new Map<string, number>();
 
-  const stages = ['request', 'queue', 'compute_input', 'compute_infer', 'compute_output'] as const;
+  // The request path resolves its metrics once, not by name per call.
+  const stages = (['request', 'queue', 'compute_input', 'compute_infer', 'compute_output'] as const).map((st) => ({
+    compute: st.startsWith('compute'),
+    hist: hist(`aivmm_inference_${st}_duration_seconds`),
+    summary: summary(`aivmm_inference_${st}_duration_quantiles_seconds`),
+  }));
+  const success = counter('aivmm_inference_request_success_total');
+  const failure = counter('aivmm_inference_request_failure_total');
+  const inferences = counter('aivmm_inference_count_total');
+  const times = [0, 0, 0, 0, 0];
+  const execs = counter('aivmm_inference_exec_count_total');
+  const batchSize = hist('aivmm_inference_batch_size');
+  const pending = gauge('aivmm_inference_pending_requests');
 
   return {
     registry,
@@ -118,33 +132,36 @@ export function createServeMetrics(opts: ServeMetricsOptions = {}): ServeMetrics
 
     recordRequest(r) {
       const labels = { model: r.model, version: r.version };
-      if (r.outcome === 'success') {
-        counter('aivmm_inference_request_success_total').inc(labels);
-        counter('aivmm_inference_count_total').inc(labels, Math.max(1, Math.floor(r.batch ?? 1)));
+      const failed = r.outcome !== 'success';
+      if (!failed) {
+        success.inc(labels);
+        inferences.inc(labels, Math.max(1, Math.floor(r.batch ?? 1)));
       } else {
         if (!r.reason || !FAILURE_REASONS.includes(r.reason)) {
           throw new UsageError(`recordRequest: failure reason '${String(r.reason)}' is not one of ${FAILURE_REASONS.join(', ')}`);
         }
-        counter('aivmm_inference_request_failure_total').inc({ ...labels, reason: r.reason });
+        failure.inc({ ...labels, reason: r.reason });
       }
-      const parts = { queue: nonNeg(r.queueS), compute_input: nonNeg(r.inputS), compute_infer: nonNeg(r.inferS), compute_output: nonNeg(r.outputS) };
-      const times: Record<(typeof stages)[number], number> = {
-        request: r.totalS !== undefined ? nonNeg(r.totalS) : parts.queue + parts.compute_input + parts.compute_infer + parts.compute_output,
-        ...parts,
-      };
-      for (const st of stages) {
+      times[1] = nonNeg(r.queueS);
+      times[2] = nonNeg(r.inputS);
+      times[3] = nonNeg(r.inferS);
+      times[4] = nonNeg(r.outputS);
+      times[0] = r.totalS !== undefined ? nonNeg(r.totalS) : times[1] + times[2] + times[3] + times[4];
+      for (let i = 0; i < stages.length; i++) {
+        const st = stages[i]!;
+        const t = times[i]!;
         // A rejected or bad-input request never reached the compute stages: only its request (and queue) time is real.
-        if (st.startsWith('compute') && r.outcome === 'failure' && times[st] === 0) continue;
-        hist(`aivmm_inference_${st}_duration_seconds`).observe(labels, times[st]);
-        summary(`aivmm_inference_${st}_duration_quantiles_seconds`)?.observe(labels, times[st]);
+        if (st.compute && failed && t === 0) continue;
+        st.hist.observe(labels, t);
+        st.summary?.observe(labels, t);
       }
     },
 
     recordBatch(b) {
       const labels = { model: b.model, version: b.version };
       const size = Math.max(1, Math.floor(b.size));
-      counter('aivmm_inference_exec_count_total').inc(labels);
-      hist('aivmm_inference_batch_size').observe(labels, size);
+      execs.inc(labels);
+      batchSize.observe(labels, size);
       if (b.device !== undefined && b.inferS !== undefined) {
         const w = powerW.get(b.device);
         if (w !== undefined) {
@@ -159,7 +176,7 @@ export function createServeMetrics(opts: ServeMetricsOptions = {}): ServeMetrics
     },
 
     setPending(model, version, n) {
-      gauge('aivmm_inference_pending_requests').set({ model, version }, Math.max(0, n));
+      pending.set({ model, version }, Math.max(0, n));
     },
 
     recordLoad(model, version, event) {
