@@ -128,6 +128,16 @@ test('every vendor from discovery: CPU (/proc, RAPL with wrap, coretemp), NVIDIA
     const xe2 = by(second, ids['0000:04:00.0']!);
     assert.equal(xe2.powerW, 20);
     assert.equal(xe2.energyJ, 20);
+
+    // the xe counter resets (driver reload): that interval has no power and adds no energy
+    t += 1000;
+    put(`${XE}/hwmon/hwmon3/energy1_input`, '1000000\n');
+    const third = by(await sampler.sample(), ids['0000:04:00.0']!);
+    assert.equal(third.powerW, undefined);
+    assert.equal(third.energyJ, 20);
+    t += 1000;
+    put(`${XE}/hwmon/hwmon3/energy1_input`, '11000000\n');
+    assert.equal(by(await sampler.sample(), ids['0000:04:00.0']!).powerW, 10, 'and counts again from the new value');
     const npu = by(second, ids['0000:00:0b.0']!);
     assert.equal(npu.kind, 'npu');
     assert.equal(npu.utilization, 0.25);
@@ -170,6 +180,7 @@ test('counters: /proc/stat busy excludes idle and iowait; wrap-around deltas', (
   assert.equal(parseProcStat('intr 1 2 3\n'), undefined);
   assert.equal(counterDelta(10, 30, 100), 20);
   assert.equal(counterDelta(90, 10, 100), 20);
+  assert.equal(counterDelta(90, 10, undefined), undefined, 'a counter without a range went back: reset, no delta');
 });
 
 test('startTelemetry: samples at once and every period, never overlapping, stops cleanly', async () => {

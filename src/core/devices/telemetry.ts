@@ -72,9 +72,14 @@ const num = (s: string | undefined): number | undefined => {
   return Number.isFinite(n) ? n : undefined;
 };
 
-/** A counter that may wrap at `max`: the increase from `prev` to `cur`. */
-export function counterDelta(prev: number, cur: number, max: number): number {
-  return cur >= prev ? cur - prev : cur + max - prev;
+/**
+ * The increase of a counter from `prev` to `cur`. A counter with a known range (`max`, RAPL's
+ * max_energy_range_uj) wraps; one without (hwmon energy1_input, 64-bit) only goes back when it was
+ * reset (a driver reload): that interval has no delta (undefined), rather than a made-up one.
+ */
+export function counterDelta(prev: number, cur: number, max: number | undefined): number | undefined {
+  if (cur >= prev) return cur - prev;
+  return max === undefined ? undefined : cur + max - prev;
 }
 
 interface CpuTimes {
@@ -151,13 +156,16 @@ export function createTelemetrySampler(opts: SamplerOptions): TelemetrySampler {
   };
 
   /** Feeds raw µJ counters; returns mean watts since the previous reading (undefined on the first). */
-  const fromCounters = (s: DeviceSample, raw: number[], max: number[], source: string): void => {
+  const fromCounters = (s: DeviceSample, raw: number[], max: (number | undefined)[], source: string): void => {
     const st = state(s.device);
     let watts: number | undefined;
     if (st.raw && st.at !== undefined && s.at > st.at && st.raw.length === raw.length) {
-      const uj = raw.reduce((sum, v, i) => sum + counterDelta(st.raw![i]!, v, max[i]!), 0);
-      st.joules += uj / 1e6;
-      watts = uj / 1e6 / ((s.at - st.at) / 1000);
+      const deltas = raw.map((v, i) => counterDelta(st.raw![i]!, v, max[i]));
+      if (deltas.every((d) => d !== undefined)) {
+        const uj = deltas.reduce((a, b) => a + b, 0);
+        st.joules += uj / 1e6;
+        watts = uj / 1e6 / ((s.at - st.at) / 1000);
+      }
     }
     st.raw = raw;
     st.at = s.at;
@@ -259,7 +267,7 @@ export function createTelemetrySampler(opts: SamplerOptions): TelemetrySampler {
   const intelGpu = async (s: DeviceSample, dir: string): Promise<void> => {
     const hw = await hwmonDirs(host, dir);
     const e = await hwmonRead(host, hw, ['energy1_input']); // µJ, card (xe) or package (i915 dGPU)
-    if (e) fromCounters(s, [e.value], [2 ** 64], 'hwmon energy1_input');
+    if (e) fromCounters(s, [e.value], [undefined], 'hwmon energy1_input');
     const cap = await hwmonRead(host, hw, ['power1_max']);
     if (cap && cap.value > 0) put(s, 'powerLimitW', cap.value / 1e6, 'hwmon power1_max');
     const temp = await hwmonRead(host, hw, ['temp1_input', 'temp2_input']);
