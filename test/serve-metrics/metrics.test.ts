@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { register as globalRegister } from 'prom-client';
-import { UsageError } from '../../src/core/errors.js';
-import { createServeMetrics, LATENCY_BUCKETS } from '../../src/core/serve-metrics/index.js';
+import { BackendUnavailableError, CancelledError, InferenceError, LaneCrashedError, NotImplementedError, UsageError } from '../../src/core/errors.js';
+import { createServeMetrics, failureReason, LATENCY_BUCKETS } from '../../src/core/serve-metrics/index.js';
 import type { DeviceSample } from '../../src/core/devices/telemetry.js';
 import { parseExposition, sampleValue } from '../helpers/prom-text.js';
 
@@ -177,4 +177,18 @@ test("the request-path series render exactly as prom-client's own Counter, Gauge
   assert.throws(() => c.inc({ model: 'a', version: '1', extra: 'x' }), /unknown label 'extra'/);
   assert.throws(() => c.inc({ model: 'a', version: '1' }, -1), /only goes up/);
   assert.throws(() => h.observe({ model: 'a', version: '1' }, NaN), /finite/);
+});
+
+test('failureReason: typed errors and HTTP statuses map onto the documented reasons', () => {
+  const withStatus = <E extends Error>(e: E, status: number): E => Object.assign(e, { status });
+  assert.equal(failureReason(new UsageError('bad shape')), 'bad_input');
+  assert.equal(failureReason(new NotImplementedError('BF16')), 'bad_input');
+  assert.equal(failureReason(withStatus(new UsageError('too large'), 413)), 'bad_input');
+  assert.equal(failureReason(withStatus(new InferenceError('deadline'), 504)), 'timeout');
+  assert.equal(failureReason(new CancelledError('client went away')), 'cancelled');
+  assert.equal(failureReason(withStatus(new BackendUnavailableError('queue full'), 503)), 'rejected');
+  assert.equal(failureReason(withStatus(new LaneCrashedError('lane died'), 503)), 'runtime_error');
+  assert.equal(failureReason(new InferenceError('ORT failed')), 'runtime_error');
+  assert.equal(failureReason(new Error('?')), 'runtime_error');
+  assert.equal(failureReason(undefined), 'runtime_error');
 });

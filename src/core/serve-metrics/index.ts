@@ -12,6 +12,22 @@ import { FAILURE_REASONS, LOAD_EVENTS, METRICS, SUMMARY_PERCENTILES, type Failur
 
 export * from './definitions.js';
 
+/**
+ * The failure reason for an error a request ended with, from its typed code and HTTP status (the
+ * server's errors carry `status`): 504 → timeout; CANCELLED → cancelled; BACKEND_UNAVAILABLE (queue
+ * full, model not ready, shutting down: 503) → rejected; USAGE / NOT_IMPLEMENTED (400, 413, 501) →
+ * bad_input; everything else (INFERENCE, LANE_CRASHED, INTERNAL) → runtime_error.
+ */
+export function failureReason(err: unknown): FailureReason {
+  const e = (err ?? {}) as { code?: unknown; status?: unknown; statusCode?: unknown };
+  const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  if (status === 504) return 'timeout';
+  if (e.code === 'CANCELLED' || status === 499) return 'cancelled';
+  if (e.code === 'BACKEND_UNAVAILABLE' || status === 503) return e.code === 'LANE_CRASHED' ? 'runtime_error' : 'rejected';
+  if (e.code === 'USAGE' || e.code === 'NOT_IMPLEMENTED' || (status !== undefined && status >= 400 && status < 500)) return 'bad_input';
+  return 'runtime_error';
+}
+
 export interface RequestRecord {
   model: string;
   version: string;
