@@ -4,8 +4,9 @@
  *
  * A process host is started with the target's environment (VK_DRIVER_FILES, CUDA_DEVICE_ORDER, …) merged
  * into the parent's: that is how a device is pinned, since native runtimes read it once at load. A thread
- * host shares its process's environment and memory; it cannot pin a device, and a native crash in it
- * takes the process down (use it for CPU work and for instances inside a process lane).
+ * host shares its process's environment and memory; it cannot pin a device, a native crash in it takes
+ * the process down, and it cannot be killed mid-call: kill() (and a timeout) detach it, and it exits
+ * once its current call returns (use it for CPU work and for instances inside a process lane).
  *
  * When a host dies unexpectedly the lane emits 'exit' ({ code, signal, stderrTail, reason }) and every
  * request in flight rejects with LaneCrashedError, worded "the <name> lane exited (signal SIGSEGV) while
@@ -161,7 +162,13 @@ export class Lane extends EventEmitter {
     return {
       pid: process.pid,
       post: (r, transfer) => worker.postMessage(r, transfer ?? []),
-      kill: () => void worker.terminate(),
+      // worker.terminate() during a native call (a session run) aborts the whole process
+      // (onnxruntime-node: "terminate called after throwing an instance of 'Napi::Error'"). So a thread
+      // host is detached instead: its requests reject now, and it exits once its current call returns.
+      kill: () => {
+        worker.postMessage({ id: -1, op: 'close' } satisfies Request);
+        this.onExit(null, null, 'stopped');
+      },
     };
   }
 
@@ -246,9 +253,12 @@ export class Lane extends EventEmitter {
     return this.request({ op: 'load', instance, model, target: this.options.target, options: open, ...(warmup ? { warmup } : {}) }, `loading ${instance}`);
   }
 
-  /** In a thread lane the feeds' buffers are copied, not transferred: the caller keeps them. */
-  run(instance: string, feeds: Record<string, HostTensor>): Promise<RunResult> {
-    return this.request({ op: 'run', instance, feeds }, `running ${instance}`);
+  /**
+   * In a thread lane the feeds' buffers are copied, not transferred: the caller keeps them. `timeoutMs`
+   * stops the host when the run has not answered in time (as for job()).
+   */
+  run(instance: string, feeds: Record<string, HostTensor>, opts: { timeoutMs?: number } = {}): Promise<RunResult> {
+    return this.request({ op: 'run', instance, feeds }, `running ${instance}`, opts);
   }
 
   /** run() that hands the feeds' buffers over to a thread host instead of copying them (they detach here). */

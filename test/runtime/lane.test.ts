@@ -132,6 +132,13 @@ test('process lane: a job over its time limit is stopped, with "timed out after 
   assert.ok(Date.now() - t0 < 10_000);
   assert.equal(exited, true);
   assert.equal(lane.alive, false);
+
+  // a run with a time limit, the same way
+  const again = await Lane.start({ name: 'slow-run', target: CPU_TARGET });
+  await again.load('m', embeddedModel('mobilenetv2-seeded').build());
+  const big: HostTensor = { type: 'float32', dims: [16, 3, 224, 224], data: new Float32Array(16 * 3 * 224 * 224) };
+  await assert.rejects(again.run('m', { input: big }, { timeoutMs: 30 }), (e: Error & { code?: string }) => e.code === 'LANE_CRASHED' && /^the slow-run lane timed out after 30 ms while running m; it was stopped$/.test(e.message));
+  assert.equal(again.alive, false);
 });
 
 test('process lane: the target environment pins the host; a bad job kind is a typed error', async () => {
@@ -191,4 +198,16 @@ test('crash wording: a SIGSEGV with an instance run in flight names the lane, th
   }
   assert.equal(exits.length, 1);
   assert.match(exits[0]?.stderrTail ?? '', /simulated driver fault/);
+});
+
+test('thread lane: a host stopped mid-run rejects the run with LANE_CRASHED at once, emits exit, and does not abort the process', async () => {
+  const lane = await Lane.start({ name: 'cpu-thread', target: CPU_TARGET, host: 'thread' });
+  const exits: LaneExit[] = [];
+  lane.on('exit', (e: LaneExit) => exits.push(e));
+  await lane.load('m', embeddedModel('mobilenetv2-seeded').build());
+  const run = lane.run('m', { input: { type: 'float32', dims: [8, 3, 224, 224], data: new Float32Array(8 * 3 * 224 * 224) } });
+  setTimeout(() => lane.kill(), 20);
+  await assert.rejects(run, (e: Error & { code?: string }) => e.code === 'LANE_CRASHED' && /^the cpu-thread lane exited \(stopped\) while running m/.test(e.message));
+  assert.equal(exits.length, 1);
+  assert.equal(lane.alive, false);
 });
