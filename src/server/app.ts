@@ -18,6 +18,7 @@ import { registerAdminRoutes } from './routes/admin.js';
 import { EventHub } from './events.js';
 import type { PipelineService } from './pipelines.js';
 import { registerOpenAiRoutes } from './routes/openai.js';
+import { registerTaskRoutes } from './routes/tasks.js';
 
 export interface ServerOptions {
   registry: ModelRegistry;
@@ -118,7 +119,10 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
 
   registerV2Routes(app, opts, state);
   registerAdminRoutes(app, opts, state);
-  if (opts.pipelines) registerOpenAiRoutes(app, opts.pipelines, () => opts.registry.names());
+  if (opts.pipelines) {
+    registerOpenAiRoutes(app, opts.pipelines, () => opts.registry.names());
+    await registerTaskRoutes(app, opts.pipelines, opts.maxBodyBytes);
+  }
 
   app.get('/openapi.json', { config: { hidden: true } }, async (_req, reply) => reply.type('application/json').send(JSON.stringify(buildOpenApi(routes, opts.serverVersion))));
   app.addHook('preClose', async () => {

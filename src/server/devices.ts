@@ -27,6 +27,8 @@ export interface DeviceFactoryOptions {
 export interface DeviceFactory {
   executorFor(device: string): Promise<DeviceExecutor>;
   unavailable(): { device: string; reason: string }[];
+  /** The device report (discovered once, on first need). */
+  report(): Promise<DevicesReport>;
   /** Each started executor's device, placement and (for lanes) pid and memory. */
   lanes(): Promise<{ device: string; backend: string; pid?: number; rssBytes?: number; instances?: number }[]>;
   closeAll(): Promise<void>;
@@ -37,14 +39,16 @@ export function deviceFactory(opts: DeviceFactoryOptions): DeviceFactory {
   const failed = new Map<string, string>();
   let report: Promise<DevicesReport> | undefined;
 
-  async function resolve(device: string): Promise<{ target: RuntimeTarget; placement: Placement }> {
-    if (device.toUpperCase() === 'CPU') return { target: CPU_TARGET, placement: { device: 'CPU', backend: 'ort-cpu', reason: 'CPU requested (onnxruntime CPU execution provider)' } };
+  /** `key` is a device id, or "DEVICE@backend" for one backend (what --device auto chose). */
+  async function resolve(key: string): Promise<{ target: RuntimeTarget; placement: Placement }> {
+    const [device = key, only] = key.split('@') as [string, BackendId | undefined];
+    if (device.toUpperCase() === 'CPU' && (!only || only === 'ort-cpu')) return { target: CPU_TARGET, placement: { device: 'CPU', backend: 'ort-cpu', reason: 'CPU requested (onnxruntime CPU execution provider)' } };
     report ??= opts.discover();
     const devices = await report;
     const [d] = selectDevices(device, devices.devices);
     if (!d) throw new BackendUnavailableError(`no device '${device}'`);
     const tried: string[] = [];
-    for (const b of PREFERRED[d.kind] ?? []) {
+    for (const b of only ? [only] : (PREFERRED[d.kind] ?? [])) {
       const reach = d.backends.find((r) => r.backend === b);
       if (!reach?.available) {
         tried.push(`${b}: ${reach?.reason ?? 'not available'}`);
@@ -75,6 +79,7 @@ export function deviceFactory(opts: DeviceFactoryOptions): DeviceFactory {
       }
       return p;
     },
+    report: () => (report ??= opts.discover()),
     unavailable: () => [...failed].map(([device, reason]) => ({ device, reason })),
     async lanes() {
       const out: { device: string; backend: string; pid?: number; rssBytes?: number; instances?: number }[] = [];

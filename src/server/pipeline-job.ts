@@ -15,6 +15,7 @@ export type PipelineJob =
   | { op: 'open'; key: string; plan: TaskPlan; target: RuntimeTarget; threads?: number }
   | { op: 'generate'; key: string; input: string | ChatMessage[]; maxTokens?: number; temperature?: number; topP?: number; seed?: number; chatTemplate?: boolean }
   | { op: 'embed'; key: string; texts: string[]; truncate?: boolean }
+  | { op: 'task'; key: string; image: Uint8Array; topK?: number; confidence?: number; iou?: number; candidates?: string[]; hypothesis?: string }
   | { op: 'close'; key: string };
 
 const open = new Map<string, AnyPipeline>();
@@ -45,6 +46,20 @@ registerJob('pipeline', async (payload, ctx) => {
       const p = get(job.key);
       if (p.task !== 'sentence-embeddings') throw new UsageError(`this model is a ${p.task} model, not a sentence-embeddings model`);
       return p.runBatch(job.texts, job.truncate ? { truncate: true } : {}, ctx.signal);
+    }
+    case 'task': {
+      // Image tasks: the bytes of a JPEG/PNG/… through the task's own pre- and post-processing.
+      const p = get(job.key);
+      switch (p.task) {
+        case 'image-classification':
+          return { task: p.task, ...(await p.run(job.image, { ...(job.topK ? { topK: job.topK } : {}), name: 'upload' }, ctx.signal)) };
+        case 'object-detection':
+          return { task: p.task, ...(await p.run(job.image, { ...(job.confidence !== undefined ? { confidence: job.confidence } : {}), ...(job.iou !== undefined ? { iou: job.iou } : {}), name: 'upload' }, ctx.signal)) };
+        case 'zero-shot-image-classification':
+          return { task: p.task, ...(await p.run(job.image, { ...(job.candidates ? { candidates: job.candidates } : {}), ...(job.hypothesis ? { hypothesis: job.hypothesis } : {}), name: 'upload' }, ctx.signal)) };
+        default:
+          throw new UsageError(`this model is a ${p.task} model; /v1/tasks takes image models (classification, detection, zero-shot)`, 'use /v1/chat/completions or /v1/embeddings for text models');
+      }
     }
     case 'close': {
       const p = open.get(job.key);

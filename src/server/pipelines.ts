@@ -91,6 +91,15 @@ export class PipelineService {
     return r.value;
   }
 
+  /** An image task (classification top-k, detection boxes, CLIP zero-shot) on the bytes of one image. */
+  async runTask(name: string, image: Uint8Array, options: { topK?: number; confidence?: number; iou?: number; candidates?: string[]; hypothesis?: string }, signal?: AbortSignal): Promise<unknown> {
+    const e = this.entry(name);
+    const { lane } = await this.ensure(e);
+    const job: PipelineJob = { op: 'task', key: name, image, ...options };
+    const r = await e.queue.run(async () => ({ value: await lane.job<unknown>('pipeline', job, undefined, signal), computeMs: 0 }), { signal });
+    return r.value;
+  }
+
   async embed(name: string, texts: string[], signal?: AbortSignal): Promise<EmbeddingOutput[]> {
     const e = this.entry(name);
     const { task, lane } = await this.ensure(e);

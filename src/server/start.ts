@@ -75,7 +75,11 @@ export async function startServer(registry: ModelRegistry, opts: StartOptions, s
       await Promise.race([registry.idle(), new Promise((r) => (wait = setTimeout(r, drainMs)))]);
       clearTimeout(wait);
       registry.failQueued(new RequestCancelledError('the server is shutting down', 503));
-      await drained;
+      // Connections that were busy when close() began go idle once their answer is out; Node's close
+      // would wait for them until the keep-alive timeout (Fastify's default: 72 s), so close them then.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 25);
+      app.server.closeIdleConnections();
+      await drained.finally(() => clearInterval(sweep));
       clearTimeout(timer);
       await registry.close();
     })();

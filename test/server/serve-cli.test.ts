@@ -89,3 +89,30 @@ test('aivmm serve refuses a non-loopback host without an API key (exit 2) and a 
     await cleanup();
   }
 });
+
+test('aivmm serve --device auto: an unmeasured model goes to the CPU, and /v1/placement says why', { timeout: 120_000 }, async () => {
+  const { dir, cleanup } = await tmp();
+  const child = spawn(process.execPath, [BIN, 'serve', 'tiny-convnet', '--device', 'auto', '--port', '0', '--json'], { env: { ...process.env, AIVMM_CACHE_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('\n')) resolve(out.split('\n')[0] as string);
+      });
+      void exited.then((code) => reject(new Error(`serve exited (${code}) before ready: ${err}`)));
+    });
+    const url = (JSON.parse(line) as { data: { url: string } }).data.url;
+    const p = (await (await fetch(`${url}/v1/placement/tiny-convnet`)).json()) as { models: { placement: { device: string; reason: string }[] }[] };
+    assert.equal(p.models[0]?.placement[0]?.device, 'CPU');
+    assert.match(p.models[0]?.placement[0]?.reason ?? '', /--device auto: no measurement of tiny-convnet on this host yet, so the CPU/);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, err);
+  } finally {
+    child.kill('SIGKILL');
+    await cleanup();
+  }
+});

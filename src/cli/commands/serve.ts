@@ -4,7 +4,6 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { resolvePaths } from '../../core/config/paths.js';
 import { ConfigError, UsageError, errorMessage } from '../../core/errors.js';
 import { DEFAULT_SETTINGS, parseDuration, parseInstances, parseServeConfig, parseSize, settingsFor, type ModelSettings, type ServeConfig } from '../../core/serve/config.js';
 import { ModelRegistry } from '../../core/serve/registry.js';
@@ -96,39 +95,19 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   }
 
   // Which models: the arguments, the config's models with a source, or (neither, no repository) the embedded default.
-  const { cacheDir } = resolvePaths(env);
+  const { cacheDir } = ctx.config.paths;
   const configured = new Map(config.models.map((m) => [m.name, m]));
   const explicit: { name: string; path: string; settings: ModelSettings }[] = [];
   const wanted: { name?: string; model: string | undefined }[] = models.map(splitNamed);
   for (const m of config.models) if (m.model) wanted.push({ name: m.name, model: m.model });
   if (!wanted.length && !repository) wanted.push({ model: undefined });
-  const [{ findAlias }, { EMBEDDED_MODELS }, { planTask }] = await Promise.all([import('../../core/hub/catalog.js'), import('../../core/models/embedded.js'), import('../../core/tasks/plan.js')]);
-  const planned: { name: string; plan: TaskPlan; device: string; settings: ModelSettings; tensors: boolean }[] = [];
-  for (const w of wanted) {
-    const resolved = await resolveModelArg(ctx, w.model, cacheDir);
-    const name = checkModelName(w.name ?? (resolved.embedded ? resolved.name : basename(resolved.name).replace(/\.onnx$/i, '')));
-    const { name: _n, model: _m, ...own } = configured.get(name) ?? { name };
-    const settings = settingsFor(defaults, own);
-    const entry = w.model ? findAlias(w.model) : undefined;
-    const embedded = EMBEDDED_MODELS[resolved.name];
-    const plan = await planTask({ model: resolve(resolved.path), modelName: name, ...(entry ? { catalogEntry: entry } : {}), ...(embedded ? { embedded: { task: embedded.task } } : {}) });
-    // Text models are served through their pipeline (OpenAI routes); a model of unknown task both ways.
-    // A model of unknown task with a tokenizer beside it is taken for a text model (no tensor warm-up on it).
-    const besideTokenizer = !plan.task && (await Promise.all([dirname(resolved.path), dirname(dirname(resolved.path))].map((d) => stat(join(d, 'tokenizer.json')).then(() => true, () => false)))).some(Boolean);
-    const textOnly = besideTokenizer || plan.task === 'text-generation' || plan.task === 'sentence-embeddings' || plan.task === 'automatic-speech-recognition';
-    planned.push({ name, plan, device: Object.keys(settings.instances)[0] ?? 'CPU', settings, tensors: !textOnly });
-    if (!textOnly) explicit.push({ name, path: resolve(resolved.path), settings });
-  }
-  const overrides = new Map<string, ModelSettings>();
-  for (const { name, model, ...own } of config.models) if (!model) overrides.set(name, settingsFor(defaults, own));
-
   const [{ startServer, forwardEvents }, { EventHub }, { deviceFactory }] = await Promise.all([import('../../server/start.js'), import('../../server/events.js'), import('../../server/devices.js')]);
   const events = new EventHub();
   const forward = forwardEvents(events);
   const factory = deviceFactory({
     discover: async () => {
-      const { listDevices, nodeHost } = await import('../../core/devices/index.js');
-      return listDevices({ host: nodeHost(env, env['AIVMM_SYSROOT'] || '/'), cacheDir });
+      const { listDevices } = await import('../../core/devices/index.js');
+      return listDevices({ host: ctx.host(), cacheDir });
     },
     makeExecutor: async (target, device) => {
       // One long-lived worker lane (a child process pinned to the device) per device: the HTTP event
@@ -151,6 +130,47 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
       });
     },
   });
+  const autoDevice = devices[0]?.toLowerCase() === 'auto';
+  /**
+   * --device auto: the pair `aivmm bench` (or `run --device auto`) measured fastest for this model on this
+   * host (batch-1 latency, from the cache); nothing is probed at start. Unmeasured: the CPU, and why.
+   */
+  const autoPlacement = async (path: string, name: string): Promise<Partial<ModelSettings>> => {
+    const count = instancesFlag ?? 1;
+    try {
+      const [{ autoCandidates, choose }, { sha256File }] = await Promise.all([import('../../core/bench/auto.js'), import('../../core/bench/index.js')]);
+      const report = await factory.report();
+      const candidates = await autoCandidates(cacheDir, report, await sha256File(path), []);
+      if (candidates.some((c) => !c.excluded && c.measured?.latencyMs !== undefined)) {
+        const c = choose(candidates, 'latency', []);
+        return { instances: { [`${c.device}@${c.backend}`]: count }, placementReason: `--device auto: ${c.reason}` };
+      }
+      return { instances: { CPU: count }, placementReason: `--device auto: no measurement of ${name} on this host yet, so the CPU; \`aivmm bench ${name === 'mobilenetv2-seeded' ? '' : '<model> '}--device all\` measures every pair for the next start` };
+    } catch (err) {
+      return { instances: { CPU: count }, placementReason: `--device auto: the CPU (${errorMessage(err)})` };
+    }
+  };
+  const [{ findAlias }, { EMBEDDED_MODELS }, { planTask }] = await Promise.all([import('../../core/hub/catalog.js'), import('../../core/models/embedded.js'), import('../../core/tasks/plan.js')]);
+  const planned: { name: string; plan: TaskPlan; device: string; settings: ModelSettings; tensors: boolean }[] = [];
+  for (const w of wanted) {
+    const resolved = await resolveModelArg(ctx, w.model, cacheDir);
+    const name = checkModelName(w.name ?? (resolved.embedded ? resolved.name : basename(resolved.name).replace(/\.onnx$/i, '')));
+    const { name: _n, model: _m, ...own } = configured.get(name) ?? { name };
+    let settings = settingsFor(defaults, own);
+    if (autoDevice && !own.instances) settings = { ...settings, ...(await autoPlacement(resolve(resolved.path), name)) };
+    const entry = w.model ? findAlias(w.model) : undefined;
+    const embedded = EMBEDDED_MODELS[resolved.name];
+    const plan = await planTask({ model: resolve(resolved.path), modelName: name, ...(entry ? { catalogEntry: entry } : {}), ...(embedded ? { embedded: { task: embedded.task } } : {}) });
+    // Text models are served through their pipeline (OpenAI routes); a model of unknown task both ways.
+    // A model of unknown task with a tokenizer beside it is taken for a text model (no tensor warm-up on it).
+    const besideTokenizer = !plan.task && (await Promise.all([dirname(resolved.path), dirname(dirname(resolved.path))].map((d) => stat(join(d, 'tokenizer.json')).then(() => true, () => false)))).some(Boolean);
+    const textOnly = besideTokenizer || plan.task === 'text-generation' || plan.task === 'sentence-embeddings' || plan.task === 'automatic-speech-recognition';
+    planned.push({ name, plan, device: Object.keys(settings.instances)[0] ?? 'CPU', settings, tensors: !textOnly });
+    if (!textOnly) explicit.push({ name, path: resolve(resolved.path), settings });
+  }
+  const overrides = new Map<string, ModelSettings>();
+  for (const { name, model, ...own } of config.models) if (!model) overrides.set(name, settingsFor(defaults, own));
+
   const registry = new ModelRegistry({
     executorFor: (d) => factory.executorFor(d),
     repository,

@@ -23,6 +23,8 @@ export interface ModelSettings {
   warmup: boolean;
   /** Intra-op threads per instance; undefined: the runtime decides. */
   threads?: number;
+  /** Why the model is on its device (e.g. --device auto's measured choice), shown by /v1/placement. */
+  placementReason?: string;
 }
 
 export interface ConfiguredModel extends Partial<ModelSettings> {

@@ -295,7 +295,7 @@ export class ModelRegistry {
           meta ??= { inputs: loaded.inputs, outputs: loaded.outputs };
           if (s.warmup) await executor.run(id, warmupFeeds(loaded.inputs));
           if (i === 0) {
-            const pl: Placement = { ...p, runtimeVersion: loaded.runtimeVersion };
+            const pl: Placement = { ...p, runtimeVersion: loaded.runtimeVersion, ...(s.placementReason ? { reason: s.placementReason } : {}) };
             if (loaded.fallback !== undefined) pl.fallback = loaded.fallback;
             placement.push(pl);
           }

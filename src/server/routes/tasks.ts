@@ -1,0 +1,74 @@
+/**
+ * Task endpoints: an image in (raw bytes with an image/* or application/octet-stream Content-Type, or a
+ * multipart/form-data upload), the task's answer out — classification top-k with labels, detection boxes,
+ * CLIP zero-shot scores — with the pre- and post-processing of `aivmm run` done in the lane.
+ */
+import multipart from '@fastify/multipart';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { BadRequestError } from '../../core/serve/errors.js';
+import { checkModelName } from '../../core/serve/repository.js';
+import { binaryOf } from '../app.js';
+import type { PipelineService } from '../pipelines.js';
+
+interface TaskQuery {
+  top_k?: string;
+  confidence?: string;
+  iou?: string;
+  candidates?: string;
+  hypothesis?: string;
+}
+
+function num(v: string | undefined, what: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max) throw new BadRequestError(`${what} must be a number in [${min}, ${max}]`);
+  return n;
+}
+
+export async function registerTaskRoutes(app: FastifyInstance, pipelines: PipelineService, maxBodyBytes: number): Promise<void> {
+  await app.register(multipart, { limits: { fileSize: maxBodyBytes, files: 1, fields: 8, parts: 10, fieldSize: 64 * 1024 } });
+  app.post(
+    '/v1/tasks/:name',
+    {
+      schema: {
+        summary: 'Run an image model\'s task on one image: classification top-k, detection boxes, or CLIP zero-shot scores',
+        tags: ['Tasks'],
+        params: { type: 'object', properties: { name: { type: 'string', maxLength: 128 } }, required: ['name'] },
+        querystring: { type: 'object', properties: { top_k: { type: 'string' }, confidence: { type: 'string' }, iou: { type: 'string' }, candidates: { type: 'string' }, hypothesis: { type: 'string' } } },
+        'x-content-types': ['image/jpeg', 'image/png', 'application/octet-stream', 'multipart/form-data'],
+      },
+    },
+    async (req: FastifyRequest<{ Params: { name: string }; Querystring: TaskQuery }>, reply) => {
+      const name = checkModelName(req.params.name);
+      const q = { ...req.query };
+      let image: Uint8Array | undefined;
+      if (req.isMultipart()) {
+        const file = await req.file();
+        if (!file) throw new BadRequestError('the multipart body has no file', 'send the image as a file part, e.g. curl -F image=@cat.jpg');
+        image = new Uint8Array(await file.toBuffer());
+        for (const [k, f] of Object.entries(file.fields)) {
+          const v = (f as { value?: unknown } | undefined)?.value;
+          if (typeof v === 'string' && ['top_k', 'confidence', 'iou', 'candidates', 'hypothesis'].includes(k)) (q as Record<string, string>)[k] ??= v;
+        }
+      } else {
+        image = binaryOf(req);
+      }
+      if (!image?.length) throw new BadRequestError('no image in the request', 'send the image bytes as the body (Content-Type: image/jpeg, image/png or application/octet-stream) or as a multipart file');
+      const topK = num(q.top_k, 'top_k', 1, 1000);
+      const confidence = num(q.confidence, 'confidence', 0, 1);
+      const iou = num(q.iou, 'iou', 0, 1);
+      const candidates = q.candidates?.split(',').map((s) => s.trim()).filter(Boolean);
+      const ac = new AbortController();
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) ac.abort();
+      });
+      const result = await pipelines.runTask(
+        name,
+        image,
+        { ...(topK !== undefined ? { topK } : {}), ...(confidence !== undefined ? { confidence } : {}), ...(iou !== undefined ? { iou } : {}), ...(candidates?.length ? { candidates } : {}), ...(q.hypothesis ? { hypothesis: q.hypothesis } : {}) },
+        ac.signal,
+      );
+      return reply.type('application/json').send(JSON.stringify({ model: name, ...(result as object) }));
+    },
+  );
+}

@@ -1,0 +1,85 @@
+/**
+ * /v1/embeddings through the official `openai` client: a tiny WordPiece encoder (generated here, its
+ * embedding table known) opened as a sentence-embeddings pipeline inside a real lane; the vectors are
+ * the mean-pooled, L2-normalised rows computed by hand.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import OpenAI from 'openai';
+import { CPU_TARGET } from '../../src/core/backends/registry.js';
+import { GraphBuilder } from '../../src/core/onnx/builder.js';
+import { encodeModel } from '../../src/core/onnx/writer.js';
+import { planTask } from '../../src/core/tasks/plan.js';
+import { LaneExecutor, PIPELINE_JOB_MODULE } from '../../src/server/lane-executor.js';
+import { PipelineService } from '../../src/server/pipelines.js';
+import { startTestServer, tmp } from './helpers.js';
+
+const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'a', 'cat', 'sat', 'dog', 'ran', 'on', 'the', 'mat', '##s', '.'];
+const special = (id: number, content: string): object => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+const TOKENIZER = {
+  version: '1.0',
+  truncation: null,
+  padding: null,
+  added_tokens: [special(0, '[PAD]'), special(1, '[UNK]'), special(2, '[CLS]'), special(3, '[SEP]')],
+  normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+  pre_tokenizer: { type: 'BertPreTokenizer' },
+  post_processor: {
+    type: 'TemplateProcessing',
+    single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+    pair: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } }],
+    special_tokens: { '[CLS]': { id: '[CLS]', ids: [2], tokens: ['[CLS]'] }, '[SEP]': { id: '[SEP]', ids: [3], tokens: ['[SEP]'] } },
+  },
+  decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+  model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(VOCAB.map((t, i) => [t, i])) },
+};
+const H = 8;
+
+test('embeddings.create: one vector per input, mean-pooled and normalised, float and base64', { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = await tmp();
+  const lane = new LaneExecutor({ name: 'CPU ort-cpu', target: CPU_TARGET, jobModules: [PIPELINE_JOB_MODULE] });
+  try {
+    const b = new GraphBuilder(9);
+    const ids = b.input({ name: 'input_ids', dataType: 'int64', shape: ['B', 'S'] });
+    b.input({ name: 'attention_mask', dataType: 'int64', shape: ['B', 'S'] });
+    const tt = b.input({ name: 'token_type_ids', dataType: 'int64', shape: ['B', 'S'] });
+    const table = b.normal(VOCAB.length * H, 1);
+    const types = b.normal(2 * H, 0.1);
+    const e = b.op('Gather', [b.constant('word_embeddings', [VOCAB.length, H], table), ids]);
+    const t2 = b.op('Gather', [b.constant('type_embeddings', [2, H], types), tt]);
+    b.op('Add', [e, t2], [], 'last_hidden_state');
+    b.output({ name: 'last_hidden_state', dataType: 'float32', shape: ['B', 'S', H] });
+    await mkdir(join(dir, 'onnx'));
+    await writeFile(join(dir, 'onnx', 'model.onnx'), encodeModel({ graph: b.graph('encoder') }));
+    await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(TOKENIZER));
+    await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({ model_max_length: 12, pad_token: '[PAD]' }));
+    const expected = (tokenIds: number[]): number[] => {
+      const v = new Array<number>(H).fill(0);
+      for (const id of tokenIds) for (let k = 0; k < H; k++) v[k]! += table[id * H + k]! + types[k]!;
+      const mean = v.map((x) => x / tokenIds.length);
+      const norm = Math.hypot(...mean);
+      return mean.map((x) => x / norm);
+    };
+    const pipelines = new PipelineService(async () => ({ executor: lane, placement: { device: 'CPU', backend: 'ort-cpu', reason: 'test' } }));
+    pipelines.add({ name: 'mini', plan: await planTask({ model: join(dir, 'onnx', 'model.onnx'), modelName: 'mini', task: 'sentence-embeddings' }), device: 'CPU', maxQueue: 4 });
+    const t = await startTestServer({ executor: lane, pipelines });
+    try {
+      const client = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+      const r = await client.embeddings.create({ model: 'mini', input: ['A cat sat.', 'the dogs ran'], encoding_format: 'float' });
+      assert.equal(r.data.length, 2);
+      const close = (a: number[], b: number[]): void => a.forEach((x, i) => assert.ok(Math.abs(x - b[i]!) < 1e-5, `${x} vs ${b[i]}`));
+      close(r.data[0]!.embedding, expected([2, 4, 5, 6, 13, 3]));
+      close(r.data[1]!.embedding, expected([2, 10, 7, 12, 8, 3]));
+      assert.equal(r.usage.prompt_tokens, 12);
+      // the client's default asks for base64 and decodes it back to floats
+      const r2 = await client.embeddings.create({ model: 'mini', input: 'A cat sat.' });
+      close(r2.data[0]!.embedding, expected([2, 4, 5, 6, 13, 3]));
+    } finally {
+      await t.close();
+    }
+  } finally {
+    await lane.close();
+    await cleanup();
+  }
+});
