@@ -5,7 +5,7 @@
  * Triton's binary tensor extension (raw little-endian bytes, `binary_data_size` per tensor).
  */
 import type { ElementType, HostTensor, TensorSpec, TypedData } from '../backends/types.js';
-import { ELEMENT_BYTES } from '../backends/tensor-data.js';
+import { ELEMENT_BYTES, typedArrayOf } from '../backends/tensor-data.js';
 import { floatToHalf, halfToFloat } from '../half.js';
 import { BadRequestError, UnsupportedError } from './errors.js';
 
@@ -141,22 +141,7 @@ function typedFromBytes(type: ElementType, bytes: Uint8Array): TypedData {
   // A copy into a fresh buffer: the body slice may be unaligned for 4- and 8-byte types.
   const buf = new ArrayBuffer(bytes.byteLength);
   new Uint8Array(buf).set(bytes);
-  const n = bytes.byteLength / ELEMENT_BYTES[type];
-  switch (type) {
-    case 'float32':
-      return new Float32Array(buf, 0, n);
-    case 'float16':
-      return new Uint16Array(buf, 0, n);
-    case 'int64':
-      return new BigInt64Array(buf, 0, n);
-    case 'int32':
-      return new Int32Array(buf, 0, n);
-    case 'int8':
-      return new Int8Array(buf, 0, n);
-    case 'uint8':
-    case 'bool':
-      return new Uint8Array(buf, 0, n);
-  }
+  return typedArrayOf(type, buf);
 }
 
 /**
