@@ -10,6 +10,7 @@ import { EXIT_CODES } from '../exit-codes.js';
 import type { QuantizeFlags } from '../program.js';
 import { resolveOrtTarget } from '../ort-target.js';
 import { startSpinner } from '../spinner.js';
+import { backendId } from '../flags.js';
 
 const MODES: readonly string[] = ['static', 'dynamic', 'fp16', 'auto'];
 const METHODS: readonly string[] = ['minmax', 'percentile', 'entropy'];
@@ -26,12 +27,13 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
   const threads = opts.threads === undefined ? undefined : Number(opts.threads);
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UsageError(`invalid --threads '${opts.threads}'`, 'give an integer ≥ 1');
   const mode = opts.mode === 'auto' ? undefined : (opts.mode as QuantizeMode);
+  const backendArg = opts.backend === undefined ? undefined : backendId('--backend', opts.backend);
 
   const { cacheDir } = ctx.config.paths;
   const model = await resolveModelArg(ctx, modelArg, cacheDir);
 
   // The device fidelity and latency are measured on.
-  const { device, backend, target } = await resolveOrtTarget(ctx, 'quantize', opts.device, opts.backend, cacheDir);
+  const { device, backend, target } = await resolveOrtTarget(ctx, 'quantize', opts.device, backendArg, cacheDir);
 
   const spinner = await startSpinner(ctx, `quantizing ${model.name}`);
   const controller = new AbortController();
