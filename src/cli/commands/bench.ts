@@ -33,6 +33,9 @@ function positiveInt(flag: string, value: string, min = 1): number {
   return n;
 }
 
+/** measure.ts keeps at most this many samples per row. */
+export const MAX_ITERATIONS = 1_000_000;
+
 export function settingsFromFlags(opts: BenchFlags): BenchSettings {
   const batches = opts.batch === undefined ? [] : opts.batch.split(',').map((b) => positiveInt('--batch', b.trim()));
   if (new Set(batches).size !== batches.length) throw new UsageError(`--batch ${opts.batch} repeats a size`);
@@ -55,6 +58,8 @@ export function settingsFromFlags(opts: BenchFlags): BenchSettings {
     if (durationMs === undefined || durationMs <= 0) throw new UsageError(`invalid --duration '${opts.duration}'`, 'give a time such as 10s or 500ms');
   }
   const iterations = opts.iterations === undefined ? undefined : positiveInt('--iterations', opts.iterations);
+  // Every sample is kept (percentiles, --save); measure.ts stops at a million, so more is refused, not cut short.
+  if (iterations !== undefined && iterations > MAX_ITERATIONS) throw new UsageError(`--iterations ${iterations}: at most ${MAX_ITERATIONS.toLocaleString('en')} runs per row`, 'give fewer, or a --duration');
   if (iterations === undefined && durationMs === undefined) durationMs = 5000;
   const seed = Number(opts.seed);
   if (!Number.isInteger(seed)) throw new UsageError(`invalid --seed '${opts.seed}'`, 'give an integer');

@@ -4,6 +4,7 @@ import { constants } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { ConfigError, NotFoundError, UsageError, errorMessage } from '../../core/errors.js';
 import { expandImageInputs } from '../../core/tasks/index.js';
+import { checkAllocation } from '../../core/memory-budget.js';
 import type { DevicesReport } from '../../core/devices/types.js';
 import { findAlias } from '../../core/hub/catalog.js';
 import { EMBEDDED_MODELS } from '../../core/hub/embedded.js';
@@ -47,6 +48,8 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   const output = opts.output === undefined ? undefined : await checkOutput(opts.output, opts.input, task);
   if (task !== undefined && IMAGE_TASKS.has(task)) {
     const files = await expandImageInputs(opts.input);
+    // A batch holds at most the images there are; --size × --size float32 RGB each.
+    if (size !== undefined) checkAllocation(`a batch of ${Math.min(batch, files.length)} ${size}×${size} images`, Math.min(batch, files.length) * 3 * 4 * size * size, 'give a smaller --size or --batch');
     if (output?.dir) refuseCollisions(files, output.path);
   } else if (task === undefined && output?.dir) {
     // The task is inferred once the model is open; where the inputs are images, their annotated copies must not collide.

@@ -9,6 +9,7 @@ import { ELEMENT_BYTES, typedArrayOf } from '../backends/tensor-data.js';
 import { NotFoundError, UsageError, errorMessage } from '../errors.js';
 import { seededRandom } from '../random.js';
 import { floatToHalf } from '../quantize/onnx-model.js';
+import { checkAllocation } from '../memory-budget.js';
 
 export interface InputPlan {
   /** name → full dims (batch included). */
@@ -76,6 +77,10 @@ export function planShapes(inputs: readonly TensorSpec[], overrides: readonly Sh
     }
     shapes[spec.name] = dims;
   }
+  // Estimated from the dims before anything is allocated (typed arrays, plus the session's own copy).
+  const bytes = inputs.reduce((n, spec) => n + (shapes[spec.name] ?? []).reduce((a, d) => a * d, 1) * (ELEMENT_BYTES[spec.type as ElementType] ?? 8), 0);
+  const desc = Object.entries(shapes).map(([k, d]) => `${k} [${d.join(', ')}]`).join(', ');
+  checkAllocation(`the inputs ${desc}`, bytes);
   return shapes;
 }
 
