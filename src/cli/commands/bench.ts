@@ -15,6 +15,7 @@ import type { BenchFlags } from '../program.js';
 import { processBenchRunner } from '../bench-runner.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import { startBenchProgress } from '../bench-progress.js';
+import { onInterrupt } from '../interrupt.js';
 import { aivmmVersion } from '../version.js';
 
 async function checkWritable(file: string): Promise<void> {
@@ -100,14 +101,9 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
   const requirements = parseRequire(opts.require);
   const modelSha = await sha256File(model.path);
 
-  const controller = new AbortController();
-  const onSignal = (): void => {
-    if (!controller.signal.aborted) ctx.io.stderr.write('\naivmm: stopping: finishing the current measurement (Ctrl-C again to quit at once)\n');
-    else process.exit(EXIT_CODES.CANCELLED);
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // Ctrl-C: finish the measurement in hand and report what was measured (exit 130); a second ends the process at once.
+  const interrupt = onInterrupt({ signals: ['SIGINT', 'SIGTERM'], reraise: true, first: '\naivmm: stopping: finishing the current measurement (Ctrl-C again to quit at once)\n', write: (t) => void ctx.io.stderr.write(t) });
+  const controller = { signal: interrupt.signal };
   const progress = await startBenchProgress(ctx);
   const runner = processBenchRunner(env, ctx.log);
   let choice: AutoChoice | undefined;
@@ -128,8 +124,7 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
     });
   } finally {
     progress.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupt.dispose();
   }
   ctx.log(`bench took ${report.elapsedMs} ms`);
   if (choice) report.auto = choice;

@@ -11,6 +11,7 @@ import type { QuantizeFlags } from '../program.js';
 import { resolveOrtTarget } from '../ort-target.js';
 import { startSpinner } from '../spinner.js';
 import { backendId } from '../flags.js';
+import { onInterrupt } from '../interrupt.js';
 
 const MODES: readonly string[] = ['static', 'dynamic', 'fp16', 'auto'];
 const METHODS: readonly string[] = ['minmax', 'percentile', 'entropy'];
@@ -36,12 +37,9 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
   const { device, backend, target } = await resolveOrtTarget(ctx, 'quantize', opts.device, backendArg, cacheDir);
 
   const spinner = await startSpinner(ctx, `quantizing ${model.name}`);
-  const controller = new AbortController();
-  const onSignal = (): void => {
-    if (controller.signal.aborted) process.exit(EXIT_CODES.CANCELLED);
-    controller.abort(new (class extends Error {})('interrupted'));
-  };
-  process.on('SIGINT', onSignal);
+  // Ctrl-C: stop, write nothing (exit 130); a second ends the process at once.
+  const interrupt = onInterrupt({ reraise: true });
+  const controller = { signal: interrupt.signal };
   const onEvent = (e: QuantizeEvent): void => {
     if (e.kind === 'stage') {
       spinner.text(`${e.stage}${e.detail ? `: ${e.detail}` : ''}`);
@@ -83,7 +81,7 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
     throw err;
   } finally {
     spinner.stop();
-    process.off('SIGINT', onSignal);
+    interrupt.dispose();
   }
   if (ctx.flags.json) {
     ctx.io.stdout.write(toJson(okEnvelope(SCHEMAS.quantize, report, report.warnings)));
