@@ -6,6 +6,7 @@ import { listDevices } from '../../core/devices/index.js';
 import { parseDuration, parseInputFileFlag, parsePercent, parseShape, runBench, sha256File, type BenchEvent, type BenchReport, type BenchSettings } from '../../core/bench/index.js';
 import { parseRequire, recordMeasurements, type AutoChoice, type Prefer } from '../../core/bench/auto.js';
 import { writeFileAtomic } from '../../core/atomic-write.js';
+import { checkCpuEpOptions } from '../../core/backends/ep-options.js';
 import { UsageError, errorFromCode, errorMessage, ConfigError } from '../../core/errors.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
 import type { CliContext } from '../context.js';
@@ -87,6 +88,9 @@ export function settingsFromFlags(opts: BenchFlags): BenchSettings {
 
 export async function benchCommand(ctx: CliContext, modelArg: string | undefined, opts: BenchFlags): Promise<void> {
   const settings = settingsFromFlags(opts);
+  // The CPU EP's keys are known here: when it is the only one measured, a misspelt key fails now, not in its worker.
+  const only = opts.backend.flatMap((b) => b.split(',')).map((b) => b.trim().toLowerCase()).filter(Boolean);
+  if ((only.length > 0 && only.every((b) => b === 'ort-cpu' || b === 'cpu')) || (only.length === 0 && opts.device.trim().toUpperCase() === 'CPU')) checkCpuEpOptions(settings.epOptions);
   const format = ctx.flags.json ? 'json' : opts.format;
   const maxRegression = parsePercent(opts.maxRegression);
   if (maxRegression === undefined || maxRegression >= 1) throw new UsageError(`invalid --max-regression '${opts.maxRegression}'`, 'give a percentage such as 5%');
