@@ -68,3 +68,14 @@ test('run --size 100000 on a model with dynamic height and width: exit 2 before 
   assert.match(r.stderr, /would need about/);
   assert.ok(!/\n\s+at /.test(r.stderr), r.stderr);
 });
+
+test('bench on a model with a 50-token vocabulary: generated ids fit it (was a Gather error)', async () => {
+  const b = new GraphBuilder(1);
+  const ids = b.input({ name: 'input_ids', dataType: 'int64', shape: ['batch', 'sequence_length'] });
+  const emb = b.constant('wte', [50, 8], new Float32Array(50 * 8).fill(0.25));
+  b.op('Gather', [emb, ids], [], 'hidden');
+  b.output({ name: 'hidden', dataType: 'float32', shape: ['batch', 'sequence_length', 8] });
+  writeFileSync(join(dir, 'vocab50.onnx'), encodeModel({ graph: b.graph('vocab50') }));
+  const r = await runCli(['bench', join(dir, 'vocab50.onnx'), '--backend', 'ort-cpu', '-n', '5', '--warmup', '0', '--json'], { env });
+  assert.equal(r.code, 0, r.stderr);
+});
