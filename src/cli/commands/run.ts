@@ -146,10 +146,13 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
     spinner.stop();
     interrupt.dispose();
   }
+  // The embedded models have seeded weights: their classes are ImageNet's names on noise.
+  if (embedded) report.notices = [...(report.notices ?? []), `${name} has seeded (random) weights: a demo of the pipeline; its labels mean nothing`];
   if (ctx.flags.json) ctx.io.stdout.write(toJson(okEnvelope(SCHEMAS.run, report)));
   else {
     const { renderRunPlain } = await import('../../ui/plain/run.js');
     ctx.io.stdout.write(renderRunPlain(report));
+    for (const n of report.notices ?? []) ctx.io.stderr.write(`note: ${n}\n`);
   }
   if (report.interrupted) {
     ctx.io.stderr.write('aivmm: interrupted: the results above cover the images done before Ctrl-C\n');
