@@ -154,7 +154,7 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
     ctx.io.stdout.write(format === 'md' ? renderBenchMarkdown(report) : renderBenchCsv(report));
   } else if (ctx.interactive) {
     const [{ renderToString }, React, { BenchScreen }] = await Promise.all([import('ink'), import('react'), import('../../ui/screens/BenchScreen.js')]);
-    ctx.io.stdout.write(`${renderToString(React.createElement(BenchScreen, { report }), { columns: ctx.io.stdout.columns ?? 100 })}\n`);
+    ctx.io.stdout.write(`${renderToString(React.createElement(BenchScreen, { report, columns: ctx.io.stdout.columns ?? 100 }), { columns: ctx.io.stdout.columns ?? 100 })}\n`);
   } else {
     const { renderBenchPlain } = await import('../../ui/plain/bench.js');
     ctx.io.stdout.write(renderBenchPlain(report));
