@@ -8,7 +8,7 @@ import type { HostTensor, LoadOptions, Session, TensorSpec } from '../backends/t
 import { openSession } from '../backends/registry.js';
 import { startPower } from './power.js';
 import { embeddedModel } from '../hub/embedded.js';
-import { BackendUnavailableError, UsageError } from '../errors.js';
+import { BackendUnavailableError, InferenceError, UsageError } from '../errors.js';
 import { describeTarget } from '../backends/ep-map.js';
 import { checkAgainstSpec, planShapes, randomTensor, readInputFiles, vocabularySizes } from './inputs.js';
 import { measure, type MeasureProgress } from './measure.js';
@@ -70,7 +70,11 @@ export async function benchPair(job: BenchJob, opts: PairOptions = {}): Promise<
   const emit = opts.onEvent ?? (() => undefined);
   const s = job.settings;
   const t0 = now();
-  const { session, fallback, runtimeVersion } = await openSession(job.target, job.model.path, { ...loadOptions(job), strict: 'prefer' });
+  // A model onnxruntime cannot load is the input's fault: exit 2, as in run and quantize (an EP failure stays BACKEND_UNAVAILABLE).
+  const { session, fallback, runtimeVersion } = await openSession(job.target, job.model.path, { ...loadOptions(job), strict: 'prefer' }).catch((err: unknown) => {
+    if (err instanceof InferenceError && /^could not create a session/.test(err.message)) throw new UsageError(`${job.model.path} does not load as an ONNX model: ${err.message.replace(/^could not create a session: /, '')}`, 'give an .onnx file');
+    throw err;
+  });
   const sessionMs = now() - t0;
   emit({ kind: 'session', sessionMs: round(sessionMs), runtimeVersion });
   const rows: BenchRow[] = [];
