@@ -1,5 +1,6 @@
 /** Shared flag parsers: a bad value is one UsageError naming the flag and what it takes. */
 import { UsageError } from '../core/errors.js';
+import { parseDuration } from '../core/bench/measure.js';
 import { BACKEND_IDS, type BackendId } from '../core/devices/types.js';
 
 /** An integer ≥ 1 (or ≥ `min`). */
@@ -51,4 +52,14 @@ export function backendId(flag: string, value: string): BackendId {
   if (ids.includes(`ort-${v}`)) return `ort-${v}` as BackendId;
   if (!ids.includes(v)) throw new UsageError(`unknown backend '${value}' (${flag})`, `use one of: ${BACKEND_IDS.join(', ')}`);
   return v as BackendId;
+}
+
+/**
+ * A time, the same in every command (`devices --timeout`, `bench --duration`, `quantize --latency`):
+ * 10s, 500ms, 2m, or a bare number of seconds. Milliseconds out; above zero unless `allowZero`.
+ */
+export function duration(flag: string, value: string, allowZero = false): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || !(ms > 0 || (allowZero && ms === 0))) throw new UsageError(`invalid ${flag} '${value}'`, 'give a time: 10s, 500ms, 2m or a number of seconds');
+  return ms;
 }

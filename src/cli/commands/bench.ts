@@ -17,6 +17,7 @@ import { processBenchRunner } from '../bench-runner.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import { startBenchProgress } from '../bench-progress.js';
 import { onInterrupt } from '../interrupt.js';
+import { duration, integer, positiveInt } from '../flags.js';
 import { aivmmVersion } from '../version.js';
 
 async function checkWritable(file: string): Promise<void> {
@@ -29,11 +30,6 @@ async function checkWritable(file: string): Promise<void> {
   }
 }
 
-function positiveInt(flag: string, value: string, min = 1): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`invalid ${flag} '${value}'`, `give an integer ≥ ${min}`);
-  return n;
-}
 
 /** measure.ts keeps at most this many samples per row. */
 export const MAX_ITERATIONS = 1_000_000;
@@ -56,15 +52,13 @@ export function settingsFromFlags(opts: BenchFlags): BenchSettings {
   }
   let durationMs: number | undefined;
   if (opts.duration !== undefined) {
-    durationMs = parseDuration(opts.duration);
-    if (durationMs === undefined || durationMs <= 0) throw new UsageError(`invalid --duration '${opts.duration}'`, 'give a time such as 10s or 500ms');
+    durationMs = duration('--duration', opts.duration);
   }
   const iterations = opts.iterations === undefined ? undefined : positiveInt('--iterations', opts.iterations);
   // Every sample is kept (percentiles, --save); measure.ts stops at a million, so more is refused, not cut short.
   if (iterations !== undefined && iterations > MAX_ITERATIONS) throw new UsageError(`--iterations ${iterations}: at most ${MAX_ITERATIONS.toLocaleString('en')} runs per row`, 'give fewer, or a --duration');
   if (iterations === undefined && durationMs === undefined) durationMs = 5000;
-  const seed = Number(opts.seed);
-  if (!Number.isInteger(seed)) throw new UsageError(`invalid --seed '${opts.seed}'`, 'give an integer');
+  const seed = integer('--seed', opts.seed);
   return {
     batches,
     shapes: opts.shape.map(parseShape),

@@ -1,6 +1,5 @@
 /** `aivmm quantize`: resolve the model and the device, quantize, render the fidelity report. */
 import { resolve } from 'node:path';
-import { parseDuration } from '../../core/bench/measure.js';
 import { UsageError } from '../../core/errors.js';
 import type { CalibrationMethod, QuantizeEvent, QuantizeMode } from '../../core/quantize/index.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
@@ -10,7 +9,7 @@ import { EXIT_CODES } from '../exit-codes.js';
 import type { QuantizeFlags } from '../program.js';
 import { resolveOrtTarget } from '../ort-target.js';
 import { startSpinner } from '../spinner.js';
-import { backendId } from '../flags.js';
+import { backendId, duration, integer, positiveInt } from '../flags.js';
 import { onInterrupt } from '../interrupt.js';
 
 const MODES: readonly string[] = ['static', 'dynamic', 'fp16', 'auto'];
@@ -21,12 +20,9 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
   if (!METHODS.includes(opts.method)) throw new UsageError(`invalid --method '${opts.method}'`, 'give minmax, percentile or entropy');
   const percentile = opts.percentile === undefined ? undefined : Number(opts.percentile);
   if (percentile !== undefined && !(percentile > 50 && percentile <= 100)) throw new UsageError(`invalid --percentile '${opts.percentile}'`, 'give a number in (50, 100], e.g. 99.999');
-  const latencyMs = opts.latency === false ? 0 : parseDuration(String(opts.latency ?? '3s'));
-  if (latencyMs === undefined) throw new UsageError(`invalid --latency '${String(opts.latency)}'`, 'give a time such as 3s, or --no-latency');
-  const seed = Number(opts.seed);
-  if (!Number.isInteger(seed)) throw new UsageError(`invalid --seed '${opts.seed}'`, 'give an integer');
-  const threads = opts.threads === undefined ? undefined : Number(opts.threads);
-  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UsageError(`invalid --threads '${opts.threads}'`, 'give an integer ≥ 1');
+  const latencyMs = opts.latency === false ? 0 : duration('--latency', String(opts.latency ?? '3s'), true);
+  const seed = integer('--seed', opts.seed);
+  const threads = opts.threads === undefined ? undefined : positiveInt('--threads', opts.threads);
   const mode = opts.mode === 'auto' ? undefined : (opts.mode as QuantizeMode);
   const backendArg = opts.backend === undefined ? undefined : backendId('--backend', opts.backend);
 
