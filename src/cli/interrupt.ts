@@ -35,6 +35,8 @@ export interface InterruptOptions {
   source?: SignalSource;
   /** At the second signal, let go and send it again: the default action ends the process (130 after Ctrl-C). */
   reraise?: boolean;
+  /** The first abort's CancelledError (default: "interrupted"), e.g. what was cancelled. */
+  reason?: () => Error;
 }
 
 const processSource: SignalSource = {
@@ -51,7 +53,7 @@ export function onInterrupt(opts: InterruptOptions = {}): Interrupt {
   const listener = (signal: NodeJS.Signals): void => {
     if (!soft.signal.aborted) {
       if (opts.first) opts.write?.(opts.first);
-      soft.abort(new CancelledError('interrupted'));
+      soft.abort(opts.reason?.() ?? new CancelledError('interrupted'));
       return;
     }
     if (opts.second) opts.write?.(opts.second);

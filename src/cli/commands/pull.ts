@@ -1,5 +1,5 @@
 /** `aivmm pull`: Hub settings from the environment, pull into the shared cache, progress on stderr, paths on stdout. */
-import { UsageError } from '../../core/errors.js';
+import { CancelledError, UsageError } from '../../core/errors.js';
 import { onInterrupt } from '../interrupt.js';
 import { pullModel, type PullEvent } from '../../core/hub/pull.js';
 import { formatBytes } from '../../ui/format/units.js';
@@ -47,7 +47,7 @@ export async function pullCommand(ctx: CliContext, model: string, opts: PullFlag
     }
   };
   // Ctrl-C cancels (what arrived is kept for the next run, exit 130); a second one ends the process at once (130).
-  const interrupt = onInterrupt({ reraise: true });
+  const interrupt = onInterrupt({ reraise: true, reason: () => new CancelledError('the pull was cancelled', 'run the command again to continue where it stopped') });
   let result;
   try {
     result = await pullModel(

@@ -38,7 +38,15 @@ export async function openClassification({ session, sessionMs, plan }: OpenBase)
   const head = typeof headDim === 'number' && headDim > 0 ? headDim : undefined;
   const notices: string[] = [];
   let labels = plan.labels ? await loadLabels(plan.labels, plan.model) : undefined;
-  if (labels && head !== undefined) labels = fitLabels(labels, head, plan.labels ?? '');
+  const fit = (l: readonly string[], classes: number): string[] | undefined => {
+    try {
+      return fitLabels(l, classes, plan.labels ?? '');
+    } catch (err) {
+      if (plan.labelsSource === 'default') return undefined;
+      throw err;
+    }
+  };
+  if (labels && head !== undefined) labels = fit(labels, head);
   else if (!labels && (head === 1000 || head === 1001)) {
     labels = fitLabels(await loadLabels('imagenet-1k'), head, 'imagenet-1k');
     notices.push(`labels: ImageNet-1k, assumed from the model's ${head}-class head (give --labels if it was trained on other classes)`);
@@ -54,7 +62,7 @@ export async function openClassification({ session, sessionMs, plan }: OpenBase)
     timing.inferenceMs += performance.now() - r0;
     const logits = out[session.outputs[0]!.name]!;
     const classes = logits.dims[logits.dims.length - 1] ?? 1;
-    if (labels && head === undefined && labels.length !== classes) labels = fitLabels(labels, classes, plan.labels ?? '');
+    if (labels && head === undefined && labels.length !== classes) labels = fit(labels, classes);
     const values = logits.data as Float32Array;
     return group.map((_, k) => ({ top: topK(values.subarray(k * classes, (k + 1) * classes), o.topK ?? 5, labels) }));
   };
