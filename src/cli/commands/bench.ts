@@ -100,9 +100,10 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
   const modelSha = await sha256File(model.path);
 
   // Ctrl-C: finish the measurement in hand and report what was measured (exit 130); a second ends the process at once.
-  const interrupt = onInterrupt({ signals: ['SIGINT', 'SIGTERM'], reraise: true, first: '\naivmm: stopping: finishing the current measurement (Ctrl-C again to quit at once)\n', write: (t) => void ctx.io.stderr.write(t) });
-  const controller = { signal: interrupt.signal };
   const progress = await startBenchProgress(ctx);
+  // The "stopping" line goes through the live view (written beside it, it left stale progress lines above the report).
+  const interrupt = onInterrupt({ signals: ['SIGINT', 'SIGTERM'], reraise: true, first: 'aivmm: stopping: finishing the current measurement (Ctrl-C again to quit at once)', write: (t) => progress.notice(t) });
+  const controller = { signal: interrupt.signal };
   const runner = processBenchRunner(env, ctx.log);
   let choice: AutoChoice | undefined;
   let report: BenchReport;
