@@ -9,10 +9,13 @@ import type { CliContext } from './context.js';
 
 export interface BenchProgressHandle {
   update(e: BenchEvent): void;
+  /** A line shown under the progress (Ctrl-C's "stopping…"); written to stderr when there is no live view. */
+  notice(text: string): void;
+  /** Erases the live view: the report that follows says everything it said. */
   stop(): void;
 }
 
-export async function startBenchProgress(ctx: CliContext): Promise<BenchProgressHandle> {
+export async function startBenchProgress(ctx: CliContext, stream: NodeJS.WriteStream = process.stderr): Promise<BenchProgressHandle> {
   const pairs: PairProgress[] = [];
   let title = 'benchmarking';
   const apply = (e: BenchEvent): void => {
@@ -36,11 +39,12 @@ export async function startBenchProgress(ctx: CliContext): Promise<BenchProgress
       Object.assign(p, { phase: `${pr.phase === 'warmup' ? 'warm-up' : 'measuring'} batch ${e.event.batch}${rep}`, fraction: pr.fraction, runs: pr.done, lastMs: pr.lastMs });
     }
   };
-  if (!ctx.progress) return { update: apply, stop: () => undefined };
+  if (!ctx.progress) return { update: apply, notice: (t) => void ctx.io.stderr.write(`${t}\n`), stop: () => undefined };
+  let notice: string | undefined;
 
   const [{ render }, React, { BenchProgress }] = await Promise.all([import('ink'), import('react'), import('../ui/screens/BenchProgress.js')]);
-  const view = () => React.createElement(BenchProgress, { pairs: pairs.map((p) => ({ ...p })), title });
-  const instance = render(view(), { stdout: process.stderr, patchConsole: false, exitOnCtrlC: false });
+  const view = () => React.createElement(BenchProgress, { pairs: pairs.map((p) => ({ ...p })), title, ...(notice ? { notice } : {}) });
+  const instance = render(view(), { stdout: stream, patchConsole: false, exitOnCtrlC: false });
   let last = 0;
   return {
     update: (e) => {
@@ -50,8 +54,12 @@ export async function startBenchProgress(ctx: CliContext): Promise<BenchProgress
       last = t;
       instance.rerender(view());
     },
-    stop: () => {
+    notice: (t) => {
+      notice = t;
       instance.rerender(view());
+    },
+    stop: () => {
+      instance.clear();
       instance.unmount();
     },
   };

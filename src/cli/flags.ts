@@ -1,5 +1,7 @@
 /** Shared flag parsers: a bad value is one UsageError naming the flag and what it takes. */
 import { UsageError } from '../core/errors.js';
+import { parseDuration } from '../core/bench/measure.js';
+import { BACKEND_IDS, type BackendId } from '../core/devices/types.js';
 
 /** An integer ≥ 1 (or ≥ `min`). */
 export function positiveInt(flag: string, value: string, min = 1): number {
@@ -41,4 +43,23 @@ export function numberList(flag: string, value: string | undefined, n: number, e
 export function oneOf<T extends string>(flag: string, value: string, choices: readonly T[]): T {
   if (!(choices as readonly string[]).includes(value)) throw new UsageError(`invalid ${flag} '${value}'`, `give ${choices.join(' or ')}`);
   return value as T;
+}
+
+/** A backend id (ort-cpu, ort-cuda, …): a misspelt one is a usage error (exit 2) in every command; a real one that is unavailable is exit 7, later. */
+export function backendId(flag: string, value: string): BackendId {
+  const v = value.trim().toLowerCase();
+  const ids = BACKEND_IDS as readonly string[];
+  if (ids.includes(`ort-${v}`)) return `ort-${v}` as BackendId;
+  if (!ids.includes(v)) throw new UsageError(`unknown backend '${value}' (${flag})`, `use one of: ${BACKEND_IDS.join(', ')}`);
+  return v as BackendId;
+}
+
+/**
+ * A time, the same in every command (`devices --timeout`, `bench --duration`, `quantize --latency`):
+ * 10s, 500ms, 2m, or a bare number of seconds. Milliseconds out; above zero unless `allowZero`.
+ */
+export function duration(flag: string, value: string, allowZero = false): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || !(ms > 0 || (allowZero && ms === 0))) throw new UsageError(`invalid ${flag} '${value}'`, 'give a time: 10s, 500ms, 2m or a number of seconds');
+  return ms;
 }

@@ -52,7 +52,7 @@ export function buildProgram(io: CliIO, argv: readonly string[] = [], config: Ai
     .description('list devices (CPU, GPU.N, NPU) and which backends reach each')
     .option('--probe', 'verify each (device, backend) pair by running a tiny model; results are cached per host')
     .option('-d, --device <id>', 'only this device: CPU, GPU (= GPU.0), GPU.1, NPU, all', 'all')
-    .addOption(new Option('--timeout <seconds>', 'time limit for each probe').default('120'))
+    .addOption(new Option('--timeout <time>', 'time limit for each probe, e.g. 60s, 2m (a bare number: seconds)').default('120s'))
     .option('--no-cache', 'neither read nor write the per-host probe cache')
     .addHelpText(
       'after',
@@ -165,7 +165,7 @@ Examples:
     .command('quantize [model]')
     .description('quantize an ONNX model (FP32 → INT8 static/dynamic, FP16) and report fidelity, size and latency')
     .option('-o, --output <file>', 'where to write the quantized model (default: ./<name>.int8.onnx, .int8-dynamic.onnx or .fp16.onnx)')
-    .option('--mode <mode>', 'static (QDQ, calibrated), dynamic (int8 MatMul/Gemm weights), fp16, or auto (static for conv nets, dynamic for transformers)', 'auto')
+    .option('-m, --mode <mode>', 'static (QDQ, calibrated), dynamic (int8 MatMul/Gemm weights), fp16, or auto (static for conv nets, dynamic for transformers)', 'auto')
     .option('--calibration <source>', 'a directory of images, .npy/.json tensors (a fifth held back for the report), or random:N (default random:32)')
     .option('--method <method>', 'activation ranges: minmax, percentile or entropy', 'minmax')
     .option('--percentile <p>', 'with --method percentile: the percentile of |x| kept (default 99.999)')
@@ -176,11 +176,11 @@ Examples:
     .option('--quantize-outputs', 'static: quantize graph outputs too, as onnxruntime\'s quantizer does (default: keep them float)')
     .option('--no-bias-correction', 'static: keep the rounded biases (default: correct each channel for its weights\' rounding error)')
     .option('--external-data', 'write weights to <output>.data (automatic above 1.8 GB or when the input has external data)')
-    .option('--device <device>', 'where fidelity and latency are measured: CPU, GPU.0, …', 'CPU')
-    .option('--backend <backend>', 'runtime for --device: ort-cpu, ort-webgpu, ort-cuda, ort-tensorrt')
+    .option('-d, --device <device>', 'where fidelity and latency are measured: CPU, GPU.0, …', 'CPU')
+    .option('-b, --backend <backend>', 'runtime for --device: ort-cpu, ort-webgpu, ort-cuda, ort-tensorrt')
     .option('--latency <time>', 'time for the side-by-side latency estimate', '3s')
     .option('--no-latency', 'skip the latency estimate')
-    .option('--threads <n>', 'intra-op threads for calibration and measurement')
+    .option('-t, --threads <n>', 'intra-op threads for calibration and measurement')
     .option('--seed <n>', 'seed for random calibration and evaluation inputs', '1')
     .option('--shape <name=dims>', 'dims of an input with dynamic dimensions for random samples, e.g. input_ids=1x64 (repeatable; default: batch 1, sequence 16)', collect, [])
     .addHelpText(

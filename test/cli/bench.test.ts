@@ -8,7 +8,8 @@ import { mkdtemp, readFile, writeFile, stat } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
@@ -22,6 +23,7 @@ const validateBench = ajv.compile(schema('bench-1.schema.json'));
 const validateError = ajv.compile(schema('error-1.schema.json'));
 
 const cache = await mkdtemp(join(os.tmpdir(), 'aivmm-bench-cli-'));
+after(() => rmSync(cache, { recursive: true, force: true }));
 const env = { AIVMM_CACHE_DIR: cache, XDG_RUNTIME_DIR: process.env['XDG_RUNTIME_DIR'] ?? '/tmp' };
 const quick = ['tiny-convnet', '-d', 'CPU', '-n', '30', '--warmup', '3'];
 

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { mkdtemp, readFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
@@ -28,7 +29,16 @@ before(async () => {
 });
 after(() => hub.stop());
 
-const envFor = async (extra: Record<string, string> = {}): Promise<Record<string, string>> => ({ HF_HOME: await mkdtemp(join(os.tmpdir(), 'aivmm-pull-cli-')), HF_ENDPOINT: hub.hubUrl, ...extra });
+const temps: string[] = [];
+const tempDir = async (prefix: string): Promise<string> => {
+  const d = await mkdtemp(prefix);
+  temps.push(d);
+  return d;
+};
+after(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
+const envFor = async (extra: Record<string, string> = {}): Promise<Record<string, string>> => ({ HF_HOME: await tempDir(join(os.tmpdir(), 'aivmm-pull-cli-')), HF_ENDPOINT: hub.hubUrl, ...extra });
 
 test('pull prints the local paths, one per line; --json validates against aivmm/pull@1', async () => {
   const env = await envFor();
@@ -103,7 +113,7 @@ test('bench takes Hub ids and catalog aliases: pulled into the shared cache, the
   const tiny = embeddedModel('tiny-convnet').build();
   hub.addRepo('org/tiny', { commits: { [COMMIT]: { 'onnx/model.onnx': tiny, 'onnx/model_fp16.onnx': tiny } }, refs: { main: COMMIT } });
   hub.addRepo('webml/yolov8n', { commits: { [COMMIT]: { 'onnx/yolov8n.onnx': tiny } }, refs: { main: COMMIT } });
-  const env = { ...(await envFor()), AIVMM_CACHE_DIR: await mkdtemp(join(os.tmpdir(), 'aivmm-c-')) };
+  const env = { ...(await envFor()), AIVMM_CACHE_DIR: await tempDir(join(os.tmpdir(), 'aivmm-c-')) };
   const quick = ['-d', 'CPU', '-n', '10', '--warmup', '2', '--json'];
   const byId = await runCli(['bench', 'org/tiny', ...quick], { env });
   assert.equal(byId.code, 0, byId.stderr);

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
@@ -18,6 +19,7 @@ const validateQuantize = ajv.compile(schema('quantize-1.schema.json'));
 const validateError = ajv.compile(schema('error-1.schema.json'));
 
 const dir = mkdtempSync(join(os.tmpdir(), 'aivmm-quantize-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const env = { AIVMM_CACHE_DIR: join(dir, 'cache') };
 writeFileSync(join(dir, 'convnet.onnx'), convNet());
 writeFileSync(join(dir, 'mlp.onnx'), mlp());

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import sharp from 'sharp';
@@ -40,6 +41,7 @@ function text(): Uint8Array {
 }
 
 const dir = mkdtempSync(join(os.tmpdir(), 'aivmm-clip-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 writeFileSync(join(dir, 'vision_model.onnx'), vision());
 writeFileSync(join(dir, 'text_model.onnx'), text());
 writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(DECODER_TOKENIZER));

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { CPU_TARGET } from '../../src/core/backends/ep-map.js';
@@ -23,6 +24,7 @@ import { WHISPER_TOKENIZER, tinyWhisperDecoder, tinyWhisperEncoder } from '../he
 import { wav } from '../helpers/wav.js';
 
 const dir = mkdtempSync(join(os.tmpdir(), 'aivmm-pipeline-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const LLAMA = fileURLToPath(new URL('../fixtures/tiny-llama/', import.meta.url));
 const REF = JSON.parse(readFileSync(`${LLAMA}reference.json`, 'utf8')) as { prompt: string; prompt_ids: number[]; generated: number[] };
 const device = { id: 'CPU', name: 'cpu', backend: 'ort-cpu' };

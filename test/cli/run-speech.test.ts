@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
@@ -24,6 +25,7 @@ const validateRun = ajv.compile(JSON.parse(readFileSync(fileURLToPath(new URL('.
 const cpu = CPU_TARGET;
 
 const dir = mkdtempSync(join(os.tmpdir(), 'aivmm-whisper-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 mkdirSync(join(dir, 'onnx'));
 writeFileSync(join(dir, 'onnx', 'encoder_model.onnx'), tinyWhisperEncoder());
 writeFileSync(join(dir, 'onnx', 'decoder_model_merged.onnx'), tinyWhisperDecoder());

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
@@ -38,6 +39,7 @@ function encoder(): { bytes: Uint8Array; table: Float32Array; types: Float32Arra
 }
 
 const dir = mkdtempSync(join(os.tmpdir(), 'aivmm-run-text-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 mkdirSync(join(dir, 'onnx'));
 const { bytes, table, types } = encoder();
 writeFileSync(join(dir, 'onnx', 'model.onnx'), bytes); // a Hub snapshot's layout: tokenizer at the root

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import sharp from 'sharp';
@@ -22,6 +23,7 @@ const validateRun = ajv.compile(schema('run-1.schema.json'));
 const validateError = ajv.compile(schema('error-1.schema.json'));
 
 const dir = mkdtempSync(join(os.tmpdir(), 'aivmm-run-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const env = { AIVMM_CACHE_DIR: join(dir, 'cache') };
 
 async function image(path: string, width: number, height: number, seed: number): Promise<void> {

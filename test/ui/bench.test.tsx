@@ -103,3 +103,22 @@ test('sparkline: tallest bin is a full block, empty bins are blank', () => {
   assert.equal(sparkline([0, 1, 2, 4, 8, 0]), ' ▁▂▄█ ');
   assert.equal(sparkline([]), '');
 });
+
+test('Ink report at 80 and 60 columns: every table row on one line, columns dropped by priority, the sparkline cut to fit', async () => {
+  const { renderToString } = await import('ink');
+  for (const columns of [80, 60]) {
+    const out = stripVTControlCharacters(renderToString(<BenchScreen report={report()} columns={columns} />, { columns }));
+    const lines = out.split('\n');
+    const header = lines.findIndex((l) => l.startsWith('Device'));
+    assert.ok(header >= 0, out);
+    const table = lines.slice(header, header + 3);
+    assert.match(table[1] ?? '', /^CPU\s+ort-cpu/, out);
+    assert.match(table[2] ?? '', /^GPU\.0\s+ort-webgpu/, out);
+    for (const l of table) assert.ok(l.length <= columns, `${l.length} > ${columns}: ${l}`);
+    assert.ok(table[0]?.includes('p50'), 'p50 is kept');
+    if (columns === 60) assert.ok(!table[0]?.includes('p90'), 'p90 is the first to go');
+  }
+  // wide terminals keep everything
+  const wide = stripVTControlCharacters(renderToString(<BenchScreen report={report()} columns={160} />, { columns: 160 }));
+  assert.match(wide, /Device\s+Backend\s+Batch\s+p50\s+p90\s+p99\s+CV\s+Items\/s\s+vs CPU\s+p1 … p99/);
+});

@@ -99,3 +99,26 @@ test('input files: .npy for the only input, JSON naming inputs; wrong names and 
   await writeFile(j, '{"input_ids": [[1, 2], [3]]}');
   await assert.rejects(readInputFiles([{ path: j }], text), /has 3 values for dims \[2, 2\]/);
 });
+
+test('token ids stay below the vocabulary read from the model (the Gather of input_ids on its embedding)', async () => {
+  const { GraphBuilder } = await import('../../src/core/onnx/builder.js');
+  const { encodeModel } = await import('../../src/core/onnx/writer.js');
+  const { decodeModel } = await import('../../src/core/onnx/reader.js');
+  const { vocabularySizes } = await import('../../src/core/bench/inputs.js');
+  const b = new GraphBuilder(1);
+  const ids = b.input({ name: 'input_ids', dataType: 'int64', shape: ['batch', 'sequence'] });
+  b.input({ name: 'attention_mask', dataType: 'int64', shape: ['batch', 'sequence'] });
+  const emb = b.constant('embed_tokens.weight', [37, 4], new Float32Array(37 * 4).fill(0.5));
+  const cast = b.op('Cast', [ids], [{ name: 'to', type: 'int', value: 7 }]);
+  b.op('Gather', [emb, cast], [], 'hidden');
+  b.output({ name: 'hidden', dataType: 'float32', shape: ['batch', 'sequence', 4] });
+  const model = decodeModel(encodeModel({ graph: b.graph('tiny-vocab') }));
+  assert.deepEqual(vocabularySizes(model), { input_ids: 37 });
+  const t = randomTensor({ name: 'input_ids', type: 'int64', shape: [1, 512] }, [1, 512], 3, { vocabSize: 37 });
+  const values = Array.from(t.data as BigInt64Array, Number);
+  assert.ok(Math.max(...values) < 37 && Math.min(...values) >= 0);
+  assert.ok(new Set(values).size > 20, 'spread over the vocabulary');
+  // unknown vocabulary: below 1000, as before
+  const u = Array.from(randomTensor({ name: 'input_ids', type: 'int64', shape: [1, 512] }, [1, 512], 3).data as BigInt64Array, Number);
+  assert.ok(Math.max(...u) >= 37 && Math.max(...u) < 1000);
+});

@@ -6,6 +6,7 @@ import { listDevices } from '../../core/devices/index.js';
 import { parseDuration, parseInputFileFlag, parsePercent, parseShape, runBench, sha256File, type BenchEvent, type BenchReport, type BenchSettings } from '../../core/bench/index.js';
 import { parseRequire, recordMeasurements, type AutoChoice, type Prefer } from '../../core/bench/auto.js';
 import { writeFileAtomic } from '../../core/atomic-write.js';
+import { checkCpuEpOptions } from '../../core/backends/ep-options.js';
 import { UsageError, errorFromCode, errorMessage, ConfigError } from '../../core/errors.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
 import type { CliContext } from '../context.js';
@@ -15,6 +16,8 @@ import type { BenchFlags } from '../program.js';
 import { processBenchRunner } from '../bench-runner.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import { startBenchProgress } from '../bench-progress.js';
+import { onInterrupt } from '../interrupt.js';
+import { duration, integer, positiveInt } from '../flags.js';
 import { aivmmVersion } from '../version.js';
 
 async function checkWritable(file: string): Promise<void> {
@@ -27,11 +30,9 @@ async function checkWritable(file: string): Promise<void> {
   }
 }
 
-function positiveInt(flag: string, value: string, min = 1): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`invalid ${flag} '${value}'`, `give an integer ≥ ${min}`);
-  return n;
-}
+
+/** measure.ts keeps at most this many samples per row. */
+export const MAX_ITERATIONS = 1_000_000;
 
 export function settingsFromFlags(opts: BenchFlags): BenchSettings {
   const batches = opts.batch === undefined ? [] : opts.batch.split(',').map((b) => positiveInt('--batch', b.trim()));
@@ -51,13 +52,13 @@ export function settingsFromFlags(opts: BenchFlags): BenchSettings {
   }
   let durationMs: number | undefined;
   if (opts.duration !== undefined) {
-    durationMs = parseDuration(opts.duration);
-    if (durationMs === undefined || durationMs <= 0) throw new UsageError(`invalid --duration '${opts.duration}'`, 'give a time such as 10s or 500ms');
+    durationMs = duration('--duration', opts.duration);
   }
   const iterations = opts.iterations === undefined ? undefined : positiveInt('--iterations', opts.iterations);
+  // Every sample is kept (percentiles, --save); measure.ts stops at a million, so more is refused, not cut short.
+  if (iterations !== undefined && iterations > MAX_ITERATIONS) throw new UsageError(`--iterations ${iterations}: at most ${MAX_ITERATIONS.toLocaleString('en')} runs per row`, 'give fewer, or a --duration');
   if (iterations === undefined && durationMs === undefined) durationMs = 5000;
-  const seed = Number(opts.seed);
-  if (!Number.isInteger(seed)) throw new UsageError(`invalid --seed '${opts.seed}'`, 'give an integer');
+  const seed = integer('--seed', opts.seed);
   return {
     batches,
     shapes: opts.shape.map(parseShape),
@@ -81,6 +82,9 @@ export function settingsFromFlags(opts: BenchFlags): BenchSettings {
 
 export async function benchCommand(ctx: CliContext, modelArg: string | undefined, opts: BenchFlags): Promise<void> {
   const settings = settingsFromFlags(opts);
+  // The CPU EP's keys are known here: when it is the only one measured, a misspelt key fails now, not in its worker.
+  const only = opts.backend.flatMap((b) => b.split(',')).map((b) => b.trim().toLowerCase()).filter(Boolean);
+  if ((only.length > 0 && only.every((b) => b === 'ort-cpu' || b === 'cpu')) || (only.length === 0 && opts.device.trim().toUpperCase() === 'CPU')) checkCpuEpOptions(settings.epOptions);
   const format = ctx.flags.json ? 'json' : opts.format;
   const maxRegression = parsePercent(opts.maxRegression);
   if (maxRegression === undefined || maxRegression >= 1) throw new UsageError(`invalid --max-regression '${opts.maxRegression}'`, 'give a percentage such as 5%');
@@ -95,15 +99,11 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
   const requirements = parseRequire(opts.require);
   const modelSha = await sha256File(model.path);
 
-  const controller = new AbortController();
-  const onSignal = (): void => {
-    if (!controller.signal.aborted) ctx.io.stderr.write('\naivmm: stopping: finishing the current measurement (Ctrl-C again to quit at once)\n');
-    else process.exit(EXIT_CODES.CANCELLED);
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // Ctrl-C: finish the measurement in hand and report what was measured (exit 130); a second ends the process at once.
   const progress = await startBenchProgress(ctx);
+  // The "stopping" line goes through the live view (written beside it, it left stale progress lines above the report).
+  const interrupt = onInterrupt({ signals: ['SIGINT', 'SIGTERM'], reraise: true, first: 'aivmm: stopping: finishing the current measurement (Ctrl-C again to quit at once)', write: (t) => progress.notice(t) });
+  const controller = { signal: interrupt.signal };
   const runner = processBenchRunner(env, ctx.log);
   let choice: AutoChoice | undefined;
   let report: BenchReport;
@@ -123,8 +123,7 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
     });
   } finally {
     progress.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupt.dispose();
   }
   ctx.log(`bench took ${report.elapsedMs} ms`);
   if (choice) report.auto = choice;
@@ -150,7 +149,7 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
     ctx.io.stdout.write(format === 'md' ? renderBenchMarkdown(report) : renderBenchCsv(report));
   } else if (ctx.interactive) {
     const [{ renderToString }, React, { BenchScreen }] = await Promise.all([import('ink'), import('react'), import('../../ui/screens/BenchScreen.js')]);
-    ctx.io.stdout.write(`${renderToString(React.createElement(BenchScreen, { report }), { columns: ctx.io.stdout.columns ?? 100 })}\n`);
+    ctx.io.stdout.write(`${renderToString(React.createElement(BenchScreen, { report, columns: ctx.io.stdout.columns ?? 100 }), { columns: ctx.io.stdout.columns ?? 100 })}\n`);
   } else {
     const { renderBenchPlain } = await import('../../ui/plain/bench.js');
     ctx.io.stdout.write(renderBenchPlain(report));

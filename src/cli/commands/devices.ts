@@ -1,17 +1,14 @@
 /** `aivmm devices`: parse flags, call core, pick a renderer. */
 import { listDevices, type ProbeEvent } from '../../core/devices/index.js';
-import { UsageError } from '../../core/errors.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
 import type { CliContext } from '../context.js';
 import type { DevicesFlags } from '../program.js';
 import { processProbeRunner } from '../probe-runner.js';
 import { startSpinner } from '../spinner.js';
+import { duration } from '../flags.js';
 
 export async function devicesCommand(ctx: CliContext, opts: DevicesFlags): Promise<void> {
-  const timeoutS = Number(opts.timeout);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) {
-    throw new UsageError(`invalid --timeout '${opts.timeout}'`, 'give the per-probe limit in seconds, e.g. --timeout 60');
-  }
+  const timeoutMs = duration('--timeout', opts.timeout);
   const host = ctx.host();
   const cacheDir = opts.cache ? ctx.config.paths.cacheDir : undefined;
   const spinner = opts.probe ? await startSpinner(ctx, 'probing devices') : undefined;
@@ -30,7 +27,7 @@ export async function devicesCommand(ctx: CliContext, opts: DevicesFlags): Promi
       host,
       device: opts.device,
       ...(cacheDir ? { cacheDir } : {}),
-      ...(opts.probe ? { probe: { runner: processProbeRunner(ctx.config.env, ctx.log), timeoutMs: timeoutS * 1000, onProgress } } : {}),
+      ...(opts.probe ? { probe: { runner: processProbeRunner(ctx.config.env, ctx.log), timeoutMs, onProgress } } : {}),
     });
   } finally {
     spinner?.stop();

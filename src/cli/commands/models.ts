@@ -4,6 +4,7 @@ import { findAlias, loadCatalog } from '../../core/hub/catalog.js';
 import { listCached, removeCached } from '../../core/hub/models.js';
 import { parseRepoId } from '../../core/hub/pull.js';
 import { formatBytes } from '../../ui/format/units.js';
+import { fitTable } from '../../ui/format/fit.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
 import type { CliContext } from '../context.js';
 
@@ -27,8 +28,11 @@ export async function modelsCommand(ctx: CliContext, opts: { cached?: boolean })
     ctx.io.stdout.write(`${settings.cacheDir}: ${cached.length} model(s), ${formatBytes(cached.reduce((a, c) => a + c.sizeBytes, 0))}\n${t.toString()}\n`);
     return;
   }
-  const t = new Table({ head: ['Alias', 'Repository', 'Task', 'Size', 'Licence', 'Cached'], style });
-  for (const r of rows) t.push([r.alias, r.repo, r.task, r.sizeBytes ? `~${formatBytes(r.sizeBytes)}` : '-', `${r.license}${r.flags.length ? ` ⚠ ${r.flags.join(', ')}` : ''}`, r.cached ? 'yes' : 'no']);
+  // On a terminal the table fits its width: Repository goes first (the alias names it), then Size, Task, Licence.
+  const cells = rows.map((r) => [r.alias, r.repo, r.task, r.sizeBytes ? `~${formatBytes(r.sizeBytes)}` : '-', `${r.license}${r.flags.length ? ` ⚠ ${r.flags.join(', ')}` : ''}`, r.cached ? 'yes' : 'no']);
+  const fitted = fitTable(['Alias', 'Repository', 'Task', 'Size', 'Licence', 'Cached'], cells, ctx.io.stdout.isTTY ? ctx.io.stdout.columns : undefined, [1, 3, 2, 4]);
+  const t = new Table({ head: fitted.head, style });
+  for (const r of fitted.rows) t.push(r);
   ctx.io.stdout.write(`${t.toString()}\ncache: ${settings.cacheDir} (shared with huggingface_hub) · aivmm pull <alias> · aivmm models --cached\n`);
 }
 

@@ -1,6 +1,6 @@
 /** `aivmm pull`: Hub settings from the environment, pull into the shared cache, progress on stderr, paths on stdout. */
-import { UsageError } from '../../core/errors.js';
-import { EXIT_CODES } from '../exit-codes.js';
+import { CancelledError, UsageError } from '../../core/errors.js';
+import { onInterrupt } from '../interrupt.js';
 import { pullModel, type PullEvent } from '../../core/hub/pull.js';
 import { formatBytes } from '../../ui/format/units.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
@@ -46,21 +46,16 @@ export async function pullCommand(ctx: CliContext, model: string, opts: PullFlag
       ctx.log(`${e.path}: ${e.downloaded ? 'downloaded and verified' : 'already cached'}`);
     }
   };
-  // Ctrl-C cancels (what arrived is kept for the next run, exit 130); a second one exits at once.
-  const controller = new AbortController();
-  const onSignal = (): void => {
-    if (controller.signal.aborted) process.exit(EXIT_CODES.CANCELLED);
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
+  // Ctrl-C cancels (what arrived is kept for the next run, exit 130); a second one ends the process at once (130).
+  const interrupt = onInterrupt({ reraise: true, reason: () => new CancelledError('the pull was cancelled', 'run the command again to continue where it stopped') });
   let result;
   try {
     result = await pullModel(
       { id: model, revision: opts.revision, include: opts.include, dtype: opts.dtype, ...(opts.force ? { force: true } : {}) },
-      { settings, userAgent: userAgent(), connections, onEvent, signal: controller.signal },
+      { settings, userAgent: userAgent(), connections, onEvent, signal: interrupt.signal },
     );
   } finally {
-    process.off('SIGINT', onSignal);
+    interrupt.dispose();
     spinner.stop();
   }
   if (ctx.flags.json) {

@@ -1,6 +1,5 @@
 /** `aivmm quantize`: resolve the model and the device, quantize, render the fidelity report. */
 import { resolve } from 'node:path';
-import { parseDuration } from '../../core/bench/measure.js';
 import { CancelledError, UsageError } from '../../core/errors.js';
 import { parseShape } from '../../core/bench/inputs.js';
 import type { CalibrationMethod, QuantizeEvent, QuantizeMode } from '../../core/quantize/index.js';
@@ -11,6 +10,8 @@ import { EXIT_CODES } from '../exit-codes.js';
 import type { QuantizeFlags } from '../program.js';
 import { resolveOrtTarget } from '../ort-target.js';
 import { startSpinner } from '../spinner.js';
+import { backendId, duration, integer, positiveInt } from '../flags.js';
+import { onInterrupt } from '../interrupt.js';
 
 const MODES: readonly string[] = ['static', 'dynamic', 'fp16', 'auto'];
 const METHODS: readonly string[] = ['minmax', 'percentile', 'entropy'];
@@ -20,31 +21,24 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
   if (!METHODS.includes(opts.method)) throw new UsageError(`invalid --method '${opts.method}'`, 'give minmax, percentile or entropy');
   const percentile = opts.percentile === undefined ? undefined : Number(opts.percentile);
   if (percentile !== undefined && !(percentile > 50 && percentile <= 100)) throw new UsageError(`invalid --percentile '${opts.percentile}'`, 'give a number in (50, 100], e.g. 99.999');
-  const latencyMs = opts.latency === false ? 0 : parseDuration(String(opts.latency ?? '3s'));
-  if (latencyMs === undefined) throw new UsageError(`invalid --latency '${String(opts.latency)}'`, 'give a time such as 3s, or --no-latency');
-  const seed = Number(opts.seed);
-  if (!Number.isInteger(seed)) throw new UsageError(`invalid --seed '${opts.seed}'`, 'give an integer');
-  const threads = opts.threads === undefined ? undefined : Number(opts.threads);
-  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UsageError(`invalid --threads '${opts.threads}'`, 'give an integer ≥ 1');
+  const latencyMs = opts.latency === false ? 0 : duration('--latency', String(opts.latency ?? '3s'), true);
+  const seed = integer('--seed', opts.seed);
+  const threads = opts.threads === undefined ? undefined : positiveInt('--threads', opts.threads);
   const mode = opts.mode === 'auto' ? undefined : (opts.mode as QuantizeMode);
   const shapes = (opts.shape ?? []).map(parseShape);
+  const backendArg = opts.backend === undefined ? undefined : backendId('--backend', opts.backend);
 
   const { cacheDir } = ctx.config.paths;
   const model = await resolveModelArg(ctx, modelArg, cacheDir);
 
   // The device fidelity and latency are measured on.
-  const { device, backend, target } = await resolveOrtTarget(ctx, 'quantize', opts.device, opts.backend, cacheDir);
+  const { device, backend, target } = await resolveOrtTarget(ctx, 'quantize', opts.device, backendArg, cacheDir);
 
   const spinner = await startSpinner(ctx, `quantizing ${model.name}`);
-  // Ctrl-C: the run stops at its next inference, removes its staging directory and exits 130; the
-  // target is only ever replaced after evaluation, so it is left as it was. A second Ctrl-C exits at once.
-  const controller = new AbortController();
-  const onSignal = (): void => {
-    if (controller.signal.aborted) process.exit(EXIT_CODES.CANCELLED);
-    controller.abort(new CancelledError('interrupted'));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // Ctrl-C (or SIGTERM): the run stops at its next inference, removes its staging directory and exits 130;
+  // the target is only ever replaced after evaluation, so it is left as it was. A second one ends the process.
+  const interrupt = onInterrupt({ reraise: true, signals: ['SIGINT', 'SIGTERM'] });
+  const controller = { signal: interrupt.signal };
   const onEvent = (e: QuantizeEvent): void => {
     if (e.kind === 'stage') {
       spinner.text(`${e.stage}${e.detail ? `: ${e.detail}` : ''}`);
@@ -88,8 +82,7 @@ export async function quantizeCommand(ctx: CliContext, modelArg: string | undefi
     throw err;
   } finally {
     spinner.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupt.dispose();
   }
   if (ctx.flags.json) {
     ctx.io.stdout.write(toJson(okEnvelope(SCHEMAS.quantize, report, report.warnings)));

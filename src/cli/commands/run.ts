@@ -1,7 +1,10 @@
 /** `aivmm run`: resolve the model (embedded, file, alias, Hub id) and its task settings, run, render. */
-import { mkdir, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { UsageError } from '../../core/errors.js';
+import { access, mkdir, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { ConfigError, NotFoundError, UsageError, errorMessage } from '../../core/errors.js';
+import { expandImageInputs } from '../../core/tasks/index.js';
+import { checkAllocation } from '../../core/memory-budget.js';
 import type { DevicesReport } from '../../core/devices/types.js';
 import { findAlias } from '../../core/hub/catalog.js';
 import { EMBEDDED_MODELS } from '../../core/models/embedded.js';
@@ -14,7 +17,7 @@ import { EXIT_CODES } from '../exit-codes.js';
 import { resolveOrtTarget } from '../ort-target.js';
 import type { RunFlags } from '../program.js';
 import { startSpinner } from '../spinner.js';
-import { fraction, integer, numberIn, numberList, oneOf, positiveInt } from '../flags.js';
+import { backendId, fraction, integer, numberIn, numberList, oneOf, positiveInt } from '../flags.js';
 import { onInterrupt } from '../interrupt.js';
 
 export async function runCommand(ctx: CliContext, modelArg: string | undefined, opts: RunFlags): Promise<void> {
@@ -41,6 +44,24 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   const embedded = EMBEDDED_MODELS[name];
   const flagTask = opts.task as TaskName | undefined;
   const { task, multiFile } = taskFor({ ...(flagTask ? { task: flagTask } : {}), ...(entry ? { catalogEntry: entry } : {}), ...(embedded ? { embeddedTask: embedded.task } : {}), name });
+  // Everything local is checked before a catalog model is downloaded: the inputs, the destination, the device.
+  const output = opts.output === undefined ? undefined : await checkOutput(opts.output, opts.input, task);
+  if (task !== undefined && IMAGE_TASKS.has(task)) {
+    const files = await expandImageInputs(opts.input);
+    // A batch holds at most the images there are; --size × --size float32 RGB each.
+    if (size !== undefined) checkAllocation(`a batch of ${Math.min(batch, files.length)} ${size}×${size} images`, Math.min(batch, files.length) * 3 * 4 * size * size, 'give a smaller --size or --batch');
+    if (output?.dir) refuseCollisions(files, output.path);
+  } else if (task === undefined && output?.dir) {
+    // The task is inferred once the model is open; where the inputs are images, their annotated copies must not collide.
+    const files = await expandImageInputs(opts.input).catch(() => undefined);
+    if (files) refuseCollisions(files, output.path);
+  } else if (task === 'automatic-speech-recognition') {
+    for (const i of opts.input) if (!(await stat(i).catch(() => undefined))) throw new NotFoundError(`input ${i} not found`);
+  }
+  const auto = opts.device.trim().toLowerCase() === 'auto';
+  if (!auto && (opts.require !== undefined || opts.prefer !== 'latency')) throw new UsageError('--prefer and --require go with --device auto');
+  const backendArg = opts.backend === undefined ? undefined : backendId('--backend', opts.backend);
+  const early = auto ? undefined : await resolveOrtTarget(ctx, 'run', opts.device, backendArg, cacheDir, undefined, ['onnxruntime', 'openvino']);
   const model = await resolveModelArg(ctx, modelArg, cacheDir, { multi: multiFile });
   const plan = await planTask({
     model: model.path,
@@ -54,9 +75,9 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
   const visionModel = plan.model;
   if (entry?.warning) ctx.io.stderr.write(`warning: ${entry.alias}: ${entry.warning}\n`);
   let deviceFlag = opts.device;
-  let backendFlag = opts.backend;
+  let backendFlag = backendArg;
   let discovered: DevicesReport | undefined;
-  if (opts.device.trim().toLowerCase() === 'auto') {
+  if (auto) {
     // The pair measured fastest for this model here (probing the ones not measured yet), among onnxruntime's.
     const prefer = oneOf('--prefer', opts.prefer, ['latency', 'throughput'] as const);
     const [{ chooseAuto }, { parseRequire }, { sha256File }, { listDevices }, { processBenchRunner }] = await Promise.all([
@@ -74,23 +95,15 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
       modelSha: await sha256File(visionModel),
       requirements: parseRequire(opts.require),
       prefer,
-      backends: opts.backend ? [opts.backend] : ['ort-cpu', 'ort-webgpu', 'ort-cuda', 'ort-tensorrt'],
+      backends: backendArg ? [backendArg] : ['ort-cpu', 'ort-webgpu', 'ort-cuda', 'ort-tensorrt'],
       runner: processBenchRunner(env, ctx.log),
       signal: new AbortController().signal,
     });
     deviceFlag = choice.device;
     backendFlag = choice.backend;
     discovered = devices;
-  } else if (opts.require !== undefined || opts.prefer !== 'latency') throw new UsageError('--prefer and --require go with --device auto');
-  const { device, backend, target } = await resolveOrtTarget(ctx, 'run', deviceFlag, backendFlag, cacheDir, discovered, ['onnxruntime', 'openvino']);
-  let output: string | undefined;
-  if (opts.output) {
-    output = resolve(opts.output);
-    const st = await stat(output).catch(() => undefined);
-    const dirWanted = st?.isDirectory() || opts.input.length > 1 || (await Promise.all(opts.input.map((i) => stat(i).then((s) => s.isDirectory(), () => false)))).some(Boolean);
-    if (dirWanted) await mkdir(output, { recursive: true });
-    else if (!/\.png$/i.test(output)) throw new UsageError(`-o ${opts.output}: annotated images are PNG`, 'give a .png file (or a directory for several inputs)');
   }
+  const { device, backend, target } = early ?? (await resolveOrtTarget(ctx, 'run', deviceFlag, backendFlag, cacheDir, discovered, ['onnxruntime', 'openvino']));
   const generation = { maxTokens, sampling: { temperature, seed, ...(topK ? { topK } : {}), ...(topP !== undefined ? { topP } : {}) }, ...(opts.system ? { system: opts.system } : {}), chatTemplate: opts.chatTemplate !== false };
   if (opts.interactive) {
     if (task && task !== 'text-generation') throw new UsageError(`--interactive is a chat: ${name} is a ${task} model`);
@@ -114,7 +127,7 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
       inputs: opts.input,
       target,
       device: { id: device.id, name: device.name, backend },
-      ...(output ? { output } : {}),
+      ...(output ? { output: output.path } : {}),
       batch,
       options: {
         'image-classification': { topK: topK ?? 5 },
@@ -133,14 +146,63 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
     spinner.stop();
     interrupt.dispose();
   }
+  // The embedded models have seeded weights: their classes are ImageNet's names on noise.
+  if (embedded) report.notices = [...(report.notices ?? []), `${name} has seeded (random) weights: a demo of the pipeline; its labels mean nothing`];
   if (ctx.flags.json) ctx.io.stdout.write(toJson(okEnvelope(SCHEMAS.run, report)));
   else {
     const { renderRunPlain } = await import('../../ui/plain/run.js');
     ctx.io.stdout.write(renderRunPlain(report));
+    for (const n of report.notices ?? []) ctx.io.stderr.write(`note: ${n}\n`);
   }
   if (report.interrupted) {
     ctx.io.stderr.write('aivmm: interrupted: the results above cover the images done before Ctrl-C\n');
     ctx.exitCode = EXIT_CODES.CANCELLED;
+  }
+}
+
+const IMAGE_TASKS: ReadonlySet<TaskName> = new Set(['image-classification', 'object-detection', 'zero-shot-image-classification']);
+
+/**
+ * `-o`: a PNG file in an existing, writable directory, or (several inputs, a directory input, an
+ * existing directory) a directory, made now. Checked before anything is downloaded or run: a bad
+ * destination is one line and exit 3, not an error from the image encoder after all the work.
+ */
+async function checkOutput(arg: string, inputs: readonly string[], task: TaskName | undefined): Promise<{ path: string; dir: boolean }> {
+  const path = resolve(arg);
+  const st = await stat(path).catch(() => undefined);
+  const dir = st?.isDirectory() || inputs.length > 1 || (await Promise.all(inputs.map((i) => stat(i).then((s) => s.isDirectory(), () => false)))).some(Boolean);
+  if (task !== undefined && task !== 'object-detection') throw new UsageError(`-o writes annotated images: object-detection only (${task} prints its results)`);
+  if (dir) {
+    if (st && !st.isDirectory()) throw new ConfigError(`-o ${arg}: not a directory, and the inputs need one (an annotated PNG per image)`, 'give a directory (made when missing)');
+    try {
+      await mkdir(path, { recursive: true });
+      await access(path, constants.W_OK);
+    } catch (err) {
+      throw new ConfigError(`-o ${arg}: cannot write there: ${errorMessage(err)}`, 'give a directory you can write (made when missing)');
+    }
+    return { path, dir: true };
+  }
+  if (!/\.png$/i.test(path)) throw new UsageError(`-o ${arg}: annotated images are PNG`, 'give a .png file (or a directory for several inputs)');
+  const parent = dirname(path);
+  const pst = await stat(parent).catch(() => undefined);
+  if (!pst?.isDirectory()) throw new ConfigError(`-o ${arg}: directory ${parent} does not exist`, 'create it first, or give a file in an existing directory');
+  try {
+    await access(parent, constants.W_OK);
+    if (st) await access(path, constants.W_OK);
+  } catch (err) {
+    throw new ConfigError(`-o ${arg}: cannot write there: ${errorMessage(err)}`, 'give a file in a directory you can write');
+  }
+  return { path, dir: false };
+}
+
+/** Two inputs whose annotated copies would share a name in the -o directory (a/x.jpg, b/x.png): refused, not overwritten. */
+function refuseCollisions(files: readonly string[], outDir: string): void {
+  const seen = new Map<string, string>();
+  for (const f of files) {
+    const out = join(outDir, `${basename(f, extname(f))}.png`);
+    const other = seen.get(out);
+    if (other !== undefined && resolve(other) !== resolve(f)) throw new UsageError(`-o ${outDir}: inputs ${other} and ${f} would both be written to ${out}`, 'rename one, or run them with different -o directories');
+    seen.set(out, f);
   }
 }
 

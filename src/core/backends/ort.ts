@@ -9,6 +9,7 @@ import type * as OrtModule from 'onnxruntime-node';
 import { BackendUnavailableError, InferenceError, errorMessage } from '../errors.js';
 import type { RuntimeTarget } from './ep-map.js';
 import type { Backend, ElementType, HostTensor, LoadOptions, Session, TensorSpec } from './types.js';
+import { checkCpuEpOptions } from './ep-options.js';
 
 type Ort = typeof OrtModule;
 let ortPromise: Promise<Ort> | undefined;
@@ -50,7 +51,10 @@ function splitEpOptions(opts: LoadOptions): { provider: Record<string, string | 
 
 function providerOption(target: Extract<RuntimeTarget, { runtime: 'onnxruntime' }>, opts: LoadOptions): OrtModule.InferenceSession.ExecutionProviderConfig {
   const extra = splitEpOptions(opts).provider;
-  if (target.provider === 'cpu') return 'cpu';
+  if (target.provider === 'cpu') {
+    checkCpuEpOptions(extra);
+    return extra['useArena'] === undefined ? 'cpu' : { name: 'cpu', useArena: !/^(0|false|no|off)$/i.test(String(extra['useArena'])) };
+  }
   if (target.provider === 'webgpu') return { name: 'webgpu', ...extra } as OrtModule.InferenceSession.ExecutionProviderConfig;
   // Other keys for CUDA/TensorRT never get here: load() sends those sessions through the C API (ort-capi.ts).
   return { name: target.provider, deviceId: target.deviceId ?? 0, ...extra } as OrtModule.InferenceSession.ExecutionProviderConfig;

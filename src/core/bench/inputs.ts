@@ -9,6 +9,8 @@ import { ELEMENT_BYTES, typedArrayOf } from '../backends/tensor-data.js';
 import { NotFoundError, UsageError, errorMessage } from '../errors.js';
 import { seededRandom } from '../random.js';
 import { floatToHalf } from '../half.js';
+import type { ModelSpec, NodeSpec } from '../onnx/model.js';
+import { checkAllocation } from '../memory-budget.js';
 
 export interface InputPlan {
   /** name → full dims (batch included). */
@@ -76,6 +78,10 @@ export function planShapes(inputs: readonly TensorSpec[], overrides: readonly Sh
     }
     shapes[spec.name] = dims;
   }
+  // Estimated from the dims before anything is allocated (typed arrays, plus the session's own copy).
+  const bytes = inputs.reduce((n, spec) => n + (shapes[spec.name] ?? []).reduce((a, d) => a * d, 1) * (ELEMENT_BYTES[spec.type as ElementType] ?? 8), 0);
+  const desc = Object.entries(shapes).map(([k, d]) => `${k} [${d.join(', ')}]`).join(', ');
+  checkAllocation(`the inputs ${desc}`, bytes);
   return shapes;
 }
 
@@ -83,8 +89,62 @@ export function shapeText(shape: readonly (number | string)[]): string {
   return `[${shape.map((d) => (typeof d === 'number' && d < 0 ? '?' : String(d))).join(', ')}]`;
 }
 
+/**
+ * Vocabulary sizes read from the model: for each integer input that indexes an embedding table (a
+ * Gather whose data is an initializer, directly or through Cast / Identity / DequantizeLinear, with the
+ * input as its indices, directly or through Cast / Unsqueeze / Reshape / Flatten / Squeeze), the table's
+ * first dimension. Random token ids must stay below it: a small vocabulary fails Gather otherwise.
+ */
+export function vocabularySizes(model: ModelSpec): Record<string, number> {
+  const { nodes, initializers, inputs } = model.graph;
+  const inits = new Map(initializers.map((t) => [t.name, t]));
+  const producer = new Map<string, NodeSpec>();
+  for (const n of nodes) for (const o of n.outputs) producer.set(o, n);
+  const tableRows = (name: string): number | undefined => {
+    const t = inits.get(name);
+    if (t) return t.dims.length >= 1 ? t.dims[0] : undefined;
+    const p = producer.get(name);
+    if (p && ['Cast', 'Identity', 'DequantizeLinear'].includes(p.opType) && p.inputs[0]) {
+      const q = inits.get(p.inputs[0]);
+      return q && q.dims.length >= 1 ? q.dims[0] : undefined;
+    }
+    return undefined;
+  };
+  // Values each input flows into without changing what its elements mean.
+  const consumers = new Map<string, NodeSpec[]>();
+  for (const n of nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const out: Record<string, number> = {};
+  for (const input of inputs) {
+    if (inits.has(input.name)) continue;
+    const seen = new Set<string>([input.name]);
+    const queue = [input.name];
+    let vocab: number | undefined;
+    while (queue.length > 0) {
+      const v = queue.shift() as string;
+      for (const n of consumers.get(v) ?? []) {
+        if (n.opType === 'Gather' && n.inputs[1] === v && n.inputs[0] !== undefined) {
+          const rows = tableRows(n.inputs[0]);
+          if (rows !== undefined && rows > 0) vocab = Math.min(vocab ?? rows, rows);
+        } else if (['Cast', 'Unsqueeze', 'Reshape', 'Flatten', 'Squeeze', 'Identity'].includes(n.opType) && n.inputs[0] === v) {
+          for (const o of n.outputs.filter((x) => !seen.has(x))) {
+            seen.add(o);
+            queue.push(o);
+          }
+        }
+      }
+    }
+    if (vocab !== undefined) out[input.name] = vocab;
+  }
+  return out;
+}
+
+export interface RandomTensorOptions {
+  /** Token ids are drawn below this (the model's embedding rows: vocabularySizes). */
+  vocabSize?: number | undefined;
+}
+
 /** Seeded random data for one input, in a range that is valid for what its name says it is. */
-export function randomTensor(spec: TensorSpec, dims: readonly number[], seed: number): HostTensor {
+export function randomTensor(spec: TensorSpec, dims: readonly number[], seed: number, opts: RandomTensorOptions = {}): HostTensor {
   const size = dims.reduce((n, d) => n * d, 1);
   const rand = seededRandom(seed);
   const name = spec.name.toLowerCase();
@@ -97,7 +157,8 @@ export function randomTensor(spec: TensorSpec, dims: readonly number[], seed: nu
       const last = dims[dims.length - 1] ?? 1;
       return Array.from({ length: size }, (_, i) => i % last);
     }
-    return ints(0, 1000); // token ids and class indices: a range every vocabulary has
+    // Token ids and class indices: below 1000 (as before, so results stay comparable), and below the vocabulary the model has.
+    return ints(0, Math.max(1, Math.min(1000, opts.vocabSize ?? 1000)));
   };
   let data: TypedData;
   switch (type) {

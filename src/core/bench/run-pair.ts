@@ -4,13 +4,13 @@
  * (the 'bench-pair' job of a src/runtime process lane) so the device's environment (VK_DRIVER_FILES, CUDA_DEVICE_ORDER) applies,
  * peak memory belongs to this pair alone, and a native crash cannot take the whole run down.
  */
-import type { HostTensor, LoadOptions, Session } from '../backends/types.js';
+import type { HostTensor, LoadOptions, Session, TensorSpec } from '../backends/types.js';
 import { openSession } from '../backends/registry.js';
 import { startPower } from './power.js';
 import { embeddedModel } from '../models/embedded.js';
-import { BackendUnavailableError, UsageError } from '../errors.js';
+import { BackendUnavailableError, InferenceError, UsageError } from '../errors.js';
 import { describeTarget } from '../backends/ep-map.js';
-import { checkAgainstSpec, planShapes, randomTensor, readInputFiles } from './inputs.js';
+import { checkAgainstSpec, planShapes, randomTensor, readInputFiles, vocabularySizes } from './inputs.js';
 import { measure, type MeasureProgress } from './measure.js';
 import { openSessionPool, type SessionPool } from './session-pool.js';
 import type { RuntimeTarget } from '../backends/ep-map.js';
@@ -54,12 +54,27 @@ function loadOptions(job: BenchJob): LoadOptions {
   };
 }
 
+/** Embedding sizes of the integer inputs, read from the model file only when it has such inputs (best effort: {} when it cannot be read). */
+async function modelVocabulary(path: string, inputs: readonly TensorSpec[]): Promise<Record<string, number>> {
+  if (!inputs.some((i) => (i.type === 'int64' || i.type === 'int32') && !/mask|position|token_type|segment/i.test(i.name))) return {};
+  try {
+    const { readModelFile } = await import('../onnx/reader.js');
+    return vocabularySizes((await readModelFile(path)).model);
+  } catch {
+    return {};
+  }
+}
+
 export async function benchPair(job: BenchJob, opts: PairOptions = {}): Promise<BenchRow[]> {
   const now = opts.now ?? (() => performance.now());
   const emit = opts.onEvent ?? (() => undefined);
   const s = job.settings;
   const t0 = now();
-  const { session, fallback, runtimeVersion } = await openSession(job.target, job.model.path, { ...loadOptions(job), strict: 'prefer' });
+  // A model onnxruntime cannot load is the input's fault: exit 2, as in run and quantize (an EP failure stays BACKEND_UNAVAILABLE).
+  const { session, fallback, runtimeVersion } = await openSession(job.target, job.model.path, { ...loadOptions(job), strict: 'prefer' }).catch((err: unknown) => {
+    if (err instanceof InferenceError && /^could not create a session/.test(err.message)) throw new UsageError(`${job.model.path} does not load as an ONNX model: ${err.message.replace(/^could not create a session: /, '')}`, 'give an .onnx file');
+    throw err;
+  });
   const sessionMs = now() - t0;
   emit({ kind: 'session', sessionMs: round(sessionMs), runtimeVersion });
   const rows: BenchRow[] = [];
@@ -85,6 +100,7 @@ export async function benchPair(job: BenchJob, opts: PairOptions = {}): Promise<
       const spec = session.inputs.find((i) => i.name === name);
       if (spec) checkAgainstSpec(t, spec);
     }
+    const vocab = await modelVocabulary(job.model.path, session.inputs);
     const batches = s.batches.length > 0 ? s.batches : [undefined];
     for (const batch of batches) {
       if (opts.signal?.aborted) break;
@@ -95,7 +111,7 @@ export async function benchPair(job: BenchJob, opts: PairOptions = {}): Promise<
         if (fromFile && batch !== undefined && fromFile.dims[0] !== batch) {
           throw new UsageError(`--batch ${batch}: the data for input '${spec.name}' has batch ${fromFile.dims[0] ?? '?'}`, 'with --input-data, leave --batch out or match it to the file');
         }
-        feeds[spec.name] = fromFile ?? randomTensor(spec, shapes[spec.name] ?? [], s.seed + i);
+        feeds[spec.name] = fromFile ?? randomTensor(spec, shapes[spec.name] ?? [], s.seed + i, { vocabSize: vocab[spec.name] });
         if (fromFile) shapes[spec.name] = [...fromFile.dims];
       }
       const ref = reference;

@@ -237,6 +237,14 @@ export async function quantizeModel(opts: QuantizeOptions): Promise<QuantizeRepo
     const open = async (m: ModelSpec, target: RuntimeTarget, extra: LoadOptions): Promise<Session> => guarded(await abortable(openModel(m, target, extra), signal), signal);
     const load = (m: ModelSpec, extra: LoadOptions = {}): Promise<Session> => open(m, opts.target, { ...(opts.threads ? { threads: opts.threads } : {}), ...extra });
     const cpu: RuntimeTarget = CPU_TARGET;
+    // A model that decodes but onnxruntime refuses (a malformed graph) is the input's fault: exit 2 as in
+    // run and bench, before any calibration work (graph optimisation off: the cheapest load).
+    try {
+      await (await openModel(model, cpu, { graphOptimizationLevel: 'disabled' })).dispose();
+    } catch (err) {
+      if (err instanceof InferenceError) throw new UsageError(`${opts.model} does not load as an ONNX model: ${errorMessage(err).replace(/^could not create a session: /, '')}`, 'give an .onnx file');
+      throw err;
+    }
 
     // Samples: calibration (static) and held-back evaluation inputs.
     const sourceSpec = parseSampleSource(opts.calibration ?? 'random:32');

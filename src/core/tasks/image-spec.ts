@@ -4,6 +4,7 @@
  * ImageNet evaluation transform, CLIPImageProcessor, ultralytics' LetterBox); then --mean/--std.
  */
 import { UsageError } from '../errors.js';
+import { checkAllocation } from '../memory-budget.js';
 import { clipSpec, torchvisionSpec, yoloLetterboxSpec, type ImageSpec, type Interpolation, type Layout } from './preprocess.js';
 import { specFromPreprocessorConfig, specOutputSize } from './preprocessor-config.js';
 
@@ -35,6 +36,8 @@ export interface ImageSpecRequest {
 
 export function imageSpecFor(req: ImageSpecRequest): ImageSpec {
   const { layout, width, height } = req;
+  // One float32 image tensor (the decoded image and its resized copy are of the same order).
+  checkAllocation(`a ${width}×${height} image input`, 3 * 4 * width * height, 'give a smaller --size (or a model with a smaller input)');
   let spec: ImageSpec;
   if (req.preprocessorConfig !== undefined && req.task !== 'object-detection') {
     spec = specFromPreprocessorConfig(req.preprocessorConfig, { layout, input: { width, height }, ...(req.preprocessorConfigFile ? { file: req.preprocessorConfigFile } : {}) });

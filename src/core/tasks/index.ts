@@ -79,7 +79,8 @@ export async function runTask(opts: RunOptions): Promise<RunReport> {
   try {
     const { results, batch, inputs, extra } = await runInputs(pipeline, opts);
     const preprocessing = 'preprocessing' in pipeline ? { preprocessing: pipeline.preprocessing } : {};
-    return report(opts, pipeline.task, inputs, results, pipeline.sessionMs, pipeline.timing.inferenceMs, batch, { ...extra, ...preprocessing });
+    const notices = 'notices' in pipeline && pipeline.notices.length > 0 ? { notices: [...pipeline.notices] } : {};
+    return report(opts, pipeline.task, inputs, results, pipeline.sessionMs, pipeline.timing.inferenceMs, batch, { ...extra, ...preprocessing, ...notices });
   } finally {
     await pipeline.dispose();
   }
@@ -161,7 +162,7 @@ export async function runTask(opts: RunOptions): Promise<RunReport> {
 }
 
 /** The report every task returns: what ran where, the results, and timing. */
-function report(opts: RunOptions, task: TaskName, inputs: number, results: TaskResult[], sessionMs: number, inferenceMs: number, batch: number, extra: Pick<RunReport, 'similarity' | 'preprocessing'> = {}): RunReport {
+function report(opts: RunOptions, task: TaskName, inputs: number, results: TaskResult[], sessionMs: number, inferenceMs: number, batch: number, extra: Pick<RunReport, 'similarity' | 'preprocessing' | 'notices'> = {}): RunReport {
   return {
     model: { name: opts.plan.modelName, path: opts.plan.model },
     task,

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, UsageError } from '../errors.js';
 
 const LABELS_DIR = fileURLToPath(new URL('../../../catalog/labels/', import.meta.url));
 export const SHIPPED_LABELS: readonly string[] = ['imagenet-1k', 'coco-80'];
@@ -43,4 +43,15 @@ export async function loadLabels(spec: string, modelPath?: string): Promise<stri
   } catch (err) {
     throw new NotFoundError(`labels ${spec} not found (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`, `give a text file with one class name a line, or one of: ${SHIPPED_LABELS.join(', ')}`);
   }
+}
+
+/**
+ * Labels against the model's head: the same count, or one fewer (TF-slim heads put "background" at 0).
+ * Anything else names the wrong classes (coco-80 on a 1000-class head): a UsageError, not silently
+ * wrong names.
+ */
+export function fitLabels(labels: readonly string[], classes: number, spec: string): string[] {
+  if (labels.length === classes) return [...labels];
+  if (labels.length + 1 === classes) return ['background', ...labels];
+  throw new UsageError(`labels ${spec} name ${labels.length} classes; the model's head has ${classes}`, 'give the labels the model was trained with (--labels: a text file, one name a line, imagenet-1k or coco-80)');
 }

@@ -20,6 +20,8 @@ export interface TaskPlan {
   preprocess?: Preprocess;
   /** A shipped label set (imagenet-1k, coco-80) or a text file (classification, detection). */
   labels?: string;
+  /** Where `labels` came from: --labels, the catalog, or a default that is dropped when it does not fit the head. */
+  labelsSource?: 'flag' | 'catalog' | 'default';
   /** zero-shot-image-classification: the candidate labels (from --labels: a list or a file). */
   candidates?: string[];
   /** Input side for models with dynamic height/width. */
@@ -76,7 +78,11 @@ export async function planTask(a: PlanArgs): Promise<TaskPlan> {
     if (decoderModel) plan.companions.decoderModel = decoderModel;
   } else if (task !== 'sentence-embeddings' && task !== 'text-generation') {
     const labels = f.labels ?? a.catalogEntry?.labels ?? (a.embedded ? 'imagenet-1k' : undefined);
-    if (labels) plan.labels = labels;
+    if (labels) {
+      plan.labels = labels;
+      // A default (the embedded models' ImageNet names) that does not fit the head is dropped, not refused.
+      plan.labelsSource = f.labels ? 'flag' : a.catalogEntry?.labels ? 'catalog' : 'default';
+    }
   }
   return plan;
 }

@@ -85,6 +85,8 @@ export interface RunReport {
   similarity?: number[][];
   timing: { sessionMs: number; inferenceMs: number; perImageMs: number; batch: number };
   interrupted: boolean;
+  /** What the user should know about the results (labels assumed from the head, a demo model's meaningless labels). */
+  notices?: string[];
 }
 
 export interface ChatMessage {

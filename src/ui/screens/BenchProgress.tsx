@@ -23,12 +23,19 @@ function bar(fraction: number, width = 20): string {
   return `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
 }
 
-export function BenchProgress({ pairs, title }: { pairs: readonly PairProgress[]; title: string }): React.ReactElement {
+/**
+ * Every line is cut to the terminal's width (a wrapped line is one the live redraw does not erase, which
+ * left stale copies above the report); `notice` (e.g. "stopping…" after Ctrl-C) is part of the view for
+ * the same reason, not written beside it.
+ */
+export function BenchProgress({ pairs, title, notice }: { pairs: readonly PairProgress[]; title: string; notice?: string }): React.ReactElement {
   return (
     <Box flexDirection="column">
-      <Text dimColor>{title}</Text>
+      <Text dimColor wrap="truncate">
+        {title}
+      </Text>
       {pairs.map((p) => (
-        <Text key={p.label}>
+        <Text key={p.label} wrap="truncate">
           <Text color={COLOR[p.state]}>{`${MARK[p.state]} `}</Text>
           <Text>{p.label.padEnd(22)}</Text>
           {p.state === 'running' ? (
@@ -41,6 +48,11 @@ export function BenchProgress({ pairs, title }: { pairs: readonly PairProgress[]
           )}
         </Text>
       ))}
+      {notice ? (
+        <Text color="yellow" wrap="truncate">
+          {notice}
+        </Text>
+      ) : null}
     </Box>
   );
 }

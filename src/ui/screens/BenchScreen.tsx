@@ -2,6 +2,7 @@
 import React from 'react';
 import { Box, Text } from 'ink';
 import type { BenchReport } from '../../core/bench/types.js';
+import { keepColumns } from '../format/fit.js';
 import { gateRows, gateSummary, hostLine, notes, reportRows, titleLine } from '../bench-view.js';
 
 const COLUMNS: readonly { title: string; width: number; get: (r: ReturnType<typeof reportRows>[number]) => string }[] = [
@@ -24,29 +25,39 @@ function cellColor(column: string, r: ReturnType<typeof reportRows>[number]): { 
   return {};
 }
 
-export function BenchScreen({ report }: { report: BenchReport }): React.ReactElement {
+/** Dropped first when the terminal is narrow: the sparkline keeps at least SPARK_MIN characters. */
+const DROP_ORDER: readonly string[] = ['p90', 'CV', 'vs CPU', 'p99', 'Batch', 'Items/s'];
+const SPARK_MIN = 8;
+
+export function BenchScreen({ report, columns = 100 }: { report: BenchReport; columns?: number }): React.ReactElement {
   const rows = reportRows(report);
+  const sparkLen = Math.max(0, ...rows.map((r) => [...r.spark].length));
+  const widths = COLUMNS.map((c) => c.width);
+  const keep = keepColumns(widths, columns, DROP_ORDER.map((t) => COLUMNS.findIndex((c) => c.title === t)), Math.min(sparkLen, SPARK_MIN) + 1);
+  const shown = COLUMNS.filter((_, i) => keep[i]);
+  const sparkWidth = Math.max(0, columns - shown.reduce((a, c) => a + c.width, 0) - 1);
+  const spark = (s: string): string => [...s].slice(0, sparkWidth).join('');
   const summary = gateSummary(report);
   return (
     <Box flexDirection="column">
       <Text bold>{titleLine(report)}</Text>
       <Text dimColor>{hostLine(report)}</Text>
       <Box marginTop={1}>
-        {COLUMNS.map((c) => (
+        {shown.map((c) => (
           <Box key={c.title} width={c.width} flexShrink={0}>
             <Text bold>{c.title}</Text>
           </Box>
         ))}
-        <Text bold>p1 … p99</Text>
+        {sparkWidth >= SPARK_MIN ? <Text bold>{spark('p1 … p99')}</Text> : null}
       </Box>
       {rows.map((r) => (
         <Box key={`${r.device}-${r.backend}-${r.batch}`}>
-          {COLUMNS.map((c) => (
+          {shown.map((c) => (
             <Box key={c.title} width={c.width} flexShrink={0}>
               <Text {...cellColor(c.title, r)}>{c.get(r)}</Text>
             </Box>
           ))}
-          <Text color="cyan">{r.spark}</Text>
+          {sparkWidth >= SPARK_MIN ? <Text color="cyan">{spark(r.spark)}</Text> : null}
         </Box>
       ))}
       {rows.map((r) => (
