@@ -9,8 +9,11 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
-# .npmrc first: it skips onnxruntime-node's CUDA download (`aivmm setup cuda` opts in, Dockerfile.cuda).
-COPY .npmrc package.json package-lock.json tsconfig.json tsconfig.build.json ./
+# onnxruntime-node's own install step would download its CUDA libraries; skip it as .ci/run does
+# (`aivmm setup cuda` opts in, Dockerfile.cuda).
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY scripts/prepare.mjs ./scripts/prepare.mjs
 COPY bin ./bin
 COPY src ./src
 COPY catalog ./catalog

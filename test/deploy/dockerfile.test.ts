@@ -77,12 +77,16 @@ function npmInstallSteps(script: string): string[] {
 
 /** .dockerignore patterns that exclude a top-level path (only the simple forms this repo uses). */
 function ignored(path: string, dockerignore: string): boolean {
-  const top = path.replace(/^\.\//, '').split('/')[0]!;
-  return dockerignore
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'))
-    .some((p) => p === top || p === path || (p.startsWith('**/*') && path.endsWith(p.slice(4))));
+  const clean = path.replace(/^\.\//, '');
+  const top = clean.split('/')[0]!;
+  let out = false;
+  // Docker's rule: the last matching line wins; `!path` takes a path back in.
+  for (const p of dockerignore.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+    if (p.startsWith('!')) {
+      if (p.slice(1) === clean) out = false;
+    } else if (p === top || p === clean || (p.startsWith('**/*') && clean.endsWith(p.slice(4)))) out = true;
+  }
+  return out;
 }
 
 /** Every problem with one Dockerfile. */
@@ -97,8 +101,9 @@ function dockerfileProblems(text: string, ci: string, dockerignore: string, vari
   const dockerSteps = runs.filter((r) => /^npm (ci|install|i)\b/.test(r));
   if (JSON.stringify(dockerSteps) !== JSON.stringify(ciSteps)) problems.push(`install steps differ: Dockerfile ${JSON.stringify(dockerSteps)}, .ci/run ${JSON.stringify(ciSteps)}`);
   const firstInstall = build.steps.findIndex((i) => i.op === 'RUN' && /^npm (ci|install)\b/.test(i.args));
-  const npmrcAt = build.steps.findIndex((i) => i.op === 'COPY' && i.args.split(' ').includes('.npmrc'));
-  if (npmrcAt < 0 || npmrcAt > firstInstall) problems.push('.npmrc (the project npm config) is not copied before npm ci');
+  const skipAt = build.steps.findIndex((i) => i.op === 'ENV' && /\bONNXRUNTIME_NODE_INSTALL=skip\b/.test(i.args));
+  if (skipAt < 0 || skipAt > firstInstall) problems.push('ONNXRUNTIME_NODE_INSTALL=skip is not set before npm ci');
+  if (!/^export ONNXRUNTIME_NODE_INSTALL=skip$/m.test(ci)) problems.push('.ci/run does not set ONNXRUNTIME_NODE_INSTALL=skip');
   if (!runs.some((r) => /^npm prune --omit=dev\b/.test(r))) problems.push('the build stage does not prune dev dependencies');
   // the machine .ci/run describes: Debian bookworm, and the Node major package.json's engines names
   const node = df.args['NODE_IMAGE'] ?? '';
@@ -161,7 +166,7 @@ test('the Dockerfile check fails on drift: another install step, root, the wrong
     ['/v2/health/ready', '/v2/health/live', /HEALTHCHECK on \/v2\/health\/ready/],
     ['COPY catalog ./catalog', 'COPY catalogue ./catalog', /COPY catalogue: no such path/],
     ['COPY bin ./bin', 'COPY bin ./bin\nCOPY scripts ./scripts', /COPY scripts: excluded by \.dockerignore/],
-    ['COPY .npmrc package.json', 'COPY package.json', /\.npmrc .* not copied before npm ci/],
+    ['ENV ONNXRUNTIME_NODE_INSTALL=skip', 'ENV ONNXRUNTIME_NODE_INSTALL=cuda12', /ONNXRUNTIME_NODE_INSTALL=skip is not set before npm ci/],
     ['COPY --from=build /src/vendor ./vendor', 'COPY --from=build /src/vendor ./vendor\nCOPY --from=build /src/src ./src', /copies src from the build/],
   ];
   for (const [from, to, want] of cases) {
