@@ -80,6 +80,7 @@ export function settingsFromFlags(opts: BenchFlags): BenchSettings {
 }
 
 export async function benchCommand(ctx: CliContext, modelArg: string | undefined, opts: BenchFlags): Promise<void> {
+  if (opts.server !== undefined) return (await import('./bench-server.js')).benchServerCommand(ctx, modelArg, opts);
   const settings = settingsFromFlags(opts);
   const format = ctx.flags.json ? 'json' : opts.format;
   const maxRegression = parsePercent(opts.maxRegression);
