@@ -93,9 +93,10 @@ export interface BatcherStats {
   /** The learned cost per batch size (ms, EWMA) and how many batches each rests on. */
   costs: Record<number, { ms: number; n: number }>;
   mode: 'fixed' | 'adaptive';
-  /** The current choice: how long a batch waits and what size it aims at. */
+  /** The current choice: how long a batch waits, what size it waits for, and the most it takes when more are already queued. */
   windowMs: number;
   targetBatchSize: number;
+  maxTake: number;
   /** Adaptive: the observed latency quantile over the recent requests, and the target. */
   observedMs?: number;
   targetMs?: number;
@@ -198,6 +199,8 @@ export class DynamicBatcher {
   private interArrival: number | undefined;
   private lastArrival: number | undefined;
   private closed: Error | undefined;
+  /** Items queued for the head's batch when it started waiting (adaptive: did the wait gather any?). */
+  private waitStartItems: number | undefined;
 
   constructor(
     private readonly run: RunBatch,
@@ -270,26 +273,30 @@ export class DynamicBatcher {
   }
 
   /** Adaptive choice: the batch size with the best items per ms whose fill time + compute fits the target. */
-  choice(): { windowMs: number; targetBatchSize: number } {
+  choice(): { windowMs: number; targetBatchSize: number; maxTake: number } {
     const a = this.opts.adaptive;
-    if (!a) return { windowMs: this.opts.maxQueueDelayMs, targetBatchSize: this.opts.maxBatchSize };
+    if (!a) return { windowMs: this.opts.maxQueueDelayMs, targetBatchSize: this.opts.maxBatchSize, maxTake: this.opts.maxBatchSize };
     const gap = this.interArrival ?? Number.POSITIVE_INFINITY;
     const budget = a.targetMs * this.scale;
     let best = { b: 1, rate: 0, fill: 0 };
+    let maxTake = 1;
     const candidates = new Set<number>([1, ...(this.opts.preferredBatchSizes ?? []), this.opts.maxBatchSize]);
     for (let b = 2; b < this.opts.maxBatchSize; b *= 2) candidates.add(b);
     for (const b of [...candidates].sort((x, y) => x - y)) {
       const c = this.cost(b);
       if (c === undefined) continue;
+      // Requests already waiting (the instance was busy) need no fill time: take as many as compute allows.
+      // Unscaled: under overload the target cannot be met by waiting less, only by computing more per run.
+      if (c <= a.targetMs) maxTake = b;
       const fill = b === 1 ? 0 : (b - 1) * gap;
       // A request may wait for the batch ahead of it on a busy instance, then its own fill and compute.
       if (fill + 2 * c > budget) continue;
       const rate = b / c;
       if (rate > best.rate * 1.02) best = { b, rate, fill };
     }
-    if (best.rate === 0) return { windowMs: 0, targetBatchSize: 1 };
+    if (best.rate === 0) return { windowMs: 0, targetBatchSize: 1, maxTake };
     const c = this.cost(best.b) as number;
-    return { windowMs: Math.max(0, Math.min(best.fill, budget - 2 * c)), targetBatchSize: best.b };
+    return { windowMs: Math.max(0, Math.min(best.fill, budget - 2 * c)), targetBatchSize: best.b, maxTake: Math.max(maxTake, best.b) };
   }
 
   // ---- dispatch ----
@@ -297,17 +304,21 @@ export class DynamicBatcher {
   private pump(): void {
     while (this.queue.length > 0 && this.inFlight < this.opts.concurrency) {
       const head = this.queue[0] as Pending;
-      const { windowMs, targetBatchSize } = this.choice();
-      const limit = Math.min(this.opts.maxBatchSize, targetBatchSize);
+      const { windowMs, targetBatchSize, maxTake } = this.choice();
+      const limit = Math.min(this.opts.maxBatchSize, maxTake);
       const picked = this.pick(head.signature, limit);
       const total = picked.reduce((a, i) => a + (this.queue[i] as Pending).size, 0);
       const preferred = this.opts.preferredBatchSizes ?? [];
-      const full = total >= limit || preferred.includes(total) && !this.opts.adaptive;
+      const full = total >= Math.min(limit, targetBatchSize) || (preferred.includes(total) && !this.opts.adaptive);
       const waited = this.clock.now() - head.enqueuedAt;
       if (!full && waited < windowMs) {
+        if (this.waitStartItems === undefined) this.waitStartItems = total;
         this.arm(windowMs - waited);
         return;
       }
+      // Adaptive: a wait that gathered nothing (a closed-loop client waits for its own answer) halves the budget.
+      if (this.opts.adaptive && this.waitStartItems !== undefined && total <= this.waitStartItems) this.scale = Math.max(0.05, this.scale * 0.5);
+      this.waitStartItems = undefined;
       // Fixed mode with preferred sizes: send the largest preferred size that the queue can fill.
       let chosen = picked;
       if (!full && !this.opts.adaptive && preferred.length > 0) {
@@ -386,7 +397,7 @@ export class DynamicBatcher {
       });
   }
 
-  /** Cuts the window by a fifth when the observed quantile breaks the target; regrows 2% per batch otherwise. */
+  /** Cuts the waiting budget by a fifth when the observed quantile breaks the target; regrows 2% per batch otherwise. */
   private adapt(): void {
     const a = this.opts.adaptive;
     if (!a || this.recent.length < 20) return;
@@ -398,7 +409,7 @@ export class DynamicBatcher {
   }
 
   stats(): BatcherStats {
-    const { windowMs, targetBatchSize } = this.choice();
+    const { windowMs, targetBatchSize, maxTake } = this.choice();
     const a = this.opts.adaptive;
     return {
       requests: this.requests,
@@ -412,6 +423,7 @@ export class DynamicBatcher {
       mode: a ? 'adaptive' : 'fixed',
       windowMs,
       targetBatchSize,
+      maxTake,
       ...(a ? { targetMs: a.targetMs, ...(this.recent.length > 0 ? { observedMs: this.recent.quantile(a.quantile) } : {}) } : {}),
     };
   }
