@@ -161,3 +161,24 @@ test('adaptive mode: learns costs per size, picks the best items/ms that fits th
   void tight.submit(x());
   assert.equal(tight.stats().targetBatchSize, 4, JSON.stringify(tight.stats()));
 });
+
+test('a request past its deadline, or whose client left, is dropped before its batch runs', async () => {
+  const clock = manualClock();
+  const sent: number[] = [];
+  const run = async (f: Record<string, HostTensor>): Promise<{ outputs: Record<string, HostTensor>; computeMs: number }> => {
+    sent.push(f['x']?.dims[0] as number);
+    return { outputs: { y: f['x'] as HostTensor }, computeMs: 1 };
+  };
+  const x = (): Record<string, HostTensor> => ({ x: { type: 'float32', dims: [1, 1], data: new Float32Array(1) } });
+  const b = new DynamicBatcher(run, { maxBatchSize: 8, maxQueueDelayMs: 20, concurrency: 1, clock });
+  const ac = new AbortController();
+  const stale = b.submit(x(), { deadline: 10 });
+  const gone = b.submit(x(), { signal: ac.signal });
+  const ok = b.submit(x(), { deadline: 100 });
+  ac.abort();
+  clock.advance(20);
+  await assert.rejects(stale, (e: Error & { status?: number }) => e.status === 504 && /deadline/.test(e.message));
+  await assert.rejects(gone, (e: Error & { status?: number }) => e.status === 499);
+  assert.equal((await ok).batchSize, 1);
+  assert.deepEqual(sent, [1], 'only the live request reached the runtime');
+});

@@ -15,7 +15,7 @@
  * Pure: the clock and timers are injected, the run function is given; nothing here opens a session.
  */
 import type { HostTensor, TensorSpec, TypedData } from '../backends/types.js';
-import { BadRequestError, QueueFullError } from './errors.js';
+import { BadRequestError, DeadlineExceededError, QueueFullError, RequestCancelledError } from './errors.js';
 import { InferenceError } from '../errors.js';
 
 export type RunBatch = (feeds: Record<string, HostTensor>) => Promise<{ outputs: Record<string, HostTensor>; computeMs: number }>;
@@ -69,6 +69,8 @@ interface Pending {
   size: number;
   signature: string;
   enqueuedAt: number;
+  deadline?: number | undefined;
+  signal?: AbortSignal | undefined;
   resolve: (r: BatchResult) => void;
   reject: (e: Error) => void;
 }
@@ -214,7 +216,7 @@ export class DynamicBatcher {
   }
 
   /** Queues one request; resolves with its share of the batch's outputs. */
-  submit(feeds: Record<string, HostTensor>): Promise<BatchResult> {
+  submit(feeds: Record<string, HostTensor>, admission: { deadline?: number | undefined; signal?: AbortSignal | undefined } = {}): Promise<BatchResult> {
     if (this.closed) return Promise.reject(this.closed);
     const { size, signature } = signatureOf(feeds);
     if (size > this.opts.maxBatchSize) return Promise.reject(new BadRequestError(`a batch of ${size} is larger than this model's max_batch_size (${this.opts.maxBatchSize})`, `send at most ${this.opts.maxBatchSize} items per request`));
@@ -228,7 +230,7 @@ export class DynamicBatcher {
     }
     this.lastArrival = now;
     return new Promise<BatchResult>((resolve, reject) => {
-      this.queue.push({ feeds, size, signature, enqueuedAt: now, resolve, reject });
+      this.queue.push({ feeds, size, signature, enqueuedAt: now, deadline: admission.deadline, signal: admission.signal, resolve, reject });
       this.requests++;
       this.pump();
     });
@@ -301,7 +303,20 @@ export class DynamicBatcher {
 
   // ---- dispatch ----
 
+  /** Requests past their deadline or whose client went away leave the queue before any batch is formed. */
+  private dropStale(): void {
+    const now = this.clock.now();
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const p = this.queue[i] as Pending;
+      if (p.signal?.aborted) p.reject(new RequestCancelledError('the client closed the connection while the request was queued'));
+      else if (p.deadline !== undefined && now >= p.deadline) p.reject(new DeadlineExceededError(`the request passed its deadline after ${Math.round(now - p.enqueuedAt)} ms waiting for a batch`));
+      else continue;
+      this.queue.splice(i, 1);
+    }
+  }
+
   private pump(): void {
+    this.dropStale();
     while (this.queue.length > 0 && this.inFlight < this.opts.concurrency) {
       const head = this.queue[0] as Pending;
       const { windowMs, targetBatchSize, maxTake } = this.choice();
