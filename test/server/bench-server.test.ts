@@ -10,7 +10,10 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
-import { gateServer, parseRate, parseServerTiming, parseStats, poissonIntervals, type ServerBenchReport } from '../../src/core/bench/server-load.js';
+import { createServer } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_LOAD, fetchClient, gateServer, measurePoint, parseRate, parseServerTiming, parseStats, poissonIntervals, type ServerBenchReport } from '../../src/core/bench/server-load.js';
 import { runCli } from '../helpers/run-cli.js';
 import { startTestServer, tmp, TINY, type TestServer } from './helpers.js';
 
@@ -164,4 +167,33 @@ test('--save and --baseline: a run gated against itself is unchanged; slower sam
   const refused = await runCli(['bench', '--server', t.url, '--model', 'tiny', '--baseline', local]);
   assert.equal(refused.code, EXIT_CODES.CONFIG);
   assert.match(refused.stderr, /not an aivmm bench --server result \(schema 'aivmm\/bench@1'/);
+});
+
+test('open loop: latency counts from the scheduled send time, so a stall is charged to every request it delayed', { timeout: 60_000 }, async () => {
+  // A real HTTP server that answers at once, except one request in the middle that it holds for 400 ms.
+  let n = 0;
+  const srv = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      n++;
+      setTimeout(() => res.end('{}'), n === 20 ? 400 : 1);
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  try {
+    const req = { url: `http://127.0.0.1:${port}/v2/models/m/infer`, headers: {}, body: new Uint8Array(4), items: 1, inputs: [] };
+    const target = { url: `http://127.0.0.1:${port}`, model: 'm', headers: {} };
+    // One request in flight at most: the stalled one blocks the sender, as a client with one connection would be.
+    const p = await measurePoint({ client: fetchClient(), clock: { now: () => performance.now(), sleep: (ms) => sleep(ms) } }, target, req, { rate: 50 }, { ...DEFAULT_LOAD, windowMs: 1500, maxWindows: 3, stableWindows: 3, stability: 0.99, warmupMs: 0, maxInFlight: 1, seed: 5 });
+    assert.ok(p.requests > 40, `${p.requests} requests`);
+    // ~20 requests were scheduled during the 400 ms stall; from their schedule they waited up to ~400 ms,
+    // though each took ~1 ms once sent. Measured from the actual send, p99 would be a few ms.
+    assert.ok((p.stats?.p99 ?? 0) > 200, `p99 ${p.stats?.p99} ms`);
+    assert.ok((p.stats?.p50 ?? 99) < 100, `p50 ${p.stats?.p50} ms`);
+    assert.ok((p.sendLagP99Ms ?? 0) > 150, `send lag p99 ${p.sendLagP99Ms} ms`);
+    assert.equal(p.maxInFlight, 1);
+  } finally {
+    srv.close();
+  }
 });
