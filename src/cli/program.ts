@@ -93,6 +93,14 @@ Examples:
     .option('--max-regression <pct>', 'slowdown tolerated by the --baseline gate', '5%')
     .option('--reference', 'interleave a reference workload so a later --baseline comparison can cancel machine-speed drift (default with --save or --baseline)')
     .option('--no-reference', 'never interleave it (the gate then compares raw times)')
+    .option('--server <url>', 'load-test a running KServe v2 server (aivmm, Triton, OVMS) instead: --concurrency 1,4,16 or --rate 200/s')
+    .option('--model <name>', 'with --server: the served model (default: the only one ready)')
+    .option('--rate <r/s>', 'with --server: Poisson arrivals at this rate, open loop (comma-separated for a sweep)')
+    .option('--window <time>', 'with --server: measurement window (default 2s)')
+    .option('--stability <pct>', 'with --server: the last 3 windows within ±this of their mean (default 10%)')
+    .option('--max-windows <n>', 'with --server: give up on stability after N windows (default 10)')
+    .option('--json-data', 'with --server: send JSON tensors instead of the binary tensor extension')
+    .option('--api-key <key>', 'with --server: bearer token (also: AIVMM_API_KEY)')
     .addHelpText(
       'after',
       `
@@ -103,6 +111,8 @@ Examples:
   $ aivmm bench model.onnx --save main.json       on the main branch
   $ aivmm bench model.onnx --baseline main.json --max-regression 5%   in CI: exit 10 on a regression
   $ aivmm bench --format md >> "$GITHUB_STEP_SUMMARY"
+  $ aivmm bench --server http://127.0.0.1:8080 --model tiny --concurrency 1,4,16,64
+  $ aivmm bench --server http://127.0.0.1:8000 --model resnet --rate 200/s --json
 
 Ctrl-C stops measuring; what was measured is still printed and saved (exit 130).`,
     )
@@ -399,6 +409,15 @@ export interface BenchFlags {
   reference?: boolean;
   prefer: string;
   require?: string;
+  /** --server mode (src/cli/commands/bench-server.ts). */
+  server?: string;
+  model?: string;
+  rate?: string;
+  window?: string;
+  stability?: string;
+  maxWindows?: string;
+  jsonData?: boolean;
+  apiKey?: string;
 }
 
 export interface PullFlags {

@@ -81,6 +81,7 @@ export function settingsFromFlags(opts: BenchFlags): BenchSettings {
 }
 
 export async function benchCommand(ctx: CliContext, modelArg: string | undefined, opts: BenchFlags): Promise<void> {
+  if (opts.server !== undefined) return (await import('./bench-server.js')).benchServerCommand(ctx, modelArg, opts);
   const settings = settingsFromFlags(opts);
   // The CPU EP's keys are known here: when it is the only one measured, a misspelt key fails now, not in its worker.
   const only = opts.backend.flatMap((b) => b.split(',')).map((b) => b.trim().toLowerCase()).filter(Boolean);

@@ -1,0 +1,445 @@
+/**
+ * Dynamic batching for one served model version (Triton's dynamic batcher, docs/user_guide/batcher.md):
+ * requests queued while every instance is busy, or within `maxQueueDelayMs` of the oldest one, are
+ * concatenated along the batch dimension (dim 0 of every input), run as one, and the outputs split back
+ * by each request's share of dim 0. A batch is sent as soon as it reaches a preferred size (or the
+ * largest size that fits), else when the oldest request has waited `maxQueueDelayMs`.
+ *
+ * Adaptive mode chooses the window and the target batch size itself from a latency target (e.g. p95 ≤
+ * 50 ms) and the measured cost of each batch size — an EWMA per size learned online from every batch
+ * (optionally seeded from `aivmm bench --batch` results). It picks the size with the best items/ms whose
+ * predicted latency, fill time + compute, stays inside the target, and shrinks its window whenever the
+ * observed quantile breaks the target. Its current choice is in `stats()`.
+ *
+ * Only models whose first input dimension is dynamic (-1) can be batched: `batchable()` says which.
+ * Pure: the clock and timers are injected, the run function is given; nothing here opens a session.
+ */
+import type { HostTensor, TensorSpec, TypedData } from '../backends/types.js';
+import { BadRequestError, DeadlineExceededError, QueueFullError, RequestCancelledError } from './errors.js';
+import { InferenceError } from '../errors.js';
+
+export type RunBatch = (feeds: Record<string, HostTensor>) => Promise<{ outputs: Record<string, HostTensor>; computeMs: number }>;
+
+export interface BatcherClock {
+  now(): number;
+  /** Calls fn after ms; returns a cancel function. */
+  setTimer(fn: () => void, ms: number): () => void;
+}
+
+export const realClock: BatcherClock = {
+  now: () => performance.now(),
+  setTimer: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+};
+
+export interface AdaptiveOptions {
+  /** Latency (ms) the chosen quantile must stay under: queue wait + compute. */
+  targetMs: number;
+  /** 0.95 or 0.99. */
+  quantile: number;
+  /** Known costs (ms per batch of that size), e.g. from `aivmm bench --batch 1,8,32` p50s. */
+  seedCosts?: Record<number, number>;
+}
+
+export interface BatcherOptions {
+  maxBatchSize: number;
+  preferredBatchSizes?: number[];
+  /** Longest a request waits for others to join its batch (fixed mode). */
+  maxQueueDelayMs: number;
+  /** Batches in flight at once (the instances). */
+  concurrency: number;
+  /** Requests allowed to wait; past it submit() refuses (the server's 503). */
+  maxQueue?: number;
+  adaptive?: AdaptiveOptions;
+  clock?: BatcherClock;
+  /** EWMA weight of a new cost measurement. */
+  alpha?: number;
+}
+
+/** Models whose every input has a dynamic first dimension (and whose outputs do too) can be batched. */
+export function batchable(inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): boolean {
+  const dyn = (t: TensorSpec): boolean => t.shape.length > 0 && (t.shape[0] === -1 || typeof t.shape[0] === 'string');
+  return inputs.length > 0 && inputs.every(dyn) && outputs.every(dyn);
+}
+
+interface Pending {
+  feeds: Record<string, HostTensor>;
+  size: number;
+  signature: string;
+  enqueuedAt: number;
+  deadline?: number | undefined;
+  signal?: AbortSignal | undefined;
+  resolve: (r: BatchResult) => void;
+  reject: (e: Error) => void;
+}
+
+export interface BatchResult {
+  outputs: Record<string, HostTensor>;
+  queueMs: number;
+  computeMs: number;
+  /** Items in the batch this request ran in. */
+  batchSize: number;
+}
+
+export interface BatcherStats {
+  requests: number;
+  batches: number;
+  items: number;
+  meanBatchSize: number;
+  /** Batches by size. */
+  sizes: Record<number, number>;
+  pending: number;
+  inFlight: number;
+  /** The learned cost per batch size (ms, EWMA) and how many batches each rests on. */
+  costs: Record<number, { ms: number; n: number }>;
+  mode: 'fixed' | 'adaptive';
+  /** The current choice: how long a batch waits, what size it waits for, and the most it takes when more are already queued. */
+  windowMs: number;
+  targetBatchSize: number;
+  maxTake: number;
+  /** Adaptive: the observed latency quantile over the recent requests, and the target. */
+  observedMs?: number;
+  targetMs?: number;
+}
+
+function signatureOf(feeds: Record<string, HostTensor>): { size: number; signature: string } {
+  const names = Object.keys(feeds).sort();
+  let size: number | undefined;
+  const parts: string[] = [];
+  for (const n of names) {
+    const t = feeds[n] as HostTensor;
+    if (t.dims.length === 0) throw new BadRequestError(`input '${n}' is a scalar; a batched model needs a batch dimension`);
+    const b = t.dims[0] as number;
+    if (size === undefined) size = b;
+    else if (b !== size) throw new BadRequestError(`inputs disagree on the batch dimension (${size} vs ${b} in '${n}')`);
+    parts.push(`${n}:${t.type}:${t.dims.slice(1).join('x')}`);
+  }
+  if (size === undefined || size < 1) throw new BadRequestError('a request needs at least one input with a batch of at least 1');
+  return { size, signature: parts.join('|') };
+}
+
+function concatData(parts: readonly TypedData[]): TypedData {
+  const first = parts[0] as TypedData;
+  if (parts.length === 1) return first;
+  const total = parts.reduce((a, p) => a + p.length, 0);
+  const Ctor = first.constructor as new (n: number) => TypedData;
+  const out = new Ctor(total);
+  let off = 0;
+  for (const p of parts) {
+    (out as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(p as unknown as ArrayLike<unknown>, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** Concatenates requests along dim 0 (same names, types and trailing dims: one signature). */
+export function concatFeeds(requests: readonly Record<string, HostTensor>[]): Record<string, HostTensor> {
+  const first = requests[0] as Record<string, HostTensor>;
+  const out: Record<string, HostTensor> = {};
+  for (const name of Object.keys(first)) {
+    const ts = requests.map((r) => r[name] as HostTensor);
+    const batch = ts.reduce((a, t) => a + (t.dims[0] as number), 0);
+    out[name] = { type: (ts[0] as HostTensor).type, dims: [batch, ...(ts[0] as HostTensor).dims.slice(1)], data: concatData(ts.map((t) => t.data)) };
+  }
+  return out;
+}
+
+/** Splits batched outputs back by each request's share of dim 0 (copies, so a request owns its data). */
+export function splitOutputs(outputs: Record<string, HostTensor>, sizes: readonly number[]): Record<string, HostTensor>[] {
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const res: Record<string, HostTensor>[] = sizes.map(() => ({}));
+  for (const [name, t] of Object.entries(outputs)) {
+    if (t.dims[0] !== total) throw new InferenceError(`output '${name}' has ${t.dims[0] ?? 'no'} rows for a batch of ${total}; it cannot be split per request`, 'serve this model without dynamic batching');
+    const per = t.data.length / total;
+    let row = 0;
+    sizes.forEach((s, i) => {
+      const data = t.data.slice(row * per, (row + s) * per) as TypedData;
+      (res[i] as Record<string, HostTensor>)[name] = { type: t.type, dims: [s, ...t.dims.slice(1)], data };
+      row += s;
+    });
+  }
+  return res;
+}
+
+/** Sliding sample of recent latencies for the adaptive controller. */
+class Recent {
+  private readonly xs: number[] = [];
+  constructor(private readonly cap = 200) {}
+  push(x: number): void {
+    this.xs.push(x);
+    if (this.xs.length > this.cap) this.xs.shift();
+  }
+  get length(): number {
+    return this.xs.length;
+  }
+  quantile(q: number): number {
+    const s = [...this.xs].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
+  }
+  clear(): void {
+    this.xs.length = 0;
+  }
+}
+
+export class DynamicBatcher {
+  private readonly queue: Pending[] = [];
+  private inFlight = 0;
+  private timer: (() => void) | undefined;
+  private readonly clock: BatcherClock;
+  private readonly alpha: number;
+  private readonly costs = new Map<number, { ms: number; n: number }>();
+  private readonly sizes = new Map<number, number>();
+  private requests = 0;
+  private batches = 0;
+  private items = 0;
+  private readonly recent = new Recent();
+  /** Adaptive: multiplier (0, 1] on the window, cut when the target is broken, regrown slowly. */
+  private scale = 1;
+  /** EWMA of the inter-arrival time of items (ms per item). */
+  private interArrival: number | undefined;
+  private lastArrival: number | undefined;
+  private closed: Error | undefined;
+  /** Items queued for the head's batch when it started waiting (adaptive: did the wait gather any?). */
+  private waitStartItems: number | undefined;
+
+  constructor(
+    private readonly run: RunBatch,
+    private readonly opts: BatcherOptions,
+  ) {
+    if (!Number.isInteger(opts.maxBatchSize) || opts.maxBatchSize < 1) throw new BadRequestError(`max_batch_size must be an integer ≥ 1, not ${opts.maxBatchSize}`);
+    for (const p of opts.preferredBatchSizes ?? []) if (!Number.isInteger(p) || p < 1 || p > opts.maxBatchSize) throw new BadRequestError(`preferred batch size ${p} is not within 1..max_batch_size (${opts.maxBatchSize})`);
+    this.clock = opts.clock ?? realClock;
+    this.alpha = opts.alpha ?? 0.2;
+    for (const [b, ms] of Object.entries(opts.adaptive?.seedCosts ?? {})) if (ms > 0) this.costs.set(Number(b), { ms, n: 0 });
+  }
+
+  /** Queues one request; resolves with its share of the batch's outputs. */
+  submit(feeds: Record<string, HostTensor>, admission: { deadline?: number | undefined; signal?: AbortSignal | undefined } = {}): Promise<BatchResult> {
+    if (this.closed) return Promise.reject(this.closed);
+    const { size, signature } = signatureOf(feeds);
+    if (size > this.opts.maxBatchSize) return Promise.reject(new BadRequestError(`a batch of ${size} is larger than this model's max_batch_size (${this.opts.maxBatchSize})`, `send at most ${this.opts.maxBatchSize} items per request`));
+    if (this.opts.maxQueue !== undefined && this.queue.length >= this.opts.maxQueue) {
+      return Promise.reject(new QueueFullError(`the batch queue is full (${this.queue.length} waiting)`));
+    }
+    const now = this.clock.now();
+    if (this.lastArrival !== undefined) {
+      const gap = (now - this.lastArrival) / size;
+      this.interArrival = this.interArrival === undefined ? gap : 0.8 * this.interArrival + 0.2 * gap;
+    }
+    this.lastArrival = now;
+    return new Promise<BatchResult>((resolve, reject) => {
+      this.queue.push({ feeds, size, signature, enqueuedAt: now, deadline: admission.deadline, signal: admission.signal, resolve, reject });
+      this.requests++;
+      this.pump();
+    });
+  }
+
+  /** Fails everything queued (in-flight batches finish). */
+  close(err: Error): void {
+    this.closed = err;
+    this.timer?.();
+    this.timer = undefined;
+    for (const p of this.queue.splice(0)) p.reject(err);
+  }
+
+  // ---- cost model ----
+
+  /** Measured or estimated cost of a batch of b (ms). */
+  cost(b: number): number | undefined {
+    const known = this.costs.get(b);
+    if (known) return known.ms;
+    const pts = [...this.costs.entries()].sort((x, y) => x[0] - y[0]);
+    if (pts.length === 0) return undefined;
+    if (pts.length === 1) {
+      // One measurement: an optimistic sublinear prior (b^0.7), so larger sizes get tried and learned.
+      const [b0, c0] = pts[0] as [number, { ms: number }];
+      return c0.ms * (b / b0) ** 0.7;
+    }
+    // Linear between the nearest measured sizes, extrapolated from the last two beyond them.
+    let lo = pts[0] as [number, { ms: number }];
+    let hi = pts[1] as [number, { ms: number }];
+    for (let i = 0; i + 1 < pts.length; i++) {
+      lo = pts[i] as [number, { ms: number }];
+      hi = pts[i + 1] as [number, { ms: number }];
+      if (b <= hi[0]) break;
+    }
+    const slope = (hi[1].ms - lo[1].ms) / (hi[0] - lo[0]);
+    return Math.max(1e-6, lo[1].ms + (b - lo[0]) * Math.max(0, slope));
+  }
+
+  private record(b: number, ms: number): void {
+    const c = this.costs.get(b);
+    this.costs.set(b, c && c.n > 0 ? { ms: (1 - this.alpha) * c.ms + this.alpha * ms, n: c.n + 1 } : { ms, n: 1 });
+  }
+
+  /** Adaptive choice: the batch size with the best items per ms whose fill time + compute fits the target. */
+  choice(): { windowMs: number; targetBatchSize: number; maxTake: number } {
+    const a = this.opts.adaptive;
+    if (!a) return { windowMs: this.opts.maxQueueDelayMs, targetBatchSize: this.opts.maxBatchSize, maxTake: this.opts.maxBatchSize };
+    const gap = this.interArrival ?? Number.POSITIVE_INFINITY;
+    const budget = a.targetMs * this.scale;
+    let best = { b: 1, rate: 0, fill: 0 };
+    let maxTake = 1;
+    const candidates = new Set<number>([1, ...(this.opts.preferredBatchSizes ?? []), this.opts.maxBatchSize]);
+    for (let b = 2; b < this.opts.maxBatchSize; b *= 2) candidates.add(b);
+    for (const b of [...candidates].sort((x, y) => x - y)) {
+      const c = this.cost(b);
+      if (c === undefined) continue;
+      // Requests already waiting (the instance was busy) need no fill time: take as many as compute allows.
+      // Unscaled: under overload the target cannot be met by waiting less, only by computing more per run.
+      if (c <= a.targetMs) maxTake = b;
+      const fill = b === 1 ? 0 : (b - 1) * gap;
+      // A request may wait for the batch ahead of it on a busy instance, then its own fill and compute.
+      if (fill + 2 * c > budget) continue;
+      const rate = b / c;
+      if (rate > best.rate * 1.02) best = { b, rate, fill };
+    }
+    if (best.rate === 0) return { windowMs: 0, targetBatchSize: 1, maxTake };
+    const c = this.cost(best.b) as number;
+    return { windowMs: Math.max(0, Math.min(best.fill, budget - 2 * c)), targetBatchSize: best.b, maxTake: Math.max(maxTake, best.b) };
+  }
+
+  // ---- dispatch ----
+
+  /** Requests past their deadline or whose client went away leave the queue before any batch is formed. */
+  private dropStale(): void {
+    const now = this.clock.now();
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const p = this.queue[i] as Pending;
+      if (p.signal?.aborted) p.reject(new RequestCancelledError('the client closed the connection while the request was queued'));
+      else if (p.deadline !== undefined && now >= p.deadline) p.reject(new DeadlineExceededError(`the request passed its deadline after ${Math.round(now - p.enqueuedAt)} ms waiting for a batch`));
+      else continue;
+      this.queue.splice(i, 1);
+    }
+  }
+
+  private pump(): void {
+    this.dropStale();
+    while (this.queue.length > 0 && this.inFlight < this.opts.concurrency) {
+      const head = this.queue[0] as Pending;
+      const { windowMs, targetBatchSize, maxTake } = this.choice();
+      const limit = Math.min(this.opts.maxBatchSize, maxTake);
+      const picked = this.pick(head.signature, limit);
+      const total = picked.reduce((a, i) => a + (this.queue[i] as Pending).size, 0);
+      const preferred = this.opts.preferredBatchSizes ?? [];
+      const full = total >= Math.min(limit, targetBatchSize) || (preferred.includes(total) && !this.opts.adaptive);
+      const waited = this.clock.now() - head.enqueuedAt;
+      if (!full && waited < windowMs) {
+        if (this.waitStartItems === undefined) this.waitStartItems = total;
+        this.arm(windowMs - waited);
+        return;
+      }
+      // Adaptive: a wait that gathered nothing (a closed-loop client waits for its own answer) halves the budget.
+      if (this.opts.adaptive && this.waitStartItems !== undefined && total <= this.waitStartItems) this.scale = Math.max(0.05, this.scale * 0.5);
+      this.waitStartItems = undefined;
+      // Fixed mode with preferred sizes: send the largest preferred size that the queue can fill.
+      let chosen = picked;
+      if (!full && !this.opts.adaptive && preferred.length > 0) {
+        let acc = 0;
+        let cut = 0;
+        for (let k = 0; k < picked.length; k++) {
+          acc += (this.queue[picked[k] as number] as Pending).size;
+          if (preferred.includes(acc)) cut = k + 1;
+        }
+        if (cut > 0) chosen = picked.slice(0, cut);
+      }
+      this.dispatch(chosen);
+    }
+  }
+
+  /** Queue indices of requests with `signature`, in order, while their items fit in `limit`. */
+  private pick(signature: string, limit: number): number[] {
+    const out: number[] = [];
+    let total = 0;
+    for (let i = 0; i < this.queue.length; i++) {
+      const p = this.queue[i] as Pending;
+      if (p.signature !== signature) continue;
+      if (total + p.size > limit) {
+        if (out.length === 0) {
+          out.push(i); // a request larger than the adaptive target still runs, alone
+          total += p.size;
+        }
+        break;
+      }
+      out.push(i);
+      total += p.size;
+      if (total === limit) break;
+    }
+    return out;
+  }
+
+  private arm(ms: number): void {
+    if (this.timer) return;
+    this.timer = this.clock.setTimer(() => {
+      this.timer = undefined;
+      this.pump();
+    }, Math.max(0, ms));
+  }
+
+  private dispatch(indices: number[]): void {
+    this.timer?.();
+    this.timer = undefined;
+    const set = new Set(indices);
+    const batch = indices.map((i) => this.queue[i] as Pending);
+    for (let i = this.queue.length - 1; i >= 0; i--) if (set.has(i)) this.queue.splice(i, 1);
+    const sizes = batch.map((p) => p.size);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const startedAt = this.clock.now();
+    this.inFlight++;
+    this.batches++;
+    this.items += total;
+    this.sizes.set(total, (this.sizes.get(total) ?? 0) + 1);
+    const feeds = batch.length === 1 ? (batch[0] as Pending).feeds : concatFeeds(batch.map((p) => p.feeds));
+    void this.run(feeds)
+      .then((r) => {
+        this.record(total, r.computeMs);
+        const parts = batch.length === 1 ? [r.outputs] : splitOutputs(r.outputs, sizes);
+        const done = this.clock.now();
+        batch.forEach((p, i) => {
+          this.recent.push(done - p.enqueuedAt);
+          p.resolve({ outputs: parts[i] as Record<string, HostTensor>, queueMs: startedAt - p.enqueuedAt, computeMs: r.computeMs, batchSize: total });
+        });
+        this.adapt();
+      })
+      .catch((err: unknown) => {
+        for (const p of batch) p.reject(err instanceof Error ? err : new Error(String(err)));
+      })
+      .finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+  }
+
+  /** Cuts the waiting budget by a fifth when the observed quantile breaks the target; regrows 2% per batch otherwise. */
+  private adapt(): void {
+    const a = this.opts.adaptive;
+    if (!a || this.recent.length < 20) return;
+    const q = this.recent.quantile(a.quantile);
+    if (q > a.targetMs) {
+      this.scale = Math.max(0.05, this.scale * 0.8);
+      this.recent.clear();
+    } else this.scale = Math.min(1, this.scale * 1.02);
+  }
+
+  stats(): BatcherStats {
+    const { windowMs, targetBatchSize, maxTake } = this.choice();
+    const a = this.opts.adaptive;
+    return {
+      requests: this.requests,
+      batches: this.batches,
+      items: this.items,
+      meanBatchSize: this.batches ? this.items / this.batches : 0,
+      sizes: Object.fromEntries(this.sizes),
+      pending: this.queue.length,
+      inFlight: this.inFlight,
+      costs: Object.fromEntries([...this.costs].map(([b, c]) => [b, { ms: c.ms, n: c.n }])),
+      mode: a ? 'adaptive' : 'fixed',
+      windowMs,
+      targetBatchSize,
+      maxTake,
+      ...(a ? { targetMs: a.targetMs, ...(this.recent.length > 0 ? { observedMs: this.recent.quantile(a.quantile) } : {}) } : {}),
+    };
+  }
+}
