@@ -9,7 +9,7 @@ import { CPU_TARGET } from '../../src/core/backends/registry.js';
 import type { HostTensor } from '../../src/core/backends/types.js';
 import { DynamicBatcher, batchable, concatFeeds, splitOutputs, type BatcherClock } from '../../src/core/serve/batcher.js';
 import { InProcessExecutor } from '../../src/core/serve/executor.js';
-import { embeddedModel } from '../../src/core/hub/embedded.js';
+import { embeddedModel } from '../../src/core/models/embedded.js';
 import { seeded } from './helpers.js';
 import { assertClose } from '../helpers/assert-close.js';
 
