@@ -25,6 +25,47 @@ export interface ModelSettings {
   threads?: number;
   /** Why the model is on its device (e.g. --device auto's measured choice), shown by /v1/placement. */
   placementReason?: string;
+  /** Dynamic batching (Triton's `dynamic_batching`): requests concatenated along the batch dimension. */
+  batching?: BatchingSettings;
+}
+
+export interface BatchingSettings {
+  maxBatchSize: number;
+  preferredBatchSizes?: number[];
+  /** Longest a request waits for others to join its batch, ms (fixed mode). */
+  maxQueueDelayMs: number;
+  /** Adaptive mode: the window and batch size are chosen so this latency quantile stays under `ms`. */
+  latencyTarget?: { quantile: 0.95 | 0.99; ms: number };
+}
+
+const BATCHING_KEYS = ['max_batch_size', 'preferred_batch_sizes', 'max_queue_delay', 'latency_target'] as const;
+
+/** `dynamic_batching: {max_batch_size: 32, preferred_batch_sizes: [8, 16], max_queue_delay: 5ms, latency_target: {p95: 50ms}}`. */
+export function parseBatching(v: unknown, where: string): BatchingSettings {
+  if (v === true) return { maxBatchSize: 32, maxQueueDelayMs: 2 };
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${where}.dynamic_batching must be a map (or true)`, 'e.g. dynamic_batching: {max_batch_size: 32, max_queue_delay: 5ms}');
+  const o = v as Record<string, unknown>;
+  checkKeys(o, BATCHING_KEYS, `${where}.dynamic_batching`);
+  const w = `${where}.dynamic_batching`;
+  const out: BatchingSettings = {
+    maxBatchSize: o['max_batch_size'] === undefined ? 32 : positiveInt(o['max_batch_size'], `${w}.max_batch_size`),
+    maxQueueDelayMs: o['max_queue_delay'] === undefined ? 2 : parseDuration(o['max_queue_delay'], `${w}.max_queue_delay`),
+  };
+  if (o['preferred_batch_sizes'] !== undefined) {
+    const p = o['preferred_batch_sizes'];
+    if (!Array.isArray(p)) throw new ConfigError(`${w}.preferred_batch_sizes must be a list of sizes`);
+    out.preferredBatchSizes = p.map((n, i) => positiveInt(n, `${w}.preferred_batch_sizes[${i}]`));
+    if (out.preferredBatchSizes.some((n) => n > out.maxBatchSize)) throw new ConfigError(`${w}.preferred_batch_sizes: a size above max_batch_size ${out.maxBatchSize}`);
+  }
+  if (o['latency_target'] !== undefined) {
+    const t = o['latency_target'];
+    if (!t || typeof t !== 'object' || Array.isArray(t)) throw new ConfigError(`${w}.latency_target must be {p95: <duration>} or {p99: <duration>}`);
+    const entries = Object.entries(t as Record<string, unknown>);
+    const [k, d] = entries[0] ?? [];
+    if (entries.length !== 1 || (k !== 'p95' && k !== 'p99')) throw new ConfigError(`${w}.latency_target must be {p95: <duration>} or {p99: <duration>}`);
+    out.latencyTarget = { quantile: k === 'p95' ? 0.95 : 0.99, ms: parseDuration(d, `${w}.latency_target.${k}`) };
+  }
+  return out;
 }
 
 export interface ConfiguredModel extends Partial<ModelSettings> {
@@ -109,7 +150,7 @@ export function parsePolicy(v: unknown, where: string): VersionPolicy {
   throw new ConfigError(`${where}: '${JSON.stringify(v)}' is not a version policy`, 'use {latest: N}, all, or {specific: [1, 3]}');
 }
 
-const MODEL_KEYS = ['model', 'path', 'device', 'instances', 'max_queue', 'timeout', 'keep_alive', 'version_policy', 'warmup', 'threads'] as const;
+const MODEL_KEYS = ['model', 'path', 'device', 'instances', 'max_queue', 'timeout', 'keep_alive', 'version_policy', 'warmup', 'threads', 'dynamic_batching'] as const;
 const SERVER_KEYS = ['host', 'port', 'model_repository', 'device', 'poll', 'request_timeout', 'drain_timeout', 'max_body', 'max_queue', 'keep_alive'] as const;
 
 /** Parses the text of a config file (YAML, which includes JSON). `file` names it in errors. */
@@ -163,6 +204,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
     if (m['version_policy'] !== undefined) c.policy = parsePolicy(m['version_policy'], `${where}.version_policy`);
     if (m['warmup'] !== undefined) c.warmup = m['warmup'] !== false;
     if (m['threads'] !== undefined) c.threads = positiveInt(m['threads'], `${where}.threads`);
+    if (m['dynamic_batching'] !== undefined && m['dynamic_batching'] !== false) c.batching = parseBatching(m['dynamic_batching'], where);
     out.models.push(c);
   }
   return out;

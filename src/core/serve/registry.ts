@@ -17,6 +17,7 @@ import type { ModelExecutor } from './executor.js';
 import { AdmissionQueue, type Admission, type QueueStats } from './queue.js';
 import { applyPolicy, checkModelName, scanRepository, statModelFile, type VersionFile } from './repository.js';
 import { warmupFeeds } from './tensors.js';
+import { DynamicBatcher, batchable, type BatcherStats } from './batcher.js';
 
 export type ModelState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
 
@@ -66,6 +67,8 @@ export class LoadedVersion {
   private refs = 0;
   private drainWaiters: (() => void)[] = [];
   readonly loadedAt: number;
+  /** Set at load when the model's settings ask for dynamic batching and its batch dimension is dynamic. */
+  batcher?: DynamicBatcher;
 
   constructor(
     readonly model: string,
@@ -102,7 +105,13 @@ export class LoadedVersion {
   }
 
   /** Runs `feeds` on a free instance through the admission queue. */
-  run(feeds: Record<string, HostTensor>, admission: Admission = {}): Promise<{ value: Record<string, HostTensor>; queueMs: number; computeMs: number }> {
+  run(feeds: Record<string, HostTensor>, admission: Admission = {}): Promise<{ value: Record<string, HostTensor>; queueMs: number; computeMs: number; batchSize?: number }> {
+    if (this.batcher) return this.batcher.submit(feeds, admission).then((r) => ({ value: r.outputs, queueMs: r.queueMs, computeMs: r.computeMs, batchSize: r.batchSize }));
+    return this.runOnInstance(feeds, admission);
+  }
+
+  /** One run on a free instance (a whole batch when batching). */
+  runOnInstance(feeds: Record<string, HostTensor>, admission: Admission = {}): Promise<{ value: Record<string, HostTensor>; queueMs: number; computeMs: number }> {
     return this.queue.run(async (id) => {
       const ex = this.instances.get(id) as ModelExecutor;
       const r = await ex.run(id, feeds);
@@ -143,6 +152,8 @@ export interface ModelStats {
   version: string;
   instances: number;
   inference_stats: QueueStats;
+  /** Dynamic batching: requests, batches, sizes, the learned costs and the current window/size choice. */
+  batching?: BatcherStats;
   last_inference_ms_ago: number;
 }
 
@@ -306,7 +317,22 @@ export class ModelRegistry {
       throw err;
     }
     const queue = new AdmissionQueue({ instances: [...instances.keys()], maxQueue: s.maxQueue });
-    const v = new LoadedVersion(rec.source.name, f.version, f, meta?.inputs ?? [], meta?.outputs ?? [], instances, queue, placement, this.clock());
+    const inputs = meta?.inputs ?? [];
+    const outputs = meta?.outputs ?? [];
+    const v = new LoadedVersion(rec.source.name, f.version, f, inputs, outputs, instances, queue, placement, this.clock());
+    if (s.batching && batchable(inputs, outputs)) {
+      const b = s.batching;
+      // Batches go through the admission queue like single requests: one batch per free instance.
+      v.batcher = new DynamicBatcher((feeds) => v.runOnInstance(feeds).then((r) => ({ outputs: r.value, computeMs: r.computeMs })), {
+        maxBatchSize: b.maxBatchSize,
+        ...(b.preferredBatchSizes ? { preferredBatchSizes: b.preferredBatchSizes } : {}),
+        maxQueueDelayMs: b.maxQueueDelayMs,
+        concurrency: instances.size,
+        maxQueue: s.maxQueue,
+        ...(b.latencyTarget ? { adaptive: { targetMs: b.latencyTarget.ms, quantile: b.latencyTarget.quantile } } : {}),
+      });
+    }
+
     this.emit({ type: 'placement', model: rec.source.name, version: String(f.version), placement, at: this.clock() });
     return v;
   }
@@ -394,7 +420,7 @@ export class ModelRegistry {
     const out: ModelStats[] = [];
     for (const n of name ? [this.record(name).source.name] : this.names()) {
       for (const v of (this.records.get(n) as ModelRecord).served) {
-        out.push({ name: n, version: String(v.version), instances: v.instances.size, inference_stats: { ...v.queue.stats }, last_inference_ms_ago: Math.round(now - v.queue.lastActive) });
+        out.push({ name: n, version: String(v.version), instances: v.instances.size, inference_stats: { ...v.queue.stats }, ...(v.batcher ? { batching: v.batcher.stats() } : {}), last_inference_ms_ago: Math.round(now - v.queue.lastActive) });
       }
     }
     return out;
