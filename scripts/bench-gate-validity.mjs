@@ -186,7 +186,7 @@ function referenceTracking(model) {
     r.push(Math.log(median(samples.slice(k, k + 3))));
   }
   const ratio = m.map((x, i) => x - r[i]);
-  return { model: row.stats.p50, reference: row.reference.p50, blocks: m.length, correlation: pearson(m, r), sdModel: sd(m), sdRatio: sd(ratio) };
+  return { model: row.stats.p50, reference: row.reference.p50, blocks: m.length, correlation: pearson(m, r), sdModel: sd(m), sdReference: sd(r), sdRatio: sd(ratio) };
 }
 
 // ---- main ---------------------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ try {
     if (investigate) {
       res.reference = referenceTracking(A);
       const t = res.reference;
-      console.log(`${arch}: model p50 ${t.model.toFixed(2)} ms, reference ${t.reference.toFixed(2)} ms; over ${t.blocks} blocks corr(log model, log reference) = ${t.correlation.toFixed(2)}; sd of log block medians ${(t.sdModel * 100).toFixed(1)}% raw, ${(t.sdRatio * 100).toFixed(1)}% divided by the reference (${t.sdRatio < t.sdModel ? 'reduced' : 'INCREASED'}) [${stamp()}]`);
+      console.log(`${arch}: model p50 ${t.model.toFixed(2)} ms, reference ${t.reference.toFixed(2)} ms; over ${t.blocks} blocks corr(log model, log reference) = ${t.correlation.toFixed(2)}; sd of log block medians ${(t.sdModel * 100).toFixed(1)}% raw (reference ${(t.sdReference * 100).toFixed(1)}%), ${(t.sdRatio * 100).toFixed(1)}% divided by the reference (${t.sdRatio < t.sdModel ? 'reduced' : 'INCREASED'}) [${stamp()}]`);
     }
     if (noGate) continue;
     // Calibrate: the branch's cost is linear in its units; one probe twin, then size each target.
@@ -270,7 +270,8 @@ try {
 }
 
 if (!noGate) {
-  console.log(`\n| architecture | mode | A/A false alarms (exit 10) | A/A too noisy (13) | ${twinPcts.map((p) => `+${p}% twin (measured) detected | too noisy`).join(' | ')} |`);
+  console.log('\n(twin slowdowns in brackets: the median --against ratio over all runs, or the calibration where --against did not run)');
+  console.log(`| architecture | mode | A/A false alarms (exit 10) | A/A too noisy (13) | ${twinPcts.map((p) => `+${p}% twin (measured) detected | too noisy`).join(' | ')} |`);
   console.log(`|---|---|---|---|${twinPcts.map(() => '---|---').join('|')}|`);
   for (const [arch, res] of Object.entries(results.archs)) {
     for (const mode of modes) {
@@ -279,7 +280,11 @@ if (!noGate) {
       const cells = [rate(count(m.aa, 'regressed'), m.aa.length), rate(count(m.aa, 'too-noisy'), m.aa.length)];
       for (const p of twinPcts) {
         const xs = m.ab[p] ?? [];
-        cells.push(`${rate(count(xs, 'regressed'), xs.length)} (${((res.twins[p].measured - 1) * 100).toFixed(1)}%)`, rate(count(xs, 'too-noisy'), xs.length));
+        // The twin's real slowdown: the median of its --against ratios over all runs (paired, through the CLI), else the calibration's.
+        const paired = (res.against.ab[p] ?? []).map((x) => x.ratio).filter((x) => x > 0);
+        const real = paired.length ? median(paired) : res.twins[p].measured;
+        res.twins[p].real = real;
+        cells.push(`${rate(count(xs, 'regressed'), xs.length)} (${((real - 1) * 100).toFixed(1)}%)`, rate(count(xs, 'too-noisy'), xs.length));
       }
       console.log(`| ${arch} | ${mode === 'baseline' ? 'baseline file' : '--against'} | ${cells.join(' | ')} |`);
     }
