@@ -86,7 +86,7 @@ test('gate: --save then --baseline on the same model passes; a baseline 10× fas
   // A baseline 10× faster than today (samples and the per-process medians the gate compares): beyond any noise.
   for (const row of doc.data.rows) {
     row.samples = row.samples.map((s) => s / 10);
-    row.repeatMedians = row.repeatMedians?.map((m) => m / 10);
+    if (row.repeatMedians) row.repeatMedians = row.repeatMedians.map((m) => m / 10);
     row.stats.p50 /= 10;
   }
   const fast = join(cache, 'fast.json');

@@ -38,6 +38,8 @@ test('three-way rule: an interval spanning both 1 and 1 + limit is too noisy, ne
   assert.equal(decide({ ratio: 1.09, ci95: [1.06, 1.12], pSlower: 0.001, pFaster: 0.999 }, 0.05).verdict, 'regressed');
   assert.equal(decide({ ratio: 1.03, ci95: [1.01, 1.05], pSlower: 0.001, pFaster: 0.999 }, 0.05).verdict, 'unchanged'); // real, within the limit
   assert.equal(decide({ ratio: 0.8, ci95: [0.75, 0.85], pSlower: 0.999, pFaster: 0.001 }, 0.05).verdict, 'improved');
+  // Beyond the limit with the interval above 1, but the test not confirming it: not "unchanged" either.
+  assert.equal(decide({ ratio: 1.099, ci95: [1.01, 1.2], pSlower: 0.02, pFaster: 0.98 }, 0.05).verdict, 'too-noisy');
 });
 
 test('per-process medians: A/A false alarms ≤ 1% and +10% caught ≥ 95% at a 1.5% process spread (3 vs 3)', () => {

@@ -9,9 +9,10 @@
  *   paired ratio, and drift (which moves both blocks of a pair alike) cancels. A Wilcoxon signed-rank test
  *   on the log-ratios and a bootstrap interval of their median decide.
  *
- * Both end in the same three-way rule (`decide`): regressed only when the interval lies above 1 and the
- * point estimate beyond the limit; "too noisy" when the interval reaches both below 1 and beyond the limit
- * (the data cannot tell "no change" from "a regression", so the gate refuses to guess).
+ * Both end in the same three-way rule (`decide`): regressed only when the test and the interval say slower
+ * and the point estimate is beyond the limit; unchanged only when the interval ends below the limit (or the
+ * slowdown is real and estimated within it); everything else is "too noisy" (the data cannot tell "no
+ * change" from "a regression", so the gate refuses to guess).
  */
 import { seededRandom } from '../random.js';
 import { logGamma, median, normalCdf, quantileSorted, sorted } from './stats.js';
@@ -167,9 +168,10 @@ export function decide(e: RatioEstimate, maxRegression: number, alpha = 0.01): {
   const significant = slower || faster;
   if (slower && e.ratio > 1 + maxRegression) return { verdict: 'regressed', significant, reason: `${change} (${ci}), beyond the ${pct(maxRegression)} limit` };
   if (faster && e.ratio < 1 - maxRegression) return { verdict: 'improved', significant, reason: `${change} (${ci})` };
-  if (lo <= 1 && hi >= 1 + maxRegression) {
-    return { verdict: 'too-noisy', significant, reason: `${change}, but the ${ci} spans both no change and more than the ${pct(maxRegression)} limit: too noisy to decide` };
-  }
-  if (significant) return { verdict: 'unchanged', significant, reason: `${change} (${ci}): real but within the ${pct(maxRegression)} limit` };
-  return { verdict: 'unchanged', significant, reason: `${change} (${ci}): within noise` };
+  // Unchanged only when the data rule a regression beyond the limit out (the interval ends below it), or
+  // when the slowdown is real and estimated within the limit. Anything else — the interval reaching both
+  // below 1 and beyond the limit, or a point beyond the limit that the test does not confirm — is too noisy.
+  if (hi < 1 + maxRegression) return { verdict: 'unchanged', significant, reason: `${change} (${ci}): ${significant ? `real but within the ${pct(maxRegression)} limit` : 'within noise'}` };
+  if (lo > 1 && e.ratio <= 1 + maxRegression) return { verdict: 'unchanged', significant, reason: `${change} (${ci}): real, estimated within the ${pct(maxRegression)} limit` };
+  return { verdict: 'too-noisy', significant, reason: `${change}, but the ${ci} ${lo <= 1 ? 'spans both no change and' : 'is not confirmed by the test and reaches'} more than the ${pct(maxRegression)} limit: too noisy to decide` };
 }
