@@ -106,6 +106,7 @@ Examples:
   $ aivmm bench model.onnx --shape input_ids=1x128 --backend ort-cpu --threads 4
   $ aivmm bench model.onnx --save main.json       on the main branch
   $ aivmm bench model.onnx --baseline main.json --max-regression 5%   in CI: exit 10 on a regression
+  $ aivmm bench pr/model.onnx --against main/model.onnx      paired blocks in one process: the stronger gate
   $ aivmm bench --format md >> "$GITHUB_STEP_SUMMARY"
 
 Ctrl-C stops measuring; what was measured is still printed and saved (exit 130).`,
