@@ -18,6 +18,8 @@ export const EXIT_CODES: Readonly<Record<ErrorCode | 'OK', number>> = Object.fre
   REGRESSION: 10,
   NOT_IMPLEMENTED: 11,
   LANE_CRASHED: 12,
+  TOO_NOISY: 13,
+  GATE_UNMATCHED: 14,
   CANCELLED: 130,
 });
 

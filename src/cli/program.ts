@@ -83,16 +83,20 @@ Examples:
     .option('--duration <time>', 'measure this long per row, e.g. 10s, 500ms (default 5s; at least 20 runs)')
     .option('-n, --iterations <n>', 'measure exactly this many runs per row')
     .option('--warmup <n|time>', 'warm-up runs (e.g. 20) or time (e.g. 2s) before measuring', '1s')
-    .option('--repeat <n>', 'measure each pair in N fresh processes, one after another, and pool the samples (evens out per-process effects; for CI gates)', '1')
+    .option('--repeat <n>', 'measure each pair in N fresh processes, one after another, and pool the samples; the --baseline gate compares their per-process medians (default 3 with --save or --baseline, else 1)')
     .option('--threads <n>', 'intra-op threads (CPU work); default: the runtime decides')
     .addOption(new Option('--graph-opt <level>', 'graph optimisation level').choices(['disabled', 'basic', 'extended', 'all']))
     .option('--ep-option <key=value>', 'passed to the execution provider as is (repeatable), e.g. enable_cuda_graph=1 for ort-cuda; keys with a dot: session config entries', collect, [])
     .addOption(new Option('-f, --format <format>', 'result format on stdout').choices(['table', 'md', 'csv', 'json']).default('table'))
     .option('--save <file>', 'also write the full result (JSON, raw samples included) to this file')
-    .option('--baseline <file>', 'compare with a result saved by --save; exit 10 when a row regressed')
-    .option('--max-regression <pct>', 'slowdown tolerated by the --baseline gate', '5%')
-    .option('--reference', 'interleave a reference workload so a later --baseline comparison can cancel machine-speed drift (default with --save or --baseline)')
-    .option('--no-reference', 'never interleave it (the gate then compares raw times)')
+    .option('--baseline <file>', 'compare with a result saved by --save; exit 10 when a row regressed, 13 when too noisy to decide, 14 when no row matched')
+    .option('--against <old.onnx>', 'gate against the old model directly: both alternate in blocks in one process (the design that survives machine drift); same exit codes as --baseline')
+    .option('--max-regression <pct>', 'slowdown tolerated by the --baseline / --against gate', '5%')
+    .option('--allow-missing', 'with --baseline: no row matching the baseline is a warning, not exit 14')
+    .option('--allow-host-change', 'with --baseline: accept a baseline measured on another machine type (loudly warned)')
+    .option('--block-size <n>', 'with --against: requests per block (default: about 50 ms of the slower model)')
+    .option('--reference', 'interleave the reference workload and record its trace (a diagnostic: the gate does not use it, see docs/bench.md)')
+    .option('--no-reference', 'never interleave it (the default)')
     .option('--server <url>', 'load-test a running KServe v2 server (aivmm, Triton, OVMS) instead: --concurrency 1,4,16 or --rate 200/s')
     .option('--model <name>', 'with --server: the served model (default: the only one ready)')
     .option('--rate <r/s>', 'with --server: Poisson arrivals at this rate, open loop (comma-separated for a sweep)')
@@ -110,6 +114,7 @@ Examples:
   $ aivmm bench model.onnx --shape input_ids=1x128 --backend ort-cpu --threads 4
   $ aivmm bench model.onnx --save main.json       on the main branch
   $ aivmm bench model.onnx --baseline main.json --max-regression 5%   in CI: exit 10 on a regression
+  $ aivmm bench pr/model.onnx --against main/model.onnx      paired blocks in one process: the stronger gate
   $ aivmm bench --format md >> "$GITHUB_STEP_SUMMARY"
   $ aivmm bench --server http://127.0.0.1:8080 --model tiny --concurrency 1,4,16,64
   $ aivmm bench --server http://127.0.0.1:8000 --model resnet --rate 200/s --json
@@ -404,9 +409,14 @@ export interface BenchFlags {
   save?: string;
   baseline?: string;
   maxRegression: string;
-  repeat: string;
-  /** undefined: on when the result will be compared (--save, --baseline). */
+  /** undefined: 3 when the result is compared (--save, --baseline), else 1. */
+  repeat?: string;
+  /** undefined: off (issue #21: one measurement mode for --json, --save and --baseline). */
   reference?: boolean;
+  against?: string;
+  allowMissing?: boolean;
+  allowHostChange?: boolean;
+  blockSize?: string;
   prefer: string;
   require?: string;
   /** --server mode (src/cli/commands/bench-server.ts). */

@@ -15,7 +15,9 @@ export type ErrorCode =
   | 'REGRESSION'
   | 'NOT_IMPLEMENTED'
   | 'CANCELLED'
-  | 'LANE_CRASHED';
+  | 'LANE_CRASHED'
+  | 'TOO_NOISY'
+  | 'GATE_UNMATCHED';
 
 export abstract class AivmmError extends Error {
   abstract readonly code: ErrorCode;
@@ -72,6 +74,14 @@ export class NotImplementedError extends AivmmError {
 export class CancelledError extends AivmmError {
   readonly code = 'CANCELLED' as const;
 }
+/** The bench gate cannot decide: its interval spans both no change and the limit (issue #21). */
+export class TooNoisyError extends AivmmError {
+  readonly code = 'TOO_NOISY' as const;
+}
+/** The bench gate compared nothing: no row of the run matches the baseline. */
+export class GateUnmatchedError extends AivmmError {
+  readonly code = 'GATE_UNMATCHED' as const;
+}
 /** A worker lane (src/runtime) died, or was stopped on a timeout, with this request in flight. */
 export class LaneCrashedError extends AivmmError {
   readonly code = 'LANE_CRASHED' as const;
@@ -103,6 +113,8 @@ const BY_CODE: Readonly<Record<ErrorCode, new (message: string, hint?: string) =
   NOT_IMPLEMENTED: NotImplementedError,
   CANCELLED: CancelledError,
   LANE_CRASHED: LaneCrashedError,
+  TOO_NOISY: TooNoisyError,
+  GATE_UNMATCHED: GateUnmatchedError,
 };
 
 /** Rebuilds a typed error that crossed a process boundary as { code, message, hint }. */

@@ -15,7 +15,7 @@ export function renderBenchMarkdown(report: BenchReport): string {
   if (summary && report.gate) {
     out.push('', `**Gate** ${cell(summary)}`, '', '| Row | Baseline p50 | Now p50 | Change | Verdict | Why |', '|---|--:|--:|--:|---|---|');
     for (const v of gateRows(report.gate.rows)) {
-      const mark = v.verdict === 'regressed' ? '❌ regressed' : v.verdict === 'improved' ? '✅ improved' : v.verdict;
+      const mark = v.verdict === 'regressed' ? '❌ regressed' : v.verdict === 'improved' ? '✅ improved' : v.verdict === 'too-noisy' ? '⚠️ too noisy' : v.verdict;
       out.push(`| ${cell(v.key)} | ${v.baseline} | ${v.current} | ${v.change} | ${mark} | ${cell(v.reason)} |`);
     }
   }

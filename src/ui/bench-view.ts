@@ -119,7 +119,8 @@ export function gateRows(rows: readonly BaselineRow[]): GateRowView[] {
 export function gateSummary(report: BenchReport): string | undefined {
   const g = report.gate;
   if (!g) return undefined;
-  return `against ${g.baselinePath}${g.baselineAt ? ` (${g.baselineAt})` : ''}, limit ${(g.maxRegression * 100).toFixed(1)}%: ${g.regressed} regressed, ${g.improved} improved, ${g.unchanged} unchanged`;
+  const how = g.method === 'against' ? 'paired blocks, ' : g.method === 'baseline' ? 'per-process medians, ' : '';
+  return `against ${g.baselinePath}${g.baselineAt ? ` (${g.baselineAt})` : ''}, ${how}limit ${(g.maxRegression * 100).toFixed(1)}%: ${g.regressed} regressed, ${g.improved} improved, ${g.unchanged} unchanged${g.tooNoisy ? `, ${g.tooNoisy} too noisy` : ''}`;
 }
 
 /** Skipped and failed pairs as lines. */

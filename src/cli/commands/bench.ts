@@ -74,9 +74,11 @@ export function settingsFromFlags(opts: BenchFlags): BenchSettings {
     ...(opts.threads !== undefined ? { threads: positiveInt('--threads', opts.threads) } : {}),
     ...(opts.graphOpt ? { graphOptimizationLevel: opts.graphOpt } : {}),
     epOptions,
-    // Worth its ~20% of the time only when the result is compared with another run.
-    reference: opts.reference ?? (opts.save !== undefined || opts.baseline !== undefined),
-    repeat: positiveInt('--repeat', opts.repeat),
+    // Off unless asked for: --json, --save and --baseline measure in one mode (issue #21); the gate no longer uses it.
+    reference: opts.reference ?? false,
+    // Between-process variance dominates on shared machines: a gate needs several processes on each side.
+    repeat: opts.repeat !== undefined ? positiveInt('--repeat', opts.repeat) : opts.save !== undefined || opts.baseline !== undefined ? 3 : 1,
+    ...(opts.blockSize !== undefined ? { blockSize: positiveInt('--block-size', opts.blockSize) } : {}),
   };
 }
 
@@ -90,6 +92,10 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
   const maxRegression = parsePercent(opts.maxRegression);
   if (maxRegression === undefined || maxRegression >= 1) throw new UsageError(`invalid --max-regression '${opts.maxRegression}'`, 'give a percentage such as 5%');
   if (opts.save) await checkWritable(opts.save); // fail now, not after minutes of measuring
+  if (opts.against !== undefined && opts.baseline !== undefined) throw new UsageError('--baseline and --against are two gates: give one', '--against old.onnx when the old model is at hand (the stronger design), --baseline file.json otherwise');
+  if (opts.against !== undefined && settings.concurrency > 1) throw new UsageError('--against measures latency: it needs --concurrency 1');
+  if (opts.blockSize !== undefined && opts.against === undefined) throw new UsageError('--block-size goes with --against');
+  const against = opts.against !== undefined ? await resolveModelArg(ctx, opts.against, ctx.config.paths.cacheDir) : undefined;
   const env = ctx.io.env;
   const { cacheDir } = ctx.config.paths;
   const model = await resolveModelArg(ctx, modelArg, cacheDir);
@@ -119,7 +125,8 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
       runner: processBenchRunner(env, ctx.log),
       signal: controller.signal,
       onEvent: (e: BenchEvent) => progress.update(e),
-      ...(opts.baseline ? { baseline: { path: opts.baseline, maxRegression } } : {}),
+      ...(opts.baseline ? { baseline: { path: opts.baseline, maxRegression, ...(opts.allowHostChange ? { allowHostChange: true } : {}) } } : {}),
+      ...(against ? { against: { path: against.path, name: against.name, maxRegression } } : {}),
       aivmmVersion: aivmmVersion(),
     });
   } finally {
@@ -165,9 +172,18 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
     ctx.exitCode = EXIT_CODES.CANCELLED;
     return;
   }
-  if (report.gate && report.gate.regressed > 0) {
-    const names = report.gate.rows.filter((r) => r.comparison?.verdict === 'regressed').map((r) => `${r.key} (${r.comparison?.reason ?? ''})`);
-    ctx.io.stderr.write(`aivmm: ${report.gate.regressed} regression(s) against ${report.gate.baselinePath}: ${names.join('; ')}\n`);
+  const g = report.gate;
+  if (!g) return;
+  // One exit code, the gravest first: a regression, then "too noisy to decide", then "nothing compared".
+  const which = (v: string): string => g.rows.filter((r) => r.comparison?.verdict === v).map((r) => `${r.key} (${r.comparison?.reason ?? ''})`).join('; ');
+  if (g.regressed > 0) {
+    ctx.io.stderr.write(`aivmm: ${g.regressed} regression(s) against ${g.baselinePath}: ${which('regressed')}\n`);
     ctx.exitCode = EXIT_CODES.REGRESSION;
+  } else if ((g.tooNoisy ?? 0) > 0) {
+    ctx.io.stderr.write(`aivmm: too noisy to decide against ${g.baselinePath}: ${which('too-noisy')}\n`);
+    ctx.exitCode = EXIT_CODES.TOO_NOISY;
+  } else if (g.matched === 0 && !(opts.allowMissing && g.method === 'baseline')) {
+    ctx.io.stderr.write(`aivmm: no row of this run matches ${g.baselinePath}: the gate checked nothing (renamed model? other device, backend or batch?)${g.method === 'baseline' ? '; --allow-missing accepts that' : ''}\n`);
+    ctx.exitCode = EXIT_CODES.GATE_UNMATCHED;
   }
 }

@@ -1,12 +1,14 @@
 /**
  * The CI gate: match the current rows with a saved run's rows by (model name, device, backend, batch)
- * and decide per row with the tests in compare.ts. Model files are deliberately not matched by hash:
+ * and decide per row on per-process medians (gate-stats.ts), or, with `--against`, on paired blocks. Model files are deliberately not matched by hash:
  * a changed model under the same name is exactly what the gate is for.
  */
 import { readFile } from 'node:fs/promises';
 import { ConfigError, NotFoundError, errorMessage } from '../errors.js';
-import { compareSamples } from './compare.js';
-import type { BaselineRow, BenchReport, BenchRow, GateResult } from './types.js';
+import type { Comparison } from './compare.js';
+import { decide, pairedRatio, welchLogRatio } from './gate-stats.js';
+import { median } from './stats.js';
+import type { BaselineRow, BenchReport, BenchRow, GateResult, PairedTrace } from './types.js';
 
 export const BENCH_SCHEMA = 'aivmm/bench@1';
 
@@ -42,7 +44,56 @@ export async function readBaseline(path: string): Promise<BenchReport> {
   return report;
 }
 
-export function gate(current: readonly BenchRow[], baseline: BenchReport, baselinePath: string, maxRegression: number, seed = 1): GateResult {
+/**
+ * Per row: the per-process medians now vs then (`repeatMedians`; Welch on their logs), never the pooled
+ * samples of one process as if independent (issue #21). A side with fewer than 2 processes has no spread
+ * to learn the noise floor from: too noisy, with how to fix it.
+ */
+export function compareRepeats(current: readonly number[], baseline: readonly number[], maxRegression: number): Comparison {
+  const e = welchLogRatio(current, baseline);
+  const units: [number, number] = [current.length, baseline.length];
+  if (!e) {
+    const ratio = current.length && baseline.length ? median(current) / median(baseline) : Number.NaN;
+    const side = baseline.length < 2 ? `the baseline has ${baseline.length} process median(s)` : `this run has ${current.length} process median(s)`;
+    return {
+      verdict: 'too-noisy', ratio: Number.isFinite(ratio) ? ratio : 1, ratioCi95: [0, Number.MAX_VALUE], pSlower: 1, pFaster: 1, significant: false, method: 'repeats', units,
+      reason: `${side}: between-process noise (the dominant noise) cannot be estimated from one process; measure both with --repeat 3 or more`,
+    };
+  }
+  // One-sided 1% (the A/A goal): with 3 vs 3 processes (df ≈ 4) that costs power, but a point beyond the
+  // limit that the test does not confirm is "too noisy", never "unchanged".
+  const d = decide(e, maxRegression, 0.01);
+  return { verdict: d.verdict, ratio: e.ratio, ratioCi95: e.ci95, pSlower: e.pSlower, pFaster: e.pFaster, significant: d.significant, method: 'repeats', units, spread: e.spread, reason: `${d.reason} (over ${units[0]} vs ${units[1]} processes)` };
+}
+
+/** `--against`: per row, the paired block ratios current / old (order-statistic interval of their median, sign test). */
+export function comparePaired(trace: PairedTrace, maxRegression: number, seed = 1): Comparison {
+  const ratios = trace.current.map((c, k) => c / (trace.old[k] as number)).filter((x) => Number.isFinite(x) && x > 0);
+  const e = pairedRatio(ratios, 2000, seed);
+  if (!e || ratios.length < 6) {
+    return { verdict: 'too-noisy', ratio: e?.ratio ?? 1, ratioCi95: e?.ci95 ?? [0, Number.MAX_VALUE], pSlower: e?.pSlower ?? 1, pFaster: e?.pFaster ?? 1, significant: false, method: 'paired', units: ratios.length, reason: `only ${ratios.length} block pair(s): measure longer (--duration, --iterations)` };
+  }
+  const d = decide(e, maxRegression);
+  return { verdict: d.verdict, ratio: e.ratio, ratioCi95: e.ci95, pSlower: e.pSlower, pFaster: e.pFaster, significant: d.significant, method: 'paired', units: ratios.length, reason: `${d.reason} (over ${ratios.length} block pairs of ${trace.blockSize})` };
+}
+
+function summarise(rows: BaselineRow[], extra: { method: 'baseline' | 'against'; baselinePath: string; maxRegression: number; baselineAt?: string }): GateResult {
+  const count = (v: string): number => rows.filter((x) => x.comparison?.verdict === v).length;
+  return {
+    method: extra.method,
+    baselinePath: extra.baselinePath,
+    ...(extra.baselineAt ? { baselineAt: extra.baselineAt } : {}),
+    maxRegression: extra.maxRegression,
+    rows,
+    regressed: count('regressed'),
+    improved: count('improved'),
+    unchanged: count('unchanged'),
+    tooNoisy: count('too-noisy'),
+    matched: rows.filter((r) => r.status === 'compared').length,
+  };
+}
+
+export function gate(current: readonly BenchRow[], baseline: BenchReport, baselinePath: string, maxRegression: number): GateResult {
   const base = new Map(baseline.rows.map((r) => [rowKey(r), r]));
   const rows: BaselineRow[] = [];
   for (const r of current) {
@@ -54,20 +105,21 @@ export function gate(current: readonly BenchRow[], baseline: BenchReport, baseli
       continue;
     }
     base.delete(key);
-    const refs = r.reference && b.reference && Array.isArray(b.reference.at) ? { current: r.reference, baseline: b.reference } : undefined;
-    rows.push({ ...common, status: 'compared', baselineP50: b.stats.p50, comparison: compareSamples(r.samples, b.samples, { maxRegression, seed }, refs) });
+    const now = r.repeatMedians ?? [r.stats.p50];
+    const then = b.repeatMedians ?? (b.repeats && b.repeats > 1 ? [] : [b.stats.p50]);
+    rows.push({ ...common, status: 'compared', baselineP50: b.stats.p50, comparison: compareRepeats(now, then, maxRegression) });
   }
   for (const [key, b] of base) rows.push({ key, model: b.model, device: b.device, backend: b.backend, batch: b.batch, status: 'missing', baselineP50: b.stats.p50 });
-  const count = (v: string): number => rows.filter((x) => x.comparison?.verdict === v).length;
-  return {
-    baselinePath,
-    ...(baseline.at ? { baselineAt: baseline.at } : {}),
-    maxRegression,
-    rows,
-    regressed: count('regressed'),
-    improved: count('improved'),
-    unchanged: count('unchanged'),
-  };
+  return summarise(rows, { method: 'baseline', baselinePath, maxRegression, ...(baseline.at ? { baselineAt: baseline.at } : {}) });
+}
+
+/** The `--against` gate: every row that carries paired blocks, decided on them alone. */
+export function pairedGate(current: readonly BenchRow[], againstPath: string, maxRegression: number, seed = 1): GateResult {
+  const rows: BaselineRow[] = current.map((r) => {
+    const common = { key: rowKey(r), model: r.model, device: r.device, backend: r.backend, batch: r.batch, currentP50: r.stats.p50 };
+    return r.paired ? { ...common, status: 'compared' as const, baselineP50: r.paired.oldP50, comparison: comparePaired(r.paired, maxRegression, seed) } : { ...common, status: 'new' as const };
+  });
+  return summarise(rows, { method: 'against', baselinePath: againstPath, maxRegression });
 }
 
 /** Parses "5%", "5", "0.05" (fraction when < 1 without %): the largest tolerated slowdown. */

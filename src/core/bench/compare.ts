@@ -9,8 +9,10 @@
  */
 import { seededRandom } from '../random.js';
 import { median, normalCdf, quantileSorted, sorted } from './stats.js';
+import type { GateVerdict } from './gate-stats.js';
 
-export type Verdict = 'regressed' | 'improved' | 'unchanged';
+/** `too-noisy`: the gate refused to decide (issue #21; exit code 13). */
+export type Verdict = GateVerdict;
 
 export interface Comparison {
   verdict: Verdict;
@@ -31,6 +33,15 @@ export interface Comparison {
    * ran slower now, and that much slowdown was not blamed on the model).
    */
   normalized?: { machineFactor: number };
+  /**
+   * What the decision was made on (issue #21): `repeats`, one median per process on each side (`units`:
+   * processes now, then); `paired`, block-pair ratios of `--against` (`units`: block pairs). Absent: the
+   * old within-run sample tests (compareSamples, kept as a library function).
+   */
+  method?: 'repeats' | 'paired';
+  units?: [number, number] | number;
+  /** Standard deviation of the log per-process medians (≈ relative spread), now and then. */
+  spread?: { current: number; baseline: number };
 }
 
 /** Reference-workload run times and, for each, how many samples had completed before it ran. */

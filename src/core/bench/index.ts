@@ -12,7 +12,8 @@ import type { BackendId, Device, DevicesReport } from '../devices/types.js';
 import { BACKEND_IDS } from '../devices/types.js';
 import { selectDevices } from '../devices/select.js';
 import { BackendUnavailableError, NotFoundError, UsageError, errorMessage, errorRecord, isAivmmError } from '../errors.js';
-import { gate, readBaseline } from './baseline.js';
+import { gate, pairedGate, readBaseline } from './baseline.js';
+import { checkModes, measurementOf, runtimeWarnings } from './mode.js';
 import { mergeRepeats, splitSettings } from './merge.js';
 import type { PairEvent } from './run-pair.js';
 import type { BenchJob, BenchReport, BenchRow, BenchSettings, FailedPair, SkippedPair } from './types.js';
@@ -36,7 +37,9 @@ export interface BenchOptions {
   runner: PairRunner;
   signal?: AbortSignal;
   onEvent?: (e: BenchEvent) => void;
-  baseline?: { path: string; maxRegression: number };
+  baseline?: { path: string; maxRegression: number; allowHostChange?: boolean };
+  /** `--against old.onnx`: B alternates with the model in blocks in each pair's process; the gate decides on the pairs. */
+  against?: { path: string; name: string; maxRegression: number };
   aivmmVersion: string;
   now?: () => number;
 }
@@ -123,7 +126,30 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     throw new NotFoundError(`model ${opts.model.path} not found: ${errorMessage(err)}`);
   }
   const baseline = opts.baseline ? await readBaseline(opts.baseline.path) : undefined; // fail before measuring, not after
-  const { jobs, skipped } = planPairs(opts.devices, opts.device, parseBackends(opts.backends), { path: opts.model.path, name: opts.model.name }, opts.settings);
+  if (baseline && opts.against) throw new UsageError('--baseline and --against are two gates: give one', '--against old.onnx when the old model is at hand (the stronger design), --baseline file.json otherwise');
+  let againstInfo: BenchReport['against'];
+  if (opts.against) {
+    try {
+      againstInfo = { name: opts.against.name, path: opts.against.path, sha256: await sha256File(opts.against.path), bytes: (await stat(opts.against.path)).size };
+    } catch (err) {
+      throw new NotFoundError(`--against ${opts.against.path} not found: ${errorMessage(err)}`);
+    }
+  }
+  if (baseline) {
+    // Refuse to compare two measurement modes (or machine types) before spending minutes measuring.
+    const check = checkModes(measurementOf(opts.settings, opts.aivmmVersion, {}), baseline);
+    if (check.modeDiffs.length > 0) {
+      throw new UsageError(`baseline ${opts.baseline?.path ?? ''} was measured in another mode (${check.modeDiffs.join('; ')}): the two are not comparable`, 'measure both with the same flags (threads, iterations or duration per process, warm-up, concurrency, reference, shapes…), or re-save the baseline');
+    }
+    if (check.hostDiffs.length > 0) {
+      if (!opts.baseline?.allowHostChange) throw new UsageError(`baseline ${opts.baseline?.path ?? ''} was measured on another machine type (${check.hostDiffs.join('; ')})`, 'compare on the machine type the baseline was saved on, or pass --allow-host-change to accept the difference');
+      warnings.push(`HOST CHANGED since the baseline (${check.hostDiffs.join('; ')}): accepted by --allow-host-change; a verdict may be the machine's, not the model's`);
+    }
+    warnings.push(...check.warnings);
+  }
+  const model = { path: opts.model.path, name: opts.model.name };
+  const { jobs, skipped } = planPairs(opts.devices, opts.device, parseBackends(opts.backends), model, opts.settings);
+  if (opts.against) for (const j of jobs) j.against = { path: opts.against.path, name: opts.against.name };
   if (jobs.length === 0) {
     const why = skipped.map((s) => `${s.device}${s.backend ? ` ${s.backend}` : ''}: ${s.reason}`).join('; ');
     throw new BackendUnavailableError(`nothing to run on --device ${opts.device}${opts.backends.length ? ` --backend ${opts.backends.join(',')}` : ''}${why ? ` (${why})` : ''}`, 'run `aivmm devices` to see which backends reach each device');
@@ -167,6 +193,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   }
   for (const f of failed) warnings.push(`${f.device} ${f.backend} failed: ${f.error.message}`);
   const cpu = cpus();
+  const measurement = measurementOf(opts.settings, opts.aivmmVersion, runtimes, opts.against?.name);
   const report: BenchReport = {
     at: new Date().toISOString(),
     aivmmVersion: opts.aivmmVersion,
@@ -174,6 +201,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     runtimes,
     model: { name: opts.model.name, path: opts.model.path, sha256: await sha256File(opts.model.path), bytes: size, embedded: opts.model.embedded },
     settings: opts.settings,
+    measurement,
+    ...(againstInfo ? { against: againstInfo } : {}),
     rows,
     failed,
     skipped,
@@ -183,17 +212,25 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   };
   if (baseline && opts.baseline) {
     report.gate = gate(rows, baseline, opts.baseline.path, opts.baseline.maxRegression);
+    warnings.push(...runtimeWarnings(runtimes, baseline.measurement?.runtimes ?? baseline.runtimes));
     const missing = report.gate.rows.filter((r) => r.status === 'missing');
     if (missing.length > 0) warnings.push(`${missing.length} baseline row(s) not measured now: ${missing.map((m) => m.key).join('; ')}`);
     if (baseline.model.sha256 && baseline.model.name === report.model.name && baseline.model.sha256 !== report.model.sha256) {
       warnings.push(`model ${report.model.name} changed since the baseline (sha256 ${baseline.model.sha256.slice(0, 12)} → ${report.model.sha256.slice(0, 12)})`);
     }
   }
+  if (opts.against) report.gate = pairedGate(rows, opts.against.path, opts.against.maxRegression);
+  if (report.gate && report.gate.matched === 0) {
+    warnings.push(`no row of this run matches ${opts.against ? `--against ${opts.against.path}` : `the baseline ${report.gate.baselinePath}`}: the gate checked nothing (a renamed model, another device, backend or batch?)`);
+  }
   return report;
 }
 
 export { benchPair, type PairEvent } from './run-pair.js';
-export { gate, readBaseline, rowKey, parsePercent, BENCH_SCHEMA } from './baseline.js';
+export { gate, pairedGate, compareRepeats, comparePaired, readBaseline, rowKey, parsePercent, BENCH_SCHEMA } from './baseline.js';
+export { checkModes, measurementMode, hostFingerprint } from './mode.js';
+export { welchLogRatio, pairedRatio, wilcoxonSignedRank, studentTQuantile, decide } from './gate-stats.js';
+export { measurePaired } from './measure.js';
 export { compareSamples, mannWhitney, bootstrapMedianRatio } from './compare.js';
 export { describe as describeSamples, histogram, medianCiRanks, quantileSorted } from './stats.js';
 export { measure, parseDuration } from './measure.js';

@@ -174,3 +174,108 @@ export function parseDuration(text: string): number | undefined {
   const unit = (m[2] ?? 's').toLowerCase();
   return unit === 'ms' ? v : unit === 'm' ? v * 60_000 : v * 1000;
 }
+
+export interface PairedOptions {
+  warmup: { iterations?: number; ms?: number };
+  /** Requests per model (A's count; B gets as many). */
+  iterations?: number;
+  /** Both models together. */
+  durationMs?: number;
+  /** With a duration: at least this many block pairs (bounded by maxMs). */
+  minBlocks?: number;
+  maxMs?: number;
+  /** Requests per block; absent: about 50 ms of the slower model, 3…25. */
+  blockSize?: number;
+  signal?: AbortSignal;
+  now?: () => number;
+  onProgress?: (p: MeasureProgress) => void;
+}
+
+export interface PairedMeasurement {
+  a: number[];
+  b: number[];
+  /** Block medians, pair k = (aBlocks[k], bBlocks[k]). */
+  aBlocks: number[];
+  bBlocks: number[];
+  blockSize: number;
+  /** Sum of A's request times (the pair's wall time is shared with B). */
+  wallMs: number;
+  warmupIterations: number;
+  warmupMs: number;
+  interrupted: boolean;
+}
+
+const medianOf = (xs: number[]): number => {
+  const s = [...xs].sort((p, q) => p - q);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+/**
+ * `--against`: A (current) and B (old) alternate in blocks in one process, ABBA order (pair k runs A
+ * first when k is even, B first when odd, so neither model always follows the other). Machine drift
+ * slower than a block pair moves both blocks of a pair alike and cancels in their ratio.
+ */
+export async function measurePaired(runA: () => Promise<unknown>, runB: () => Promise<unknown>, opts: PairedOptions): Promise<PairedMeasurement> {
+  const now = opts.now ?? (() => performance.now());
+  const signal = opts.signal;
+  const timed = async (run: () => Promise<unknown>): Promise<number> => {
+    const t0 = now();
+    await run();
+    return now() - t0;
+  };
+  const w0 = now();
+  let warmupIterations = 0;
+  let lastA = 0;
+  let lastB = 0;
+  while (!signal?.aborted) {
+    lastA = await timed(runA);
+    lastB = await timed(runB);
+    warmupIterations++;
+    const byCount = opts.warmup.iterations !== undefined && warmupIterations >= opts.warmup.iterations;
+    const byTime = opts.warmup.ms !== undefined && now() - w0 >= opts.warmup.ms;
+    if (byCount || byTime || (opts.warmup.iterations === undefined && opts.warmup.ms === undefined)) break;
+  }
+  const warmupMs = now() - w0;
+  const blockSize = opts.blockSize ?? Math.min(25, Math.max(3, Math.round(50 / Math.max(lastA, lastB, 0.01))));
+  const a: number[] = [];
+  const b: number[] = [];
+  const aBlocks: number[] = [];
+  const bBlocks: number[] = [];
+  const m0 = now();
+  const minBlocks = opts.durationMs !== undefined ? (opts.minBlocks ?? 10) : 0;
+  const maxMs = opts.maxMs ?? Number.POSITIVE_INFINITY;
+  const more = (): boolean => {
+    if (signal?.aborted) return false;
+    const elapsed = now() - m0;
+    if (elapsed >= maxMs && aBlocks.length >= 2) return false;
+    if (opts.iterations !== undefined && a.length >= opts.iterations) return false;
+    if (opts.durationMs !== undefined && elapsed >= opts.durationMs && aBlocks.length >= minBlocks) return false;
+    if (opts.iterations === undefined && opts.durationMs === undefined) return aBlocks.length < 2;
+    return true;
+  };
+  const block = async (run: () => Promise<unknown>, into: number[]): Promise<number> => {
+    const xs: number[] = [];
+    for (let i = 0; i < blockSize; i++) xs.push(await timed(run));
+    into.push(...xs);
+    return medianOf(xs);
+  };
+  while (more()) {
+    const k = aBlocks.length;
+    let ma: number;
+    let mb: number;
+    if (k % 2 === 0) {
+      ma = await block(runA, a);
+      mb = await block(runB, b);
+    } else {
+      mb = await block(runB, b);
+      ma = await block(runA, a);
+    }
+    aBlocks.push(ma);
+    bBlocks.push(mb);
+    const elapsed = now() - m0;
+    const parts = [opts.iterations !== undefined ? a.length / Math.max(1, opts.iterations) : 0, opts.durationMs !== undefined ? elapsed / Math.max(1, opts.durationMs) : 0];
+    opts.onProgress?.({ phase: 'measure', done: a.length, elapsedMs: elapsed, fraction: Math.min(1, Math.max(...parts)), lastMs: a[a.length - 1] ?? 0 });
+  }
+  return { a, b, aBlocks, bBlocks, blockSize, wallMs: a.reduce((s, x) => s + x, 0), warmupIterations, warmupMs, interrupted: Boolean(signal?.aborted) };
+}

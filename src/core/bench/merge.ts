@@ -22,7 +22,8 @@ export function splitSettings(s: BenchSettings): BenchSettings {
 /** Rows of several runs of one pair → one row per batch, samples in run order. */
 export function mergeRepeats(runs: readonly (readonly BenchRow[])[]): BenchRow[] {
   const first = runs[0];
-  if (!first || runs.length === 1) return first ? [...first] : [];
+  // Every row carries its processes' medians: the units the baseline gate compares (issue #21).
+  if (!first || runs.length === 1) return first ? first.map((r) => ({ ...r, repeatMedians: r.repeatMedians ?? [r.stats.p50] })) : [];
   const out: BenchRow[] = [];
   for (const base of first) {
     const same = runs.map((rows) => rows.find((r) => r.batch === base.batch)).filter((r): r is BenchRow => r !== undefined);
@@ -46,7 +47,15 @@ export function mergeRepeats(runs: readonly (readonly BenchRow[])[]): BenchRow[]
       interrupted: same.some((r) => r.interrupted),
       samples,
       repeats: same.length,
+      repeatMedians: same.map((r) => r.stats.p50),
     };
+    if (same.every((r) => r.paired)) {
+      const ps = same.map((r) => r.paired as NonNullable<BenchRow['paired']>);
+      const oldSamples = ps.flatMap((p) => p.oldSamples);
+      row.paired = { model: ps[0]?.model ?? '', blockSize: ps[0]?.blockSize ?? 0, current: ps.flatMap((p) => p.current), old: ps.flatMap((p) => p.old), oldP50: median(oldSamples), oldSamples };
+    } else {
+      delete row.paired;
+    }
     if (same.every((r) => r.reference)) {
       let offset = 0;
       const refSamples: number[] = [];

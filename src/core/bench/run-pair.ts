@@ -11,12 +11,12 @@ import { embeddedModel } from '../models/embedded.js';
 import { BackendUnavailableError, InferenceError, UsageError } from '../errors.js';
 import { describeTarget } from '../backends/ep-map.js';
 import { checkAgainstSpec, planShapes, randomTensor, readInputFiles, vocabularySizes } from './inputs.js';
-import { measure, type MeasureProgress } from './measure.js';
+import { measure, measurePaired, type MeasureProgress, type Measurement, type PairedMeasurement } from './measure.js';
 import { openSessionPool, type SessionPool } from './session-pool.js';
 import type { RuntimeTarget } from '../backends/ep-map.js';
 import { availableParallelism } from 'node:os';
 import { describe, histogram, noiseVerdict } from './stats.js';
-import type { BenchJob, BenchRow } from './types.js';
+import type { BenchJob, BenchRow, PairedTrace } from './types.js';
 
 /** The fixed workload interleaved with every row (docs/bench.md, "machine-speed drift"). */
 export const REFERENCE_MODEL = 'mobilenetv2-seeded';
@@ -80,14 +80,24 @@ export async function benchPair(job: BenchJob, opts: PairOptions = {}): Promise<
   const rows: BenchRow[] = [];
   let reference: { session: Session; feeds: Record<string, HostTensor> } | undefined;
   let pool: SessionPool | undefined;
+  let old: Session | undefined;
   try {
+    if (job.against) {
+      // B in the same process, same options: the paired blocks then share the machine's state minute by minute.
+      if (s.concurrency > 1) throw new UsageError('--against measures latency: it needs --concurrency 1');
+      old = (await openSession(job.target, job.against.path, { ...loadOptions(job), strict: 'prefer' })).session;
+      const names = (x: Session): string => x.inputs.map((i) => i.name).sort().join(', ');
+      if (names(old) !== names(session)) {
+        throw new UsageError(`--against ${job.against.name}: its inputs (${names(old)}) differ from ${job.model.name}'s (${names(session)})`, 'the paired mode feeds both models the same inputs: compare two versions of one model');
+      }
+    }
     if (s.concurrency > 1) {
       // One session per request in flight, each on its own thread; on the CPU the cores are split between them.
       const cpuThreads = job.target.runtime === 'onnxruntime' && job.target.provider === 'cpu' ? Math.max(1, Math.floor(availableParallelism() / s.concurrency)) : undefined;
       const threads = s.threads ?? cpuThreads;
       pool = await (opts.openPool ?? openSessionPool)(job.model.path, job.target, { ...loadOptions(job), ...(threads !== undefined ? { threads } : {}) }, s.concurrency);
     }
-    if (s.reference && s.concurrency === 1) {
+    if (s.reference && s.concurrency === 1 && !job.against) {
       // Its idle threads must not spin while the model runs (on a small machine they would steal its cores).
       const { session: refSession } = await openSession(job.target, embeddedModel(REFERENCE_MODEL).build(), { ...loadOptions(job), spinning: false });
       const refFeeds: Record<string, HostTensor> = {};
@@ -125,18 +135,35 @@ export async function benchPair(job: BenchJob, opts: PairOptions = {}): Promise<
         await Promise.all(Array.from({ length: p.size * 2 }, () => p.run())); // first runs on every thread
       }
       const meter = startPower(job.power);
-      const m = await measure(p ? () => p.run() : () => session.run(feeds), {
-        warmup: s.warmup,
-        ...(s.iterations !== undefined ? { iterations: s.iterations } : {}),
-        ...(s.durationMs !== undefined ? { durationMs: s.durationMs } : {}),
-        minIterations: s.minIterations,
-        ...(s.maxMs !== undefined ? { maxMs: s.maxMs } : {}),
-        concurrency: s.concurrency,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        now,
-        onProgress: (p) => emit({ kind: 'progress', batch: effectiveBatch, progress: p }),
-        ...(ref ? { reference: { run: () => ref.session.run(ref.feeds), share: REFERENCE_SHARE, warmup: 3, burst: 3 } } : {}),
-      });
+      const b = old;
+      let pm: PairedMeasurement | undefined;
+      if (b) {
+        await b.run(feeds); // B's first request at this shape, untimed
+        pm = await measurePaired(() => session.run(feeds), () => b.run(feeds), {
+          warmup: s.warmup,
+          ...(s.iterations !== undefined ? { iterations: s.iterations } : {}),
+          ...(s.durationMs !== undefined ? { durationMs: s.durationMs } : {}),
+          ...(s.maxMs !== undefined ? { maxMs: s.maxMs } : {}),
+          ...(s.blockSize !== undefined ? { blockSize: s.blockSize } : {}),
+          ...(opts.signal ? { signal: opts.signal } : {}),
+          now,
+          onProgress: (p) => emit({ kind: 'progress', batch: effectiveBatch, progress: p }),
+        });
+      }
+      const m: Measurement = pm
+        ? { samples: pm.a, wallMs: pm.wallMs, warmupIterations: pm.warmupIterations, warmupMs: pm.warmupMs, interrupted: pm.interrupted }
+        : await measure(p ? () => p.run() : () => session.run(feeds), {
+            warmup: s.warmup,
+            ...(s.iterations !== undefined ? { iterations: s.iterations } : {}),
+            ...(s.durationMs !== undefined ? { durationMs: s.durationMs } : {}),
+            minIterations: s.minIterations,
+            ...(s.maxMs !== undefined ? { maxMs: s.maxMs } : {}),
+            concurrency: s.concurrency,
+            ...(opts.signal ? { signal: opts.signal } : {}),
+            now,
+            onProgress: (p) => emit({ kind: 'progress', batch: effectiveBatch, progress: p }),
+            ...(ref ? { reference: { run: () => ref.session.run(ref.feeds), share: REFERENCE_SHARE, warmup: 3, burst: 3 } } : {}),
+          });
       const energy = await meter.stop();
       if (m.samples.length === 0) break; // interrupted before the first measured request
       const stats = describe(m.samples);
@@ -167,6 +194,10 @@ export async function benchPair(job: BenchJob, opts: PairOptions = {}): Promise<
         interrupted: m.interrupted,
         samples: m.samples.map(round),
       };
+      if (pm && job.against) {
+        const trace: PairedTrace = { model: job.against.name, blockSize: pm.blockSize, current: pm.aBlocks.map(round), old: pm.bBlocks.map(round), oldP50: round(describe(pm.b).p50), oldSamples: pm.b.map(round) };
+        row.paired = trace;
+      }
       if (m.referenceSamples && m.referenceSamples.length > 0) {
         row.reference = { model: REFERENCE_MODEL, p50: round(describe(m.referenceSamples).p50), samples: m.referenceSamples.map(round), at: m.referenceAt ?? [] };
       }
@@ -183,6 +214,7 @@ export async function benchPair(job: BenchJob, opts: PairOptions = {}): Promise<
     }
   } finally {
     await pool?.dispose();
+    await old?.dispose();
     await reference?.session.dispose();
     await session.dispose();
   }

@@ -42,7 +42,7 @@ export function median(xs: readonly number[]): number {
   return quantileSorted(sorted(xs), 0.5);
 }
 
-function logChoose(n: number, k: number): number {
+export function logChoose(n: number, k: number): number {
   return logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1);
 }
 

@@ -25,8 +25,67 @@ export interface BenchSettings {
   epOptions: Record<string, string>;
   /** Fresh processes per pair, one after another, samples pooled (each gets 1/repeat of the measurement). */
   repeat: number;
-  /** Interleave the reference workload (see docs/bench.md) so baselines can cancel machine-speed drift. */
+  /**
+   * Interleave the reference workload (see docs/bench.md) and record its trace. A diagnostic since issue #21:
+   * the gate no longer divides by it (it does not track the model's own slowdowns across architectures).
+   */
   reference: boolean;
+  /** Paired mode (`--against old.onnx`): requests per block; absent: chosen from the first runs' time. */
+  blockSize?: number;
+}
+
+/** How a report was measured: what must match for two reports to be compared (docs/bench.md, "modes"). */
+export interface MeasurementMode {
+  reference: boolean;
+  threads: number | null;
+  concurrency: number;
+  warmup: { iterations?: number; ms?: number };
+  /** Per process (a --repeat run splits the total over its processes). */
+  iterations: number | null;
+  durationMs: number | null;
+  repeat: number;
+  batches: number[];
+  shapes: string[];
+  inputData: boolean;
+  seed: number;
+  graphOptimizationLevel: string | null;
+  epOptions: Record<string, string>;
+  /** `--against`: the model the paired blocks alternated with (its file name); null: none. */
+  against: string | null;
+}
+
+/** The machine a report was measured on; the hostname only as a hash (reports get shared). */
+export interface HostFingerprint {
+  cpu: string;
+  logicalCores: number;
+  memoryBytes: number;
+  platform: string;
+  arch: string;
+  osRelease: string;
+  hostnameSha256: string;
+}
+
+export interface Measurement {
+  mode: MeasurementMode;
+  host: HostFingerprint;
+  aivmmVersion: string;
+  runtimes: Record<string, string>;
+}
+
+/**
+ * `--against`: the current model (A) and the old one (B) alternated in blocks of `blockSize` requests in
+ * one process (order ABBA, so neither always runs first); one median per block.
+ */
+export interface PairedTrace {
+  /** B's name (its file name). */
+  model: string;
+  blockSize: number;
+  /** Block medians (ms); block pair k is current[k] and old[k]. */
+  current: number[];
+  old: number[];
+  /** B's median and raw samples (ms) over all its blocks. */
+  oldP50: number;
+  oldSamples: number[];
 }
 
 /** One (device, backend) pair to run; a worker process runs one job. */
@@ -38,6 +97,8 @@ export interface BenchJob {
   settings: BenchSettings;
   /** Where the row's power draw can be read (NVIDIA GPU by PCI address, CPU RAPL counters). */
   power?: PowerSource;
+  /** `--against old.onnx`: B, run in the same process in alternating blocks. */
+  against?: { path: string; name: string };
 }
 
 export interface BenchRow {
@@ -72,6 +133,10 @@ export interface BenchRow {
   interrupted: boolean;
   /** Processes the row's samples were pooled from (--repeat); absent: one. */
   repeats?: number;
+  /** Each process's median (ms), in run order: the units the baseline gate compares (issue #21). */
+  repeatMedians?: number[];
+  /** `--against`: the paired blocks. */
+  paired?: PairedTrace;
   /**
    * Mean power over the measured phase and energy per item (watts ÷ items per second), where the
    * platform exposes it (nvidia-smi for NVIDIA GPUs, RAPL for CPU packages).
@@ -114,6 +179,8 @@ export interface BaselineRow {
 }
 
 export interface GateResult {
+  /** `baseline`: a saved file, per-process medians; `against`: paired blocks with the old model in one process. */
+  method?: 'baseline' | 'against';
   baselinePath: string;
   baselineAt?: string;
   maxRegression: number;
@@ -121,6 +188,10 @@ export interface GateResult {
   regressed: number;
   improved: number;
   unchanged: number;
+  /** Rows the gate refused to decide (the interval spans both no change and the limit). */
+  tooNoisy?: number;
+  /** Rows compared (status 'compared'); 0 means the gate checked nothing (exit code 14 unless --allow-missing). */
+  matched?: number;
 }
 
 export interface BenchReport {
@@ -130,6 +201,10 @@ export interface BenchReport {
   runtimes: Record<string, string>;
   model: { name: string; path: string; sha256: string; bytes: number; embedded: boolean };
   settings: BenchSettings;
+  /** How it was measured (issue #21); absent in reports written before it. */
+  measurement?: Measurement;
+  /** `--against`: the old model. */
+  against?: { name: string; path: string; sha256: string; bytes: number };
   rows: BenchRow[];
   failed: FailedPair[];
   skipped: SkippedPair[];

@@ -17,7 +17,7 @@ const COLUMNS: readonly { title: string; width: number; get: (r: ReturnType<type
   { title: 'vs CPU', width: 8, get: (r) => r.speedup },
 ];
 
-const VERDICT_COLOR: Readonly<Record<string, string>> = { regressed: 'red', improved: 'green', unchanged: 'gray' };
+const VERDICT_COLOR: Readonly<Record<string, string>> = { regressed: 'red', improved: 'green', unchanged: 'gray', 'too-noisy': 'yellow' };
 
 function cellColor(column: string, r: ReturnType<typeof reportRows>[number]): { color?: string } {
   if (column === 'p50' && r.noisy) return { color: 'yellow' };

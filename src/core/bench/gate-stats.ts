@@ -1,0 +1,188 @@
+/**
+ * The CI gate's decision statistics (pure), on units that are actually independent (issue #21):
+ *
+ * - a baseline file: one median per **process** (`--repeat N`), because on a shared VM the dominant
+ *   variance is between processes (p50 swinging 7–15 ms between identical runs), and thousands of
+ *   samples from one process are not thousands of independent observations of it. Welch's t on the
+ *   log-medians gives the ratio of geometric-mean medians and its interval.
+ * - `--against old.onnx`: A and B alternate in blocks inside one process; each block pair gives one
+ *   paired ratio, and drift (which moves both blocks of a pair alike) cancels. An exact sign test and the
+ *   order-statistic interval of their median decide (distribution-free: no symmetry, no light tails).
+ *
+ * Both end in the same three-way rule (`decide`): regressed only when the test and the interval say slower
+ * and the point estimate is beyond the limit; unchanged only when the interval ends below the limit (or the
+ * slowdown is real and estimated within it); everything else is "too noisy" (the data cannot tell "no
+ * change" from "a regression", so the gate refuses to guess).
+ */
+import { logChoose, logGamma, median, medianCiRanks, normalCdf, sorted } from './stats.js';
+
+export type GateVerdict = 'regressed' | 'improved' | 'unchanged' | 'too-noisy';
+
+/** Regularised incomplete beta I_x(a, b) (continued fraction, Numerical Recipes' betacf). */
+export function incompleteBeta(x: number, a: number, b: number): number {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
+  if (x > (a + 1) / (a + b + 2)) return 1 - incompleteBeta(1 - x, b, a);
+  const tiny = 1e-300;
+  let c = 1;
+  let d = 1 - ((a + b) * x) / (a + 1);
+  if (Math.abs(d) < tiny) d = tiny;
+  d = 1 / d;
+  let f = d;
+  for (let m = 1; m <= 300; m++) {
+    const m2 = 2 * m;
+    let num = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
+    d = 1 + num * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + num / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    f *= d * c;
+    num = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
+    d = 1 + num * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + num / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const delta = d * c;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-12) break;
+  }
+  return (front * f) / a;
+}
+
+/** P(T ≤ t) for Student's t with `df` degrees of freedom (df may be fractional: Welch). */
+export function studentTCdf(t: number, df: number): number {
+  const x = df / (df + t * t);
+  const tail = 0.5 * incompleteBeta(x, df / 2, 0.5);
+  return t >= 0 ? 1 - tail : tail;
+}
+
+/** The p-quantile of Student's t (bisection on the CDF; |t| < 1e4 covers df ≥ 1 at p ≥ 0.0001). */
+export function studentTQuantile(p: number, df: number): number {
+  let lo = -1e4;
+  let hi = 1e4;
+  for (let i = 0; i < 200; i++) {
+    const mid = (lo + hi) / 2;
+    if (studentTCdf(mid, df) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+export interface RatioEstimate {
+  /** current / baseline (> 1: slower). */
+  ratio: number;
+  ci95: [number, number];
+  /** One-sided p-values: current slower, current faster. */
+  pSlower: number;
+  pFaster: number;
+}
+
+const mean = (xs: readonly number[]): number => xs.reduce((a, x) => a + x, 0) / xs.length;
+const variance = (xs: readonly number[]): number => {
+  const m = mean(xs);
+  return xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1);
+};
+
+/**
+ * Welch's t on the logs of per-process medians: ratio = geometric mean now / then, with its 95% interval.
+ * Needs ≥ 2 processes on each side (a spread); undefined otherwise.
+ */
+export function welchLogRatio(current: readonly number[], baseline: readonly number[]): (RatioEstimate & { df: number; spread: { current: number; baseline: number } }) | undefined {
+  if (current.length < 2 || baseline.length < 2 || [...current, ...baseline].some((x) => !(x > 0))) return undefined;
+  const lc = current.map(Math.log);
+  const lb = baseline.map(Math.log);
+  const vc = variance(lc) / lc.length;
+  const vb = variance(lb) / lb.length;
+  const diff = mean(lc) - mean(lb);
+  const se = Math.sqrt(vc + vb);
+  const spread = { current: Math.sqrt(variance(lc)), baseline: Math.sqrt(variance(lb)) };
+  if (se === 0) {
+    const r = Math.exp(diff);
+    return { ratio: r, ci95: [r, r], pSlower: diff > 0 ? 0 : 1, pFaster: diff < 0 ? 0 : 1, df: Number.POSITIVE_INFINITY, spread };
+  }
+  const df = (vc + vb) ** 2 / ((vc * vc) / (lc.length - 1) + (vb * vb) / (lb.length - 1));
+  const t = diff / se;
+  const q = studentTQuantile(0.975, df);
+  return { ratio: Math.exp(diff), ci95: [Math.exp(diff - q * se), Math.exp(diff + q * se)], pSlower: 1 - studentTCdf(t, df), pFaster: studentTCdf(t, df), df, spread };
+}
+
+/** One-sided Wilcoxon signed-rank p-values for "x > 0" and "x < 0" (normal approximation, ties averaged, zeros dropped). */
+export function wilcoxonSignedRank(xs: readonly number[]): { pGreater: number; pLess: number; n: number } {
+  const nz = xs.filter((x) => x !== 0);
+  const n = nz.length;
+  if (n === 0) return { pGreater: 1, pLess: 1, n };
+  const order = nz.map((x) => ({ a: Math.abs(x), pos: x > 0 })).sort((p, q) => p.a - q.a);
+  let wPlus = 0;
+  let tieTerm = 0;
+  for (let i = 0; i < n; ) {
+    let j = i;
+    while (j + 1 < n && (order[j + 1] as { a: number }).a === (order[i] as { a: number }).a) j++;
+    const rank = (i + j + 2) / 2;
+    const t = j - i + 1;
+    if (t > 1) tieTerm += t * t * t - t;
+    for (let k = i; k <= j; k++) if ((order[k] as { pos: boolean }).pos) wPlus += rank;
+    i = j + 1;
+  }
+  const mu = (n * (n + 1)) / 4;
+  const sd = Math.sqrt((n * (n + 1) * (2 * n + 1)) / 24 - tieTerm / 48);
+  if (sd === 0) return { pGreater: 1, pLess: 1, n };
+  return { pGreater: 1 - normalCdf((wPlus - mu - 0.5) / sd), pLess: normalCdf((wPlus - mu + 0.5) / sd), n };
+}
+
+/** One-sided exact sign test: P(at least `pos` of `n` positive | median 0), and the mirror. */
+export function signTest(xs: readonly number[]): { pGreater: number; pLess: number; n: number } {
+  const n = xs.filter((x) => x !== 0).length;
+  const pos = xs.filter((x) => x > 0).length;
+  if (n === 0) return { pGreater: 1, pLess: 1, n };
+  let ge = 0;
+  let le = 0;
+  for (let i = 0; i <= n; i++) {
+    const p = Math.exp(logChoose(n, i) - n * Math.LN2);
+    if (i >= pos) ge += p;
+    if (i <= pos) le += p;
+  }
+  return { pGreater: Math.min(1, ge), pLess: Math.min(1, le), n };
+}
+
+/**
+ * Paired block ratios (A's block median / B's, > 1: the current model is slower): their median, the
+ * distribution-free 95% interval of it from order statistics, and an exact sign test. Neither assumes
+ * the ratios are symmetric or light-tailed, which on a contended machine they are not (a bootstrap of the
+ * median and Wilcoxon's symmetry assumption both gave intervals too narrow on 20-odd heavy-tailed pairs).
+ * `resamples`/`seed` are kept for callers of the earlier signature and ignored.
+ */
+export function pairedRatio(ratios: readonly number[], _resamples = 2000, _seed = 1): RatioEstimate | undefined {
+  const n = ratios.length;
+  if (n < 2) return undefined;
+  const s = sorted(ratios);
+  const [j, k] = medianCiRanks(n, 0.95);
+  const t = signTest(ratios.map((r) => Math.log(r)));
+  return { ratio: median(ratios), ci95: [s[j - 1] as number, s[k - 1] as number], pSlower: t.pGreater, pFaster: t.pLess };
+}
+
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+
+/**
+ * The three-way rule on an estimate. `alpha` bounds the one-sided test in the decided direction; the
+ * practical limit applies to the point estimate; an interval reaching both below 1 and beyond 1 + limit
+ * (or, for improvements, above 1 and below 1 − limit) cannot tell the two apart: too noisy.
+ */
+export function decide(e: RatioEstimate, maxRegression: number, alpha = 0.01): { verdict: GateVerdict; significant: boolean; reason: string } {
+  const [lo, hi] = e.ci95;
+  const change = e.ratio >= 1 ? `${pct(e.ratio - 1)} slower` : `${pct(1 - e.ratio)} faster`;
+  const ci = `95% CI ${pct(lo - 1)}…${pct(hi - 1)}`;
+  const slower = e.pSlower < alpha && lo > 1;
+  const faster = e.pFaster < alpha && hi < 1;
+  const significant = slower || faster;
+  if (slower && e.ratio > 1 + maxRegression) return { verdict: 'regressed', significant, reason: `${change} (${ci}), beyond the ${pct(maxRegression)} limit` };
+  if (faster && e.ratio < 1 - maxRegression) return { verdict: 'improved', significant, reason: `${change} (${ci})` };
+  // Unchanged only when the data rule a regression beyond the limit out (the interval ends below it), or
+  // when the slowdown is real and estimated within the limit. Anything else — the interval reaching both
+  // below 1 and beyond the limit, or a point beyond the limit that the test does not confirm — is too noisy.
+  if (hi < 1 + maxRegression) return { verdict: 'unchanged', significant, reason: `${change} (${ci}): ${significant ? `real but within the ${pct(maxRegression)} limit` : 'within noise'}` };
+  if (lo > 1 && e.ratio <= 1 + maxRegression) return { verdict: 'unchanged', significant, reason: `${change} (${ci}): real, estimated within the ${pct(maxRegression)} limit` };
+  return { verdict: 'too-noisy', significant, reason: `${change}, but the ${ci} ${lo <= 1 ? 'spans both no change and' : 'is not confirmed by the test and reaches'} more than the ${pct(maxRegression)} limit: too noisy to decide` };
+}
