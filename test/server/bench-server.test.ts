@@ -149,11 +149,14 @@ test('--save and --baseline: a run gated against itself is unchanged; slower sam
   assert.ok(validate(saved), ajv.errorsText(validate.errors));
   const same = gateServer(saved.data, saved.data, file, 0.05);
   assert.deepEqual([same.regressed, same.unchanged, same.rows[0]?.key], [0, 1, 'tiny | concurrency 1']);
-  const slower: ServerBenchReport = { ...saved.data, points: saved.data.points.map((p) => ({ ...p, samples: p.samples.map((x) => x * 3) })) };
-  const g = gateServer(slower, saved.data, file, 0.05);
   assert.ok(saved.data.points[0]!.samples.length >= 10);
+  // The decision rule on fixed samples (a loaded machine's measured latencies can be bimodal, and then no
+  // median test — rightly — calls even 3× certain from one short window): 1.5× slower regresses.
+  const steady: ServerBenchReport = { ...saved.data, points: saved.data.points.map((p) => ({ ...p, samples: Array.from({ length: 40 }, (_, i) => 2 + (i % 7) * 0.05) })) };
+  const slower: ServerBenchReport = { ...steady, points: steady.points.map((p) => ({ ...p, samples: p.samples.map((x) => x * 1.5) })) };
+  const g = gateServer(slower, steady, file, 0.05);
   assert.equal(g.regressed, 1, g.rows[0]?.comparison?.reason);
-  const moved = gateServer({ ...slower, points: slower.points.map((p) => ({ ...p, key: 'concurrency 4' })) }, saved.data, file, 0.05);
+  const moved = gateServer({ ...slower, points: slower.points.map((p) => ({ ...p, key: 'concurrency 4' })) }, steady, file, 0.05);
   assert.deepEqual(moved.rows.map((x) => x.status), ['new', 'missing']);
 
   const gated = await runCli(['bench', '--server', t.url, '--model', 'tiny', '--concurrency', '1', ...quick, '--baseline', file, '--max-regression', '90%', '--json']);

@@ -20,7 +20,10 @@ test('POST /v1/tasks/{model}: image bytes or multipart → top-k with labels, as
   try {
     const model = join(dir, 'tiny.onnx');
     await writeFile(model, TINY);
-    const plan = await planTask({ model, modelName: 'tiny', task: 'image-classification', flags: { labels: 'imagenet-1k' } });
+    // tiny-convnet has a 10-class head: a labels file of 10 names (a 1000-name set is refused as not fitting).
+    const labels = join(dir, 'labels.txt');
+    await writeFile(labels, ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'].join('\n'));
+    const plan = await planTask({ model, modelName: 'tiny', task: 'image-classification', flags: { labels } });
     const pipelines = new PipelineService(async () => ({ executor: lane, placement: { device: 'CPU', backend: 'ort-cpu', reason: 'test' } }));
     pipelines.add({ name: 'tiny', plan, device: 'CPU', maxQueue: 4 });
     const raw = Buffer.alloc(64 * 48 * 3);

@@ -11,6 +11,7 @@ import type { CliContext } from '../context.js';
 import type { BenchFlags } from '../program.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import { aivmmVersion } from '../version.js';
+import { onInterrupt } from '../interrupt.js';
 
 function time(flag: string, text: string, min = 1): number {
   const v = parseDuration(text);
@@ -62,14 +63,9 @@ export async function benchServerCommand(ctx: CliContext, modelArg: string | und
   if (maxRegression === undefined || maxRegression >= 1) throw new UsageError(`invalid --max-regression '${opts.maxRegression}'`, 'give a percentage such as 5%');
   if (opts.model !== undefined && modelArg !== undefined && opts.model !== modelArg) throw new UsageError(`two models: '${modelArg}' and --model ${opts.model}`, 'give one');
   const baseline = opts.baseline ? { report: await readServerBaseline(opts.baseline), path: opts.baseline, maxRegression } : undefined;
-  const controller = new AbortController();
-  const onSignal = (): void => {
-    if (!controller.signal.aborted) ctx.io.stderr.write('\naivmm: stopping: finishing the current window (Ctrl-C again to quit at once)\n');
-    else process.exit(EXIT_CODES.CANCELLED);
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // Ctrl-C: finish the current window and report what was measured; a second one ends the process.
+  const interrupt = onInterrupt({ reraise: true, signals: ['SIGINT', 'SIGTERM'], first: '\naivmm: stopping: finishing the current window (Ctrl-C again to quit at once)\n', write: (t) => ctx.io.stderr.write(t) });
+  const controller = { signal: interrupt.signal };
   let report: ServerBenchReport;
   try {
     const model = opts.model ?? modelArg;
@@ -93,8 +89,7 @@ export async function benchServerCommand(ctx: CliContext, modelArg: string | und
       },
     );
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupt.dispose();
   }
   const failed = report.points.reduce((a, p) => a + Object.values(p.errors).reduce((x, y) => x + y, 0), 0);
   const warnings = report.points.filter((p) => !p.stable).map((p) => `${p.key}: throughput not stable within ±${Math.round(settings.stability * 100)}% after ${p.windows} windows`);
