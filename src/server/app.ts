@@ -18,6 +18,8 @@ import { registerAdminRoutes } from './routes/admin.js';
 import { EventHub } from './events.js';
 import type { PipelineService } from './pipelines.js';
 import { registerOpenAiRoutes } from './routes/openai.js';
+import { registerDeviceRoutes } from './routes/devices.js';
+import { registerDashboard } from './dashboard.js';
 
 export interface ServerOptions {
   registry: ModelRegistry;
@@ -119,6 +121,8 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
   registerV2Routes(app, opts, state);
   registerAdminRoutes(app, opts, state);
   if (opts.pipelines) registerOpenAiRoutes(app, opts.pipelines, () => opts.registry.names());
+  registerDeviceRoutes(app, opts);
+  registerDashboard(app);
 
   app.get('/openapi.json', { config: { hidden: true } }, async (_req, reply) => reply.type('application/json').send(JSON.stringify(buildOpenApi(routes, opts.serverVersion))));
   app.addHook('preClose', async () => {
