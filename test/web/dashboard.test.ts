@@ -3,7 +3,8 @@
  * 127.0.0.1 (tiny-convnet in-process, the tiny Llama fixture as a text-generation pipeline in a worker
  * lane, and a broken model whose load fails). Every page is loaded; a model is unloaded and loaded again
  * from its buttons; an image is uploaded and its top-5 compared with the same tensor run through
- * onnxruntime here; a chat is streamed and compared with the non-streamed answer; no console errors.
+ * onnxruntime here; a chat is streamed and compared with the non-streamed answer; the fake camera's frames
+ * are classified back to back; no console errors.
  * Screenshots go to test-artifacts/ and one per page to docs/images/dashboard-*.png.
  *
  * Skips (with the reason) only when /usr/bin/chromium is absent and AIVMM_REQUIRE_BROWSER is unset.
@@ -233,6 +234,18 @@ test('Chat: a streamed reply equal to the non-streamed completion, with tokens/s
   const reply = await page.locator('.msg.assistant div').innerText();
   assert.equal(reply, String(want.json.choices[0].message.content).trim());
   await shot('chat');
+});
+
+test("Webcam: Chromium's fake camera frames go to the model back to back, with the fps measured", { skip, timeout: 30_000 }, async () => {
+  await tab('Webcam');
+  const before = t.registry.stats('tiny')[0]!.inference_stats.success;
+  await page.getByRole('button', { name: 'Start camera' }).click();
+  await page.waitForFunction(`Number(document.querySelector('[data-testid="webcam-frames"]')?.textContent ?? 0) >= 5`, undefined, { timeout: 20_000 });
+  assert.match(await page.getByTestId('webcam-fps').innerText(), /^[1-9][\d.]* fps$|^0\.[1-9]\d* fps$/);
+  await shot('webcam');
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await page.getByRole('button', { name: 'Start camera' }).waitFor();
+  assert.ok(t.registry.stats('tiny')[0]!.inference_stats.success - before >= 5, 'the frames reached the server as inferences');
 });
 
 test('no console errors on any page', { skip }, () => {

@@ -8,6 +8,7 @@ import { ModelsPage } from './models.js';
 import { PlaygroundPage } from './playground.js';
 import { useLive } from './store.js';
 import { TrafficPage } from './traffic.js';
+import { WebcamPage } from './webcam.js';
 import './style.css';
 
 const TABS = [
@@ -16,6 +17,7 @@ const TABS = [
   ['devices', 'Devices'],
   ['traffic', 'Traffic'],
   ['chat', 'Chat'],
+  ['webcam', 'Webcam'],
 ] as const;
 type Tab = (typeof TABS)[number][0];
 
@@ -100,6 +102,7 @@ function App() {
         {tab === 'devices' && <DevicesPage live={live} />}
         {tab === 'traffic' && <TrafficPage live={live} />}
         {tab === 'chat' && <ChatPage />}
+        {tab === 'webcam' && <WebcamPage index={live.index} />}
       </main>
     </>
   );
