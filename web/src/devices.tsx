@@ -44,6 +44,7 @@ export function DevicesPage({ live }: { live: LiveState }) {
     };
   }, []);
   const accel = report?.devices.filter((d) => d.kind !== 'cpu') ?? [];
+  const withTelemetry = accel.filter((d) => d.telemetry);
   const times = history.map((s) => s.at / 1000);
   return (
     <section aria-labelledby="dev-h">
@@ -104,18 +105,23 @@ export function DevicesPage({ live }: { live: LiveState }) {
           );
         })}
       </div>
-      {accel.length > 0 && (
+      {accel.length > 0 && withTelemetry.length === 0 && (
+        <p className="muted small">
+          {accel.map((d) => d.id).join(', ')}: no live telemetry (utilisation, memory, power and temperature come from the vendor tool, e.g. nvidia-smi).
+        </p>
+      )}
+      {withTelemetry.length > 0 && (
         <div className="charts">
           <Chart
             title="Utilisation (%)"
             times={times}
             unit="%"
-            series={accel.map((d, i) => ({ label: d.id, color: COLORS[i % COLORS.length]!, values: history.map((s) => s.util[d.id] ?? null) }))}
+            series={withTelemetry.map((d, i) => ({ label: d.id, color: COLORS[i % COLORS.length]!, values: history.map((s) => s.util[d.id] ?? null) }))}
           />
           <Chart
             title="Memory used (GiB)"
             times={times}
-            series={accel.map((d, i) => ({ label: d.id, color: COLORS[i % COLORS.length]!, values: history.map((s) => s.memGiB[d.id] ?? null) }))}
+            series={withTelemetry.map((d, i) => ({ label: d.id, color: COLORS[i % COLORS.length]!, values: history.map((s) => s.memGiB[d.id] ?? null) }))}
           />
         </div>
       )}

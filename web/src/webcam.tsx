@@ -112,8 +112,8 @@ export function WebcamPage({ index }: { index: IndexEntry[] }) {
         <video ref={video} muted playsInline width={480} height={360} aria-label="camera" />
         {running && frame && (
           <div className="overlay" data-testid="webcam-overlay">
-            class {frame.top} · {(frame.score * 100).toFixed(1)}% · <span data-testid="webcam-fps">{fps.toFixed(1)} fps</span> · compute {frame.computeMs.toFixed(1)} ms ·{' '}
-            <span data-testid="webcam-frames">{frames}</span> frames
+            class {frame.top} · {(frame.score * 100).toFixed(1)}% · <span data-testid="webcam-fps">{fps.toFixed(1)} fps</span> · compute{' '}
+            {frame.computeMs.toFixed(1)} ms · <span data-testid="webcam-frames">{frames}</span> frames
           </div>
         )}
       </div>
