@@ -5,7 +5,8 @@
  * from its buttons; an image is uploaded and its top-5 compared with the same tensor run through
  * onnxruntime here; a chat is streamed and compared with the non-streamed answer; the fake camera's frames
  * are classified back to back; no console errors.
- * Screenshots go to test-artifacts/ and one per page to docs/images/dashboard-*.png.
+ * Screenshots go to test-artifacts/; one per page is copied to docs/images/dashboard-*.png (the README's)
+ * when that file is absent or AIVMM_UPDATE_SCREENSHOTS=1, so a test run does not dirty the tree.
  *
  * Skips (with the reason) only when /usr/bin/chromium is absent and AIVMM_REQUIRE_BROWSER is unset.
  */
@@ -48,7 +49,8 @@ async function shot(name: string): Promise<void> {
   await mkdir(IMAGES, { recursive: true });
   const file = join(ARTIFACTS, `dashboard-${name}.png`);
   await page.screenshot({ path: file });
-  await copyFile(file, join(IMAGES, `dashboard-${name}.png`));
+  const readme = join(IMAGES, `dashboard-${name}.png`);
+  if (process.env['AIVMM_UPDATE_SCREENSHOTS'] === '1' || !existsSync(readme)) await copyFile(file, readme);
 }
 
 async function tab(name: string): Promise<void> {
