@@ -142,6 +142,23 @@ test('Models: live registry with placement and the failed load; unload and load 
   await tiny.getByRole('button', { name: 'Load', exact: true }).click();
   await tiny.locator('[data-state="READY"]').waitFor();
   assert.equal(t.registry.isReady('tiny'), true);
+
+  // Loading the broken model again: the server's error is shown under its row. The browser logs the
+  // failed request itself ("Failed to load resource"); that one line is expected, nothing else.
+  const mark = consoleErrors.length;
+  await broken.getByRole('button', { name: 'Load', exact: true }).click();
+  const alert = broken.getByRole('alert');
+  await alert.waitFor();
+  assert.match(await alert.innerText(), /could not create a session|Protobuf|load/i);
+  const added = consoleErrors.splice(mark);
+  assert.ok(added.length <= 1 && added.every((m) => /Failed to load resource: the server responded with a status of [45]\d\d/.test(m)), added.join('\n'));
+
+  // Keyboard: the tabs move with the arrow keys.
+  await page.getByRole('tab', { name: 'Models' }).focus();
+  await page.keyboard.press('ArrowRight');
+  await page.waitForFunction(`location.hash === '#playground'`);
+  await page.keyboard.press('ArrowLeft');
+  await page.waitForFunction(`location.hash === '#models'`);
 });
 
 test('Playground: an uploaded image is classified; the top-5 match onnxruntime on the same tensor', { skip, timeout: 30_000 }, async () => {
