@@ -270,3 +270,14 @@ test("Webcam: Chromium's fake camera frames go to the model back to back, with t
 test('no console errors on any page', { skip }, () => {
   assert.deepEqual(consoleErrors, []);
 });
+
+test(
+  'server down: the page says so and keeps retrying (after the console check: the browser logs the refused connections)',
+  { skip, timeout: 30_000 },
+  async () => {
+    await tab('Models');
+    await t.server.close(1000);
+    await page.getByText('The server does not answer the event stream').waitFor({ timeout: 15_000 });
+    assert.match(await page.getByTestId('connection').innerText(), /○/);
+  },
+);
