@@ -21,6 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { CPU_TARGET } from '../../src/core/backends/registry.js';
+import { GraphBuilder } from '../../src/core/quantize/graph-builder.js';
+import { encodeModel } from '../../src/core/quantize/onnx-writer.js';
 import { planTask } from '../../src/core/tasks/plan.js';
 import { LaneExecutor, PIPELINE_JOB_MODULE } from '../../src/server/lane-executor.js';
 import { PipelineService } from '../../src/server/pipelines.js';
@@ -35,6 +37,38 @@ const skip =
   !existsSync(CHROMIUM) && !process.env['AIVMM_REQUIRE_BROWSER']
     ? `${CHROMIUM} is absent (apt-get install chromium; AIVMM_REQUIRE_BROWSER=1 makes this a failure)`
     : false;
+
+/**
+ * A detection model of YOLOv8's output layout: image [1,3,64,64] → [1, 4 + 2 classes, 8 anchors] (cx, cy,
+ * w, h in input pixels, then the class scores). The boxes are constants (+ 0 × the image mean, so the
+ * input flows through): anchor 0 (class 0, 0.9) and 1 (class 0, 0.8, overlapping it: suppressed by NMS),
+ * anchor 2 (class 1, 0.7), the rest below any threshold.
+ */
+function detectionModel(): Uint8Array {
+  const n = 8;
+  const rows = [
+    [20, 21, 45, 5, 5, 5, 5, 5], // cx
+    [20, 20, 44, 5, 5, 5, 5, 5], // cy
+    [16, 16, 20, 2, 2, 2, 2, 2], // w
+    [16, 16, 12, 2, 2, 2, 2, 2], // h
+    [0.9, 0.8, 0.1, 0.01, 0.01, 0.01, 0.01, 0.01], // class 0
+    [0.05, 0.05, 0.7, 0.01, 0.01, 0.01, 0.01, 0.01], // class 1
+  ];
+  const b = new GraphBuilder(1);
+  const x = b.input({ name: 'images', dataType: 'float32', shape: [1, 3, 64, 64] });
+  const mean = b.op(
+    'ReduceMean',
+    [x],
+    [
+      { name: 'axes', type: 'ints', value: [1, 2, 3] },
+      { name: 'keepdims', type: 'int', value: 0 },
+    ],
+  );
+  const zero = b.op('Mul', [mean, b.constant('zero', [1], new Float32Array([0]))]);
+  b.op('Add', [b.constant('boxes', [1, 6, n], new Float32Array(rows.flat())), zero], [], 'output0');
+  b.output({ name: 'output0', dataType: 'float32', shape: [1, 6, n] });
+  return encodeModel({ producerName: 'aivmm-test', producerVersion: '1', graph: b.graph('yolo-shaped') });
+}
 
 let t: TestServer;
 let lane: LaneExecutor;
@@ -67,6 +101,7 @@ before(async () => {
   cleanup = d.cleanup;
   await writeFile(join(d.dir, 'tiny.onnx'), TINY);
   await writeFile(join(d.dir, 'broken.onnx'), 'this is not an onnx model');
+  await writeFile(join(d.dir, 'det.onnx'), detectionModel());
   lane = new LaneExecutor({ name: 'CPU ort-cpu', target: CPU_TARGET, jobModules: [PIPELINE_JOB_MODULE] });
   const pipelines = new PipelineService(async () => ({ executor: lane, placement: { device: 'CPU', backend: 'ort-cpu', reason: 'test' } }));
   pipelines.add({ name: 'tiny-llama', plan: await planTask({ model: LLAMA, modelName: 'tiny-llama' }), device: 'CPU', maxQueue: 8 });
@@ -75,6 +110,7 @@ before(async () => {
     models: [
       { name: 'tiny', path: join(d.dir, 'tiny.onnx') },
       { name: 'broken', path: join(d.dir, 'broken.onnx') },
+      { name: 'det', path: join(d.dir, 'det.onnx') },
     ],
     server: { statsIntervalMs: 500 },
   });
@@ -163,6 +199,7 @@ test('Models: live registry with placement and the failed load; unload and load 
 
 test('Playground: an uploaded image is classified; the top-5 match onnxruntime on the same tensor', { skip, timeout: 30_000 }, async () => {
   await tab('Playground');
+  await page.locator('select[aria-label="model"]').selectOption('tiny');
   await page.getByText('input input: 1×3×32×32').waitFor();
   const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 40, b: 90 } } })
     .composite([
@@ -208,7 +245,22 @@ test('Playground: an uploaded image is classified; the top-5 match onnxruntime o
     rows.map((r) => r.pct),
     want.map((w) => `${(w.s * 100).toFixed(1)}%`),
   );
+  await shot('playground-classify');
+});
+
+test('Playground: a YOLO-layout output is drawn as boxes after NMS; the confidence slider filters them', { skip, timeout: 30_000 }, async () => {
+  await page.locator('select[aria-label="model"]').selectOption('det');
+  await page.getByText('input images: 1×3×64×64').waitFor();
+  await page.getByRole('button', { name: 'Sample: shapes' }).click();
+  const list = page.getByTestId('detections');
+  await list.locator('li').first().waitFor();
+  assert.deepEqual(await list.locator('li').allInnerTexts(), ['class 0 · 90.0% · [12, 12, 28, 28]', 'class 1 · 70.0% · [35, 38, 55, 50]']);
   await shot('playground');
+  await page.getByLabel('confidence').fill('0.75');
+  assert.deepEqual(await list.locator('li').allInnerTexts(), ['class 0 · 90.0% · [12, 12, 28, 28]']);
+  await page.getByLabel('IoU').fill('0.9'); // the two class-0 boxes overlap with IoU ≈ 0.88: both kept at 0.9
+  await page.getByLabel('confidence').fill('0.5');
+  assert.equal(await list.locator('li').count(), 3);
 });
 
 test('Devices: a card per device with its backends and the models placed on it', { skip, timeout: 30_000 }, async () => {
@@ -257,6 +309,7 @@ test('Chat: a streamed reply equal to the non-streamed completion, with tokens/s
 
 test("Webcam: Chromium's fake camera frames go to the model back to back, with the fps measured", { skip, timeout: 30_000 }, async () => {
   await tab('Webcam');
+  await page.locator('select[aria-label="webcam model"]').selectOption('tiny');
   const before = t.registry.stats('tiny')[0]!.inference_stats.success;
   await page.getByRole('button', { name: 'Start camera' }).click();
   await page.waitForFunction(`Number(document.querySelector('[data-testid="webcam-frames"]')?.textContent ?? 0) >= 5`, undefined, { timeout: 20_000 });

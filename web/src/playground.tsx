@@ -6,6 +6,7 @@
  */
 import { useEffect, useRef, useState } from 'react';
 import { getJson, inferFp32, type IndexEntry, type ModelMeta, type PlacementPayload } from './api.js';
+import { decodeYolo, isYoloShape } from './detect.js';
 
 const MEAN = [0.485, 0.456, 0.406];
 const STD = [0.229, 0.224, 0.225];
@@ -40,6 +41,8 @@ export const SAMPLES: Record<string, (c: CanvasRenderingContext2D, w: number, h:
 
 export interface Classified {
   top: { index: number; score: number }[];
+  /** A detection model's raw output ([1, 4 + C, N]), decoded with the sliders' thresholds. */
+  raw?: { data: number[]; shape: number[] };
   device: string;
   backend: string;
   timing: Record<string, number>;
@@ -92,7 +95,10 @@ export function PlaygroundPage({ index }: { index: IndexEntry[] }) {
   const [busy, setBusy] = useState(false);
   const [dragging, setDragging] = useState(false);
   const [source, setSource] = useState<string>();
+  const [conf, setConf] = useState(0.25);
+  const [iouT, setIouT] = useState(0.45);
   const preview = useRef<HTMLCanvasElement>(null);
+  const overlay = useRef<HTMLCanvasElement>(null);
 
   useEffect(() => {
     if (!model && ready.length) setModel(ready.find((n) => n.includes('convnet') || n.includes('mobilenet')) ?? ready[0]!);
@@ -122,7 +128,15 @@ export function PlaygroundPage({ index }: { index: IndexEntry[] }) {
       const out = r.outputs[0];
       if (!out) throw new Error('the model answered no output');
       const p = pl.models[0]?.placement[0];
-      setResult({ top: topK(out.data, 5), device: p?.device ?? '?', backend: p?.backend ?? '?', timing: r.timing, roundTripMs: r.roundTripMs });
+      const detect = isYoloShape(out.shape);
+      setResult({
+        top: detect ? [] : topK(out.data, 5),
+        ...(detect ? { raw: { data: out.data, shape: out.shape } } : {}),
+        device: p?.device ?? '?',
+        backend: p?.backend ?? '?',
+        timing: r.timing,
+        roundTripMs: r.roundTripMs,
+      });
     } catch (err) {
       setResult(undefined);
       setError((err as Error).message);
@@ -130,6 +144,26 @@ export function PlaygroundPage({ index }: { index: IndexEntry[] }) {
       setBusy(false);
     }
   };
+
+  const detections = result?.raw && input ? decodeYolo(result.raw.data, result.raw.shape, conf, iouT) : [];
+  useEffect(() => {
+    const cv = overlay.current;
+    if (!cv) return;
+    const ctx = cv.getContext('2d')!;
+    ctx.clearRect(0, 0, cv.width, cv.height);
+    if (!input) return;
+    const sx = cv.width / input.w;
+    const sy = cv.height / input.h;
+    ctx.lineWidth = 2;
+    ctx.font = '12px system-ui';
+    for (const d of detections) {
+      const [x1, y1, x2, y2] = d.box;
+      ctx.strokeStyle = '#f5a623';
+      ctx.strokeRect(x1 * sx, y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy);
+      ctx.fillStyle = '#f5a623';
+      ctx.fillText(`${d.cls} ${(d.score * 100).toFixed(0)}%`, x1 * sx + 2, Math.max(12, y1 * sy - 3));
+    }
+  });
 
   const useFile = async (file: File | undefined): Promise<void> => {
     if (!file) return;
@@ -149,7 +183,7 @@ export function PlaygroundPage({ index }: { index: IndexEntry[] }) {
 
   return (
     <section aria-labelledby="play-h">
-      <h2 id="play-h">Playground — image classification</h2>
+      <h2 id="play-h">Playground — image classification and detection</h2>
       {ready.length === 0 && <p className="empty">No model is READY. Load one on the Models tab.</p>}
       <div className="row">
         <label>
@@ -185,7 +219,10 @@ export function PlaygroundPage({ index }: { index: IndexEntry[] }) {
             void useFile(e.dataTransfer.files[0]);
           }}
         >
-          <canvas ref={preview} width={224} height={224} aria-label="input image" />
+          <div className="stack">
+            <canvas ref={preview} width={224} height={224} aria-label="input image" />
+            <canvas ref={overlay} width={224} height={224} className="boxes" aria-hidden="true" />
+          </div>
           <label className="file">
             Upload or drop an image <input type="file" accept="image/*" data-testid="image-file" onChange={(e) => void useFile(e.target.files?.[0])} />
           </label>
@@ -216,6 +253,36 @@ export function PlaygroundPage({ index }: { index: IndexEntry[] }) {
                 queue {result.timing['queue']?.toFixed(2) ?? '?'} ms · compute {result.timing['compute']?.toFixed(2) ?? '?'} ms · server{' '}
                 {result.timing['overhead']?.toFixed(2) ?? '?'} ms · round trip {result.roundTripMs.toFixed(1)} ms
               </p>
+              {result.raw && (
+                <>
+                  <div className="row">
+                    <label>
+                      confidence {conf.toFixed(2)}{' '}
+                      <input
+                        type="range"
+                        min={0.05}
+                        max={0.95}
+                        step={0.05}
+                        value={conf}
+                        onChange={(e) => setConf(Number(e.target.value))}
+                        aria-label="confidence"
+                      />
+                    </label>
+                    <label>
+                      IoU {iouT.toFixed(2)}{' '}
+                      <input type="range" min={0.1} max={0.9} step={0.05} value={iouT} onChange={(e) => setIouT(Number(e.target.value))} aria-label="IoU" />
+                    </label>
+                  </div>
+                  <ul className="detections" data-testid="detections">
+                    {detections.map((d, i) => (
+                      <li key={i} data-class={d.cls}>
+                        class {d.cls} · {(d.score * 100).toFixed(1)}% · [{d.box.map((v) => Math.round(v)).join(', ')}]
+                      </li>
+                    ))}
+                    {detections.length === 0 && <li className="muted">no box above {conf.toFixed(2)}</li>}
+                  </ul>
+                </>
+              )}
               <ol className="bars">
                 {result.top.map((t) => (
                   <li key={t.index} data-class={t.index}>
