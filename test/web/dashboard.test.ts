@@ -250,8 +250,14 @@ test('Playground: an uploaded image is classified; the top-5 match onnxruntime o
 
 test('Playground: a YOLO-layout output is drawn as boxes after NMS; the confidence slider filters them', { skip, timeout: 30_000 }, async () => {
   await page.locator('select[aria-label="model"]').selectOption('det');
-  await page.getByText('input images: 1×3×64×64').waitFor();
+  await page.getByText('input images: 1×3×64×64 FP32, RGB scaled to 0–1').waitFor();
+  const sent = page.waitForRequest((r) => r.url().endsWith('/v2/models/det/infer'));
   await page.getByRole('button', { name: 'Sample: shapes' }).click();
+  const body = (await sent).postDataBuffer()!;
+  const n = Number((await (await sent).allHeaders())['inference-header-content-length']);
+  const px = new Float32Array(body.buffer.slice(body.byteOffset + n, body.byteOffset + body.length));
+  assert.equal(px.length, 3 * 64 * 64);
+  assert.ok(px.every((v) => v >= 0 && v <= 1) && px.some((v) => v > 0.5), 'YOLO input is 0–1 pixels, not ImageNet-normalised');
   const list = page.getByTestId('detections');
   await list.locator('li').first().waitFor();
   assert.deepEqual(await list.locator('li').allInnerTexts(), ['class 0 · 90.0% · [12, 12, 28, 28]', 'class 1 · 70.0% · [35, 38, 55, 50]']);

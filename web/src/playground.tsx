@@ -56,8 +56,11 @@ export function imageInput(meta: ModelMeta): { name: string; h: number; w: numbe
   return { name: i.name, h: i.shape[2]! > 0 ? i.shape[2]! : 224, w: i.shape[3]! > 0 ? i.shape[3]! : 224 };
 }
 
-/** Pixels of `src` resized to w×h → normalised NCHW floats. */
-export function toTensor(src: CanvasImageSource, w: number, h: number): Float32Array {
+/**
+ * Pixels of `src` resized to w×h → NCHW floats: 'imagenet' (classifiers: (x/255 − mean)/std) or 'unit'
+ * (YOLO, as ultralytics feeds it: x/255).
+ */
+export function toTensor(src: CanvasImageSource, w: number, h: number, norm: 'imagenet' | 'unit' = 'imagenet'): Float32Array {
   const c = document.createElement('canvas');
   c.width = w;
   c.height = h;
@@ -67,7 +70,7 @@ export function toTensor(src: CanvasImageSource, w: number, h: number): Float32A
   const out = new Float32Array(3 * w * h);
   const plane = w * h;
   for (let i = 0; i < plane; i++) {
-    for (let ch = 0; ch < 3; ch++) out[ch * plane + i] = (px[i * 4 + ch]! / 255 - MEAN[ch]!) / STD[ch]!;
+    for (let ch = 0; ch < 3; ch++) out[ch * plane + i] = norm === 'unit' ? px[i * 4 + ch]! / 255 : (px[i * 4 + ch]! / 255 - MEAN[ch]!) / STD[ch]!;
   }
   return out;
 }
@@ -109,6 +112,7 @@ export function PlaygroundPage({ index }: { index: IndexEntry[] }) {
     getJson<ModelMeta>(`/v2/models/${encodeURIComponent(model)}`).then(setMeta, (err: Error) => setError(err.message));
   }, [model]);
   const input = meta ? imageInput(meta) : undefined;
+  const detector = !!meta?.outputs[0] && isYoloShape(meta.outputs[0].shape);
 
   const run = async (draw: (c: CanvasRenderingContext2D, w: number, h: number) => void, label: string): Promise<void> => {
     const cv = preview.current!;
@@ -120,7 +124,7 @@ export function PlaygroundPage({ index }: { index: IndexEntry[] }) {
     setBusy(true);
     setError(undefined);
     try {
-      const data = toTensor(cv, input.w, input.h);
+      const data = toTensor(cv, input.w, input.h, detector ? 'unit' : 'imagenet');
       const [r, pl] = await Promise.all([
         inferFp32(model, input.name, [1, 3, input.h, input.w], data),
         getJson<PlacementPayload>(`/v1/placement/${encodeURIComponent(model)}`),
@@ -201,7 +205,8 @@ export function PlaygroundPage({ index }: { index: IndexEntry[] }) {
         )}
         {input && (
           <span className="muted small">
-            input {input.name}: 1×3×{input.h}×{input.w} FP32, RGB normalised with ImageNet mean/std in the browser
+            input {input.name}: 1×3×{input.h}×{input.w} FP32, RGB {detector ? 'scaled to 0–1 (a YOLO-layout output)' : 'normalised with ImageNet mean/std'} in
+            the browser
           </span>
         )}
       </div>
