@@ -15,5 +15,16 @@ try {
   process.stderr.write(`aivmm: TypeScript is not installed (dev dependencies omitted): ${built ? 'keeping the dist/ already built' : 'dist/ not built; install the dev dependencies and run `npm run build`'}\n`);
   process.exit(0);
 }
-const r = spawnSync(process.execPath, [tsc, '-p', new URL('../tsconfig.build.json', import.meta.url).pathname], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+const run = (args) => spawnSync(process.execPath, args, { stdio: 'inherit' }).status ?? 1;
+const path = (p) => new URL(p, import.meta.url).pathname;
+let status = run([tsc, '-p', path('../tsconfig.build.json')]);
+// The dashboard (web/ → dist/web) is built by Vite, a dev dependency too.
+let vite;
+try {
+  vite = new URL('bin/vite.js', `file://${require.resolve('vite/package.json')}`).pathname;
+} catch {
+  process.stderr.write('aivmm: Vite is not installed (dev dependencies omitted): the dashboard in dist/web is not rebuilt\n');
+}
+if (status === 0 && vite) status = run([tsc, '-p', path('../web/tsconfig.json')]);
+if (status === 0 && vite) status = run([vite, 'build', path('../web'), '--logLevel', 'warn']);
+process.exit(status);

@@ -19,6 +19,8 @@ import { EventHub } from './events.js';
 import type { PipelineService } from './pipelines.js';
 import { registerOpenAiRoutes } from './routes/openai.js';
 import { registerTaskRoutes } from './routes/tasks.js';
+import { registerDeviceRoutes } from './routes/devices.js';
+import { registerDashboard } from './dashboard.js';
 
 export interface ServerOptions {
   registry: ModelRegistry;
@@ -103,6 +105,9 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
     if (!opts.apiKey) return;
     const path = req.url.split('?')[0] ?? '';
     if (path === '/v2/health/live' || path === '/v2/health/ready' || path === '/health') return;
+    // The dashboard's static files carry no data (a browser cannot send a bearer header when it loads a
+    // page); the page asks for the key and sends it with every API call.
+    if (req.method === 'GET' && (path === '/' || path.startsWith('/assets/') || path.startsWith('/dashboard/') || path === '/favicon.ico')) return;
     const auth = req.headers.authorization ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(auth);
     if (!m || !sameKey(m[1]!.trim(), opts.apiKey)) {
@@ -123,6 +128,8 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
     registerOpenAiRoutes(app, opts.pipelines, () => opts.registry.names());
     await registerTaskRoutes(app, opts.pipelines, opts.maxBodyBytes);
   }
+  registerDeviceRoutes(app, opts);
+  registerDashboard(app);
 
   app.get('/openapi.json', { config: { hidden: true } }, async (_req, reply) => reply.type('application/json').send(JSON.stringify(buildOpenApi(routes, opts.serverVersion))));
   app.addHook('preClose', async () => {

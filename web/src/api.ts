@@ -1,0 +1,188 @@
+/**
+ * The dashboard's client of the aivmm server (same origin). Payload types come from the server's own
+ * modules (type-only imports, erased by the build). The API key, when the server has one, is kept in
+ * sessionStorage and sent as a bearer token; the event stream is read through fetch so it can carry it.
+ */
+import type { IndexEntry, ModelStats, Placement } from '../../src/core/serve/registry.js';
+import type { DevicesPayload } from '../../src/server/routes/devices.js';
+
+export type { IndexEntry, ModelStats, Placement, DevicesPayload };
+
+export interface PlacementPayload {
+  models: { name: string; version: string; instances: number; placement: Placement[] }[];
+  unavailable: { device: string; reason: string }[];
+}
+export interface PsPayload {
+  models: (IndexEntry & {
+    devices?: string[];
+    instances?: number;
+    queue?: { pending: number; running: number; success: number; failure: number; rejected: number };
+  })[];
+  pipelines: { name: string; created: number; task?: string }[];
+  lanes: { device: string; backend: string; pid?: number; rssBytes?: number; instances?: number }[];
+  server: { pid: number; rssBytes: number; uptimeS: number; version: string };
+}
+export interface TensorMeta {
+  name: string;
+  datatype: string;
+  shape: number[];
+}
+export interface ModelMeta {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: TensorMeta[];
+  outputs: TensorMeta[];
+}
+export interface StatsEvent {
+  type: 'stats';
+  at: number;
+  models: ModelStats[];
+  process: { rssBytes: number; heapUsedBytes: number };
+}
+export type ServerEvent =
+  | { type: 'hello'; models: IndexEntry[]; at: number }
+  | { type: 'model'; model: string; version: string; state: IndexEntry['state']; reason?: string; at: number }
+  | { type: 'placement'; model: string; version: string; placement: Placement[]; at: number }
+  | { type: 'lane'; state: string; lane: string; reason?: string; at: number }
+  | StatsEvent;
+
+const KEY = 'aivmm.apiKey';
+export const apiKey = {
+  get: (): string => sessionStorage.getItem(KEY) ?? '',
+  set: (k: string): void => (k ? sessionStorage.setItem(KEY, k) : sessionStorage.removeItem(KEY)),
+};
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+function headers(extra: Record<string, string> = {}): Record<string, string> {
+  const k = apiKey.get();
+  return { ...(k ? { authorization: `Bearer ${k}` } : {}), ...extra };
+}
+
+async function failure(r: Response): Promise<ApiError> {
+  const text = await r.text().catch(() => '');
+  try {
+    const j = JSON.parse(text) as { error?: string | { message?: string }; code?: string; hint?: string };
+    const msg = typeof j.error === 'string' ? j.error : (j.error?.message ?? text);
+    return new ApiError(`${msg}${j.hint ? ` (${j.hint})` : ''}`, r.status, j.code);
+  } catch {
+    return new ApiError(text || `HTTP ${r.status}`, r.status);
+  }
+}
+
+export async function request(path: string, init: RequestInit & { headers?: Record<string, string> } = {}): Promise<Response> {
+  let r: Response;
+  try {
+    r = await fetch(path, { ...init, headers: headers(init.headers) });
+  } catch {
+    throw new ApiError('the server does not answer (is `aivmm serve` running?)', 0, 'UNREACHABLE');
+  }
+  if (!r.ok) throw await failure(r);
+  return r;
+}
+
+export async function getJson<T>(path: string): Promise<T> {
+  return (await (await request(path)).json()) as T;
+}
+
+export async function postJson<T>(path: string, body: unknown = {}): Promise<T> {
+  const r = await request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const t = await r.text();
+  return (t ? JSON.parse(t) : {}) as T;
+}
+
+/** Server-Timing: "queue;dur=1.2, compute;dur=3.4, overhead;dur=0.1" → {queue: 1.2, …}. */
+export function serverTiming(h: string | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of (h ?? '').split(',')) {
+    const m = /^\s*([\w-]+)\s*;\s*dur=([\d.]+)/.exec(part);
+    if (m) out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+/** KServe v2 inference with one FP32 input sent as binary tensor data; outputs come back as JSON. */
+export async function inferFp32(
+  model: string,
+  input: string,
+  shape: number[],
+  data: Float32Array,
+): Promise<{ outputs: { name: string; shape: number[]; data: number[] }[]; timing: Record<string, number>; roundTripMs: number }> {
+  const header = new TextEncoder().encode(
+    JSON.stringify({ inputs: [{ name: input, shape, datatype: 'FP32', parameters: { binary_data_size: data.byteLength } }] }),
+  );
+  const body = new Uint8Array(header.length + data.byteLength);
+  body.set(header, 0);
+  body.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), header.length);
+  const t0 = performance.now();
+  const r = await request(`/v2/models/${encodeURIComponent(model)}/infer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
+    body,
+  });
+  const j = (await r.json()) as { outputs: { name: string; shape: number[]; data: number[] }[] };
+  return { outputs: j.outputs, timing: serverTiming(r.headers.get('server-timing')), roundTripMs: performance.now() - t0 };
+}
+
+/** Reads a text/event-stream response, calling `onEvent(name, data)` per event, until it ends or `signal` aborts. */
+export async function readSse(r: Response, onEvent: (event: string, data: string) => void, signal?: AbortSignal): Promise<void> {
+  const reader = r.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '';
+  const stop = (): void => void reader.cancel().catch(() => undefined);
+  signal?.addEventListener('abort', stop);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += value;
+      let i: number;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const frame = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        let event = 'message';
+        const data: string[] = [];
+        for (const line of frame.split('\n')) {
+          if (line.startsWith('event:')) event = line.slice(6).trim();
+          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+        }
+        if (data.length) onEvent(event, data.join('\n'));
+      }
+    }
+  } catch (err) {
+    if (!signal?.aborted) throw err;
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
+}
+
+/** Follows /v1/events, reconnecting after 2 s when the stream drops; returns a stop function. */
+export function followEvents(onEvent: (e: ServerEvent) => void, onStatus: (connected: boolean, error?: string) => void): () => void {
+  const ac = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const connect = async (): Promise<void> => {
+    try {
+      const r = await request('/v1/events', { signal: ac.signal });
+      onStatus(true);
+      await readSse(r, (_name, data) => onEvent(JSON.parse(data) as ServerEvent), ac.signal);
+      if (!ac.signal.aborted) onStatus(false, 'the event stream ended');
+    } catch (err) {
+      if (ac.signal.aborted) return;
+      onStatus(false, err instanceof Error ? err.message : String(err));
+    }
+    if (!ac.signal.aborted) timer = setTimeout(() => void connect(), 2000);
+  };
+  void connect();
+  return () => {
+    ac.abort();
+    clearTimeout(timer);
+  };
+}
