@@ -19,6 +19,7 @@ import { EventHub } from './events.js';
 import type { PipelineService } from './pipelines.js';
 import { registerOpenAiRoutes } from './routes/openai.js';
 import { registerTaskRoutes } from './routes/tasks.js';
+import { registerAudioRoutes } from './routes/audio.js';
 
 export interface ServerOptions {
   registry: ModelRegistry;
@@ -122,6 +123,7 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
   if (opts.pipelines) {
     registerOpenAiRoutes(app, opts.pipelines, () => opts.registry.names());
     await registerTaskRoutes(app, opts.pipelines, opts.maxBodyBytes);
+    registerAudioRoutes(app, opts.pipelines);
   }
 
   app.get('/openapi.json', { config: { hidden: true } }, async (_req, reply) => reply.type('application/json').send(JSON.stringify(buildOpenApi(routes, opts.serverVersion))));
