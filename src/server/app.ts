@@ -20,6 +20,7 @@ import type { PipelineService } from './pipelines.js';
 import { registerOpenAiRoutes } from './routes/openai.js';
 import { registerTaskRoutes } from './routes/tasks.js';
 import { registerAudioRoutes } from './routes/audio.js';
+import { registerPipelineInfoRoute } from './routes/pipeline-info.js';
 
 export interface ServerOptions {
   registry: ModelRegistry;
@@ -124,6 +125,7 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
     registerOpenAiRoutes(app, opts.pipelines, () => opts.registry.names());
     await registerTaskRoutes(app, opts.pipelines, opts.maxBodyBytes);
     registerAudioRoutes(app, opts.pipelines);
+    registerPipelineInfoRoute(app, opts.pipelines);
   }
 
   app.get('/openapi.json', { config: { hidden: true } }, async (_req, reply) => reply.type('application/json').send(JSON.stringify(buildOpenApi(routes, opts.serverVersion))));

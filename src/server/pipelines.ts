@@ -46,8 +46,8 @@ export class PipelineService {
     this.entries.set(m.name, { model: m, queue: new AdmissionQueue({ instances: ['0'], maxQueue: m.maxQueue }), created: Math.floor(Date.now() / 1000) });
   }
 
-  list(): { name: string; created: number; task?: TaskName }[] {
-    return [...this.entries.values()].map((e) => ({ name: e.model.name, created: e.created, ...(e.opened ? { task: e.opened.task } : e.model.plan.task ? { task: e.model.plan.task } : {}) }));
+  list(): { name: string; created: number; device: string; task?: TaskName }[] {
+    return [...this.entries.values()].map((e) => ({ name: e.model.name, created: e.created, device: e.model.device, ...(e.opened ? { task: e.opened.task } : e.model.plan.task ? { task: e.model.plan.task } : {}) }));
   }
 
   has(name: string): boolean {
