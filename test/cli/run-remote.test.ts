@@ -14,6 +14,8 @@ import { Ajv } from 'ajv';
 import sharp from 'sharp';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { CPU_TARGET } from '../../src/core/backends/registry.js';
+import { GraphBuilder } from '../../src/core/onnx/builder.js';
+import { encodeModel } from '../../src/core/onnx/writer.js';
 import { SAMPLE_RATE } from '../../src/core/tasks/audio.js';
 import { planTask } from '../../src/core/tasks/plan.js';
 import { LaneExecutor, PIPELINE_JOB_MODULE } from '../../src/server/lane-executor.js';
@@ -26,6 +28,36 @@ import { startTestServer, tmp, TINY } from '../server/helpers.js';
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validateRun = ajv.compile(JSON.parse(readFileSync(fileURLToPath(new URL('../../docs/schemas/run-1.schema.json', import.meta.url)), 'utf8')) as object);
 const LLAMA = fileURLToPath(new URL('../fixtures/tiny-llama/model.onnx', import.meta.url));
+
+// A tiny WordPiece encoder (an embedding table, mean-pooled by the pipeline), as in test/server/openai-embed.test.ts.
+const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'a', 'cat', 'sat', 'dog', 'ran', 'on', 'the', 'mat', '##s', '.'];
+const special = (id: number, content: string): object => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+const BERT_TOKENIZER = {
+  version: '1.0',
+  truncation: null,
+  padding: null,
+  added_tokens: [special(0, '[PAD]'), special(1, '[UNK]'), special(2, '[CLS]'), special(3, '[SEP]')],
+  normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+  pre_tokenizer: { type: 'BertPreTokenizer' },
+  post_processor: {
+    type: 'TemplateProcessing',
+    single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+    pair: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } }],
+    special_tokens: { '[CLS]': { id: '[CLS]', ids: [2], tokens: ['[CLS]'] }, '[SEP]': { id: '[SEP]', ids: [3], tokens: ['[SEP]'] } },
+  },
+  decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+  model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(VOCAB.map((t, i) => [t, i])) },
+};
+
+function embedModel(): Uint8Array {
+  const b = new GraphBuilder(9);
+  const ids = b.input({ name: 'input_ids', dataType: 'int64', shape: ['B', 'S'] });
+  b.input({ name: 'attention_mask', dataType: 'int64', shape: ['B', 'S'] });
+  b.input({ name: 'token_type_ids', dataType: 'int64', shape: ['B', 'S'] });
+  b.op('Gather', [b.constant('word_embeddings', [VOCAB.length, 8], b.normal(VOCAB.length * 8, 1)), ids], [], 'last_hidden_state');
+  b.output({ name: 'last_hidden_state', dataType: 'float32', shape: ['B', 'S', 8] });
+  return encodeModel({ graph: b.graph('encoder') });
+}
 
 interface Doc {
   data: { task: string; device: { id: string; backend: string }; results: Record<string, unknown>[] };
@@ -51,10 +83,16 @@ test('run --server: classification, streamed generation and speech as in-process
     const wavPath = join(dir, 'tone.wav');
     await writeFile(wavPath, wav([tone], SAMPLE_RATE));
     await writeFile(join(dir, 'notimage.png'), 'not an image at all');
+    await mkdir(join(dir, 'mini', 'onnx'), { recursive: true });
+    const mini = join(dir, 'mini', 'onnx', 'model.onnx');
+    await writeFile(mini, embedModel());
+    await writeFile(join(dir, 'mini', 'tokenizer.json'), JSON.stringify(BERT_TOKENIZER));
+    await writeFile(join(dir, 'mini', 'tokenizer_config.json'), JSON.stringify({ model_max_length: 12, pad_token: '[PAD]' }));
 
     const pipelines = new PipelineService(async () => ({ executor: lane, placement: { device: 'CPU', backend: 'ort-cpu', reason: 'test' } }));
     pipelines.add({ name: 'tiny', plan: await planTask({ model: tiny, modelName: 'tiny', task: 'image-classification', flags: { labels: 'imagenet-1k' } }), device: 'CPU', maxQueue: 4 });
     pipelines.add({ name: 'tiny-llama', plan: await planTask({ model: LLAMA, modelName: 'tiny-llama' }), device: 'CPU', maxQueue: 4 });
+    pipelines.add({ name: 'mini', plan: await planTask({ model: mini, modelName: 'mini', task: 'sentence-embeddings' }), device: 'CPU', maxQueue: 4 });
     pipelines.add({ name: 'whisper', plan: await planTask({ model: wfiles[0]!, files: wfiles, modelName: 'whisper', task: 'automatic-speech-recognition' }), device: 'CPU', maxQueue: 4 });
     // /v1/ps reports the lane the way `aivmm serve`'s device factory does (its placement, the lane's own stats).
     const t = await startTestServer({ executor: lane, pipelines, server: { lanes: async () => [{ device: 'CPU', backend: 'ort-cpu', ...((await lane.stats()) ?? {}) }] } });
@@ -87,6 +125,16 @@ test('run --server: classification, streamed generation and speech as in-process
       const streamed = await runCli(['run', 'tiny-llama', '--server', t.url, '--input', 'hello', '--max-tokens', '8'], { env });
       assert.equal(streamed.code, 0, streamed.stderr);
       assert.ok(streamed.stdout.startsWith(String(gld.data.results[0]!['text'])), streamed.stdout);
+
+      // Embeddings: the vectors and the similarity matrix in-process run gives.
+      const el = await runCli(['run', mini, '--task', 'sentence-embeddings', '--input', 'A cat sat.', '--input', 'the dogs ran', '--json'], { env });
+      assert.equal(el.code, 0, el.stderr);
+      const er = await runCli(['run', 'mini', '--server', t.url, '--input', 'A cat sat.', '--input', 'the dogs ran', '--json'], { env });
+      assert.equal(er.code, 0, er.stderr);
+      const [eld, erd] = [JSON.parse(el.stdout) as Doc & { data: { similarity: number[][] } }, JSON.parse(er.stdout) as Doc & { data: { similarity: number[][] } }];
+      assert.ok(validateRun(erd), ajv.errorsText(validateRun.errors));
+      for (let i = 0; i < 2; i++) (erd.data.results[i]!['embedding'] as number[]).forEach((x, k) => assert.ok(Math.abs(x - (eld.data.results[i]!['embedding'] as number[])[k]!) < 1e-5));
+      assert.ok(Math.abs(erd.data.similarity[0]![1]! - eld.data.similarity[0]![1]!) < 1e-3, `${erd.data.similarity[0]![1]} vs ${eld.data.similarity[0]![1]}`);
 
       // Speech: the transcript of the same WAV file.
       const sl = await runCli(['run', join(dir, 'whisper'), '--task', 'speech-to-text', '--input', wavPath, '--max-tokens', '6', '--json'], { env });
