@@ -268,6 +268,7 @@ says what to fetch and where to put it), 5 when --from lacks the files.`,
     .option('--translate', 'automatic-speech-recognition: translate into English instead of transcribing')
     .option('--interactive', 'text-generation: a chat; each line you type is a turn (history kept), /exit or Ctrl-D ends')
     .option('--no-chat-template', 'text-generation: send the prompt as it is, without the tokenizer\'s chat template')
+    .option('--server <url>', 'send the request to a running `aivmm serve` (default: AIVMM_SERVER) instead of loading the model here')
     .addHelpText(
       'after',
       `
@@ -362,6 +363,7 @@ export interface RunFlags {
   translate?: boolean;
   prefer: string;
   require?: string;
+  server?: string;
 }
 
 export interface QuantizeFlags {

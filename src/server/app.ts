@@ -21,6 +21,8 @@ import { registerOpenAiRoutes } from './routes/openai.js';
 import { registerTaskRoutes } from './routes/tasks.js';
 import { registerDeviceRoutes } from './routes/devices.js';
 import { registerDashboard } from './dashboard.js';
+import { registerAudioRoutes } from './routes/audio.js';
+import { registerPipelineInfoRoute } from './routes/pipeline-info.js';
 
 export interface ServerOptions {
   registry: ModelRegistry;
@@ -127,6 +129,8 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
   if (opts.pipelines) {
     registerOpenAiRoutes(app, opts.pipelines, () => opts.registry.names());
     await registerTaskRoutes(app, opts.pipelines, opts.maxBodyBytes);
+    registerAudioRoutes(app, opts.pipelines);
+    registerPipelineInfoRoute(app, opts.pipelines);
   }
   registerDeviceRoutes(app, opts);
   registerDashboard(app);

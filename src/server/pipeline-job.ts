@@ -16,6 +16,7 @@ export type PipelineJob =
   | { op: 'generate'; key: string; input: string | ChatMessage[]; maxTokens?: number; temperature?: number; topP?: number; seed?: number; chatTemplate?: boolean }
   | { op: 'embed'; key: string; texts: string[]; truncate?: boolean }
   | { op: 'task'; key: string; image: Uint8Array; topK?: number; confidence?: number; iou?: number; candidates?: string[]; hypothesis?: string }
+  | { op: 'transcribe'; key: string; audio: Uint8Array; language?: string; translate?: boolean; maxTokens?: number }
   | { op: 'close'; key: string };
 
 const open = new Map<string, AnyPipeline>();
@@ -60,6 +61,12 @@ registerJob('pipeline', async (payload, ctx) => {
         default:
           throw new UsageError(`this model is a ${p.task} model; /v1/tasks takes image models (classification, detection, zero-shot)`, 'use /v1/chat/completions or /v1/embeddings for text models');
       }
+    }
+    case 'transcribe': {
+      // A WAV file's bytes through the speech pipeline (decode, resample, log-mel, encoder, decoding).
+      const p = get(job.key);
+      if (p.task !== 'automatic-speech-recognition') throw new UsageError(`this model is a ${p.task} model, not a speech recognition model`);
+      return p.run(job.audio, { ...(job.language ? { language: job.language } : {}), translate: Boolean(job.translate), ...(job.maxTokens ? { maxTokens: job.maxTokens } : {}), name: 'the upload' }, ctx.signal);
     }
     case 'close': {
       const p = open.get(job.key);

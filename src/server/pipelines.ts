@@ -7,7 +7,7 @@ import { BadRequestError, ModelNotFoundError, UnsupportedError } from '../core/s
 import { AdmissionQueue } from '../core/serve/queue.js';
 import type { DeviceExecutor } from '../core/serve/registry.js';
 import type { TaskPlan } from '../core/tasks/plan.js';
-import type { EmbeddingOutput, GenerationOutput } from '../core/tasks/pipeline.js';
+import type { EmbeddingOutput, GenerationOutput, TranscriptOutput } from '../core/tasks/pipeline.js';
 import type { ChatMessage, TaskName } from '../core/tasks/types.js';
 import type { LaneExecutor } from './lane-executor.js';
 import type { PipelineJob } from './pipeline-job.js';
@@ -46,8 +46,8 @@ export class PipelineService {
     this.entries.set(m.name, { model: m, queue: new AdmissionQueue({ instances: ['0'], maxQueue: m.maxQueue }), created: Math.floor(Date.now() / 1000) });
   }
 
-  list(): { name: string; created: number; task?: TaskName }[] {
-    return [...this.entries.values()].map((e) => ({ name: e.model.name, created: e.created, ...(e.opened ? { task: e.opened.task } : e.model.plan.task ? { task: e.model.plan.task } : {}) }));
+  list(): { name: string; created: number; device: string; task?: TaskName }[] {
+    return [...this.entries.values()].map((e) => ({ name: e.model.name, created: e.created, device: e.model.device, ...(e.opened ? { task: e.opened.task } : e.model.plan.task ? { task: e.model.plan.task } : {}) }));
   }
 
   has(name: string): boolean {
@@ -106,6 +106,16 @@ export class PipelineService {
     if (task !== 'sentence-embeddings') throw new BadRequestError(`model '${name}' is a ${task} model, not a sentence-embeddings model`);
     const job: PipelineJob = { op: 'embed', key: name, texts };
     const r = await e.queue.run(async () => ({ value: await lane.job<EmbeddingOutput[]>('pipeline', job, undefined, signal), computeMs: 0 }), { signal });
+    return r.value;
+  }
+
+  /** Speech recognition on the bytes of one WAV file. */
+  async transcribe(name: string, audio: Uint8Array, options: { language?: string; translate?: boolean; maxTokens?: number }, signal?: AbortSignal): Promise<TranscriptOutput> {
+    const e = this.entry(name);
+    const { task, lane } = await this.ensure(e);
+    if (task !== 'automatic-speech-recognition') throw new BadRequestError(`model '${name}' is a ${task} model, not a speech recognition model`, 'POST /v1/audio/transcriptions takes Whisper-style models');
+    const job: PipelineJob = { op: 'transcribe', key: name, audio, ...options };
+    const r = await e.queue.run(async () => ({ value: await lane.job<TranscriptOutput>('pipeline', job, undefined, signal), computeMs: 0 }), { signal });
     return r.value;
   }
 }

@@ -21,6 +21,7 @@ import { backendId, fraction, integer, numberIn, numberList, oneOf, positiveInt 
 import { onInterrupt } from '../interrupt.js';
 
 export async function runCommand(ctx: CliContext, modelArg: string | undefined, opts: RunFlags): Promise<void> {
+  if (opts.server ?? ctx.io.env['AIVMM_SERVER']) return (await import('./run-remote.js')).runRemote(ctx, modelArg, opts, (opts.server ?? ctx.io.env['AIVMM_SERVER'])!);
   if (opts.input.length === 0 && !opts.interactive) throw new UsageError('no --input given', 'aivmm run <model> --input image.jpg (a file or a directory; repeatable), or --interactive for a chat');
   if (opts.interactive && (opts.input.length > 0 || ctx.flags.json)) throw new UsageError('--interactive reads the conversation from the terminal', 'leave out --input and --json');
   if (opts.task === 'speech-to-text') opts.task = 'automatic-speech-recognition';
