@@ -19,6 +19,7 @@ import { EventHub } from './events.js';
 import type { PipelineService } from './pipelines.js';
 import { registerOpenAiRoutes } from './routes/openai.js';
 import { registerTaskRoutes } from './routes/tasks.js';
+import type { ServeMetrics } from '../core/serve-metrics/index.js';
 
 export interface ServerOptions {
   registry: ModelRegistry;
@@ -38,6 +39,10 @@ export interface ServerOptions {
   unavailableDevices?: () => { device: string; reason: string }[];
   /** The worker lanes (device, backend, pid, memory) for /v1/ps. */
   lanes?: () => Promise<{ device: string; backend: string; pid?: number; rssBytes?: number; instances?: number }[]>;
+  /** Prometheus metrics (GET /metrics); absent: no /metrics route and nothing recorded. */
+  metrics?: ServeMetrics | undefined;
+  /** GET /metrics without the API key (for scrapers that cannot send one, e.g. pod-annotation discovery). */
+  metricsPublic?: boolean | undefined;
 }
 
 /** Raw tensor bytes after the JSON header of a binary-extension request. */
@@ -103,6 +108,7 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
     if (!opts.apiKey) return;
     const path = req.url.split('?')[0] ?? '';
     if (path === '/v2/health/live' || path === '/v2/health/ready' || path === '/health') return;
+    if (path === '/metrics' && opts.metricsPublic) return;
     const auth = req.headers.authorization ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(auth);
     if (!m || !sameKey(m[1]!.trim(), opts.apiKey)) {
@@ -124,6 +130,12 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
     await registerTaskRoutes(app, opts.pipelines, opts.maxBodyBytes);
   }
 
+  const metrics = opts.metrics;
+  if (metrics) {
+    app.get('/metrics', { schema: { summary: 'Prometheus metrics (text exposition format; docs/metrics.md lists every series)', tags: ['Observability'] } }, async (_req, reply) =>
+      reply.type(metrics.contentType).send(await metrics.exposition()),
+    );
+  }
   app.get('/openapi.json', { config: { hidden: true } }, async (_req, reply) => reply.type('application/json').send(JSON.stringify(buildOpenApi(routes, opts.serverVersion))));
   app.addHook('preClose', async () => {
     opts.events.closeAll();

@@ -27,6 +27,10 @@ export interface ServeFlags {
   maxQueue?: string;
   instances?: string;
   keepAlive?: string;
+  /** false with --no-metrics: no /metrics route, nothing recorded. */
+  metrics?: boolean;
+  metricsPublic?: boolean;
+  telemetryInterval?: string;
 }
 
 export const SERVE_SCHEMA = 'aivmm/serve@1';
@@ -103,7 +107,10 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   if (!wanted.length && !repository) wanted.push({ model: undefined });
   const [{ startServer, forwardEvents }, { EventHub }, { deviceFactory }] = await Promise.all([import('../../server/start.js'), import('../../server/events.js'), import('../../server/devices.js')]);
   const events = new EventHub();
-  const forward = forwardEvents(events);
+  const { createServeMetrics } = await import('../../core/serve-metrics/index.js');
+  const metrics = opts.metrics === false ? undefined : createServeMetrics();
+  const telemetryMs = flagDuration(opts.telemetryInterval, '--telemetry-interval') ?? 5000;
+  const forward = forwardEvents(events, metrics);
   const factory = deviceFactory({
     discover: async () => {
       const { listDevices } = await import('../../core/devices/index.js');
@@ -188,9 +195,15 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   if (repository) await registry.scan();
 
   const state = { ready: false, closing: false };
+  let telemetry: { sampler: import('../../core/devices/telemetry.js').TelemetrySampler; periodMs: number; onError: (e: unknown) => void } | undefined;
+  if (metrics && telemetryMs > 0) {
+    const { createTelemetrySampler } = await import('../../core/devices/telemetry.js');
+    const report = await factory.report().catch(() => undefined);
+    if (report) telemetry = { sampler: createTelemetrySampler({ host: ctx.host(), devices: report.devices }), periodMs: telemetryMs, onError: (e) => ctx.log(`telemetry: ${errorMessage(e)}`) };
+  }
   const server = await startServer(
     registry,
-    { host, port, apiKey, maxBodyBytes, requestTimeoutMs, serverVersion: aivmmVersion(), pollMs, events, pipelines, unavailableDevices: () => factory.unavailable(), lanes: () => factory.lanes() },
+    { host, port, apiKey, maxBodyBytes, requestTimeoutMs, serverVersion: aivmmVersion(), pollMs, events, pipelines, unavailableDevices: () => factory.unavailable(), lanes: () => factory.lanes(), metrics, metricsPublic: opts.metricsPublic === true, telemetry },
     state,
   );
   const failures: string[] = [];
