@@ -290,6 +290,7 @@ Examples:
     .option('--no-metrics', 'no GET /metrics and no metric recording')
     .option('--metrics-public', 'GET /metrics without the API key (for scrapers that cannot send one; docs/metrics.md)')
     .option('--telemetry-interval <time>', 'device telemetry sampling period for /metrics (default 5s; 0: off)')
+    .option('--log-level <level>', 'JSON log lines on stderr: fatal, error, warn, info (lifecycle, default), debug (one line per request), trace, silent')
     .addHelpText(
       'after',
       `

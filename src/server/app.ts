@@ -43,6 +43,8 @@ export interface ServerOptions {
   metrics?: ServeMetrics | undefined;
   /** GET /metrics without the API key (for scrapers that cannot send one, e.g. pod-annotation discovery). */
   metricsPublic?: boolean | undefined;
+  /** Structured JSON logs (pino, through Fastify): one line per request at debug; absent: no logs. */
+  logger?: { level: string; stream: { write(line: string): unknown } } | undefined;
 }
 
 /** Raw tensor bytes after the JSON header of a binary-extension request. */
@@ -66,7 +68,15 @@ function sameKey(a: string, b: string): boolean {
 
 export async function buildServer(opts: ServerOptions, state: ServerState): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: false,
+    logger: opts.logger
+      ? {
+          level: opts.logger.level,
+          stream: opts.logger.stream,
+          // the API key never reaches a log line, whatever a serializer or a route logs
+          redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'authorization', 'apiKey'], censor: '[redacted]' },
+        }
+      : false,
+    disableRequestLogging: true,
     bodyLimit: opts.maxBodyBytes,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
@@ -117,6 +127,11 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
     return undefined;
   });
 
+  if (opts.logger) {
+    app.addHook('onResponse', async (req, reply) => {
+      req.log.debug({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 1000) / 1000 }, 'request');
+    });
+  }
   app.setErrorHandler((err, _req, reply) => sendError(reply, err));
   app.setNotFoundHandler((req, reply) => {
     const { body } = errorReply(new BadRequestError(`no route ${req.method} ${req.url.split('?')[0]}`));
