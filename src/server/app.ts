@@ -7,7 +7,7 @@
  * header and the raw tensor bytes that follow it, kept beside the request for the infer route.
  */
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { ModelRegistry, ServeEvent } from '../core/serve/registry.js';
 import { BadRequestError } from '../core/serve/errors.js';
 import { AuthError } from '../core/errors.js';
@@ -76,7 +76,8 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
           redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'authorization', 'apiKey'], censor: '[redacted]' },
         }
       : false,
-    disableRequestLogging: true,
+    // the access line is ours (onResponse, at debug), not Fastify's two per request at info
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.maxBodyBytes,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
