@@ -303,6 +303,10 @@ Examples:
     .option('--poll <time>', 'polling interval for hot reload of the repository and model files (default 2s; 0: off)')
     .option('--drain-timeout <time>', 'on SIGTERM/SIGINT, how long queued work may take before it is failed', '10s')
     .option('--max-body <size>', 'largest request body, e.g. 64MB (413 past it)')
+    .option('--no-metrics', 'no GET /metrics and no metric recording')
+    .option('--metrics-public', 'GET /metrics without the API key (for scrapers that cannot send one; docs/metrics.md)')
+    .option('--telemetry-interval <time>', 'device telemetry sampling period for /metrics (default 5s; 0: off)')
+    .option('--log-level <level>', 'JSON log lines on stderr: fatal, error, warn, info (lifecycle, default), debug (one line per request), trace, silent')
     .addHelpText(
       'after',
       `

@@ -7,7 +7,7 @@
  * header and the raw tensor bytes that follow it, kept beside the request for the infer route.
  */
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { ModelRegistry, ServeEvent } from '../core/serve/registry.js';
 import { BadRequestError } from '../core/serve/errors.js';
 import { AuthError } from '../core/errors.js';
@@ -23,6 +23,7 @@ import { registerDeviceRoutes } from './routes/devices.js';
 import { registerDashboard } from './dashboard.js';
 import { registerAudioRoutes } from './routes/audio.js';
 import { registerPipelineInfoRoute } from './routes/pipeline-info.js';
+import type { ServeMetrics } from '../core/serve-metrics/index.js';
 
 export interface ServerOptions {
   registry: ModelRegistry;
@@ -42,6 +43,12 @@ export interface ServerOptions {
   unavailableDevices?: () => { device: string; reason: string }[];
   /** The worker lanes (device, backend, pid, memory) for /v1/ps. */
   lanes?: () => Promise<{ device: string; backend: string; pid?: number; rssBytes?: number; instances?: number }[]>;
+  /** Prometheus metrics (GET /metrics); absent: no /metrics route and nothing recorded. */
+  metrics?: ServeMetrics | undefined;
+  /** GET /metrics without the API key (for scrapers that cannot send one, e.g. pod-annotation discovery). */
+  metricsPublic?: boolean | undefined;
+  /** Structured JSON logs (pino, through Fastify): one line per request at debug; absent: no logs. */
+  logger?: { level: string; stream: { write(line: string): unknown } } | undefined;
 }
 
 /** Raw tensor bytes after the JSON header of a binary-extension request. */
@@ -65,7 +72,16 @@ function sameKey(a: string, b: string): boolean {
 
 export async function buildServer(opts: ServerOptions, state: ServerState): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: false,
+    logger: opts.logger
+      ? {
+          level: opts.logger.level,
+          stream: opts.logger.stream,
+          // the API key never reaches a log line, whatever a serializer or a route logs
+          redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'authorization', 'apiKey'], censor: '[redacted]' },
+        }
+      : false,
+    // the access line is ours (onResponse, at debug), not Fastify's two per request at info
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.maxBodyBytes,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
@@ -110,6 +126,7 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
     // The dashboard's static files carry no data (a browser cannot send a bearer header when it loads a
     // page); the page asks for the key and sends it with every API call.
     if (req.method === 'GET' && (path === '/' || path.startsWith('/assets/') || path.startsWith('/dashboard/') || path === '/favicon.ico')) return;
+    if (path === '/metrics' && opts.metricsPublic) return;
     const auth = req.headers.authorization ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(auth);
     if (!m || !sameKey(m[1]!.trim(), opts.apiKey)) {
@@ -118,6 +135,11 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
     return undefined;
   });
 
+  if (opts.logger) {
+    app.addHook('onResponse', async (req, reply) => {
+      req.log.debug({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 1000) / 1000 }, 'request');
+    });
+  }
   app.setErrorHandler((err, _req, reply) => sendError(reply, err));
   app.setNotFoundHandler((req, reply) => {
     const { body } = errorReply(new BadRequestError(`no route ${req.method} ${req.url.split('?')[0]}`));
@@ -135,6 +157,12 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
   registerDeviceRoutes(app, opts);
   registerDashboard(app);
 
+  const metrics = opts.metrics;
+  if (metrics) {
+    app.get('/metrics', { schema: { summary: 'Prometheus metrics (text exposition format; docs/metrics.md lists every series)', tags: ['Observability'] } }, async (_req, reply) =>
+      reply.type(metrics.contentType).send(await metrics.exposition()),
+    );
+  }
   app.get('/openapi.json', { config: { hidden: true } }, async (_req, reply) => reply.type('application/json').send(JSON.stringify(buildOpenApi(routes, opts.serverVersion))));
   app.addHook('preClose', async () => {
     opts.events.closeAll();

@@ -7,6 +7,8 @@ import type { ModelRegistry, ServeEvent } from '../core/serve/registry.js';
 import { RequestCancelledError } from '../core/serve/errors.js';
 import { buildServer, type ServerOptions, type ServerState } from './app.js';
 import { EventHub } from './events.js';
+import type { ServeMetrics } from '../core/serve-metrics/index.js';
+import { startTelemetry, type TelemetrySampler } from '../core/devices/telemetry.js';
 
 export interface StartOptions extends Omit<ServerOptions, 'events' | 'registry'> {
   host: string;
@@ -14,6 +16,8 @@ export interface StartOptions extends Omit<ServerOptions, 'events' | 'registry'>
   /** Repository polling interval for hot reload, ms; 0: off. */
   pollMs?: number;
   events?: EventHub;
+  /** Device telemetry for /metrics (needs `metrics`): sampled every `periodMs`, stopped on close. */
+  telemetry?: { sampler: TelemetrySampler; periodMs: number; onError?: (e: unknown) => void } | undefined;
 }
 
 export interface RunningServer {
@@ -31,8 +35,23 @@ export interface RunningServer {
 }
 
 /** Registry events go to the hub; call before the registry loads anything. */
-export function forwardEvents(events: EventHub): (e: ServeEvent) => void {
-  return (e) => events.publish(e as unknown as { type: string });
+export function forwardEvents(events: EventHub, metrics?: ServeMetrics): (e: ServeEvent) => void {
+  const loaded = new Set<string>();
+  return (e) => {
+    events.publish(e as unknown as { type: string });
+    if (!metrics || e.type !== 'model' || e.version === '0') return;
+    const key = `${e.model}\u0000${e.version}`;
+    const failed = e.reason?.startsWith('load failed') ?? false;
+    if (failed) metrics.recordLoad(e.model, e.version, 'load_failed');
+    else if (e.state === 'READY') {
+      metrics.recordLoad(e.model, e.version, 'load');
+      loaded.add(key);
+    }
+    if (e.state === 'UNAVAILABLE' && loaded.delete(key) && !failed) {
+      // forgetModel drops every series of the version (the load events too); the unload is counted after it
+      void metrics.forgetModel(e.model, e.version).then(() => metrics.recordLoad(e.model, e.version, 'unload'));
+    }
+  };
 }
 
 export async function startServer(registry: ModelRegistry, opts: StartOptions, state: ServerState = { ready: false, closing: false }): Promise<RunningServer> {
@@ -43,6 +62,17 @@ export async function startServer(registry: ModelRegistry, opts: StartOptions, s
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   registry.startTimers();
+
+  const metrics = opts.metrics;
+  const telemetry = metrics && opts.telemetry
+    ? startTelemetry(opts.telemetry.sampler, { periodMs: opts.telemetry.periodMs, onSample: (s) => s.devices.forEach((d) => metrics.setDevice(d)), ...(opts.telemetry.onError ? { onError: opts.telemetry.onError } : {}) })
+    : undefined;
+  const pendingTimer = metrics
+    ? setInterval(() => {
+        for (const m of registry.stats()) metrics.setPending(m.name, m.version, m.inference_stats.pending ?? 0);
+      }, Math.min(1000, opts.statsIntervalMs ?? 1000))
+    : undefined;
+  pendingTimer?.unref();
 
   const statsTimer = setInterval(() => {
     if (!events.size) return;
@@ -68,6 +98,8 @@ export async function startServer(registry: ModelRegistry, opts: StartOptions, s
     closing ??= (async () => {
       state.closing = true;
       clearInterval(statsTimer);
+      if (pendingTimer) clearInterval(pendingTimer);
+      telemetry?.stop();
       if (pollTimer) clearInterval(pollTimer);
       const drained = app.close();
       const timer = setTimeout(() => registry.failQueued(new RequestCancelledError('the server is shutting down', 503)), drainMs);

@@ -120,7 +120,7 @@ function crossCheck(docs: Obj[]): string[] {
   const runtimes = byKind(docs, 'ServingRuntime');
   for (const sr of runtimes) {
     const c = sr.spec.containers[0];
-    if ((c.args ?? []).join(' ') !== 'serve --model-repository /mnt/models --host 0.0.0.0 --port 8080') p.push(`${sr.metadata.name}: container args are not serve --model-repository /mnt/models --host 0.0.0.0 --port 8080`);
+    if ((c.args ?? []).join(' ') !== 'serve --model-repository /mnt/models --host 0.0.0.0 --port 8080 --metrics-public') p.push(`${sr.metadata.name}: container args are not serve --model-repository /mnt/models --host 0.0.0.0 --port 8080 --metrics-public (KServe's metrics aggregation sends no key)`);
     if (JSON.stringify(sr.spec.protocolVersions) !== '["v2"]') p.push(`${sr.metadata.name}: protocolVersions must be [v2] (aivmm has no gRPC endpoint)`);
     if (!sr.spec.supportedModelFormats?.some((f: Obj) => f.name === 'onnx')) p.push(`${sr.metadata.name}: does not support onnx`);
     const key = (c.env ?? []).find((e: Obj) => e.name === 'AIVMM_API_KEY');

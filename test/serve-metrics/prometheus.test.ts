@@ -7,28 +7,13 @@
  * unless AIVMM_REQUIRE_PROMETHEUS=1 (CI) makes that a failure.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createServer as netServer, type AddressInfo } from 'node:net';
-import os from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { createServeMetrics, type ServeMetrics } from '../../src/core/serve-metrics/index.js';
-
-function which(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) if (dir && existsSync(join(dir, name))) return join(dir, name);
-  return undefined;
-}
-const fromEnv = process.env.AIVMM_PROMETHEUS;
-const prometheus = fromEnv ? (existsSync(fromEnv) ? fromEnv : undefined) : which('prometheus');
-const promtool = prometheus && existsSync(join(dirname(prometheus), 'promtool')) ? join(dirname(prometheus), 'promtool') : which('promtool');
-const required = process.env.AIVMM_REQUIRE_PROMETHEUS === '1';
-const skip = (tool: string | undefined, what: string): string | false => {
-  if (tool) return false;
-  if (required) throw new Error(`AIVMM_REQUIRE_PROMETHEUS=1 but ${what} was not found (apt-get install prometheus, or set AIVMM_PROMETHEUS)`);
-  return `${what} is not installed (Debian: apt-get install prometheus; or AIVMM_PROMETHEUS=/path/to/prometheus)`;
-};
+import { prometheus, promtool, skipUnless as skip, startPrometheus, until, type RunningPrometheus } from '../helpers/prometheus.js';
 
 const KEY = 'test-key-0123456789';
 
@@ -39,34 +24,6 @@ function traffic(m: ServeMetrics): void {
   m.setPending('tiny', '1', 4);
   m.recordLoad('tiny', '1', 'load');
   m.recordGeneration({ model: 'llm', ttftS: 0.12, tpotS: 0.03, tokens: 9 });
-}
-
-async function freePort(): Promise<number> {
-  const s = netServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function query(base: string, q: string): Promise<{ status: string; data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] }; error?: string }> {
-  const r = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(q)}`);
-  return (await r.json()) as never;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
 test('promtool check metrics: the exposition follows Prometheus naming conventions', { skip: skip(promtool, 'promtool') }, async () => {
@@ -97,36 +54,18 @@ test('a real Prometheus scrapes the registry with the API key; its API returns t
   });
   await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
   const targetPort = (target.address() as AddressInfo).port;
-  const dir = mkdtempSync(join(os.tmpdir(), 'aivmm-prom-'));
-  let child: ChildProcess | undefined;
-  let log = '';
+  let prom: RunningPrometheus | undefined;
   try {
-    writeFileSync(join(dir, 'key'), KEY);
-    writeFileSync(
-      join(dir, 'prometheus.yml'),
-      [
-        'global: {scrape_interval: 1s, evaluation_interval: 1s}',
-        'scrape_configs:',
-        '  - job_name: aivmm',
-        `    authorization: {type: Bearer, credentials_file: ${join(dir, 'key')}}`,
-        `    static_configs: [{targets: ["127.0.0.1:${targetPort}"]}]`,
-        '',
-      ].join('\n'),
-    );
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    child = spawn(prometheus!, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.on('data', (c: Buffer) => (log += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-
+    prom = await startPrometheus({ target: `127.0.0.1:${targetPort}`, key: KEY });
+    const query = (q: string) => prom!.query(q);
     const success = await until('the request counter in Prometheus', async () => {
-      const r = await query(base, 'aivmm_inference_request_success_total');
+      const r = await query('aivmm_inference_request_success_total');
       return r.data?.result.length ? r.data.result : undefined;
     });
     assert.deepEqual(success.map((s) => [s.metric.model, s.metric.version, s.metric.job, s.value[1]]), [['tiny', '1', 'aivmm', '7']]);
-    const failure = (await query(base, 'aivmm_inference_request_failure_total')).data!.result;
+    const failure = (await query('aivmm_inference_request_failure_total')).data!.result;
     assert.deepEqual(failure.map((s) => [s.metric.reason, s.value[1]]), [['timeout', '1']]);
-    assert.equal((await query(base, 'up{job="aivmm"}')).data!.result[0]!.value[1], '1');
+    assert.equal((await query('up{job="aivmm"}')).data!.result[0]!.value[1], '1');
     assert.equal(unauthorised, 0, 'Prometheus sent the key on every scrape');
 
     // more traffic, a device sample, and a few scrapes so rate() has two points
@@ -135,7 +74,7 @@ test('a real Prometheus scrapes the registry with the API key; its API returns t
     m.setDevice({ device: 'CPU', kind: 'cpu', vendor: 'Intel', name: 'CPU', at: 1000, sources: {}, utilization: 0.4, memoryUsedBytes: 1e9, memoryTotalBytes: 4e9, powerW: 50, energyJ: 50 });
     const seen = scrapes;
     await until('three more scrapes', async () => (scrapes >= seen + 3 ? true : undefined));
-    await until('the new counter value', async () => ((await query(base, 'aivmm_inference_request_success_total')).data?.result[0]?.value[1] === '14' ? true : undefined));
+    await until('the new counter value', async () => ((await query('aivmm_inference_request_success_total')).data?.result[0]?.value[1] === '14' ? true : undefined));
 
     const dashboard = JSON.parse(readFileSync(new URL('../../deploy/grafana/aivmm-dashboard.json', import.meta.url), 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[] };
     const subst = (e: string): string => e.replace(/\$model|\$device/g, '.*').replace(/\$__rate_interval/g, '1m').replace(/\$__range/g, '5m');
@@ -144,7 +83,7 @@ test('a real Prometheus scrapes the registry with the API key; its API returns t
     for (const p of dashboard.panels) {
       let rows = 0;
       for (const t of p.targets ?? []) {
-        const r = await query(base, subst(t.expr));
+        const r = await query(subst(t.expr));
         if (r.status !== 'success') errors.push(`${p.title}: ${r.error} in ${t.expr}`);
         else rows += r.data!.result.length;
       }
@@ -155,18 +94,12 @@ test('a real Prometheus scrapes the registry with the API key; its API returns t
     for (const title of ['Requests per second', 'Failures per second by reason', 'Server latency p50 / p99', 'Mean time per stage', 'Pending requests', 'Batching: inferences per execution', 'Model load / unload events', 'Utilisation', 'Memory used / total']) {
       assert.ok(!empty.includes(title), `${title}: no data`);
     }
-    const rate = Number((await query(base, 'rate(aivmm_inference_request_success_total[1m])')).data!.result[0]!.value[1]);
+    const rate = Number((await query('rate(aivmm_inference_request_success_total[1m])')).data!.result[0]!.value[1]);
     assert.ok(rate > 0, `rate ${rate}`);
   } catch (e) {
-    throw new Error(`${e instanceof Error ? e.message : String(e)}\nprometheus log:\n${log.slice(-2000)}`);
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\nprometheus log:\n${prom?.log().slice(-2000) ?? ''}`);
   } finally {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+    await prom?.stop();
     await new Promise((r) => target.close(r));
-    rmSync(dir, { recursive: true, force: true });
   }
 });

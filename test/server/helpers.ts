@@ -58,7 +58,7 @@ export async function startTestServer(opts: {
   const executor = opts.executor ?? counting;
   const events: ServeEvent[] = [];
   const hub = new EventHub();
-  const forward = forwardEvents(hub);
+  const forward = forwardEvents(hub, opts.server?.metrics);
   const defaults = settingsFor(DEFAULT_SETTINGS, opts.defaults);
   const registry = new ModelRegistry({
     executorFor: async () => ({ executor, placement: { device: 'CPU', backend: 'ort-cpu', reason: 'test' } }),

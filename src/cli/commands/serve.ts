@@ -27,7 +27,14 @@ export interface ServeFlags {
   maxQueue?: string;
   instances?: string;
   keepAlive?: string;
+  /** false with --no-metrics: no /metrics route, nothing recorded. */
+  metrics?: boolean;
+  metricsPublic?: boolean;
+  telemetryInterval?: string;
+  logLevel?: string;
 }
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export const SERVE_SCHEMA = 'aivmm/serve@1';
 
@@ -103,7 +110,14 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   if (!wanted.length && !repository) wanted.push({ model: undefined });
   const [{ startServer, forwardEvents }, { EventHub }, { deviceFactory }] = await Promise.all([import('../../server/start.js'), import('../../server/events.js'), import('../../server/devices.js')]);
   const events = new EventHub();
-  const forward = forwardEvents(events);
+  const logLevel = opts.logLevel ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`invalid --log-level '${logLevel}'`, `one of ${LOG_LEVELS.join(', ')}`);
+  // Lifecycle events as JSON lines on stderr once the server (and its logger) exists.
+  let lifecycle = undefined as ((level: 'info' | 'warn', fields: Record<string, unknown>, msg: string) => void) | undefined;
+  const { createServeMetrics } = await import('../../core/serve-metrics/index.js');
+  const metrics = opts.metrics === false ? undefined : createServeMetrics();
+  const telemetryMs = flagDuration(opts.telemetryInterval, '--telemetry-interval') ?? 5000;
+  const forward = forwardEvents(events, metrics);
   const factory = deviceFactory({
     discover: async () => {
       const { listDevices } = await import('../../core/devices/index.js');
@@ -121,10 +135,12 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
         onCrash: (e) => {
           ctx.io.stderr.write(`warning: ${e.reason}; restarting the lane\n`);
           events.publish({ type: 'lane', state: 'crashed', lane: e.lane, reason: e.reason, at: Date.now() });
+          lifecycle?.('warn', { event: 'lane', state: 'crashed', lane: e.lane, reason: e.reason }, `lane ${e.lane} crashed`);
         },
         onRestart: (e) => {
           ctx.log(`lane ${e.lane} restarted in ${Math.round(e.ms)} ms with ${e.instances} instance(s)${e.error ? ` (reload failed: ${e.error})` : ''}`);
           events.publish({ type: 'lane', state: 'restarted', lane: e.lane, instances: e.instances, at: Date.now(), ...(e.error ? { error: e.error } : {}) });
+          lifecycle?.('info', { event: 'lane', state: 'restarted', lane: e.lane, instances: e.instances, ms: Math.round(e.ms), ...(e.error ? { error: e.error } : {}) }, `lane ${e.lane} restarted`);
         },
         onStderr: (line) => ctx.log(`lane ${device}: ${line}`),
       });
@@ -178,7 +194,10 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
     overrides,
     onEvent: (e) => {
       forward(e);
-      if (e.type === 'model') ctx.log(`${e.model} v${e.version}: ${e.state}${e.reason ? ` (${e.reason})` : ''}`);
+      if (e.type === 'model') {
+        ctx.log(`${e.model} v${e.version}: ${e.state}${e.reason ? ` (${e.reason})` : ''}`);
+        lifecycle?.(e.reason?.startsWith('load failed') ? 'warn' : 'info', { event: 'model', model: e.model, version: e.version, state: e.state, ...(e.reason ? { reason: e.reason } : {}) }, `model ${e.model} v${e.version} ${e.state}`);
+      }
     },
   });
   for (const m of explicit) registry.add({ name: m.name, kind: 'file', path: m.path, settings: m.settings });
@@ -188,11 +207,19 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   if (repository) await registry.scan();
 
   const state = { ready: false, closing: false };
+  let telemetry: { sampler: import('../../core/devices/telemetry.js').TelemetrySampler; periodMs: number; onError: (e: unknown) => void } | undefined;
+  if (metrics && telemetryMs > 0) {
+    const { createTelemetrySampler } = await import('../../core/devices/telemetry.js');
+    const report = await factory.report().catch(() => undefined);
+    if (report) telemetry = { sampler: createTelemetrySampler({ host: ctx.host(), devices: report.devices }), periodMs: telemetryMs, onError: (e) => ctx.log(`telemetry: ${errorMessage(e)}`) };
+  }
   const server = await startServer(
     registry,
-    { host, port, apiKey, maxBodyBytes, requestTimeoutMs, serverVersion: aivmmVersion(), pollMs, events, pipelines, unavailableDevices: () => factory.unavailable(), lanes: () => factory.lanes() },
+    { host, port, apiKey, maxBodyBytes, requestTimeoutMs, serverVersion: aivmmVersion(), pollMs, events, pipelines, unavailableDevices: () => factory.unavailable(), lanes: () => factory.lanes(), metrics, metricsPublic: opts.metricsPublic === true, telemetry, logger: { level: logLevel, stream: ctx.io.stderr } },
     state,
   );
+  lifecycle = (level, fields, msg) => server.app.log[level](fields, msg);
+  lifecycle('info', { event: 'start', url: server.url, pid: process.pid, metrics: Boolean(metrics), auth: Boolean(apiKey) }, 'listening');
   const failures: string[] = [];
   for (const name of registry.names()) {
     await registry.load(name).catch((err) => failures.push(`${name}: ${errorMessage(err)}`));
@@ -225,11 +252,13 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
         process.exit(130); // the second signal does not wait for anything
       }
       ctx.io.stderr.write(`aivmm serve: ${sig}, draining (up to ${Math.round(drainMs / 1000)} s; ${sig} again exits now)\n`);
+      lifecycle?.('info', { event: 'drain', signal: sig, drainMs }, 'draining');
       void server
         .close(drainMs)
         .then(() => factory.closeAll())
         .catch((err) => ctx.io.stderr.write(`warning: shutdown: ${errorMessage(err)}\n`))
         .finally(() => {
+          lifecycle?.('info', { event: 'stopped' }, 'stopped');
           process.off('SIGTERM', onSignal);
           process.off('SIGINT', onSignal);
           done();

@@ -8,6 +8,7 @@ import { decodeInputs, encodeOutputs, tensorMetadata, type InferRequest } from '
 import { checkModelName } from '../../core/serve/repository.js';
 import { binaryOf, type ServerOptions, type ServerState } from '../app.js';
 import { sendError } from '../http-errors.js';
+import { failureReason } from '../../core/serve-metrics/index.js';
 
 const nameParam = { type: 'string', maxLength: 128 };
 const modelParams = { type: 'object', properties: { name: nameParam }, required: ['name'] };
@@ -55,6 +56,7 @@ function deadlineMs(body: InferRequest, modelTimeoutMs: number, serverTimeoutMs:
 
 export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, state: ServerState): void {
   const reg = opts.registry;
+  const metrics = opts.metrics;
   const tags = ['KServe v2'];
 
   app.get('/v2', { schema: { summary: 'Server metadata', tags } }, async (_req, reply) =>
@@ -101,9 +103,11 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
       if (!released) held.release();
       released = true;
     };
+    const v = held.version;
     try {
-      const v = held.version;
+      const tIn = performance.now();
       const feeds = decodeInputs(body, v.inputs, v.outputs, binaryOf(req));
+      const inputS = (performance.now() - tIn) / 1000;
       const limit = deadlineMs(body, reg.settings(name).timeoutMs, opts.requestTimeoutMs);
       const ac = new AbortController();
       // The client closing the connection before the answer cancels the request if it is still queued.
@@ -123,8 +127,17 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
               timer = setTimeout(() => reject(new DeadlineExceededError(`the request took longer than its ${Math.round(limit as number)} ms deadline`, 'raise the timeout (parameters.timeout in µs, the model\'s timeout, or --request-timeout)')), Math.max(0, deadline - performance.now()));
             }),
           ]).finally(() => clearTimeout(timer)));
+      const tOut = performance.now();
       const enc = encodeOutputs(body, result.value, v.outputs, { name, version: String(v.version) });
       const serverMs = performance.now() - t0;
+      if (metrics) {
+        const labels = { model: v.model, version: String(v.version) };
+        const batch = Object.values(feeds)[0]?.dims[0] ?? 1;
+        const inferS = result.computeMs / 1000;
+        metrics.recordRequest({ ...labels, outcome: 'success', queueS: result.queueMs / 1000, inputS, inferS, outputS: (performance.now() - tOut) / 1000, totalS: serverMs / 1000, batch });
+        const device = v.placement.length === 1 ? v.placement[0]!.device : undefined;
+        metrics.recordBatch({ ...labels, size: batch, inferS, ...(device ? { device } : {}) });
+      }
       void reply.header('server-timing', `queue;dur=${result.queueMs.toFixed(3)}, compute;dur=${result.computeMs.toFixed(3)}, overhead;dur=${Math.max(0, serverMs - result.queueMs - result.computeMs).toFixed(3)}`);
       const header = JSON.stringify(enc.json);
       if (!enc.binary.length) return reply.code(200).type('application/json').send(header);
@@ -133,6 +146,7 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
       return reply.code(200).type('application/octet-stream').send(Buffer.concat([head, ...enc.binary.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))]));
     } catch (err) {
       release();
+      metrics?.recordRequest({ model: v.model, version: String(v.version), outcome: 'failure', reason: failureReason(err), totalS: (performance.now() - t0) / 1000 });
       return sendError(reply, err);
     }
   };
