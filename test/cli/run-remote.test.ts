@@ -14,8 +14,6 @@ import { Ajv } from 'ajv';
 import sharp from 'sharp';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { CPU_TARGET } from '../../src/core/backends/registry.js';
-import { GraphBuilder } from '../../src/core/onnx/builder.js';
-import { encodeModel } from '../../src/core/onnx/writer.js';
 import { SAMPLE_RATE } from '../../src/core/tasks/audio.js';
 import { planTask } from '../../src/core/tasks/plan.js';
 import { LaneExecutor, PIPELINE_JOB_MODULE } from '../../src/server/lane-executor.js';
@@ -24,40 +22,14 @@ import { runCli } from '../helpers/run-cli.js';
 import { WHISPER_TOKENIZER, tinyWhisperDecoder, tinyWhisperEncoder } from '../helpers/tiny-whisper.js';
 import { wav } from '../helpers/wav.js';
 import { startTestServer, tmp, TINY } from '../server/helpers.js';
+import { TOKENIZER, encoder } from '../helpers/wordpiece.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validateRun = ajv.compile(JSON.parse(readFileSync(fileURLToPath(new URL('../../docs/schemas/run-1.schema.json', import.meta.url)), 'utf8')) as object);
 const LLAMA = fileURLToPath(new URL('../fixtures/tiny-llama/model.onnx', import.meta.url));
 
-// A tiny WordPiece encoder (an embedding table, mean-pooled by the pipeline), as in test/server/openai-embed.test.ts.
-const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'a', 'cat', 'sat', 'dog', 'ran', 'on', 'the', 'mat', '##s', '.'];
-const special = (id: number, content: string): object => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
-const BERT_TOKENIZER = {
-  version: '1.0',
-  truncation: null,
-  padding: null,
-  added_tokens: [special(0, '[PAD]'), special(1, '[UNK]'), special(2, '[CLS]'), special(3, '[SEP]')],
-  normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
-  pre_tokenizer: { type: 'BertPreTokenizer' },
-  post_processor: {
-    type: 'TemplateProcessing',
-    single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
-    pair: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } }],
-    special_tokens: { '[CLS]': { id: '[CLS]', ids: [2], tokens: ['[CLS]'] }, '[SEP]': { id: '[SEP]', ids: [3], tokens: ['[SEP]'] } },
-  },
-  decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-  model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(VOCAB.map((t, i) => [t, i])) },
-};
-
-function embedModel(): Uint8Array {
-  const b = new GraphBuilder(9);
-  const ids = b.input({ name: 'input_ids', dataType: 'int64', shape: ['B', 'S'] });
-  b.input({ name: 'attention_mask', dataType: 'int64', shape: ['B', 'S'] });
-  b.input({ name: 'token_type_ids', dataType: 'int64', shape: ['B', 'S'] });
-  b.op('Gather', [b.constant('word_embeddings', [VOCAB.length, 8], b.normal(VOCAB.length * 8, 1)), ids], [], 'last_hidden_state');
-  b.output({ name: 'last_hidden_state', dataType: 'float32', shape: ['B', 'S', 8] });
-  return encodeModel({ graph: b.graph('encoder') });
-}
+// A tiny WordPiece encoder (an embedding table, mean-pooled by the pipeline): test/helpers/wordpiece.ts.
+const embedModel = (): Uint8Array => encoder().bytes;
 
 interface Doc {
   data: { task: string; device: { id: string; backend: string }; results: Record<string, unknown>[] };
@@ -86,11 +58,14 @@ test('run --server: classification, streamed generation and speech as in-process
     await mkdir(join(dir, 'mini', 'onnx'), { recursive: true });
     const mini = join(dir, 'mini', 'onnx', 'model.onnx');
     await writeFile(mini, embedModel());
-    await writeFile(join(dir, 'mini', 'tokenizer.json'), JSON.stringify(BERT_TOKENIZER));
+    await writeFile(join(dir, 'mini', 'tokenizer.json'), JSON.stringify(TOKENIZER));
     await writeFile(join(dir, 'mini', 'tokenizer_config.json'), JSON.stringify({ model_max_length: 12, pad_token: '[PAD]' }));
 
+    // tiny-convnet's head has 10 classes: 10 labels (a 1000-name set is refused as not fitting).
+    const labels = join(dir, 'labels.txt');
+    await writeFile(labels, ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'].join('\n'));
     const pipelines = new PipelineService(async () => ({ executor: lane, placement: { device: 'CPU', backend: 'ort-cpu', reason: 'test' } }));
-    pipelines.add({ name: 'tiny', plan: await planTask({ model: tiny, modelName: 'tiny', task: 'image-classification', flags: { labels: 'imagenet-1k' } }), device: 'CPU', maxQueue: 4 });
+    pipelines.add({ name: 'tiny', plan: await planTask({ model: tiny, modelName: 'tiny', task: 'image-classification', flags: { labels } }), device: 'CPU', maxQueue: 4 });
     pipelines.add({ name: 'tiny-llama', plan: await planTask({ model: LLAMA, modelName: 'tiny-llama' }), device: 'CPU', maxQueue: 4 });
     pipelines.add({ name: 'mini', plan: await planTask({ model: mini, modelName: 'mini', task: 'sentence-embeddings' }), device: 'CPU', maxQueue: 4 });
     pipelines.add({ name: 'whisper', plan: await planTask({ model: wfiles[0]!, files: wfiles, modelName: 'whisper', task: 'automatic-speech-recognition' }), device: 'CPU', maxQueue: 4 });
@@ -98,7 +73,7 @@ test('run --server: classification, streamed generation and speech as in-process
     const t = await startTestServer({ executor: lane, pipelines, server: { lanes: async () => [{ device: 'CPU', backend: 'ort-cpu', ...((await lane.stats()) ?? {}) }] } });
     try {
       // Image classification: same top-k as in-process.
-      const local = await runCli(['run', tiny, '--task', 'image-classification', '--labels', 'imagenet-1k', '--input', img, '--top-k', '3', '--json'], { env });
+      const local = await runCli(['run', tiny, '--task', 'image-classification', '--labels', labels, '--input', img, '--top-k', '3', '--json'], { env });
       assert.equal(local.code, 0, local.stderr);
       const remote = await runCli(['run', 'tiny', '--server', t.url, '--input', img, '--top-k', '3', '--json'], { env });
       assert.equal(remote.code, 0, remote.stderr);

@@ -12,31 +12,14 @@ import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
-import { GraphBuilder } from '../../src/core/onnx/builder.js';
-import { encodeModel } from '../../src/core/onnx/writer.js';
 import { loadTokenizer } from '../../src/core/tasks/text.js';
 import { runCli } from '../helpers/run-cli.js';
-import { TOKENIZER, VOCAB } from '../helpers/wordpiece.js';
+import { TOKENIZER, H, encoder } from '../helpers/wordpiece.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validateRun = ajv.compile(JSON.parse(readFileSync(fileURLToPath(new URL('../../docs/schemas/run-1.schema.json', import.meta.url)), 'utf8')) as object);
 
 
-const H = 8;
-/** input_ids/attention_mask/token_type_ids [B, S] → last_hidden_state = E[input_ids] + T[token_type_ids]. */
-function encoder(): { bytes: Uint8Array; table: Float32Array; types: Float32Array } {
-  const b = new GraphBuilder(9);
-  const ids = b.input({ name: 'input_ids', dataType: 'int64', shape: ['B', 'S'] });
-  b.input({ name: 'attention_mask', dataType: 'int64', shape: ['B', 'S'] });
-  const tt = b.input({ name: 'token_type_ids', dataType: 'int64', shape: ['B', 'S'] });
-  const table = b.normal(VOCAB.length * H, 1);
-  const types = b.normal(2 * H, 0.1);
-  const e = b.op('Gather', [b.constant('word_embeddings', [VOCAB.length, H], table), ids]);
-  const t = b.op('Gather', [b.constant('type_embeddings', [2, H], types), tt]);
-  b.op('Add', [e, t], [], 'last_hidden_state');
-  b.output({ name: 'last_hidden_state', dataType: 'float32', shape: ['B', 'S', H] });
-  return { bytes: encodeModel({ graph: b.graph('encoder') }), table, types };
-}
 
 const dir = mkdtempSync(join(os.tmpdir(), 'aivmm-run-text-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -9,32 +9,20 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import OpenAI from 'openai';
 import { CPU_TARGET } from '../../src/core/backends/registry.js';
-import { GraphBuilder } from '../../src/core/onnx/builder.js';
-import { encodeModel } from '../../src/core/onnx/writer.js';
 import { planTask } from '../../src/core/tasks/plan.js';
 import { LaneExecutor, PIPELINE_JOB_MODULE } from '../../src/server/lane-executor.js';
 import { PipelineService } from '../../src/server/pipelines.js';
 import { startTestServer, tmp } from './helpers.js';
-import { TOKENIZER, VOCAB } from '../helpers/wordpiece.js';
+import { TOKENIZER, H, encoder } from '../helpers/wordpiece.js';
 
-const H = 8;
 
 test('embeddings.create: one vector per input, mean-pooled and normalised, float and base64', { timeout: 60_000 }, async () => {
   const { dir, cleanup } = await tmp();
   const lane = new LaneExecutor({ name: 'CPU ort-cpu', target: CPU_TARGET, jobModules: [PIPELINE_JOB_MODULE] });
   try {
-    const b = new GraphBuilder(9);
-    const ids = b.input({ name: 'input_ids', dataType: 'int64', shape: ['B', 'S'] });
-    b.input({ name: 'attention_mask', dataType: 'int64', shape: ['B', 'S'] });
-    const tt = b.input({ name: 'token_type_ids', dataType: 'int64', shape: ['B', 'S'] });
-    const table = b.normal(VOCAB.length * H, 1);
-    const types = b.normal(2 * H, 0.1);
-    const e = b.op('Gather', [b.constant('word_embeddings', [VOCAB.length, H], table), ids]);
-    const t2 = b.op('Gather', [b.constant('type_embeddings', [2, H], types), tt]);
-    b.op('Add', [e, t2], [], 'last_hidden_state');
-    b.output({ name: 'last_hidden_state', dataType: 'float32', shape: ['B', 'S', H] });
+    const { bytes, table, types } = encoder();
     await mkdir(join(dir, 'onnx'));
-    await writeFile(join(dir, 'onnx', 'model.onnx'), encodeModel({ graph: b.graph('encoder') }));
+    await writeFile(join(dir, 'onnx', 'model.onnx'), bytes);
     await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(TOKENIZER));
     await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({ model_max_length: 12, pad_token: '[PAD]' }));
     const expected = (tokenIds: number[]): number[] => {
