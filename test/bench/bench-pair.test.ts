@@ -13,26 +13,12 @@ import { UsageError } from '../../src/core/errors.js';
 import type { Device, DevicesReport } from '../../src/core/devices/types.js';
 import { webgpuDevice } from '../helpers/webgpu.js';
 import { cpuOnlyOpModel } from '../helpers/cpu-only-op.js';
+import { CPU_DEVICE, quickSettings } from '../helpers/bench-job.js';
 
 const dir = await mkdtemp(join(os.tmpdir(), 'aivmm-bench-'));
 const tiny = await ensureEmbeddedModel('tiny-convnet', dir);
-const CPU_DEVICE: Device = { id: 'CPU', kind: 'cpu', name: 'test cpu', vendor: 'x', backends: [{ backend: 'ort-cpu', available: true, verified: false }] };
 
-const settings = (over: Partial<BenchSettings> = {}): BenchSettings => ({
-  batches: [],
-  shapes: [],
-  inputFiles: [],
-  seed: 42,
-  concurrency: 1,
-  warmup: { iterations: 3 },
-  iterations: 25,
-  minIterations: 0,
-  maxMs: 60_000,
-  epOptions: {},
-  reference: false,
-  repeat: 1,
-  ...over,
-});
+const settings = quickSettings;
 
 const job = (device: Device, backend: BenchJob['backend'], s: BenchSettings, path = tiny.path): BenchJob => ({
   model: { path, name: 'tiny-convnet' },

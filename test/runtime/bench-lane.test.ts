@@ -7,31 +7,16 @@ import { test } from 'node:test';
 import { targetFor } from '../../src/core/backends/ep-map.js';
 import { benchPair, type PairEvent } from '../../src/core/bench/run-pair.js';
 import type { BenchJob, BenchRow, BenchSettings } from '../../src/core/bench/types.js';
-import type { Device } from '../../src/core/devices/types.js';
 import { ensureEmbeddedModel } from '../../src/core/models/embedded.js';
 import { processBenchRunner } from '../../src/cli/bench-runner.js';
 import { threadPoolOpener } from '../../src/runtime/session-pool.js';
 import { Lane } from '../../src/runtime/lane.js';
+import { CPU_DEVICE, quickSettings } from '../helpers/bench-job.js';
 
 const dir = await mkdtemp(join(os.tmpdir(), 'aivmm-bench-lane-'));
 test.after(() => rm(dir, { recursive: true, force: true }));
 const tiny = await ensureEmbeddedModel('tiny-convnet', dir);
-const CPU_DEVICE: Device = { id: 'CPU', kind: 'cpu', name: 'test cpu', vendor: 'x', backends: [{ backend: 'ort-cpu', available: true, verified: false }] };
-const settings = (over: Partial<BenchSettings> = {}): BenchSettings => ({
-  batches: [],
-  shapes: [],
-  inputFiles: [],
-  seed: 42,
-  concurrency: 1,
-  warmup: { iterations: 3 },
-  iterations: 25,
-  minIterations: 0,
-  maxMs: 60_000,
-  epOptions: {},
-  reference: false,
-  repeat: 1,
-  ...over,
-});
+const settings = quickSettings;
 const job = (s: BenchSettings): BenchJob => ({ model: { path: tiny.path, name: 'tiny-convnet' }, device: { id: 'CPU', name: 'test cpu' }, backend: 'ort-cpu', target: targetFor([CPU_DEVICE], CPU_DEVICE, 'ort-cpu'), settings: s });
 
 test('process runner: one pair in its own process, events streamed, an aborted signal stops the loop through cancel', async () => {
