@@ -3,6 +3,9 @@ import { UsageError } from '../core/errors.js';
 import { parseDuration } from '../core/bench/measure.js';
 import { BACKEND_IDS, type BackendId } from '../core/devices/types.js';
 
+/** The one default seed of every command that generates data (bench inputs, quantize samples, sampling). */
+export const DEFAULT_SEED = 42;
+
 /** An integer ≥ 1 (or ≥ `min`). */
 export function positiveInt(flag: string, value: string, min = 1): number {
   const x = Number(value);

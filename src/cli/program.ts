@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { makeContext, globalFlags, type CliContext, type CliIO } from './context.js';
 import { aivmmVersion } from './version.js';
 import { loadConfig, type AivmmConfig } from '../core/config/load.js';
+import { DEFAULT_SEED } from './flags.js';
 
 const EXAMPLES = `
 Examples:
@@ -78,13 +79,13 @@ Examples:
     .option('--batch <sizes>', 'batch sizes to sweep, e.g. 1,8,32 (the first dimension of every input)')
     .option('--shape <name=dims>', 'dims of an input with dynamic dimensions, e.g. input_ids=1x128 (repeatable)', collect, [])
     .option('--input-data <file>', 'real inputs: name=file.npy, file.npy (one input) or file.json (repeatable)', collect, [])
-    .option('--seed <n>', 'seed of the generated inputs', '42')
+    .option('--seed <n>', 'seed of the generated inputs', String(DEFAULT_SEED))
     .option('-c, --concurrency <n>', 'requests in flight at once (throughput mode when > 1)', '1')
     .option('--duration <time>', 'measure this long per row, e.g. 10s, 500ms (default 5s; at least 20 runs)')
     .option('-n, --iterations <n>', 'measure exactly this many runs per row')
     .option('--warmup <n|time>', 'warm-up runs (e.g. 20) or time (e.g. 2s) before measuring', '1s')
     .option('--repeat <n>', 'measure each pair in N fresh processes, one after another, and pool the samples; the --baseline gate compares their per-process medians (default 3 with --save or --baseline, else 1)')
-    .option('--threads <n>', 'intra-op threads (CPU work); default: the runtime decides')
+    .option('-t, --threads <n>', 'intra-op threads (CPU work); default: the runtime decides')
     .addOption(new Option('--graph-opt <level>', 'graph optimisation level').choices(['disabled', 'basic', 'extended', 'all']))
     .option('--ep-option <key=value>', 'passed to the execution provider as is (repeatable), e.g. enable_cuda_graph=1 for ort-cuda; keys with a dot: session config entries', collect, [])
     .addOption(new Option('-f, --format <format>', 'result format on stdout').choices(['table', 'md', 'csv', 'json']).default('table'))
@@ -196,7 +197,7 @@ Examples:
     .option('--latency <time>', 'time for the side-by-side latency estimate', '3s')
     .option('--no-latency', 'skip the latency estimate')
     .option('-t, --threads <n>', 'intra-op threads for calibration and measurement')
-    .option('--seed <n>', 'seed for random calibration and evaluation inputs', '1')
+    .option('--seed <n>', 'seed for random calibration and evaluation inputs', String(DEFAULT_SEED))
     .option('--shape <name=dims>', 'dims of an input with dynamic dimensions for random samples, e.g. input_ids=1x64 (repeatable; default: batch 1, sequence 16)', collect, [])
     .addHelpText(
       'after',
@@ -259,7 +260,7 @@ says what to fetch and where to put it), 5 when --from lacks the files.`,
     .option('--max-tokens <n>', 'text-generation: at most this many new tokens', '128')
     .option('--temperature <t>', 'text-generation: 0 = greedy (default); above 0 samples', '0')
     .option('--top-p <p>', 'text-generation: nucleus sampling, keep the likeliest tokens up to this probability')
-    .option('--seed <n>', 'text-generation: seed for sampling', '1')
+    .option('--seed <n>', 'text-generation: seed for sampling', String(DEFAULT_SEED))
     .option('--system <text>', 'text-generation: a system message for the chat template')
     .option('--text-model <path>', 'zero-shot-image-classification: the text tower (default: text_model*.onnx beside the vision tower)')
     .option('--hypothesis <template>', 'zero-shot-image-classification: how a label becomes a sentence ({} = the label)', 'a photo of {}.')

@@ -41,3 +41,20 @@ test('quantize has -d and -b as run and bench do', async () => {
   assert.equal(r.code, EXIT_CODES.USAGE, r.stderr);
   assert.match(r.stderr, /unknown backend 'ort-cpux'/, 'the short flags parse (not "unknown option")');
 });
+
+test('one default seed and the same short flags across bench, quantize and run; --format json points at --json', async () => {
+  const seeds: string[] = [];
+  for (const cmd of ['bench', 'quantize', 'run']) {
+    const help = await runCli([cmd, '--help']);
+    assert.equal(help.code, 0, help.stderr);
+    // the option's description may wrap onto the next lines of the help
+    seeds.push(/--seed <n>[^]*?\(default: "(\d+)"\)/.exec(help.stdout)?.[1] ?? `none in ${cmd}`);
+    for (const short of ['-d, --device', '-b, --backend']) assert.ok(help.stdout.includes(short), `${cmd} --help lacks ${short}`);
+    if (cmd !== 'run') assert.ok(help.stdout.includes('-t, --threads'), `${cmd} --help lacks -t, --threads`);
+  }
+  assert.deepEqual(seeds, ['42', '42', '42']);
+  const r = await runCli(['bench', 'tiny-convnet', '-d', 'CPU', '-b', 'ort-cpu', '--iterations', '20', '--warmup', '2', '--format', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /--format json is the global --json/);
+  assert.equal((JSON.parse(r.stdout) as { schema: string }).schema, 'aivmm/bench@1');
+});

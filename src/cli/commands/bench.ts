@@ -89,6 +89,7 @@ export async function benchCommand(ctx: CliContext, modelArg: string | undefined
   const only = opts.backend.flatMap((b) => b.split(',')).map((b) => b.trim().toLowerCase()).filter(Boolean);
   if ((only.length > 0 && only.every((b) => b === 'ort-cpu' || b === 'cpu')) || (only.length === 0 && opts.device.trim().toUpperCase() === 'CPU')) checkCpuEpOptions(settings.epOptions);
   const format = ctx.flags.json ? 'json' : opts.format;
+  if (!ctx.flags.json && opts.format === 'json') ctx.io.stderr.write('note: --format json is the global --json (every command has it); use that\n');
   const maxRegression = parsePercent(opts.maxRegression);
   if (maxRegression === undefined || maxRegression >= 1) throw new UsageError(`invalid --max-regression '${opts.maxRegression}'`, 'give a percentage such as 5%');
   if (opts.save) await checkWritable(opts.save); // fail now, not after minutes of measuring
