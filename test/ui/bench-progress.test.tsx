@@ -3,6 +3,7 @@
  * terminal width (written beside the view, or wrapped, lines were left stale above the report); stop()
  * erases the view before the report.
  */
+import '../helpers/not-ci.js'; // before Ink loads: it reads CI once
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { stripVTControlCharacters } from 'node:util';
