@@ -111,7 +111,13 @@ export async function startServer(registry: ModelRegistry, opts: StartOptions, s
       // would wait for them until the keep-alive timeout (Fastify's default: 72 s), so close them then.
       const sweep = setInterval(() => app.server.closeIdleConnections(), 25);
       app.server.closeIdleConnections();
-      await drained.finally(() => clearInterval(sweep));
+      // A response that never ends (an event stream a client reopened as the server began to close) would
+      // hold the close forever: past the drain time and a grace second, every connection is closed.
+      const force = setTimeout(() => app.server.closeAllConnections(), drainMs + 1000);
+      await drained.finally(() => {
+        clearInterval(sweep);
+        clearTimeout(force);
+      });
       clearTimeout(timer);
       await registry.close();
     })();

@@ -335,8 +335,10 @@ test(
   { skip, timeout: 30_000 },
   async () => {
     await tab('Models');
-    await t.server.close(1000);
+    // The listening socket closes at once; the close itself may wait (drain) while the page reconnects.
+    const closing = t.server.close(1000);
     await page.getByText('The server does not answer the event stream').waitFor({ timeout: 15_000 });
+    await closing;
     assert.match(await page.getByTestId('connection').innerText(), /○/);
   },
 );
