@@ -1,4 +1,5 @@
 /** A real server on 127.0.0.1:0 over real in-process onnxruntime sessions, for the server tests. */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -122,4 +123,29 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
 export function binaryBody(header: unknown, tensors: Uint8Array[]): { body: Buffer; headerLength: number } {
   const h = Buffer.from(JSON.stringify(header));
   return { body: Buffer.concat([h, ...tensors.map((t) => Buffer.from(t.buffer, t.byteOffset, t.byteLength))]), headerLength: h.length };
+}
+
+/** `aivmm serve …` as a real process: its first stdout line (the --json ready line), its stderr so far, its exit. */
+export interface ServeProcess {
+  child: ChildProcess;
+  /** Rejects with the stderr when the server exits before printing a line. */
+  ready: Promise<string>;
+  stderr(): string;
+  exited: Promise<number | null>;
+}
+
+export function spawnServe(bin: string, args: readonly string[], env: NodeJS.ProcessEnv): ServeProcess {
+  const child = spawn(process.execPath, [bin, 'serve', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const ready = new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('\n')) resolve(out.split('\n')[0] as string);
+    });
+    void exited.then((code) => reject(new Error(`serve exited (${code}) before ready: ${err}`)));
+  });
+  return { child, ready, stderr: () => err, exited };
 }

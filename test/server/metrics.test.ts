@@ -5,7 +5,6 @@
  * and its HTTP API returns the request counter.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -15,7 +14,7 @@ import type { ModelRegistry } from '../../src/core/serve/registry.js';
 import { BIN } from '../helpers/run-cli.js';
 import { parseExposition, type Family } from '../helpers/prom-text.js';
 import { prometheus, skipUnless, startPrometheus, until as untilAsync } from '../helpers/prometheus.js';
-import { postJson, seeded, startTestServer, tmp, TINY } from './helpers.js';
+import { postJson, seeded, spawnServe, startTestServer, tmp, TINY } from './helpers.js';
 
 const KEY = 'metrics-test-key-4242';
 const good = { name: 'input', shape: [1, 3, 32, 32], datatype: 'FP32', data: Array.from(seeded(3072)) };
@@ -154,19 +153,10 @@ test('a real Prometheus scrapes the server with the Bearer key; its API returns 
 
 test('aivmm serve logs JSON lines on stderr: lifecycle at info, one per request at debug; the API key never appears', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = await tmp();
-  const child = spawn(process.execPath, [BIN, 'serve', 'tiny-convnet', '--port', '0', '--json', '--api-key', KEY, '--log-level', 'debug', '--telemetry-interval', '1s'], { env: { ...process.env, AIVMM_CACHE_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const serve = spawnServe(BIN, ['tiny-convnet', '--port', '0', '--json', '--api-key', KEY, '--log-level', 'debug', '--telemetry-interval', '1s'], { ...process.env, AIVMM_CACHE_DIR: dir });
+  const { child, exited } = serve;
   try {
-    const line = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        if (out.includes('\n')) resolve(out.split('\n')[0] as string);
-      });
-      void exited.then((code) => reject(new Error(`serve exited (${code}) before ready: ${err}`)));
-    });
+    const line = await serve.ready;
     const url = (JSON.parse(line) as { data: { url: string } }).data.url;
     const auth = { authorization: `Bearer ${KEY}` };
     assert.equal((await postJson(`${url}/v2/models/tiny-convnet/infer`, { inputs: [good] }, auth)).status, 200);
@@ -177,14 +167,14 @@ test('aivmm serve logs JSON lines on stderr: lifecycle at info, one per request 
     }, 30_000);
     assert.match(text, /aivmm_model_load_events_total\{model="tiny-convnet",version="1",event="load"\} 1/);
     child.kill('SIGTERM');
-    assert.equal(await exited, 0, err);
-    const json = err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(await exited, 0, serve.stderr());
+    const json = serve.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
     const lifecycle = json.filter((j) => j.event !== undefined && j.level === 30).map((j) => [j.event, j.state ?? j.msg]);
     assert.deepEqual(lifecycle.filter(([e]) => e === 'start' || e === 'drain' || e === 'stopped').map(([e]) => e), ['start', 'drain', 'stopped']);
     assert.ok(lifecycle.some(([e, st]) => e === 'model' && st === 'READY'), JSON.stringify(lifecycle));
     const requests = json.filter((j) => j.msg === 'request' && j.level === 20);
     assert.deepEqual(requests.filter((r) => String(r.url).endsWith('/infer')).map((r) => r.status), [200, 401]);
-    assert.ok(!err.includes(KEY), 'the API key is not in the logs');
+    assert.ok(!serve.stderr().includes(KEY), 'the API key is not in the logs');
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     await cleanup();

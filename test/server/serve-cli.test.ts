@@ -3,7 +3,6 @@
  * inference through the worker lane, SIGTERM → exit 0; refusals with their exit codes.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,7 +10,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { BIN, spawnCli } from '../helpers/run-cli.js';
-import { postJson, seeded, tmp } from './helpers.js';
+import { postJson, seeded, spawnServe, tmp } from './helpers.js';
 
 const schema = (name: string): object => JSON.parse(readFileSync(fileURLToPath(new URL(`../../docs/schemas/${name}`, import.meta.url)), 'utf8')) as object;
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -22,19 +21,10 @@ const validatePs = ajv.compile(schema('ps-1.schema.json'));
 
 test('aivmm serve --port 0 --json: one ready line, health, inference, SIGTERM exits 0', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = await tmp();
-  const child = spawn(process.execPath, [BIN, 'serve', 'tiny-convnet', '--port', '0', '--json'], { env: { ...process.env, AIVMM_CACHE_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const serve = spawnServe(BIN, ['tiny-convnet', '--port', '0', '--json'], { ...process.env, AIVMM_CACHE_DIR: dir });
+  const { child, exited } = serve;
   try {
-    const line = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        if (out.includes('\n')) resolve(out.split('\n')[0] as string);
-      });
-      void exited.then((code) => reject(new Error(`serve exited (${code}) before ready: ${err}`)));
-    });
+    const line = await serve.ready;
     const doc = JSON.parse(line) as { data: { url: string; port: number; models: { name: string; state: string }[] } };
     assert.ok(validateServe(doc), ajv.errorsText(validateServe.errors));
     assert.ok(doc.data.port > 0);
@@ -59,8 +49,8 @@ test('aivmm serve --port 0 --json: one ready line, health, inference, SIGTERM ex
     const plain = spawnCli(['ps', '--server', url]);
     assert.match(plain.stdout, /tiny-convnet\s+1\s+READY\s+CPU ort-cpu/);
     child.kill('SIGTERM');
-    assert.equal(await exited, 0, err);
-    assert.match(err, /SIGTERM, draining/);
+    assert.equal(await exited, 0, serve.stderr());
+    assert.match(serve.stderr(), /SIGTERM, draining/);
   } finally {
     child.kill('SIGKILL');
     await cleanup();
@@ -92,25 +82,16 @@ test('aivmm serve refuses a non-loopback host without an API key (exit 2) and a 
 
 test('aivmm serve --device auto: an unmeasured model goes to the CPU, and /v1/placement says why', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = await tmp();
-  const child = spawn(process.execPath, [BIN, 'serve', 'tiny-convnet', '--device', 'auto', '--port', '0', '--json'], { env: { ...process.env, AIVMM_CACHE_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const serve = spawnServe(BIN, ['tiny-convnet', '--device', 'auto', '--port', '0', '--json'], { ...process.env, AIVMM_CACHE_DIR: dir });
+  const { child, exited } = serve;
   try {
-    const line = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        if (out.includes('\n')) resolve(out.split('\n')[0] as string);
-      });
-      void exited.then((code) => reject(new Error(`serve exited (${code}) before ready: ${err}`)));
-    });
+    const line = await serve.ready;
     const url = (JSON.parse(line) as { data: { url: string } }).data.url;
     const p = (await (await fetch(`${url}/v1/placement/tiny-convnet`)).json()) as { models: { placement: { device: string; reason: string }[] }[] };
     assert.equal(p.models[0]?.placement[0]?.device, 'CPU');
     assert.match(p.models[0]?.placement[0]?.reason ?? '', /--device auto: no measurement of tiny-convnet on this host yet, so the CPU/);
     child.kill('SIGTERM');
-    assert.equal(await exited, 0, err);
+    assert.equal(await exited, 0, serve.stderr());
   } finally {
     child.kill('SIGKILL');
     await cleanup();
