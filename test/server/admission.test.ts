@@ -8,30 +8,10 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { ModelRegistry } from '../../src/core/serve/registry.js';
-import { postJson, seeded, startTestServer, tmp, TINY } from './helpers.js';
+import { postJson, seeded, startTestServer, tmp, TINY, occupy, until } from './helpers.js';
 
 const tinyReq = { inputs: [{ name: 'input', shape: [1, 3, 32, 32], datatype: 'FP32', data: Array.from(seeded(3072)) }] };
 
-/** Occupies the model's only instance until release() is called. */
-async function occupy(registry: ModelRegistry, name: string): Promise<{ release: () => void; done: Promise<unknown> }> {
-  const held = await registry.acquire(name);
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  const done = held.version.queue.run(async () => {
-    await gate;
-    return { value: undefined, computeMs: 0 };
-  });
-  return { release: () => (release(), held.release()), done };
-}
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > 10_000) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function withTiny<T>(settings: Parameters<typeof startTestServer>[0], fn: (t: Awaited<ReturnType<typeof startTestServer>>) => Promise<T>): Promise<T> {
   const { dir, cleanup } = await tmp();

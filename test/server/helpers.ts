@@ -149,3 +149,24 @@ export function spawnServe(bin: string, args: readonly string[], env: NodeJS.Pro
   });
   return { child, ready, stderr: () => err, exited };
 }
+
+/** Occupies the model's only instance until release() is called (for queue-full and drain tests). */
+export async function occupy(registry: ModelRegistry, name: string): Promise<{ release: () => void; done: Promise<unknown> }> {
+  const held = await registry.acquire(name);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const done = held.version.queue.run(async () => {
+    await gate;
+    return { value: undefined, computeMs: 0 };
+  });
+  return { release: () => (release(), held.release()), done };
+}
+
+/** Polls `cond` every 10 ms for up to 10 s. */
+export async function until(cond: () => boolean, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > 10_000) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -10,34 +10,15 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createServeMetrics } from '../../src/core/serve-metrics/index.js';
 import { METRICS } from '../../src/core/serve-metrics/definitions.js';
-import type { ModelRegistry } from '../../src/core/serve/registry.js';
 import { BIN } from '../helpers/run-cli.js';
 import { parseExposition, type Family } from '../helpers/prom-text.js';
 import { prometheus, skipUnless, startPrometheus, until as untilAsync } from '../helpers/prometheus.js';
-import { postJson, seeded, spawnServe, startTestServer, tmp, TINY } from './helpers.js';
+import { postJson, seeded, spawnServe, startTestServer, tmp, TINY, occupy, until } from './helpers.js';
 
 const KEY = 'metrics-test-key-4242';
 const good = { name: 'input', shape: [1, 3, 32, 32], datatype: 'FP32', data: Array.from(seeded(3072)) };
 const batch2 = { name: 'input', shape: [2, 3, 32, 32], datatype: 'FP32', data: Array.from(seeded(6144)) };
 
-async function occupy(registry: ModelRegistry, name: string): Promise<{ release: () => void; done: Promise<unknown> }> {
-  const held = await registry.acquire(name);
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  const done = held.version.queue.run(async () => {
-    await gate;
-    return { value: undefined, computeMs: 0 };
-  });
-  return { release: () => (release(), held.release()), done };
-}
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > 10_000) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const value = (f: Family | undefined, labels: Record<string, string>, name = f?.name): number | undefined =>
   f?.samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
