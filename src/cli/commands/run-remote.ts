@@ -6,10 +6,12 @@
  * document `run` prints, with the device and backend the server reports. A raw tensor model (no task
  * pipeline) is out of scope here: use the KServe v2 infer endpoint.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { AuthError, BackendUnavailableError, NetworkError, NotFoundError, UsageError, errorMessage } from '../../core/errors.js';
-import { expandImageInputs } from '../../core/tasks/index.js';
+import { expandImageInputs, expandWavInputs } from '../../core/tasks/index.js';
+import { readTexts } from '../../core/tasks/text.js';
+import { cosine } from '../../core/tasks/embeddings.js';
 import { TASKS, type RunReport, type TaskName, type TaskResult } from '../../core/tasks/types.js';
 import { SCHEMAS, okEnvelope, toJson } from '../../ui/json.js';
 import type { CliContext } from '../context.js';
@@ -57,39 +59,6 @@ class Remote {
   async json<T>(path: string, init: RequestInit = {}): Promise<T> {
     return (await (await this.request(path, init)).json()) as T;
   }
-}
-
-/** Texts: each input is a text, or a .txt file (one text a line), as `run` reads them. */
-async function readTexts(inputs: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const i of inputs) {
-    if (/\.txt$/i.test(i)) {
-      const body = await readFile(i, 'utf8').catch(() => {
-        throw new NotFoundError(`input ${i} not found`);
-      });
-      out.push(...body.split(/\r?\n/).map((l) => l.trim()).filter(Boolean));
-    } else out.push(i);
-  }
-  if (out.length === 0) throw new UsageError('no text to send');
-  return out;
-}
-
-async function wavFiles(inputs: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const i of inputs) {
-    const st = await stat(i).catch(() => undefined);
-    if (!st) throw new NotFoundError(`input ${i} not found`);
-    if (st.isDirectory()) out.push(...(await readdir(i)).filter((f) => /\.wav$/i.test(f)).sort().map((f) => join(i, f)));
-    else out.push(i);
-  }
-  if (out.length === 0) throw new UsageError('no .wav files to transcribe');
-  return out;
-}
-
-function cosine(a: number[], b: number[]): number {
-  let s = 0;
-  for (let k = 0; k < a.length; k++) s += a[k]! * b[k]!;
-  return Math.round(s * 10000) / 10000;
 }
 
 export async function runRemote(ctx: CliContext, modelArg: string | undefined, opts: RunFlags, server: string): Promise<void> {
@@ -142,7 +111,7 @@ export async function runRemote(ctx: CliContext, modelArg: string | undefined, o
     const r = await remote.json<{ data: { index: number; embedding: number[] }[]; usage?: { prompt_tokens?: number } }>('/v1/embeddings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: name, input: texts }) });
     const per = texts.length ? Math.round((r.usage?.prompt_tokens ?? 0) / texts.length) : 0;
     for (const d of [...r.data].sort((a, b) => a.index - b.index)) results.push({ input: texts[d.index]!, tokens: per, embedding: d.embedding });
-    if (results.length > 1) similarity = results.map((a) => results.map((b) => cosine((a as { embedding: number[] }).embedding, (b as { embedding: number[] }).embedding)));
+    if (results.length > 1) similarity = results.map((a) => results.map((b) => Number(cosine(Float32Array.from((a as { embedding: number[] }).embedding), Float32Array.from((b as { embedding: number[] }).embedding)).toFixed(6)))); // as `run` rounds it
   } else if (task === 'text-generation') {
     const maxTokens = positiveInt('--max-tokens', opts.maxTokens);
     const temperature = numberIn('--temperature', opts.temperature, 0, 2, 'the server takes 0 (greedy) to 2');
@@ -200,7 +169,7 @@ export async function runRemote(ctx: CliContext, modelArg: string | undefined, o
       });
     }
   } else {
-    for (const file of await wavFiles(opts.input)) {
+    for (const file of await expandWavInputs(opts.input)) {
       const bytes = await readFile(file).catch(() => {
         throw new NotFoundError(`input ${file} not found`);
       });

@@ -57,7 +57,8 @@ export async function expandImageInputs(inputs: readonly string[]): Promise<stri
 }
 
 /** .wav files named by the inputs (directories expanded, sorted). */
-async function expandWavInputs(inputs: readonly string[]): Promise<string[]> {
+/** WAV files named by the inputs (directories expanded, sorted). */
+export async function expandWavInputs(inputs: readonly string[]): Promise<string[]> {
   const files: string[] = [];
   for (const input of inputs) {
     const st = await stat(input).catch(() => undefined);
