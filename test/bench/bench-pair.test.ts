@@ -14,6 +14,7 @@ import type { Device, DevicesReport } from '../../src/core/devices/types.js';
 import { webgpuDevice } from '../helpers/webgpu.js';
 import { cpuOnlyOpModel } from '../helpers/cpu-only-op.js';
 import { CPU_DEVICE, quickSettings } from '../helpers/bench-job.js';
+import { threadPoolOpener } from '../../src/runtime/session-pool.js';
 
 const dir = await mkdtemp(join(os.tmpdir(), 'aivmm-bench-'));
 const tiny = await ensureEmbeddedModel('tiny-convnet', dir);
@@ -52,7 +53,7 @@ test('CPU EP: one row per batch with real timings, shapes, throughput, memory an
 });
 
 test('--concurrency 2: two sessions on two threads with requests overlapping; throughput mode', async () => {
-  const rows = await benchPair(job(CPU_DEVICE, 'ort-cpu', settings({ concurrency: 2, iterations: 40, batches: [2] })));
+  const rows = await benchPair(job(CPU_DEVICE, 'ort-cpu', settings({ concurrency: 2, iterations: 40, batches: [2] })), { openPool: threadPoolOpener });
   const r = rows[0];
   assert.ok(r);
   assert.equal(r.mode, 'throughput');

@@ -12,7 +12,6 @@ import { BackendUnavailableError, InferenceError, UsageError } from '../errors.j
 import { describeTarget } from '../backends/ep-map.js';
 import { checkAgainstSpec, planShapes, randomTensor, readInputFiles, vocabularySizes } from './inputs.js';
 import { measure, measurePaired, type MeasureProgress, type Measurement, type PairedMeasurement } from './measure.js';
-import { openSessionPool, type SessionPool } from './session-pool.js';
 import type { RuntimeTarget } from '../backends/ep-map.js';
 import { availableParallelism } from 'node:os';
 import { describe, histogram, noiseVerdict } from './stats.js';
@@ -28,8 +27,16 @@ export type PairEvent =
   | { kind: 'progress'; batch: number; progress: MeasureProgress }
   | { kind: 'row'; row: BenchRow };
 
-export type { SessionPool };
 /** Opens `size` sessions of `model` that run concurrently (one per thread) behind one run(). */
+/** N sessions on N threads behind one run(): feeds set once per shape, each run() one request on an idle thread. */
+export interface SessionPool {
+  readonly size: number;
+  setFeeds(feeds: Record<string, HostTensor>): Promise<void>;
+  /** Runs one request on an idle thread (queued while all are busy). */
+  run(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
 export type PoolOpener = (model: string, target: RuntimeTarget, options: LoadOptions, size: number) => Promise<SessionPool>;
 
 export interface PairOptions {
@@ -37,8 +44,9 @@ export interface PairOptions {
   onEvent?: (e: PairEvent) => void;
   now?: () => number;
   /**
-   * How --concurrency's sessions are hosted: the worker passes the runtime's thread host
-   * (src/runtime/session-pool.ts); in-process callers get ./session-pool.ts.
+   * How --concurrency's sessions are hosted: one session per thread (onnxruntime-node's run blocks the
+   * thread it is called on). The CLI's worker passes the runtime's thread host
+   * (src/runtime/session-pool.ts: threadPoolOpener); core cannot host threads itself.
    */
   openPool?: PoolOpener;
 }
@@ -95,7 +103,8 @@ export async function benchPair(job: BenchJob, opts: PairOptions = {}): Promise<
       // One session per request in flight, each on its own thread; on the CPU the cores are split between them.
       const cpuThreads = job.target.runtime === 'onnxruntime' && job.target.provider === 'cpu' ? Math.max(1, Math.floor(availableParallelism() / s.concurrency)) : undefined;
       const threads = s.threads ?? cpuThreads;
-      pool = await (opts.openPool ?? openSessionPool)(job.model.path, job.target, { ...loadOptions(job), ...(threads !== undefined ? { threads } : {}) }, s.concurrency);
+      if (!opts.openPool) throw new UsageError(`--concurrency ${s.concurrency} needs a thread host`, 'pass openPool (src/runtime threadPoolOpener), as the bench worker does');
+      pool = await opts.openPool(job.model.path, job.target, { ...loadOptions(job), ...(threads !== undefined ? { threads } : {}) }, s.concurrency);
     }
     if (s.reference && s.concurrency === 1 && !job.against) {
       // Its idle threads must not spin while the model runs (on a small machine they would steal its cores).
