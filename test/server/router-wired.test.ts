@@ -29,7 +29,8 @@ test('queue + router: the fast instance takes requests (waiting for it) while th
     ],
     { latencyTargetMs: 12 },
   );
-  const q = new AdmissionQueue({ instances: ['gpu', 'cpu'], maxQueue: 100, router });
+  // A clock that stands still: each job's service time is the compute time it reports.
+  const q = new AdmissionQueue({ instances: ['gpu', 'cpu'], maxQueue: 100, router, clock: () => 0 });
   const gates: (() => void)[] = [];
   const ran: string[] = [];
   const cost = { gpu: 2, cpu: 10 } as Record<string, number>;

@@ -141,10 +141,13 @@ export class AdmissionQueue {
     const instance = await this.acquire(admission, t0);
     const queueMs = this.clock() - t0;
     this.stats.queueMs += queueMs; // `running` was counted when the instance was handed over
-    let computeMs: number | undefined;
+    // The router learns each instance's whole service time (compute + the trip to its lane and back):
+    // that, not the compute alone, is what bounds the instance's throughput.
+    let serviceMs: number | undefined;
+    const tStart = this.clock();
     try {
       const r = await work(instance);
-      computeMs = r.computeMs;
+      serviceMs = Math.max(r.computeMs, this.clock() - tStart);
       this.stats.success++;
       this.stats.computeMs += r.computeMs;
       return { value: r.value, queueMs, computeMs: r.computeMs, instance };
@@ -154,7 +157,7 @@ export class AdmissionQueue {
     } finally {
       this.stats.running--;
       this.lastActive = this.clock();
-      this.router?.finished(instance, computeMs);
+      this.router?.finished(instance, serviceMs);
       this.release(instance);
     }
   }
