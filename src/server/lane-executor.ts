@@ -38,11 +38,25 @@ export class LaneExecutor implements ModelExecutor {
   private restarts: number[] = [];
   private closed = false;
   private downReason: string | undefined;
+  private readonly health = new Set<(e: { up: boolean; reason?: string }) => void>();
 
   private readonly opts: LaneExecutorOptions;
 
   constructor(opts: LaneExecutorOptions) {
     this.opts = { niceness: 0, ...opts };
+  }
+
+  /**
+   * Down when the lane crashed, up when its restart has loaded the instances again (the registry's
+   * router stops and resumes sending requests to this lane's instances). Returns the unsubscriber.
+   */
+  onHealth(listener: (e: { up: boolean; reason?: string }) => void): () => void {
+    this.health.add(listener);
+    return () => this.health.delete(listener);
+  }
+
+  private tell(e: { up: boolean; reason?: string }): void {
+    for (const l of [...this.health]) l(e);
   }
 
   get target(): RuntimeTarget {
@@ -92,6 +106,8 @@ export class LaneExecutor implements ModelExecutor {
           }
         }
         this.opts.onRestart?.({ lane: this.opts.name, instances: this.loaded.size, ms: performance.now() - t0, ...(error ? { error } : {}) });
+        if (error) this.tell({ up: false, reason: `the ${this.opts.name} lane restarted but could not load its instances: ${error}` });
+        else this.tell({ up: true });
       }
       return lane;
     })().finally(() => {
@@ -106,6 +122,7 @@ export class LaneExecutor implements ModelExecutor {
     this.restarts = this.restarts.filter((t) => now - t < 60_000);
     this.restarts.push(now);
     this.opts.onCrash?.({ lane: this.opts.name, reason: e.reason, restarts: this.restarts.length });
+    this.tell({ up: false, reason: `the ${this.opts.name} lane crashed: ${e.reason}` });
     if (this.restarts.length > (this.opts.maxRestartsPerMinute ?? 5)) {
       this.downReason = `${e.reason} (restarted ${this.restarts.length - 1} times in a minute; left down)`;
       return;

@@ -84,7 +84,8 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   const defaultDevice = devices[0]?.toLowerCase() === 'auto' ? 'CPU' : (devices[0] ?? 'CPU');
   const instancesFlag = flagNumber(opts.instances, '--instances', 1);
   const defaults: ModelSettings = settingsFor(DEFAULT_SETTINGS, {
-    instances: parseInstances(instancesFlag ?? 1, 'flags', defaultDevice),
+    // --device GPU.0,CPU: each model gets instances on every listed device (the router balances them).
+    instances: devices.length > 1 && !devices.some((d) => d.toLowerCase() === 'auto') ? Object.fromEntries(devices.map((d) => [d, instancesFlag ?? 1])) : parseInstances(instancesFlag ?? 1, 'flags', defaultDevice),
     maxQueue: flagNumber(opts.maxQueue, '--max-queue') ?? config.maxQueue ?? DEFAULT_SETTINGS.maxQueue,
     keepAliveMs: flagDuration(opts.keepAlive, '--keep-alive') ?? config.keepAliveMs ?? 0,
   });
@@ -189,6 +190,12 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
 
   const registry = new ModelRegistry({
     executorFor: (d) => factory.executorFor(d),
+    // A model on several devices: the router starts from bench's cached batch-1 p50 for each pair.
+    seedCostMs: async (path, device, backend) => {
+      const [{ autoCandidates }, { sha256File }] = await Promise.all([import('../../core/bench/auto.js'), import('../../core/bench/index.js')]);
+      const candidates = await autoCandidates(cacheDir, await factory.report(), await sha256File(path), []);
+      return candidates.find((c) => c.device === device.split('@')[0] && c.backend === backend)?.measured?.latencyMs;
+    },
     repository,
     defaults,
     overrides,

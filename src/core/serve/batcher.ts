@@ -17,8 +17,14 @@
 import type { HostTensor, TensorSpec, TypedData } from '../backends/types.js';
 import { BadRequestError, DeadlineExceededError, QueueFullError, RequestCancelledError } from './errors.js';
 import { InferenceError } from '../errors.js';
+import { RequestScheduler, type Entry, type SchedulerPolicy, type SchedulerStats } from './scheduler.js';
 
-export type RunBatch = (feeds: Record<string, HostTensor>) => Promise<{ outputs: Record<string, HostTensor>; computeMs: number }>;
+/** What a batch is admitted with downstream: the most urgent priority among its requests. */
+export interface BatchAdmission {
+  priority?: number | undefined;
+}
+
+export type RunBatch = (feeds: Record<string, HostTensor>, admission?: BatchAdmission) => Promise<{ outputs: Record<string, HostTensor>; computeMs: number }>;
 
 export interface BatcherClock {
   now(): number;
@@ -52,6 +58,11 @@ export interface BatcherOptions {
   concurrency: number;
   /** Requests allowed to wait; past it submit() refuses (the server's 503). */
   maxQueue?: number;
+  /**
+   * Priority levels, per-level queue limits and timeouts, per-client fair share (RequestScheduler): a
+   * batch takes the most urgent waiting requests first. Default: one level of `maxQueue`.
+   */
+  scheduler?: SchedulerPolicy;
   adaptive?: AdaptiveOptions;
   clock?: BatcherClock;
   /** EWMA weight of a new cost measurement. */
@@ -71,6 +82,7 @@ interface Pending {
   enqueuedAt: number;
   deadline?: number | undefined;
   signal?: AbortSignal | undefined;
+  entry?: Entry<Pending>;
   resolve: (r: BatchResult) => void;
   reject: (e: Error) => void;
 }
@@ -184,7 +196,7 @@ class Recent {
 }
 
 export class DynamicBatcher {
-  private readonly queue: Pending[] = [];
+  private readonly queue: RequestScheduler<Pending>;
   private inFlight = 0;
   private timer: (() => void) | undefined;
   private readonly clock: BatcherClock;
@@ -213,16 +225,19 @@ export class DynamicBatcher {
     this.clock = opts.clock ?? realClock;
     this.alpha = opts.alpha ?? 0.2;
     for (const [b, ms] of Object.entries(opts.adaptive?.seedCosts ?? {})) if (ms > 0) this.costs.set(Number(b), { ms, n: 0 });
+    this.queue = new RequestScheduler<Pending>(opts.scheduler ?? { levels: 1, defaultLevel: 1, fallback: { maxQueue: opts.maxQueue ?? Number.POSITIVE_INFINITY, timeoutAction: 'reject' } }, () => this.clock.now());
+  }
+
+  /** Per level and per client (the scheduler's counters). */
+  schedulerStats(): SchedulerStats {
+    return this.queue.stats();
   }
 
   /** Queues one request; resolves with its share of the batch's outputs. */
-  submit(feeds: Record<string, HostTensor>, admission: { deadline?: number | undefined; signal?: AbortSignal | undefined } = {}): Promise<BatchResult> {
+  submit(feeds: Record<string, HostTensor>, admission: { deadline?: number | undefined; signal?: AbortSignal | undefined; priority?: number | undefined; client?: string | undefined } = {}): Promise<BatchResult> {
     if (this.closed) return Promise.reject(this.closed);
     const { size, signature } = signatureOf(feeds);
     if (size > this.opts.maxBatchSize) return Promise.reject(new BadRequestError(`a batch of ${size} is larger than this model's max_batch_size (${this.opts.maxBatchSize})`, `send at most ${this.opts.maxBatchSize} items per request`));
-    if (this.opts.maxQueue !== undefined && this.queue.length >= this.opts.maxQueue) {
-      return Promise.reject(new QueueFullError(`the batch queue is full (${this.queue.length} waiting)`));
-    }
     const now = this.clock.now();
     if (this.lastArrival !== undefined) {
       const gap = (now - this.lastArrival) / size;
@@ -230,7 +245,16 @@ export class DynamicBatcher {
     }
     this.lastArrival = now;
     return new Promise<BatchResult>((resolve, reject) => {
-      this.queue.push({ feeds, size, signature, enqueuedAt: now, deadline: admission.deadline, signal: admission.signal, resolve, reject });
+      const p: Pending = { feeds, size, signature, enqueuedAt: now, deadline: admission.deadline, signal: admission.signal, resolve, reject };
+      let pushed: ReturnType<RequestScheduler<Pending>['push']>;
+      try {
+        pushed = this.queue.push(p, { priority: admission.priority, client: admission.client, deadline: admission.deadline });
+      } catch (err) {
+        reject(err instanceof QueueFullError && this.queue.policy.levels === 1 ? new QueueFullError(`the batch queue is full (${this.queue.size} waiting)`, 'retry after the time in Retry-After, or raise max_queue for this model', 1) : (err as Error));
+        return;
+      }
+      p.entry = pushed.entry;
+      if (pushed.evicted) pushed.evicted.entry.item.reject(pushed.evicted.error);
       this.requests++;
       this.pump();
     });
@@ -241,7 +265,10 @@ export class DynamicBatcher {
     this.closed = err;
     this.timer?.();
     this.timer = undefined;
-    for (const p of this.queue.splice(0)) p.reject(err);
+    for (const e of this.queue.ordered()) {
+      this.queue.remove(e);
+      e.item.reject(err);
+    }
   }
 
   // ---- cost model ----
@@ -305,24 +332,24 @@ export class DynamicBatcher {
 
   /** Requests past their deadline or whose client went away leave the queue before any batch is formed. */
   private dropStale(): void {
-    const now = this.clock.now();
-    for (let i = this.queue.length - 1; i >= 0; i--) {
-      const p = this.queue[i] as Pending;
-      if (p.signal?.aborted) p.reject(new RequestCancelledError('the client closed the connection while the request was queued'));
-      else if (p.deadline !== undefined && now >= p.deadline) p.reject(new DeadlineExceededError(`the request passed its deadline after ${Math.round(now - p.enqueuedAt)} ms waiting for a batch`));
-      else continue;
-      this.queue.splice(i, 1);
+    for (const d of this.queue.expire()) d.entry.item.reject(d.error instanceof DeadlineExceededError ? new DeadlineExceededError(`${d.error.message} (waiting for a batch)`) : d.error);
+    for (const e of this.queue.ordered()) {
+      if (!e.item.signal?.aborted) continue;
+      this.queue.remove(e);
+      e.item.reject(new RequestCancelledError('the client closed the connection while the request was queued'));
     }
   }
 
   private pump(): void {
     this.dropStale();
-    while (this.queue.length > 0 && this.inFlight < this.opts.concurrency) {
-      const head = this.queue[0] as Pending;
+    while (this.queue.size > 0 && this.inFlight < this.opts.concurrency) {
+      // The scheduler's order: the most urgent level first, clients in turn; the head sets the shape.
+      const order = this.queue.ordered();
+      const head = (order[0] as Entry<Pending>).item;
       const { windowMs, targetBatchSize, maxTake } = this.choice();
       const limit = Math.min(this.opts.maxBatchSize, maxTake);
-      const picked = this.pick(head.signature, limit);
-      const total = picked.reduce((a, i) => a + (this.queue[i] as Pending).size, 0);
+      const picked = this.pick(order, head.signature, limit);
+      const total = picked.reduce((a, e) => a + e.item.size, 0);
       const preferred = this.opts.preferredBatchSizes ?? [];
       const full = total >= Math.min(limit, targetBatchSize) || (preferred.includes(total) && !this.opts.adaptive);
       const waited = this.clock.now() - head.enqueuedAt;
@@ -340,7 +367,7 @@ export class DynamicBatcher {
         let acc = 0;
         let cut = 0;
         for (let k = 0; k < picked.length; k++) {
-          acc += (this.queue[picked[k] as number] as Pending).size;
+          acc += (picked[k] as Entry<Pending>).item.size;
           if (preferred.includes(acc)) cut = k + 1;
         }
         if (cut > 0) chosen = picked.slice(0, cut);
@@ -349,21 +376,21 @@ export class DynamicBatcher {
     }
   }
 
-  /** Queue indices of requests with `signature`, in order, while their items fit in `limit`. */
-  private pick(signature: string, limit: number): number[] {
-    const out: number[] = [];
+  /** Entries with `signature`, in the scheduler's order, while their items fit in `limit`. */
+  private pick(order: readonly Entry<Pending>[], signature: string, limit: number): Entry<Pending>[] {
+    const out: Entry<Pending>[] = [];
     let total = 0;
-    for (let i = 0; i < this.queue.length; i++) {
-      const p = this.queue[i] as Pending;
+    for (const e of order) {
+      const p = e.item;
       if (p.signature !== signature) continue;
       if (total + p.size > limit) {
         if (out.length === 0) {
-          out.push(i); // a request larger than the adaptive target still runs, alone
+          out.push(e); // a request larger than the adaptive target still runs, alone
           total += p.size;
         }
         break;
       }
-      out.push(i);
+      out.push(e);
       total += p.size;
       if (total === limit) break;
     }
@@ -378,12 +405,12 @@ export class DynamicBatcher {
     }, Math.max(0, ms));
   }
 
-  private dispatch(indices: number[]): void {
+  private dispatch(entries: Entry<Pending>[]): void {
     this.timer?.();
     this.timer = undefined;
-    const set = new Set(indices);
-    const batch = indices.map((i) => this.queue[i] as Pending);
-    for (let i = this.queue.length - 1; i >= 0; i--) if (set.has(i)) this.queue.splice(i, 1);
+    for (const e of entries) this.queue.take(e);
+    const batch = entries.map((e) => e.item);
+    const priority = Math.min(...entries.map((e) => e.level));
     const sizes = batch.map((p) => p.size);
     const total = sizes.reduce((a, b) => a + b, 0);
     const startedAt = this.clock.now();
@@ -392,7 +419,7 @@ export class DynamicBatcher {
     this.items += total;
     this.sizes.set(total, (this.sizes.get(total) ?? 0) + 1);
     const feeds = batch.length === 1 ? (batch[0] as Pending).feeds : concatFeeds(batch.map((p) => p.feeds));
-    void this.run(feeds)
+    void this.run(feeds, { priority })
       .then((r) => {
         this.record(total, r.computeMs);
         const parts = batch.length === 1 ? [r.outputs] : splitOutputs(r.outputs, sizes);
@@ -432,7 +459,7 @@ export class DynamicBatcher {
       items: this.items,
       meanBatchSize: this.batches ? this.items / this.batches : 0,
       sizes: Object.fromEntries(this.sizes),
-      pending: this.queue.length,
+      pending: this.queue.size,
       inFlight: this.inFlight,
       costs: Object.fromEntries([...this.costs].map(([b, c]) => [b, { ms: c.ms, n: c.n }])),
       mode: a ? 'adaptive' : 'fixed',

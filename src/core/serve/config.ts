@@ -27,6 +27,54 @@ export interface ModelSettings {
   placementReason?: string;
   /** Dynamic batching (Triton's `dynamic_batching`): requests concatenated along the batch dimension. */
   batching?: BatchingSettings;
+  /** Priority levels (Triton's `priority_levels`, `default_priority_level`, `priority_queue_policy`). */
+  priorities?: PrioritySettings;
+  /** Routing over several devices: spill to the next device when the predicted latency would pass this (ms). */
+  latencyTargetMs?: number;
+}
+
+export interface PrioritySettings {
+  levels: number;
+  defaultLevel: number;
+  /** Per level (1 = highest): max queue, timeout (ms) and what happens past it; other levels: max_queue, no timeout. */
+  perLevel: Record<number, { maxQueue?: number; timeoutMs?: number; timeoutAction?: 'reject' | 'delay' }>;
+}
+
+const LEVEL_KEYS = ['max_queue_size', 'timeout', 'timeout_action'] as const;
+
+/** `priority_levels: 3, default_priority_level: 2, priority_queue_policy: {1: {max_queue_size: 8, timeout: 100ms, timeout_action: reject}}`. */
+export function parsePriorities(m: Record<string, unknown>, where: string): PrioritySettings | undefined {
+  const lv = m['priority_levels'];
+  const def = m['default_priority_level'];
+  const pol = m['priority_queue_policy'];
+  if (lv === undefined && def === undefined && pol === undefined) return undefined;
+  const levels = lv === undefined ? 1 : positiveInt(lv, `${where}.priority_levels`);
+  const defaultLevel = def === undefined ? Math.ceil(levels / 2) : positiveInt(def, `${where}.default_priority_level`);
+  if (defaultLevel > levels) throw new ConfigError(`${where}.default_priority_level ${defaultLevel} is above priority_levels (${levels})`, 'levels are 1 (highest) … priority_levels');
+  const out: PrioritySettings = { levels, defaultLevel, perLevel: {} };
+  if (pol === undefined) return out;
+  if (!pol || typeof pol !== 'object' || Array.isArray(pol)) throw new ConfigError(`${where}.priority_queue_policy must be a map of level → {max_queue_size, timeout, timeout_action}`);
+  for (const [k, raw] of Object.entries(pol as Record<string, unknown>)) {
+    const w = `${where}.priority_queue_policy.${k}`;
+    const n = Number(k);
+    if (!Number.isInteger(n) || n < 1 || n > levels) throw new ConfigError(`${w}: '${k}' is not a priority level`, `levels are 1 (highest) … ${levels} (priority_levels)`);
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${w} must be a map`, 'e.g. {max_queue_size: 16, timeout: 200ms, timeout_action: reject}');
+    const o = raw as Record<string, unknown>;
+    checkKeys(o, LEVEL_KEYS, w);
+    const p: PrioritySettings['perLevel'][number] = {};
+    if (o['max_queue_size'] !== undefined) p.maxQueue = positiveInt(o['max_queue_size'], `${w}.max_queue_size`, 0);
+    if (o['timeout'] !== undefined) {
+      const ms = parseDuration(o['timeout'], `${w}.timeout`);
+      if (ms > 0) p.timeoutMs = ms;
+    }
+    if (o['timeout_action'] !== undefined) {
+      const a = String(o['timeout_action']).toLowerCase();
+      if (a !== 'reject' && a !== 'delay') throw new ConfigError(`${w}.timeout_action: '${String(o['timeout_action'])}' must be reject or delay`);
+      p.timeoutAction = a;
+    }
+    out.perLevel[n] = p;
+  }
+  return out;
 }
 
 export interface BatchingSettings {
@@ -66,6 +114,17 @@ export function parseBatching(v: unknown, where: string): BatchingSettings {
     out.latencyTarget = { quantile: k === 'p95' ? 0.95 : 0.99, ms: parseDuration(d, `${w}.latency_target.${k}`) };
   }
   return out;
+}
+
+/** `latency_target: 50ms` or `{p95: 50ms}` (the router predicts one request's latency, so the quantile is a label). */
+export function parseLatencyTarget(v: unknown, where: string): number {
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    const entries = Object.entries(v as Record<string, unknown>);
+    const [k, d] = entries[0] ?? [];
+    if (entries.length !== 1 || (k !== 'p95' && k !== 'p99')) throw new ConfigError(`${where} must be a duration, {p95: <duration>} or {p99: <duration>}`);
+    return parseDuration(d, `${where}.${k}`);
+  }
+  return parseDuration(v, where);
 }
 
 export interface ConfiguredModel extends Partial<ModelSettings> {
@@ -150,7 +209,7 @@ export function parsePolicy(v: unknown, where: string): VersionPolicy {
   throw new ConfigError(`${where}: '${JSON.stringify(v)}' is not a version policy`, 'use {latest: N}, all, or {specific: [1, 3]}');
 }
 
-const MODEL_KEYS = ['model', 'path', 'device', 'instances', 'max_queue', 'timeout', 'keep_alive', 'version_policy', 'warmup', 'threads', 'dynamic_batching'] as const;
+const MODEL_KEYS = ['model', 'path', 'device', 'instances', 'max_queue', 'timeout', 'keep_alive', 'version_policy', 'warmup', 'threads', 'dynamic_batching', 'priority_levels', 'default_priority_level', 'priority_queue_policy', 'latency_target'] as const;
 const SERVER_KEYS = ['host', 'port', 'model_repository', 'device', 'poll', 'request_timeout', 'drain_timeout', 'max_body', 'max_queue', 'keep_alive'] as const;
 
 /** Parses the text of a config file (YAML, which includes JSON). `file` names it in errors. */
@@ -205,6 +264,9 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
     if (m['warmup'] !== undefined) c.warmup = m['warmup'] !== false;
     if (m['threads'] !== undefined) c.threads = positiveInt(m['threads'], `${where}.threads`);
     if (m['dynamic_batching'] !== undefined && m['dynamic_batching'] !== false) c.batching = parseBatching(m['dynamic_batching'], where);
+    const priorities = parsePriorities(m, where);
+    if (priorities) c.priorities = priorities;
+    if (m['latency_target'] !== undefined) c.latencyTargetMs = parseLatencyTarget(m['latency_target'], `${where}.latency_target`);
     out.models.push(c);
   }
   return out;

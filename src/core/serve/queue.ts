@@ -1,23 +1,43 @@
 /**
- * Admission for one served model version: a bounded FIFO queue in front of its instances. A request
- * waits until an instance is free; past `maxQueue` waiting requests it is refused at once (QueueFullError,
- * the server's 503 with Retry-After) so memory never grows without bound. A request whose deadline passes
- * or whose client goes away (its AbortSignal) while queued is dropped before it reaches a runtime.
+ * Admission for one served model version: a bounded, prioritised queue in front of its instances. A
+ * request waits until an instance is free; the order is the RequestScheduler's (priority levels served
+ * strictly in order, clients taking turns within a level, FIFO per client). Past a level's
+ * `max_queue_size` a request is refused at once (QueueFullError, the server's 503 with Retry-After) so
+ * memory never grows without bound. A request whose deadline (or its level's timeout, `reject`) passes,
+ * or whose client goes away (its AbortSignal), while queued is dropped before it reaches a runtime.
+ *
+ * With a Router (a version whose instances span several devices/lanes), a request is handed to the
+ * instance the router chooses by measured speed and current queue: a free instance, or a faster busy one
+ * whose predicted wait still meets the latency target (then it waits there, at most `maxAhead` deep, so
+ * the backlog — and its priority order — stays in the scheduler). Instances the router has marked down
+ * (their lane crashed) get nothing until they are marked up; requests routed ahead to one are routed again.
  */
 import { DeadlineExceededError, QueueFullError, RequestCancelledError } from './errors.js';
+import type { Router } from './router.js';
+import { RequestScheduler, type Entry, type SchedulerPolicy, type SchedulerStats } from './scheduler.js';
 
 export interface QueueOptions {
   /** Instance ids; one request runs on each at a time. */
   instances: readonly string[];
-  /** Requests allowed to wait (not counting those running). */
+  /** Requests allowed to wait (not counting those running): the default level's max queue. */
   maxQueue: number;
   clock?: () => number;
+  /** Priority levels and per-level policies (Triton's names in the config); default: one level of `maxQueue`. */
+  scheduler?: SchedulerPolicy;
+  /** Routes over instances on several devices; without it a free instance takes the next request. */
+  router?: Router;
+  /** Most requests routed ahead to one busy instance (default 8). */
+  maxAhead?: number;
 }
 
 export interface Admission {
   signal?: AbortSignal | undefined;
   /** Absolute deadline on `clock`'s scale. */
   deadline?: number | undefined;
+  /** Priority level (1 = highest); undefined: the policy's default. */
+  priority?: number | undefined;
+  /** Fair-share key (clientFrom()). */
+  client?: string | undefined;
 }
 
 export interface QueueStats {
@@ -38,12 +58,27 @@ interface Waiter {
   reject: (err: Error) => void;
   cleanup: () => void;
   enqueuedAt: number;
+  settled: boolean;
+  entry?: Entry<Waiter> | undefined;
+  /** Routed ahead to this busy instance. */
+  assigned?: string | undefined;
+}
+
+/** The policy when the config names none: one level that holds `maxQueue`, refusing past it. */
+export function singleLevel(maxQueue: number): SchedulerPolicy {
+  return { levels: 1, defaultLevel: 1, fallback: { maxQueue, timeoutAction: 'reject' } };
 }
 
 export class AdmissionQueue {
   private readonly free: string[];
-  private readonly waiting: Waiter[] = [];
+  private readonly sched: RequestScheduler<Waiter>;
+  /** Per busy instance, requests routed to it ahead (router only). */
+  private readonly ahead = new Map<string, Waiter[]>();
+  /** Requests routed ahead to an instance that went down: served before the scheduler's. */
+  private readonly retry: Waiter[] = [];
   private readonly clock: () => number;
+  private readonly router: Router | undefined;
+  private readonly maxAhead: number;
   private closedWith: Error | undefined;
   private idleWaiters: (() => void)[] = [];
   readonly stats: QueueStats = { pending: 0, running: 0, success: 0, failure: 0, rejected: 0, cancelled: 0, timedOut: 0, queueMs: 0, computeMs: 0 };
@@ -53,6 +88,9 @@ export class AdmissionQueue {
   constructor(private readonly opts: QueueOptions) {
     this.free = [...opts.instances];
     this.clock = opts.clock ?? (() => performance.now());
+    this.router = opts.router;
+    this.maxAhead = opts.maxAhead ?? 8;
+    this.sched = new RequestScheduler<Waiter>(opts.scheduler ?? singleLevel(opts.maxQueue), this.clock);
     this.lastActive = this.clock();
   }
 
@@ -60,8 +98,27 @@ export class AdmissionQueue {
     return this.opts.instances.length;
   }
 
+  get policy(): SchedulerPolicy {
+    return this.sched.policy;
+  }
+
   get busy(): boolean {
-    return this.stats.running > 0 || this.waiting.length > 0;
+    return this.stats.running > 0 || this.waitingCount() > 0;
+  }
+
+  private waitingCount(): number {
+    let n = this.sched.size + this.retry.length;
+    for (const q of this.ahead.values()) n += q.length;
+    return n;
+  }
+
+  private updatePending(): void {
+    this.stats.pending = this.waitingCount();
+  }
+
+  /** Per level and per client: admitted, refused, timed out, delayed, dispatched (GET /v2/models/{m}/stats). */
+  schedulerStats(): SchedulerStats {
+    return this.sched.stats();
   }
 
   /** Mean compute time per request so far (ms), for Retry-After estimates. */
@@ -72,30 +129,35 @@ export class AdmissionQueue {
 
   /** Seconds until a slot is likely free: queue length × mean compute ÷ instances, at least 1. */
   retryAfterS(): number {
-    return Math.max(1, Math.ceil(((this.waiting.length + 1) * this.meanComputeMs()) / this.size / 1000));
+    return Math.max(1, Math.ceil(((this.waitingCount() + 1) * this.meanComputeMs()) / this.size / 1000));
   }
 
   /**
-   * Runs `work` on a free instance once one is available, in arrival order. `work` receives the instance
-   * id; its result is returned with the time spent queued.
+   * Runs `work` on an instance once one is available, in the scheduler's order. `work` receives the
+   * instance id; its result is returned with the time spent queued.
    */
-  async run<T>(work: (instance: string) => Promise<{ value: T; computeMs: number }>, admission: Admission = {}): Promise<{ value: T; queueMs: number; computeMs: number }> {
+  async run<T>(work: (instance: string) => Promise<{ value: T; computeMs: number }>, admission: Admission = {}): Promise<{ value: T; queueMs: number; computeMs: number; instance: string }> {
     const t0 = this.clock();
     const instance = await this.acquire(admission, t0);
     const queueMs = this.clock() - t0;
-    this.stats.queueMs += queueMs;
-    this.stats.running++;
+    this.stats.queueMs += queueMs; // `running` was counted when the instance was handed over
+    // The router learns each instance's whole service time (compute + the trip to its lane and back):
+    // that, not the compute alone, is what bounds the instance's throughput.
+    let serviceMs: number | undefined;
+    const tStart = this.clock();
     try {
-      const { value, computeMs } = await work(instance);
+      const r = await work(instance);
+      serviceMs = Math.max(r.computeMs, this.clock() - tStart);
       this.stats.success++;
-      this.stats.computeMs += computeMs;
-      return { value, queueMs, computeMs };
+      this.stats.computeMs += r.computeMs;
+      return { value: r.value, queueMs, computeMs: r.computeMs, instance };
     } catch (err) {
       this.stats.failure++;
       throw err;
     } finally {
       this.stats.running--;
       this.lastActive = this.clock();
+      this.router?.finished(instance, serviceMs);
       this.release(instance);
     }
   }
@@ -110,67 +172,219 @@ export class AdmissionQueue {
       this.stats.timedOut++;
       return Promise.reject(new DeadlineExceededError('the request deadline passed before it was queued'));
     }
-    const instance = this.free.shift();
-    if (instance !== undefined && this.waiting.length === 0) return Promise.resolve(instance);
-    if (instance !== undefined) this.free.unshift(instance);
-    if (this.waiting.length >= this.opts.maxQueue) {
-      this.stats.rejected++;
-      return Promise.reject(new QueueFullError(`the queue is full (${this.opts.maxQueue} waiting)`, 'retry after the time in Retry-After, or raise max_queue for this model', this.retryAfterS()));
-    }
     return new Promise<string>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const onAbort = (): void => {
-        this.remove(waiter);
+        if (!this.unqueue(waiter)) return;
         this.stats.cancelled++;
+        waiter.settled = true;
+        waiter.cleanup();
         reject(new RequestCancelledError('the client went away while the request was queued'));
       };
       const waiter: Waiter = {
         resolve,
         reject,
         enqueuedAt: t0,
+        settled: false,
         cleanup: () => {
           if (timer) clearTimeout(timer);
+          timer = undefined;
           admission.signal?.removeEventListener('abort', onAbort);
         },
       };
-      if (admission.deadline !== undefined) {
-        timer = setTimeout(
-          () => {
-            this.remove(waiter);
-            this.stats.timedOut++;
-            reject(new DeadlineExceededError(`the request waited ${Math.round(this.clock() - t0)} ms in the queue, past its deadline`, 'raise the timeout (parameters.timeout in µs, or --request-timeout), or add instances'));
-          },
-          Math.max(0, admission.deadline - t0),
-        );
-        timer.unref?.();
+      // Nothing waits ahead of it: a free instance (or a faster busy one, with a router) takes it now.
+      const placed = this.waitingCount() === 0 && this.place(waiter);
+      if (waiter.settled) return;
+      let level = admission.priority ?? this.sched.policy.defaultLevel;
+      if (!placed) {
+        let pushed: ReturnType<RequestScheduler<Waiter>['push']>;
+        try {
+          pushed = this.sched.push(waiter, { priority: admission.priority, client: admission.client, deadline: admission.deadline });
+        } catch (err) {
+          this.stats.rejected++;
+          const e = err as Error;
+          reject(e instanceof QueueFullError ? new QueueFullError(this.sched.policy.levels === 1 ? `the queue is full (${this.sched.size} waiting)` : e.message, 'retry after the time in Retry-After, or raise max_queue (priority_queue_policy.max_queue_size) for this model', this.retryAfterS()) : e);
+          return;
+        }
+        waiter.entry = pushed.entry;
+        level = pushed.entry.level;
+        if (pushed.evicted) {
+          const victim = pushed.evicted.entry.item;
+          victim.entry = undefined;
+          this.stats.rejected++;
+          victim.settled = true;
+          victim.cleanup();
+          victim.reject(new QueueFullError(pushed.evicted.error.message, 'retry after the time in Retry-After; this client holds more than its share of the queue', this.retryAfterS()));
+        }
+      }
+      // The request's own deadline, or its level's timeout when that rejects: dropped when it passes.
+      const lp = this.sched.levelPolicy(level);
+      const levelEnd = lp.timeoutMs !== undefined && lp.timeoutAction === 'reject' ? t0 + lp.timeoutMs : undefined;
+      const end = Math.min(admission.deadline ?? Infinity, levelEnd ?? Infinity);
+      if (Number.isFinite(end)) {
+        const arm = (ms: number): void => {
+          timer = setTimeout(() => {
+            timer = undefined;
+            if (waiter.settled) return;
+            if (waiter.assigned !== undefined || waiter.entry === undefined) this.dropWaiter(waiter);
+            else {
+              this.settleDropped(this.sched.expire());
+              if (!waiter.settled) arm(1); // the clocks disagree by a fraction of a ms: look again
+            }
+          }, Math.max(0, ms));
+          timer.unref?.();
+        };
+        arm(end - t0);
       }
       admission.signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(waiter);
-      this.stats.pending = this.waiting.length;
+      this.updatePending();
+      if (!placed) this.pump();
     });
   }
 
-  private remove(w: Waiter): void {
-    const i = this.waiting.indexOf(w);
-    if (i >= 0) this.waiting.splice(i, 1);
+  /** A routed-ahead request whose deadline passed. */
+  private dropWaiter(w: Waiter): void {
+    if (!this.unqueue(w)) return;
+    this.stats.timedOut++;
+    w.settled = true;
     w.cleanup();
-    this.stats.pending = this.waiting.length;
+    w.reject(new DeadlineExceededError(`the request waited ${Math.round(this.clock() - w.enqueuedAt)} ms in the queue, past its deadline`, 'raise the timeout (parameters.timeout in µs, or --request-timeout), or add instances'));
+  }
+
+  private settleDropped(dropped: readonly { entry: Entry<Waiter>; error: Error }[]): void {
+    for (const d of dropped) {
+      const w = d.entry.item;
+      if (w.settled) continue;
+      w.settled = true;
+      w.entry = undefined;
+      this.stats.timedOut++;
+      w.cleanup();
+      w.reject(new DeadlineExceededError(d.error.message, 'raise the timeout (parameters.timeout in µs, the priority level\'s timeout, or --request-timeout), or add instances'));
+    }
+    if (dropped.length) this.updatePending();
+  }
+
+  /** Takes `w` out of wherever it waits; false when it was not waiting. */
+  private unqueue(w: Waiter): boolean {
+    let found = false;
+    if (w.assigned !== undefined) {
+      const q = this.ahead.get(w.assigned);
+      const i = q ? q.indexOf(w) : -1;
+      if (q && i >= 0) {
+        q.splice(i, 1);
+        this.router?.unqueued(w.assigned);
+        found = true;
+      }
+      w.assigned = undefined;
+    } else if (w.entry) {
+      found = this.sched.remove(w.entry);
+      w.entry = undefined;
+    } else {
+      const i = this.retry.indexOf(w);
+      if (i >= 0) {
+        this.retry.splice(i, 1);
+        found = true;
+      }
+    }
+    this.updatePending();
+    return found;
+  }
+
+  private isFree(id: string): boolean {
+    return this.free.includes(id);
+  }
+
+  private hasFreeUp(): boolean {
+    return this.router ? this.free.some((id) => this.router?.isUp(id)) : this.free.length > 0;
+  }
+
+  /**
+   * Hands `w` to an instance: a free one, or (router) a busy faster one it waits for. False when none
+   * can take it now (nothing free, or everything down).
+   */
+  private place(w: Waiter): boolean {
+    if (!this.hasFreeUp()) return false;
+    if (!this.router) {
+      this.start(w, this.free.shift() as string);
+      return true;
+    }
+    const d = this.router.route({ eligible: (id) => this.isFree(id) || (this.ahead.get(id)?.length ?? 0) < this.maxAhead });
+    if (this.isFree(d.instance)) {
+      this.free.splice(this.free.indexOf(d.instance), 1);
+      this.start(w, d.instance);
+      return true;
+    }
+    let q = this.ahead.get(d.instance);
+    if (!q) this.ahead.set(d.instance, (q = []));
+    w.assigned = d.instance;
+    q.push(w);
+    this.updatePending();
+    return true;
+  }
+
+  private start(w: Waiter, instance: string): void {
+    w.settled = true;
+    w.assigned = undefined;
+    w.entry = undefined;
+    w.cleanup();
+    this.stats.running++;
+    this.router?.started(instance);
+    w.resolve(instance);
+  }
+
+  /** Hands waiting requests to instances while some instance is free. */
+  private pump(): void {
+    while (this.hasFreeUp()) {
+      const again = this.retry.shift();
+      if (again) {
+        this.place(again);
+        continue;
+      }
+      const { entry, dropped } = this.sched.next();
+      this.settleDropped(dropped);
+      if (!entry) break;
+      const w = entry.item;
+      w.entry = undefined;
+      this.place(w);
+    }
+    this.updatePending();
   }
 
   private release(instance: string): void {
-    const next = this.waiting.shift();
-    this.stats.pending = this.waiting.length;
-    if (next) {
-      next.cleanup();
-      next.resolve(instance);
+    const q = this.ahead.get(instance);
+    const next = q?.shift();
+    if (next && this.router?.isUp(instance) !== false) {
+      this.start(next, instance);
+      this.updatePending();
       return;
     }
+    if (next) this.retry.push(next);
     this.free.push(instance);
-    if (this.stats.running === 0) {
-      const w = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const f of w) f();
+    this.pump();
+    if (this.stats.running === 0 && !this.busy) this.wakeIdle();
+  }
+
+  private wakeIdle(): void {
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
+  }
+
+  /** The router marked `instance` down (its lane crashed): what waited for it is routed again. */
+  instanceDown(instance: string): void {
+    const q = this.ahead.get(instance);
+    if (q?.length) {
+      for (const w of q.splice(0)) {
+        w.assigned = undefined;
+        this.retry.push(w);
+      }
     }
+    this.pump();
+  }
+
+  /** The router marked `instance` up again: waiting requests may go there. */
+  instanceUp(_instance: string): void {
+    this.pump();
   }
 
   /** Resolves when nothing runs and nothing waits. */
@@ -182,15 +396,15 @@ export class AdmissionQueue {
   /** Refuses new requests with `err` and fails those still waiting with it; running ones finish. */
   close(err: Error): void {
     this.closedWith = err;
-    for (const w of this.waiting.splice(0)) {
+    const all = [...this.sched.ordered().map((e) => e.item), ...this.retry.splice(0), ...[...this.ahead.values()].flatMap((q) => q.splice(0))];
+    for (const e of this.sched.ordered()) this.sched.remove(e);
+    for (const w of all) {
+      if (w.settled) continue;
+      w.settled = true;
       w.cleanup();
       w.reject(err);
     }
     this.stats.pending = 0;
-    if (!this.busy) {
-      const w = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const f of w) f();
-    }
+    if (!this.busy) this.wakeIdle();
   }
 }

@@ -18,6 +18,8 @@ import { AdmissionQueue, type Admission, type QueueStats } from './queue.js';
 import { applyPolicy, checkModelName, scanRepository, statModelFile, type VersionFile } from './repository.js';
 import { warmupFeeds } from './tensors.js';
 import { DynamicBatcher, batchable, type BatcherStats } from './batcher.js';
+import { Router, type PlacementExplanation } from './router.js';
+import type { SchedulerPolicy, SchedulerStats } from './scheduler.js';
 
 export type ModelState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
 
@@ -34,6 +36,26 @@ export interface Placement {
 export interface DeviceExecutor {
   executor: ModelExecutor;
   placement: Placement;
+}
+
+/**
+ * An executor that reports its health (a lane: down when it crashed, up when its restart reloaded the
+ * instances). The registry marks the router's instances on it down and up.
+ */
+export interface HealthReporting {
+  onHealth(listener: (e: { up: boolean; reason?: string }) => void): () => void;
+}
+
+const reportsHealth = (ex: unknown): ex is HealthReporting => typeof (ex as Partial<HealthReporting>).onHealth === 'function';
+
+/** The scheduler policy of a model's settings: its priority levels, the others holding max_queue. */
+export function schedulerPolicyOf(s: ModelSettings): SchedulerPolicy {
+  const p = s.priorities;
+  const fallback = { maxQueue: s.maxQueue, timeoutAction: 'reject' as const };
+  if (!p) return { levels: 1, defaultLevel: 1, fallback };
+  const perLevel: SchedulerPolicy['perLevel'] = {};
+  for (const [n, l] of Object.entries(p.perLevel)) perLevel[Number(n)] = { ...(l.maxQueue !== undefined ? { maxQueue: l.maxQueue } : {}), ...(l.timeoutMs !== undefined ? { timeoutMs: l.timeoutMs } : {}), ...(l.timeoutAction ? { timeoutAction: l.timeoutAction } : {}) };
+  return { levels: p.levels, defaultLevel: p.defaultLevel, perLevel, fallback };
 }
 
 export type ServeEvent =
@@ -58,6 +80,11 @@ export interface RegistryOptions {
   overrides?: ReadonlyMap<string, ModelSettings>;
   clock?: () => number;
   onEvent?: (e: ServeEvent) => void;
+  /**
+   * A known cost (ms per request) of a model file on a (device, backend), e.g. bench's cached batch-1
+   * p50: seeds the router of a model served on several devices (learned online from there).
+   */
+  seedCostMs?(modelPath: string, device: string, backend: string): Promise<number | undefined>;
 }
 
 let generation = 0;
@@ -69,6 +96,10 @@ export class LoadedVersion {
   readonly loadedAt: number;
   /** Set at load when the model's settings ask for dynamic batching and its batch dimension is dynamic. */
   batcher?: DynamicBatcher;
+  /** Set at load when the version's instances span several devices (lanes). */
+  router?: Router;
+  /** Undone when the version is unloaded (health subscriptions). */
+  readonly disposers: (() => void)[] = [];
 
   constructor(
     readonly model: string,
@@ -108,6 +139,11 @@ export class LoadedVersion {
   run(feeds: Record<string, HostTensor>, admission: Admission = {}): Promise<{ value: Record<string, HostTensor>; queueMs: number; computeMs: number; batchSize?: number }> {
     if (this.batcher) return this.batcher.submit(feeds, admission).then((r) => ({ value: r.outputs, queueMs: r.queueMs, computeMs: r.computeMs, batchSize: r.batchSize }));
     return this.runOnInstance(feeds, admission);
+  }
+
+  /** Routing state for /v1/placement: instances with cost, queue, share and the last decision. */
+  routing(): PlacementExplanation | undefined {
+    return this.router?.explain();
   }
 
   /** One run on a free instance (a whole batch when batching). */
@@ -154,6 +190,8 @@ export interface ModelStats {
   inference_stats: QueueStats;
   /** Dynamic batching: requests, batches, sizes, the learned costs and the current window/size choice. */
   batching?: BatcherStats;
+  /** Priorities and fair share: per level and per client (present when the model has priority levels). */
+  scheduling?: SchedulerStats;
   last_inference_ms_ago: number;
 }
 
@@ -295,6 +333,7 @@ export class ModelRegistry {
     const gen = ++generation;
     const instances = new Map<string, ModelExecutor>();
     const placement: Placement[] = [];
+    const where = new Map<string, { device: string; backend: string; executor: ModelExecutor }>();
     let meta: { inputs: TensorSpec[]; outputs: TensorSpec[] } | undefined;
     try {
       for (const [device, count] of Object.entries(s.instances)) {
@@ -303,6 +342,7 @@ export class ModelRegistry {
           const id = `${rec.source.name}@${f.version}#${gen}/${device}/${i}`;
           const loaded = await executor.load(id, f.path, s.threads ? { threads: s.threads } : {});
           instances.set(id, executor);
+          where.set(id, { device, backend: p.backend, executor });
           meta ??= { inputs: loaded.inputs, outputs: loaded.outputs };
           if (s.warmup) await executor.run(id, warmupFeeds(loaded.inputs));
           if (i === 0) {
@@ -316,14 +356,50 @@ export class ModelRegistry {
       await Promise.all([...instances].map(([id, ex]) => ex.unload(id).catch(() => undefined)));
       throw err;
     }
-    const queue = new AdmissionQueue({ instances: [...instances.keys()], maxQueue: s.maxQueue });
+    // Instances on several devices (lanes): a router sends each request where it finishes soonest.
+    let router: Router | undefined;
+    if (Object.keys(s.instances).length > 1) {
+      const infos = await Promise.all(
+        [...where].map(async ([id, w]) => {
+          const seed = await this.opts.seedCostMs?.(f.path, w.device, w.backend).catch(() => undefined);
+          return { id, device: w.device, backend: w.backend, ...(seed !== undefined && seed > 0 ? { seedCostMs: seed } : {}) };
+        }),
+      );
+      router = new Router(infos, s.latencyTargetMs !== undefined ? { latencyTargetMs: s.latencyTargetMs } : {});
+    }
+    const policy = schedulerPolicyOf(s);
+    const queue = new AdmissionQueue({ instances: [...instances.keys()], maxQueue: s.maxQueue, scheduler: policy, ...(router ? { router } : {}) });
     const inputs = meta?.inputs ?? [];
     const outputs = meta?.outputs ?? [];
     const v = new LoadedVersion(rec.source.name, f.version, f, inputs, outputs, instances, queue, placement, this.clock());
+    if (router) {
+      v.router = router;
+      const r = router;
+      // A lane that crashes takes its instances out of the routing; its restart brings them back.
+      for (const ex of new Set([...where.values()].map((w) => w.executor))) {
+        if (!reportsHealth(ex)) continue;
+        const ids = [...where].filter(([, w]) => w.executor === ex).map(([id]) => id);
+        v.disposers.push(
+          ex.onHealth((e) => {
+            for (const id of ids) {
+              if (e.up) {
+                r.markUp(id);
+                queue.instanceUp(id);
+              } else {
+                r.markDown(id, e.reason ?? 'its lane is down');
+                queue.instanceDown(id);
+              }
+            }
+          }),
+        );
+      }
+    }
     if (s.batching && batchable(inputs, outputs)) {
       const b = s.batching;
-      // Batches go through the admission queue like single requests: one batch per free instance.
-      v.batcher = new DynamicBatcher((feeds) => v.runOnInstance(feeds).then((r) => ({ outputs: r.value, computeMs: r.computeMs })), {
+      // Batches go through the admission queue like single requests: one batch per free instance, at the
+      // priority of the most urgent request in it.
+      v.batcher = new DynamicBatcher((feeds, admission) => v.runOnInstance(feeds, admission ?? {}).then((r) => ({ outputs: r.value, computeMs: r.computeMs })), {
+        scheduler: policy,
         maxBatchSize: b.maxBatchSize,
         ...(b.preferredBatchSizes ? { preferredBatchSizes: b.preferredBatchSizes } : {}),
         maxQueueDelayMs: b.maxQueueDelayMs,
@@ -344,6 +420,7 @@ export class ModelRegistry {
         if (!replaced) this.setStatus(rec, v.version, { state: 'UNLOADING' });
         await v.drained();
         await v.queue.idle();
+        for (const d of v.disposers.splice(0)) d();
         await Promise.all([...v.instances].map(([id, ex]) => ex.unload(id).catch(() => undefined)));
         if (!replaced) this.setStatus(rec, v.version, reason ? { state: 'UNAVAILABLE', reason } : { state: 'UNAVAILABLE' });
       }),
@@ -420,7 +497,7 @@ export class ModelRegistry {
     const out: ModelStats[] = [];
     for (const n of name ? [this.record(name).source.name] : this.names()) {
       for (const v of (this.records.get(n) as ModelRecord).served) {
-        out.push({ name: n, version: String(v.version), instances: v.instances.size, inference_stats: { ...v.queue.stats }, ...(v.batcher ? { batching: v.batcher.stats() } : {}), last_inference_ms_ago: Math.round(now - v.queue.lastActive) });
+        out.push({ name: n, version: String(v.version), instances: v.instances.size, inference_stats: { ...v.queue.stats }, ...(v.batcher ? { batching: v.batcher.stats() } : {}), ...(v.queue.policy.levels > 1 ? { scheduling: v.batcher ? v.batcher.schedulerStats() : v.queue.schedulerStats() } : {}), last_inference_ms_ago: Math.round(now - v.queue.lastActive) });
       }
     }
     return out;
@@ -495,7 +572,10 @@ export class ModelRegistry {
     for (const rec of this.records.values()) {
       const old = rec.served;
       rec.served = [];
-      for (const v of old) v.queue.close(new RequestCancelledError('the server is shutting down', 503));
+      for (const v of old) {
+        v.queue.close(new RequestCancelledError('the server is shutting down', 503));
+        for (const d of v.disposers.splice(0)) d();
+      }
       await Promise.all(old.flatMap((v) => [...v.instances].map(([id, ex]) => ex.unload(id).catch(() => undefined))));
     }
   }

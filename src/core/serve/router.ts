@@ -113,6 +113,12 @@ export class Router {
     s.running++;
   }
 
+  /** A request routed to `id` left before it started (timed out, cancelled, routed again). */
+  unqueued(id: string): void {
+    const s = this.instances.get(id);
+    if (s && s.queued > 0) s.queued--;
+  }
+
   finished(id: string, computeMs?: number): void {
     const s = this.instances.get(id);
     if (!s) return;
@@ -136,10 +142,22 @@ export class Router {
     return c;
   }
 
-  /** Chooses the instance for one request and counts it as queued there. */
-  route(): RouteDecision {
+  /** Instance ids, in the order they were added. */
+  ids(): string[] {
+    return [...this.instances.keys()];
+  }
+
+  isUp(id: string): boolean {
+    return this.instances.get(id)?.up === true;
+  }
+
+  /**
+   * Chooses the instance for one request and counts it as queued there. `eligible` narrows the choice
+   * (the admission queue passes the instances that can take one more request now).
+   */
+  route(opts: { eligible?: (id: string) => boolean } = {}): RouteDecision {
     const all = [...this.instances.values()];
-    const up = all.filter((s) => s.up);
+    const up = all.filter((s) => s.up && (opts.eligible?.(s.id) ?? true));
     if (up.length === 0) throw new NoInstanceError(all.length === 0 ? 'the model has no instances' : `every instance is down (${all.map((s) => `${s.id}: ${s.downReason ?? 'down'}`).join('; ')})`);
     const candidates = all.map((s) => this.candidate(s));
     const byId = new Map(candidates.map((c) => [c.id, c]));

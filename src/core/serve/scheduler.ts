@@ -220,6 +220,49 @@ export class RequestScheduler<T> {
     return dropped;
   }
 
+  /** The effective policy of level `n` (1-based). */
+  levelPolicy(n: number): LevelPolicy {
+    return this.level(n).policy;
+  }
+
+  /**
+   * Every waiting entry in the order next() would hand them out (levels in order; clients in turn within
+   * a level; the delayed last), without removing any: the batcher scans it for requests of one shape.
+   */
+  ordered(): Entry<T>[] {
+    const out: Entry<T>[] = [];
+    for (const lv of this.levels) {
+      if (lv.size === 0) continue;
+      const queues = lv.turn.map((c) => lv.clients.get(c) as Entry<T>[]);
+      for (let k = 0; out.length < Number.MAX_SAFE_INTEGER; k++) {
+        let any = false;
+        for (const q of queues) {
+          const e = q[k];
+          if (e) {
+            out.push(e);
+            any = true;
+          }
+        }
+        if (!any) break;
+      }
+    }
+    out.push(...this.delayed);
+    return out;
+  }
+
+  /** Takes `entry` out to run it now (counted as dispatched, its client moved to the back of the turn). */
+  take(entry: Entry<T>): boolean {
+    if (!this.remove(entry)) return false;
+    const lv = this.level(entry.level);
+    if (!entry.delayed && lv.clients.has(entry.client)) {
+      const i = lv.turn.indexOf(entry.client);
+      if (i >= 0) lv.turn.push(...lv.turn.splice(i, 1));
+    }
+    lv.stats.dispatched++;
+    this.dispatchedBy.set(entry.client, (this.dispatchedBy.get(entry.client) ?? 0) + 1);
+    return true;
+  }
+
   /** The next entry to run (highest level; clients in turn; FIFO per client), after dropping stale ones. */
   next(): { entry?: Entry<T>; dropped: Dropped<T>[] } {
     const dropped = this.expire();

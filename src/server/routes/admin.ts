@@ -44,7 +44,12 @@ export function registerAdminRoutes(app: FastifyInstance, opts: ServerOptions, _
   );
 
   const placement = (names: readonly string[]): unknown => ({
-    models: names.flatMap((name) => reg.served(name).map((v) => ({ name, version: String(v.version), instances: v.instances.size, placement: v.placement }))),
+    models: names.flatMap((name) =>
+      reg.served(name).map((v) => {
+        const routing = v.routing();
+        return { name, version: String(v.version), instances: v.instances.size, placement: v.placement, ...(routing ? { routing } : {}) };
+      }),
+    ),
     unavailable: opts.unavailableDevices?.() ?? [],
   });
   app.get('/v1/placement', { schema: { summary: 'Which device and backend each served model runs on, and why', tags: ['aivmm'] } }, async (_req, reply) => json(reply, 200, placement(reg.names())));

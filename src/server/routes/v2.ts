@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DeadlineExceededError, BadRequestError } from '../../core/serve/errors.js';
 import { decodeInputs, encodeOutputs, tensorMetadata, type InferRequest } from '../../core/serve/tensors.js';
 import { checkModelName } from '../../core/serve/repository.js';
+import { clientFrom, priorityFrom } from '../../core/serve/scheduler.js';
 import { binaryOf, type ServerOptions, type ServerState } from '../app.js';
 import { sendError } from '../http-errors.js';
 import { failureReason } from '../../core/serve-metrics/index.js';
@@ -106,6 +107,9 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
     const v = held.version;
     try {
       const tIn = performance.now();
+      // Priority (the aivmm-priority header or parameters.priority) and the fair-share client, before any decoding work.
+      const priority = priorityFrom(req.headers, body.parameters, v.queue.policy);
+      const client = clientFrom(req.headers, req.ip);
       const feeds = decodeInputs(body, v.inputs, v.outputs, binaryOf(req));
       const inputS = (performance.now() - tIn) / 1000;
       const limit = deadlineMs(body, reg.settings(name).timeoutMs, opts.requestTimeoutMs);
@@ -115,7 +119,7 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
         if (!reply.raw.writableFinished) ac.abort();
       });
       const deadline = limit !== undefined ? t0 + limit : undefined;
-      const running = v.run(feeds, { signal: ac.signal, deadline });
+      const running = v.run(feeds, { signal: ac.signal, deadline, priority, client });
       // The version stays held until the run settles, even when the answer has gone out (deadline).
       void running.then(release, release);
       let timer: ReturnType<typeof setTimeout> | undefined;

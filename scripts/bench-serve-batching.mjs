@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// Batching end to end (issue #17): the real server (`aivmm serve --config`) with dynamic batching off,
+// fixed and adaptive, each driven by the real load generator (`aivmm bench --server`, binary tensors,
+// closed loop) at each concurrency. Modes are interleaved per concurrency (one server per mode and
+// concurrency, started fresh) so machine drift hits every mode alike. Prints req/s and p95 per
+// (mode, concurrency) and the mean batch size from /v2/models/{m}/stats.
+//
+// Usage: npm run build && node scripts/bench-serve-batching.mjs [--model PATH|alias] [--device CPU|GPU.0]
+//          [--backend ort-cuda|ort-webgpu] [--concurrency 1,4,16,64] [--seconds 2] [--target 50]
+//          [--max-batch 32] [--threads N] [--out docs/results/x.json]
+// GPU machine: .gpu/node/bin/node scripts/bench-serve-batching.mjs --device GPU.0 --backend ort-cuda --model /work/models/resnet50.onnx
+import { writeFileSync } from 'node:fs';
+import { benchServer, deviceKey, flags, fmt, modelStats, startServe } from './serve-bench-lib.mjs';
+
+const flag = flags();
+const model = flag('model', 'mobilenetv2-seeded');
+const device = deviceKey(flag('device', 'CPU'), flag('backend', undefined));
+const levels = flag('concurrency', '1,4,16,64').split(',').map(Number);
+const seconds = Number(flag('seconds', '2'));
+const targetMs = Number(flag('target', '50'));
+const maxBatch = Number(flag('max-batch', '32'));
+const threads = flag('threads', undefined);
+const out = flag('out', undefined);
+
+const base = { model, instances: { [device]: 1 }, max_queue: 1024, ...(threads ? { threads: Number(threads) } : {}) };
+const modes = {
+  off: base,
+  fixed: { ...base, dynamic_batching: { max_batch_size: maxBatch, max_queue_delay: '5ms' } },
+  adaptive: { ...base, dynamic_batching: { max_batch_size: maxBatch, latency_target: { p95: `${targetMs}ms` } } },
+};
+
+const rows = [];
+for (const c of levels) {
+  for (const [mode, m] of Object.entries(modes)) {
+    const s = await startServe({ models: { m } });
+    try {
+      const [p] = await benchServer(s.url, 'm', c, { windowMs: seconds * 1000, maxWindows: 4 });
+      const st = await modelStats(s.url, 'm');
+      const row = { mode, concurrency: c, reqPerSec: p.throughput.requestsPerSec, p95Ms: p.stats?.p95 ?? NaN, errors: p.errors, stable: p.stable, meanBatch: st?.batching?.meanBatchSize ?? 1, batching: st?.batching ? { sizes: st.batching.sizes, windowMs: st.batching.windowMs, targetBatchSize: st.batching.targetBatchSize } : undefined };
+      rows.push(row);
+      console.error(`${mode} c=${c}: ${fmt(row.reqPerSec)} req/s, p95 ${fmt(row.p95Ms)} ms, mean batch ${fmt(row.meanBatch, 2)}`);
+    } finally {
+      await s.stop();
+    }
+  }
+}
+
+console.log(`\n${model} on ${device}, batch-1 requests, closed loop, adaptive target p95 ${targetMs} ms\n`);
+console.log('| concurrency | ' + Object.keys(modes).map((m) => `${m} req/s · p95 · mean batch`).join(' | ') + ' |');
+console.log('|--:|' + Object.keys(modes).map(() => '--').join('|') + '|');
+for (const c of levels) {
+  const cells = Object.keys(modes).map((m) => {
+    const r = rows.find((x) => x.mode === m && x.concurrency === c);
+    return r ? `${fmt(r.reqPerSec)} · ${fmt(r.p95Ms)} ms · ${fmt(r.meanBatch, 1)}` : '–';
+  });
+  console.log(`| ${c} | ${cells.join(' | ')} |`);
+}
+if (out) writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), model, device, seconds, targetMs, maxBatch, rows }, null, 2)}\n`);

@@ -1,0 +1,131 @@
+// Shared by scripts/bench-serve-{batching,priorities,balance}.mjs and bench-server-vs-wrk.mjs: start the
+// real server (`node bin/aivmm.js serve --config FILE --port 0 --json`) and stop it, run the real load
+// generator (`aivmm bench --server`), read a model's stats, and a small closed-loop client for headers
+// the load generator does not send (priority, client). Node only, no network beyond loopback, so it runs
+// on the GPU machine with the node from .gpu as it is (process.execPath is reused for every child).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = fileURLToPath(new URL('..', import.meta.url));
+export const bin = join(root, 'bin', 'aivmm.js');
+
+export function flags(argv = process.argv.slice(2)) {
+  return (name, def) => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : def;
+  };
+}
+
+/** The device key for the config: GPU.0 + ort-cuda → "GPU.0@ort-cuda"; CPU alone → "CPU". */
+export function deviceKey(device, backend) {
+  return backend ? `${device}@${backend}` : device;
+}
+
+/** Starts `aivmm serve` with `config` (an object, written as JSON, which YAML includes); resolves with its URL. */
+export async function startServe(config, extraArgs = []) {
+  const dir = mkdtempSync(join(tmpdir(), 'aivmm-bench-serve-'));
+  const file = join(dir, 'aivmm.json');
+  writeFileSync(file, JSON.stringify(config));
+  const child = spawn(process.execPath, [bin, 'serve', '--config', file, '--port', '0', '--json', '--log-level', 'warn', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (c) => (err += c.toString()));
+  const url = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (c) => {
+      out += c.toString();
+      const line = out.split('\n')[0];
+      if (out.includes('\n')) {
+        try {
+          resolve(JSON.parse(line).data.url);
+        } catch {
+          reject(new Error(`serve printed no JSON ready line: ${line}`));
+        }
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited (${code}) before ready:\n${err.slice(-2000)}`)));
+  });
+  return {
+    url,
+    stderr: () => err,
+    async stop() {
+      const done = new Promise((r) => child.on('exit', r));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await done;
+      clearTimeout(t);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `aivmm bench --server URL --model M --concurrency c --json …`: the report's points. */
+export async function benchServer(url, model, concurrency, { windowMs = 2000, maxWindows = 5, warmup = '1s', jsonData = false } = {}) {
+  const args = [bin, 'bench', '--server', url, '--model', model, '--concurrency', String(concurrency), '--window', `${windowMs}ms`, '--max-windows', String(maxWindows), '--warmup', warmup, '--json'];
+  if (jsonData) args.push('--json-data');
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c) => (out += c.toString()));
+  child.stderr.on('data', (c) => (err += c.toString()));
+  const code = await new Promise((r) => child.on('exit', r));
+  let env;
+  try {
+    env = JSON.parse(out);
+  } catch {
+    throw new Error(`aivmm bench --server exited ${code} without JSON:\n${err.slice(-2000)}`);
+  }
+  return env.data.points;
+}
+
+export async function modelStats(url, model) {
+  const r = await fetch(`${url}/v2/models/${model}/stats`);
+  return (await r.json()).model_stats?.[0];
+}
+
+/** A binary-extension infer body for the model's first input (batch 1; other -1 dims as 224). */
+export async function inferBody(url, model) {
+  const meta = await (await fetch(`${url}/v2/models/${model}`)).json();
+  const inp = meta.inputs[0];
+  const shape = inp.shape.map((d, k) => (d > 0 ? d : k === 0 ? 1 : 224));
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n).map((_, i) => Math.sin(i) * 0.5);
+  const header = Buffer.from(JSON.stringify({ inputs: [{ name: inp.name, shape, datatype: 'FP32', parameters: { binary_data_size: data.byteLength } }] }));
+  return { body: Buffer.concat([header, Buffer.from(data.buffer)]), headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) }, shape, json: { inputs: [{ name: inp.name, shape, datatype: 'FP32', data: Array.from(data) }] } };
+}
+
+/**
+ * `n` closed-loop clients until `until` (performance.now()): each sends one request, waits for the
+ * answer, sends the next. Latencies of 200s, counts by status.
+ */
+export async function closedLoop(url, model, req, n, untilMs, headers = {}) {
+  const lat = [];
+  const status = {};
+  const one = async () => {
+    while (performance.now() < untilMs) {
+      const t0 = performance.now();
+      let s;
+      try {
+        const r = await fetch(`${url}/v2/models/${model}/infer`, { method: 'POST', headers: { ...req.headers, ...headers }, body: req.body });
+        await r.arrayBuffer();
+        s = r.status;
+      } catch {
+        s = 'network';
+      }
+      status[s] = (status[s] ?? 0) + 1;
+      if (s === 200) lat.push(performance.now() - t0);
+      else await new Promise((r) => setTimeout(r, 5)); // a refused client backs off a little, as a real one would
+    }
+  };
+  await Promise.all(Array.from({ length: n }, one));
+  return { lat, status };
+}
+
+export function quantile(xs, q) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN;
+}
+
+export const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
