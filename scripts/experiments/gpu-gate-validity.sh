@@ -4,7 +4,7 @@
 # (random weights: the machine has no network) — the call cannot carry the models (64 MiB in all).
 # Runners run in parallel, each pinned to its own cores (taskset), like CI jobs sharing one host.
 # Run (GPU machine):  source .gpu/enter.sh && bash scripts/experiments/gpu-gate-validity.sh OUTDIR
-#   env: TOTAL (s, whole script, default 520), PARALLEL (8), THREADS (2), DURATION (2s), WARMUP (500ms),
+#   env: TOTAL (s, whole script, default 520), PARALLEL (8), THREADS (2), DURATION (4s), WARMUP (500ms),
 #        MODES (against), TWINS (8), ARCHS (mobilenet_v2,squeezenet1_1,resnet18,resnet50,bert_small), RUNS (100)
 # → OUTDIR/gpu-gate-validity.log, OUTDIR/gpu-gate-validity.json
 . "$(dirname "$0")/prelude.sh"
@@ -25,7 +25,7 @@ trap 'rm -rf "$tmp"' EXIT
   log "export took $(( $(date +%s) - start )) s; validity budget ${left} s"
   node scripts/bench-gate-validity.mjs --models "$tmp/models" --archs "$archs" --modes "${MODES:-against}" \
     --twins "${TWINS:-8}" --runs "${RUNS:-100}" --threads "${THREADS:-2}" --parallel "${PARALLEL:-8}" \
-    --duration "${DURATION:-2s}" --warmup "${WARMUP:-500ms}" --calibrate 3s --time-budget "${left}s" \
+    --duration "${DURATION:-4s}" --warmup "${WARMUP:-500ms}" --calibrate 3s --time-budget "${left}s" \
     --out "$out/gpu-gate-validity.json"
   echo "rc=$?"
   date -u; uptime
