@@ -158,3 +158,12 @@ test('measurePaired: blocks alternate ABBA, one median per block, A and B get as
   assert.equal(m.a.length, 8);
   assert.equal(m.b.length, 8);
 });
+
+test('--against: both sessions are opened with idle threads that sleep (a spinning pool steals the other model\'s cores); a plain run keeps ORT\'s default', async () => {
+  const { loadOptions } = await import('../../src/core/bench/run-pair.js');
+  const job = (against?: { path: string; name: string }) =>
+    ({ model: { path: 'a.onnx', name: 'a' }, device: { id: 'CPU', name: 'CPU' }, backend: 'ort-cpu', settings: { threads: 2, epOptions: {} }, ...(against ? { against } : {}) }) as unknown as Parameters<typeof loadOptions>[0];
+  assert.equal(loadOptions(job({ path: 'b.onnx', name: 'b' })).spinning, false);
+  assert.equal(loadOptions(job({ path: 'b.onnx', name: 'b' })).threads, 2);
+  assert.equal(loadOptions(job()).spinning, undefined);
+});

@@ -54,9 +54,14 @@ export interface PairOptions {
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
 /** Opens the session; an accelerator target is first tried with CPU fallback disabled, so a silent fallback is known. */
-function loadOptions(job: BenchJob): LoadOptions {
+export function loadOptions(job: BenchJob): LoadOptions {
   return {
     ...(job.settings.threads !== undefined ? { threads: job.settings.threads } : {}),
+    // --against: two sessions alternate on the same cores, and ORT's idle intra-op threads spin after a
+    // run; the model that just ran would steal cores from the next block of the other (measured on the
+    // H200 host's CPU, --threads 2 pinned to 2 cores: paired ratios alternating 2.0 / 0.5, an A/A median
+    // of 1.38). Idle threads sleep at once instead, for both models alike (issue #21).
+    ...(job.against ? { spinning: false } : {}),
     ...(job.settings.graphOptimizationLevel ? { graphOptimizationLevel: job.settings.graphOptimizationLevel } : {}),
     epOptions: job.settings.epOptions,
   };
