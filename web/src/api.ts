@@ -198,8 +198,9 @@ export const pipelineInfo = (name: string): Promise<PipelineInfo> => getJson<Pip
 
 /** POST of raw bytes (an image) to a task endpoint; the JSON answer and the round trip. */
 export async function postBytes<T>(path: string, bytes: Blob, type: string): Promise<{ json: T; roundTripMs: number }> {
+  const body = await bytes.arrayBuffer(); // (as bytes, not a Blob: what was sent can be inspected and re-sent)
   const t0 = performance.now();
-  const r = await request(path, { method: 'POST', headers: { 'content-type': type }, body: bytes });
+  const r = await request(path, { method: 'POST', headers: { 'content-type': type }, body });
   const json = (await r.json()) as T;
   return { json, roundTripMs: performance.now() - t0 };
 }
