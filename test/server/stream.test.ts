@@ -126,6 +126,12 @@ test('/v1/stream/{model}: frames in, boxes out as in-process; one in flight, old
       await assert.rejects(connect(`${base}/v1/stream/det`), (e: { status?: number }) => e.status === 401);
       await assert.rejects(connect(`${base}/v1/stream/det`, ['aivmm', bearer('wrong')]), (e: { status?: number }) => e.status === 401);
 
+      // A frame over the server's body limit (8 MiB here) closes the socket with 1009 (message too big).
+      const big = await connect(`${base}/v1/stream/det`, ['aivmm', bearer(KEY)]);
+      assert.equal((await big.next()).type, 'ready');
+      big.ws.send(Buffer.alloc(9 * 1024 * 1024));
+      assert.equal(await big.closed, 1009);
+
       // An unknown model: the error, then close 4404.
       const u = await connect(`${base}/v1/stream/nope`, ['aivmm', bearer(KEY)]);
       const err = await u.next();
