@@ -23,6 +23,7 @@ import { registerDeviceRoutes } from './routes/devices.js';
 import { registerDashboard } from './dashboard.js';
 import { registerAudioRoutes } from './routes/audio.js';
 import { registerPipelineInfoRoute } from './routes/pipeline-info.js';
+import { registerStreamRoutes, registerWebsocket, streamToken } from './routes/stream.js';
 import type { ServeMetrics } from '../core/serve-metrics/index.js';
 
 export interface ServerOptions {
@@ -119,6 +120,7 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
     }
   });
 
+  if (opts.pipelines) await registerWebsocket(app, opts.maxBodyBytes);
   app.addHook('onRequest', async (req, reply) => {
     if (!opts.apiKey) return;
     const path = req.url.split('?')[0] ?? '';
@@ -128,9 +130,10 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
     if (req.method === 'GET' && (path === '/' || path.startsWith('/assets/') || path.startsWith('/dashboard/') || path === '/favicon.ico')) return;
     if (path === '/metrics' && opts.metricsPublic) return;
     const auth = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(.+)$/i.exec(auth);
-    if (!m || !sameKey(m[1]!.trim(), opts.apiKey)) {
-      return sendError(reply, new AuthError(m ? 'invalid API key' : 'missing API key', 'send Authorization: Bearer <key> (the --api-key / AIVMM_API_KEY of the server)'));
+    // A WebSocket (the browser cannot set headers on one) may carry the key in its subprotocol or query.
+    const token = /^Bearer\s+(.+)$/i.exec(auth)?.[1]?.trim() ?? (path.startsWith('/v1/stream/') ? streamToken(req) : undefined);
+    if (token === undefined || !sameKey(token, opts.apiKey)) {
+      return sendError(reply, new AuthError(token !== undefined ? 'invalid API key' : 'missing API key', 'send Authorization: Bearer <key> (the --api-key / AIVMM_API_KEY of the server)'));
     }
     return undefined;
   });
@@ -153,6 +156,7 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
     await registerTaskRoutes(app, opts.pipelines, opts.maxBodyBytes);
     registerAudioRoutes(app, opts.pipelines);
     registerPipelineInfoRoute(app, opts.pipelines);
+    registerStreamRoutes(app, opts.pipelines);
   }
   registerDeviceRoutes(app, opts);
   registerDashboard(app);

@@ -24,6 +24,8 @@ interface Entry {
   model: PipelineModel;
   queue: AdmissionQueue;
   opened?: { generation: number | undefined; task: TaskName; lane: LaneExecutor } | undefined;
+  /** Where the lane runs (the executor's placement), once opened. */
+  backend?: string | undefined;
   opening?: Promise<{ task: TaskName; lane: LaneExecutor }> | undefined;
   created: number;
 }
@@ -50,6 +52,12 @@ export class PipelineService {
     return [...this.entries.values()].map((e) => ({ name: e.model.name, created: e.created, device: e.model.device, ...(e.opened ? { task: e.opened.task } : e.model.plan.task ? { task: e.model.plan.task } : {}) }));
   }
 
+  /** The device and backend a model's pipeline runs on (the backend is known once it was opened). */
+  where(name: string): { device: string; backend?: string } | undefined {
+    const e = this.entries.get(name);
+    return e ? { device: e.model.device, ...(e.backend ? { backend: e.backend } : {}) } : undefined;
+  }
+
   has(name: string): boolean {
     return this.entries.has(name);
   }
@@ -64,7 +72,8 @@ export class PipelineService {
   private async ensure(e: Entry): Promise<{ task: TaskName; lane: LaneExecutor }> {
     if (e.opened && e.opened.lane.generation === e.opened.generation) return e.opened;
     e.opening ??= (async () => {
-      const { executor } = await this.executorFor(e.model.device);
+      const { executor, placement } = await this.executorFor(e.model.device);
+      e.backend = placement.backend;
       const lane = executor as Partial<LaneExecutor>;
       if (typeof lane.job !== 'function') throw new UnsupportedError('task pipelines run in worker lanes; this server runs sessions in-process');
       const l = executor as LaneExecutor;

@@ -1,6 +1,6 @@
 /** Zero-shot image classification (CLIP-style): two generated towers, a word-level tokenizer, scores checked by hand. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import { after, test } from 'node:test';
@@ -9,42 +9,19 @@ import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import sharp from 'sharp';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
-import { GraphBuilder } from '../../src/core/onnx/builder.js';
-import { encodeModel } from '../../src/core/onnx/writer.js';
 import { ortBackend } from '../../src/core/backends/ort.js';
 import { clipSpec, preprocessImage } from '../../src/core/tasks/preprocess.js';
 import { runCli } from '../helpers/run-cli.js';
-import { DECODER_TOKENIZER, DECODER_VOCAB } from '../helpers/tiny-decoder.js';
+import { writeTinyClip } from '../helpers/tiny-clip.js';
 import { CPU_TARGET } from '../../src/core/backends/ep-map.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validateRun = ajv.compile(JSON.parse(readFileSync(fileURLToPath(new URL('../../docs/schemas/run-1.schema.json', import.meta.url)), 'utf8')) as object);
 const cpu = CPU_TARGET;
-const E = 4;
-
-function vision(): Uint8Array {
-  const b = new GraphBuilder(21);
-  const x = b.input({ name: 'pixel_values', dataType: 'float32', shape: ['N', 3, 32, 32] });
-  const flat = b.op('Flatten', [b.op('GlobalAveragePool', [x])], [{ name: 'axis', type: 'int', value: 1 }]);
-  b.gemm(flat, 3, E, 'image_embeds');
-  b.output({ name: 'image_embeds', dataType: 'float32', shape: ['N', E] });
-  return encodeModel({ graph: b.graph('vision') });
-}
-
-function text(): Uint8Array {
-  const b = new GraphBuilder(22);
-  const ids = b.input({ name: 'input_ids', dataType: 'int64', shape: ['N', 'S'] });
-  const g = b.op('Gather', [b.constant('tok', [DECODER_VOCAB.length, E], b.normal(DECODER_VOCAB.length * E, 1)), ids]);
-  b.op('ReduceMean', [g], [{ name: 'axes', type: 'ints', value: [1] }, { name: 'keepdims', type: 'int', value: 0 }], 'text_embeds');
-  b.output({ name: 'text_embeds', dataType: 'float32', shape: ['N', E] });
-  return encodeModel({ graph: b.graph('text') });
-}
 
 const dir = mkdtempSync(join(os.tmpdir(), 'aivmm-clip-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-writeFileSync(join(dir, 'vision_model.onnx'), vision());
-writeFileSync(join(dir, 'text_model.onnx'), text());
-writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(DECODER_TOKENIZER));
+writeTinyClip(dir);
 const env = { AIVMM_CACHE_DIR: join(dir, 'cache') };
 
 test('zero-shot: softmax over 100 × cosine of the image and each label sentence, best first', async () => {

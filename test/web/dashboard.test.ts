@@ -3,8 +3,7 @@
  * 127.0.0.1 (tiny-convnet in-process, the tiny Llama fixture as a text-generation pipeline in a worker
  * lane, and a broken model whose load fails). Every page is loaded; a model is unloaded and loaded again
  * from its buttons; an image is uploaded and its top-5 compared with the same tensor run through
- * onnxruntime here; a chat is streamed and compared with the non-streamed answer; the fake camera's frames
- * are classified back to back; no console errors.
+ * onnxruntime here; a chat is streamed and compared with the non-streamed answer; no console errors. (Webcam, CLIP, Speech and Compare: playgrounds.test.ts.)
  * Screenshots go to test-artifacts/; one per page is copied to docs/images/dashboard-*.png (the README's)
  * when that file is absent or AIVMM_UPDATE_SCREENSHOTS=1, so a test run does not dirty the tree.
  *
@@ -21,11 +20,10 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { CPU_TARGET } from '../../src/core/backends/registry.js';
-import { GraphBuilder } from '../../src/core/onnx/builder.js';
-import { encodeModel } from '../../src/core/onnx/writer.js';
 import { planTask } from '../../src/core/tasks/plan.js';
 import { LaneExecutor, PIPELINE_JOB_MODULE } from '../../src/server/lane-executor.js';
 import { PipelineService } from '../../src/server/pipelines.js';
+import { yoloShapedModel } from '../helpers/yolo-shaped.js';
 import { postJson, referenceRun, startTestServer, tmp, TINY, type TestServer } from '../server/helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -37,38 +35,6 @@ const skip =
   !existsSync(CHROMIUM) && !process.env['AIVMM_REQUIRE_BROWSER']
     ? `${CHROMIUM} is absent (apt-get install chromium; AIVMM_REQUIRE_BROWSER=1 makes this a failure)`
     : false;
-
-/**
- * A detection model of YOLOv8's output layout: image [1,3,64,64] → [1, 4 + 2 classes, 8 anchors] (cx, cy,
- * w, h in input pixels, then the class scores). The boxes are constants (+ 0 × the image mean, so the
- * input flows through): anchor 0 (class 0, 0.9) and 1 (class 0, 0.8, overlapping it: suppressed by NMS),
- * anchor 2 (class 1, 0.7), the rest below any threshold.
- */
-function detectionModel(): Uint8Array {
-  const n = 8;
-  const rows = [
-    [20, 21, 45, 5, 5, 5, 5, 5], // cx
-    [20, 20, 44, 5, 5, 5, 5, 5], // cy
-    [16, 16, 20, 2, 2, 2, 2, 2], // w
-    [16, 16, 12, 2, 2, 2, 2, 2], // h
-    [0.9, 0.8, 0.1, 0.01, 0.01, 0.01, 0.01, 0.01], // class 0
-    [0.05, 0.05, 0.7, 0.01, 0.01, 0.01, 0.01, 0.01], // class 1
-  ];
-  const b = new GraphBuilder(1);
-  const x = b.input({ name: 'images', dataType: 'float32', shape: [1, 3, 64, 64] });
-  const mean = b.op(
-    'ReduceMean',
-    [x],
-    [
-      { name: 'axes', type: 'ints', value: [1, 2, 3] },
-      { name: 'keepdims', type: 'int', value: 0 },
-    ],
-  );
-  const zero = b.op('Mul', [mean, b.constant('zero', [1], new Float32Array([0]))]);
-  b.op('Add', [b.constant('boxes', [1, 6, n], new Float32Array(rows.flat())), zero], [], 'output0');
-  b.output({ name: 'output0', dataType: 'float32', shape: [1, 6, n] });
-  return encodeModel({ producerName: 'aivmm-test', producerVersion: '1', graph: b.graph('yolo-shaped') });
-}
 
 let t: TestServer;
 let lane: LaneExecutor;
@@ -101,7 +67,7 @@ before(async () => {
   cleanup = d.cleanup;
   await writeFile(join(d.dir, 'tiny.onnx'), TINY);
   await writeFile(join(d.dir, 'broken.onnx'), 'this is not an onnx model');
-  await writeFile(join(d.dir, 'det.onnx'), detectionModel());
+  await writeFile(join(d.dir, 'det.onnx'), yoloShapedModel());
   lane = new LaneExecutor({ name: 'CPU ort-cpu', target: CPU_TARGET, jobModules: [PIPELINE_JOB_MODULE] });
   const pipelines = new PipelineService(async () => ({ executor: lane, placement: { device: 'CPU', backend: 'ort-cpu', reason: 'test' } }));
   pipelines.add({ name: 'tiny-llama', plan: await planTask({ model: LLAMA, modelName: 'tiny-llama' }), device: 'CPU', maxQueue: 8 });
@@ -311,19 +277,6 @@ test('Chat: a streamed reply equal to the non-streamed completion, with tokens/s
   const reply = await page.locator('.msg.assistant div').innerText();
   assert.equal(reply, String(want.json.choices[0].message.content).trim());
   await shot('chat');
-});
-
-test("Webcam: Chromium's fake camera frames go to the model back to back, with the fps measured", { skip, timeout: 30_000 }, async () => {
-  await tab('Webcam');
-  await page.locator('select[aria-label="webcam model"]').selectOption('tiny');
-  const before = t.registry.stats('tiny')[0]!.inference_stats.success;
-  await page.getByRole('button', { name: 'Start camera' }).click();
-  await page.waitForFunction(`Number(document.querySelector('[data-testid="webcam-frames"]')?.textContent ?? 0) >= 5`, undefined, { timeout: 20_000 });
-  assert.match(await page.getByTestId('webcam-fps').innerText(), /^[1-9][\d.]* fps$|^0\.[1-9]\d* fps$/);
-  await shot('webcam');
-  await page.getByRole('button', { name: 'Stop' }).click();
-  await page.getByRole('button', { name: 'Start camera' }).waitFor();
-  assert.ok(t.registry.stats('tiny')[0]!.inference_stats.success - before >= 5, 'the frames reached the server as inferences');
 });
 
 test('no console errors on any page', { skip }, () => {

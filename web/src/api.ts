@@ -186,3 +186,66 @@ export function followEvents(onEvent: (e: ServerEvent) => void, onStatus: (conne
     clearTimeout(timer);
   };
 }
+
+/** A task pipeline's task, device and backend (GET /v1/pipelines/{name}; opens the pipeline if need be). */
+export interface PipelineInfo {
+  name: string;
+  task: string;
+  device?: string;
+  backend?: string;
+}
+export const pipelineInfo = (name: string): Promise<PipelineInfo> => getJson<PipelineInfo>(`/v1/pipelines/${encodeURIComponent(name)}`);
+
+/** POST of raw bytes (an image) to a task endpoint; the JSON answer and the round trip. */
+export async function postBytes<T>(path: string, bytes: Blob, type: string): Promise<{ json: T; roundTripMs: number }> {
+  const body = await bytes.arrayBuffer(); // (as bytes, not a Blob: what was sent can be inspected and re-sent)
+  const t0 = performance.now();
+  const r = await request(path, { method: 'POST', headers: { 'content-type': type }, body });
+  const json = (await r.json()) as T;
+  return { json, roundTripMs: performance.now() - t0 };
+}
+
+/** POST of a multipart form (the speech route's WAV upload); the JSON answer and the round trip. */
+export async function postForm<T>(path: string, form: FormData): Promise<{ json: T; roundTripMs: number }> {
+  const t0 = performance.now();
+  const r = await request(path, { method: 'POST', body: form });
+  const json = (await r.json()) as T;
+  return { json, roundTripMs: performance.now() - t0 };
+}
+
+/** The stream route's subprotocols: `aivmm`, and the API key (base64url, so any key is a valid token). */
+export function streamProtocols(): string[] {
+  const k = apiKey.get();
+  if (!k) return ['aivmm'];
+  const b64 = btoa(String.fromCharCode(...new TextEncoder().encode(k)))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
+  return ['aivmm', `aivmm.bearer.${b64}`];
+}
+
+/** A WebSocket to GET /v1/stream/{model} on this origin (ws: or wss: as the page). */
+export function openStream(model: string): WebSocket {
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/stream/${encodeURIComponent(model)}`;
+  const ws = new WebSocket(url, streamProtocols());
+  ws.binaryType = 'arraybuffer';
+  return ws;
+}
+
+/** What the stream route sends: ready, one result per frame run, or an error. */
+export type StreamMessage =
+  | { type: 'ready'; model: string; task: string; device: string; backend: string }
+  | {
+      type: 'result';
+      frame: number;
+      task: string;
+      width?: number;
+      height?: number;
+      detections?: { classId: number; label?: string; score: number; box: [number, number, number, number] }[];
+      top?: { index: number; label?: string; probability: number }[];
+      device: string;
+      backend: string;
+      ms: number;
+      dropped: number;
+    }
+  | { type: 'error'; frame?: number; error: string; code?: string; hint?: string };

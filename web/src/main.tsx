@@ -3,9 +3,12 @@ import { StrictMode, useEffect, useRef, useState, type KeyboardEvent } from 'rea
 import { createRoot } from 'react-dom/client';
 import { apiKey } from './api.js';
 import { ChatPage } from './chat.js';
+import { ClipPage } from './clip.js';
+import { ComparePage } from './compare.js';
 import { DevicesPage } from './devices.js';
 import { ModelsPage } from './models.js';
 import { PlaygroundPage } from './playground.js';
+import { SpeechPage } from './speech.js';
 import { useLive } from './store.js';
 import { TrafficPage } from './traffic.js';
 import { WebcamPage } from './webcam.js';
@@ -18,6 +21,9 @@ const TABS = [
   ['traffic', 'Traffic'],
   ['chat', 'Chat'],
   ['webcam', 'Webcam'],
+  ['clip', 'CLIP'],
+  ['speech', 'Speech'],
+  ['compare', 'Compare'],
 ] as const;
 type Tab = (typeof TABS)[number][0];
 
@@ -102,7 +108,10 @@ function App() {
         {tab === 'devices' && <DevicesPage live={live} />}
         {tab === 'traffic' && <TrafficPage live={live} />}
         {tab === 'chat' && <ChatPage />}
-        {tab === 'webcam' && <WebcamPage index={live.index} />}
+        {tab === 'webcam' && <WebcamPage revision={live.revision} />}
+        {tab === 'clip' && <ClipPage revision={live.revision} />}
+        {tab === 'speech' && <SpeechPage revision={live.revision} />}
+        {tab === 'compare' && <ComparePage index={live.index} revision={live.revision} />}
       </main>
     </>
   );

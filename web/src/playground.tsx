@@ -2,7 +2,8 @@
  * Playground — image classification: an uploaded, dropped or built-in image is resized and normalised on
  * a canvas in the browser (RGB, ImageNet mean/std, NCHW FP32), sent as a KServe v2 binary-tensor request,
  * and the first output's top-k is drawn as bars with the device, backend and time it took (Server-Timing).
- * The server has no image task endpoint, so the tensor is built here.
+ * The tensor is built here (KServe models have no pre-processing in the server); boxes are decoded by
+ * core's YOLO decode (detect.ts).
  */
 import { useEffect, useRef, useState } from 'react';
 import { getJson, inferFp32, type IndexEntry, type ModelMeta, type PlacementPayload } from './api.js';
@@ -149,7 +150,7 @@ export function PlaygroundPage({ index }: { index: IndexEntry[] }) {
     }
   };
 
-  const detections = result?.raw && input ? decodeYolo(result.raw.data, result.raw.shape, conf, iouT) : [];
+  const detections = result?.raw && input ? decodeYolo(result.raw.data, result.raw.shape, { width: input.w, height: input.h }, conf, iouT) : [];
   useEffect(() => {
     const cv = overlay.current;
     if (!cv) return;
@@ -165,7 +166,7 @@ export function PlaygroundPage({ index }: { index: IndexEntry[] }) {
       ctx.strokeStyle = '#f5a623';
       ctx.strokeRect(x1 * sx, y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy);
       ctx.fillStyle = '#f5a623';
-      ctx.fillText(`${d.cls} ${(d.score * 100).toFixed(0)}%`, x1 * sx + 2, Math.max(12, y1 * sy - 3));
+      ctx.fillText(`${d.classId} ${(d.score * 100).toFixed(0)}%`, x1 * sx + 2, Math.max(12, y1 * sy - 3));
     }
   });
 
@@ -280,8 +281,8 @@ export function PlaygroundPage({ index }: { index: IndexEntry[] }) {
                   </div>
                   <ul className="detections" data-testid="detections">
                     {detections.map((d, i) => (
-                      <li key={i} data-class={d.cls}>
-                        class {d.cls} · {(d.score * 100).toFixed(1)}% · [{d.box.map((v) => Math.round(v)).join(', ')}]
+                      <li key={i} data-class={d.classId}>
+                        class {d.classId} · {(d.score * 100).toFixed(1)}% · [{d.box.map((v) => Math.round(v)).join(', ')}]
                       </li>
                     ))}
                     {detections.length === 0 && <li className="muted">no box above {conf.toFixed(2)}</li>}

@@ -1,44 +1,67 @@
 /**
- * Webcam: the camera's frames (getUserMedia) go to the server one after another — the next frame is sent
- * when the previous answer is back, so the rate is what the device and the link sustain — as KServe v2
- * binary-tensor requests to an image model; the top class, its score and the measured fps are drawn over
- * the video. Detection boxes need a YOLO model, which none of the test fixtures is: not drawn yet.
+ * Webcam: the camera's frames (getUserMedia) go as JPEG bytes over a WebSocket to GET /v1/stream/{model},
+ * an image-task pipeline (detection or classification) that decodes, pre-processes and post-processes in
+ * the model's lane. Frames are offered at the camera's rate (when the socket's buffer is empty); the
+ * server runs one at a time and drops the older waiting ones, so the boxes are redrawn at the rate the
+ * device sustains: the fps shown is answers per second, with the server's time per frame and the frames
+ * it dropped.
  */
 import { useEffect, useRef, useState } from 'react';
-import { getJson, inferFp32, type IndexEntry, type ModelMeta } from './api.js';
-import { imageInput, toTensor } from './playground.js';
+import { getJson, openStream, type PsPayload, type StreamMessage } from './api.js';
 
-interface Frame {
-  top: number;
-  score: number;
-  computeMs: number;
-}
+type Result = Extract<StreamMessage, { type: 'result' }>;
+const IMAGE_TASKS = ['object-detection', 'image-classification'];
 
-export function WebcamPage({ index }: { index: IndexEntry[] }) {
-  const ready = [...new Set(index.filter((e) => e.state === 'READY').map((e) => e.name))].sort();
+export function WebcamPage({ revision }: { revision: number }) {
+  const [models, setModels] = useState<{ name: string; task?: string }[]>();
   const [model, setModel] = useState('');
-  const [meta, setMeta] = useState<ModelMeta>();
   const [running, setRunning] = useState(false);
   const [error, setError] = useState<string>();
-  const [frame, setFrame] = useState<Frame>();
+  const [ready, setReady] = useState<Extract<StreamMessage, { type: 'ready' }>>();
+  const [last, setLast] = useState<Result>();
   const [fps, setFps] = useState(0);
   const [frames, setFrames] = useState(0);
   const video = useRef<HTMLVideoElement>(null);
+  const overlay = useRef<HTMLCanvasElement>(null);
   const stopRef = useRef<(() => void) | null>(null);
 
   useEffect(() => {
-    if (!model && ready.length) setModel(ready[0]!);
-  }, [ready.join(','), model]);
+    getJson<PsPayload>('/v1/ps').then(
+      (ps) => setModels(ps.pipelines.filter((p) => !p.task || IMAGE_TASKS.includes(p.task)).map((p) => ({ name: p.name, ...(p.task ? { task: p.task } : {}) }))),
+      (err: Error) => setError(err.message),
+    );
+  }, [revision]);
   useEffect(() => {
-    if (!model) return;
-    getJson<ModelMeta>(`/v2/models/${encodeURIComponent(model)}`).then(setMeta, (err: Error) => setError(err.message));
-  }, [model]);
+    if (!model && models?.length) setModel(models.find((m) => m.task === 'object-detection')?.name ?? models[0]!.name);
+  }, [models, model]);
   useEffect(() => () => stopRef.current?.(), []);
-  const input = meta ? imageInput(meta) : undefined;
+
+  // Boxes in the sent frame's pixels → the video element's box.
+  useEffect(() => {
+    const cv = overlay.current;
+    if (!cv) return;
+    const ctx = cv.getContext('2d')!;
+    ctx.clearRect(0, 0, cv.width, cv.height);
+    if (!running || !last?.detections || !last.width || !last.height) return;
+    const sx = cv.width / last.width;
+    const sy = cv.height / last.height;
+    ctx.lineWidth = 2;
+    ctx.font = '13px system-ui';
+    for (const d of last.detections) {
+      const [x1, y1, x2, y2] = d.box;
+      ctx.strokeStyle = '#f5a623';
+      ctx.strokeRect(x1 * sx, y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy);
+      ctx.fillStyle = '#f5a623';
+      ctx.fillText(`${d.label ?? `class ${d.classId}`} ${(d.score * 100).toFixed(0)}%`, x1 * sx + 2, Math.max(13, y1 * sy - 3));
+    }
+  }, [last, running]);
 
   const start = async (): Promise<void> => {
-    if (!input) return;
     setError(undefined);
+    setLast(undefined);
+    setReady(undefined);
+    setFrames(0);
+    setFps(0);
     let stream: MediaStream;
     try {
       stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
@@ -49,51 +72,84 @@ export function WebcamPage({ index }: { index: IndexEntry[] }) {
     const v = video.current!;
     v.srcObject = stream;
     await v.play();
+    const ws = openStream(model);
+    const grab = document.createElement('canvas');
+    let timer: ReturnType<typeof setInterval> | undefined;
     let stopped = false;
-    stopRef.current = () => {
+    let encoding = false;
+    const answered: number[] = [];
+    let count = 0;
+    const stop = (why?: string): void => {
+      if (stopped) return;
       stopped = true;
+      clearInterval(timer);
+      if (ws.readyState <= WebSocket.OPEN) ws.close();
       for (const t of stream.getTracks()) t.stop();
       v.srcObject = null;
       setRunning(false);
+      if (why) setError(why);
     };
+    stopRef.current = () => stop();
     setRunning(true);
-    const done: number[] = [];
-    let count = 0;
-    while (!stopped) {
-      try {
-        const r = await inferFp32(model, input.name, [1, 3, input.h, input.w], toTensor(v, input.w, input.h));
-        const out = r.outputs[0]?.data ?? [];
-        let top = 0;
-        for (let i = 1; i < out.length; i++) if (out[i]! > out[top]!) top = i;
+    ws.onmessage = (ev) => {
+      const m = JSON.parse(String(ev.data)) as StreamMessage;
+      if (m.type === 'ready') {
+        setReady(m);
+        // Offer a frame every 33 ms when the previous one has left the socket's buffer.
+        timer = setInterval(() => {
+          if (encoding || ws.bufferedAmount > 0 || ws.readyState !== WebSocket.OPEN || !v.videoWidth) return;
+          encoding = true;
+          grab.width = v.videoWidth;
+          grab.height = v.videoHeight;
+          grab.getContext('2d')!.drawImage(v, 0, 0);
+          grab.toBlob(
+            (b) => {
+              encoding = false;
+              if (b && !stopped) void b.arrayBuffer().then((buf) => ws.readyState === WebSocket.OPEN && ws.send(buf));
+            },
+            'image/jpeg',
+            0.8,
+          );
+        }, 33);
+      } else if (m.type === 'result') {
         const now = performance.now();
-        done.push(now);
-        while (done.length && done[0]! < now - 2000) done.shift();
+        answered.push(now);
+        while (answered.length && answered[0]! < now - 2000) answered.shift();
         count++;
         setFrames(count);
-        setFps(done.length > 1 ? ((done.length - 1) * 1000) / (now - done[0]!) : 0);
-        setFrame({ top, score: out[top] ?? 0, computeMs: r.timing['compute'] ?? Number.NaN });
-      } catch (err) {
-        setError((err as Error).message);
-        stopRef.current?.();
+        setFps(answered.length > 1 ? ((answered.length - 1) * 1000) / (now - answered[0]!) : 0);
+        setLast(m);
+      } else {
+        setError(`${m.frame !== undefined ? `frame ${m.frame}: ` : ''}${m.error}${m.hint ? ` (${m.hint})` : ''}`);
       }
-    }
+    };
+    ws.onclose = (ev) => stop(ev.code === 1000 || ev.code === 1005 || stopped ? undefined : `the stream closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`);
+    ws.onerror = () => stop('the stream failed: the server does not answer, or refused the connection (API key?)');
   };
 
+  const list = models ?? [];
   return (
     <section aria-labelledby="cam-h">
-      <h2 id="cam-h">Webcam</h2>
-      {ready.length === 0 && <p className="empty">No model is READY. Load one on the Models tab.</p>}
+      <h2 id="cam-h">Webcam — live detection</h2>
+      {models && list.length === 0 && (
+        <p className="empty">
+          No image-task pipeline is served. Serve a detector or classifier as a task, e.g. <code>aivmm serve yolov8n.onnx --task object-detection</code>.
+        </p>
+      )}
       <div className="row">
         <label>
           Model{' '}
           <select aria-label="webcam model" value={model} disabled={running} onChange={(e) => setModel(e.target.value)}>
-            {ready.map((n) => (
-              <option key={n}>{n}</option>
+            {list.map((m) => (
+              <option key={m.name} value={m.name}>
+                {m.name}
+                {m.task ? ` (${m.task})` : ''}
+              </option>
             ))}
           </select>
         </label>
         {!running ? (
-          <button type="button" disabled={!input} onClick={() => void start()}>
+          <button type="button" disabled={!model} onClick={() => void start()}>
             Start camera
           </button>
         ) : (
@@ -101,7 +157,11 @@ export function WebcamPage({ index }: { index: IndexEntry[] }) {
             Stop
           </button>
         )}
-        {meta && !input && <span className="error">{model} has no image input ([N, 3, H, W] FP32)</span>}
+        {ready && (
+          <span className="muted small" data-testid="webcam-ran-on">
+            {ready.device} · {ready.backend}
+          </span>
+        )}
       </div>
       {error && (
         <p className="error" role="alert">
@@ -110,13 +170,29 @@ export function WebcamPage({ index }: { index: IndexEntry[] }) {
       )}
       <div className="cam">
         <video ref={video} muted playsInline width={480} height={360} aria-label="camera" />
-        {running && frame && (
+        <canvas ref={overlay} width={480} height={360} aria-hidden="true" style={{ position: 'absolute', left: 0, top: 0, pointerEvents: 'none' }} />
+        {running && last && (
           <div className="overlay" data-testid="webcam-overlay">
-            class {frame.top} · {(frame.score * 100).toFixed(1)}% · <span data-testid="webcam-fps">{fps.toFixed(1)} fps</span> · compute{' '}
-            {frame.computeMs.toFixed(1)} ms · <span data-testid="webcam-frames">{frames}</span> frames
+            <span data-testid="webcam-fps">{fps.toFixed(1)} fps</span> · {last.ms.toFixed(1)} ms in the server · <span data-testid="webcam-frames">{frames}</span>{' '}
+            frames · <span data-testid="webcam-dropped">{last.dropped}</span> dropped
           </div>
         )}
       </div>
+      {running && last && (
+        <ul className="detections" data-testid="webcam-detections" aria-live="off">
+          {last.detections?.map((d, i) => (
+            <li key={i}>
+              {d.label ?? `class ${d.classId}`} · {(d.score * 100).toFixed(1)}%
+            </li>
+          ))}
+          {last.top?.slice(0, 3).map((c) => (
+            <li key={c.index}>
+              {c.label ?? `class ${c.index}`} · {(c.probability * 100).toFixed(1)}%
+            </li>
+          ))}
+          {last.detections?.length === 0 && <li className="muted">no box above the threshold</li>}
+        </ul>
+      )}
     </section>
   );
 }

@@ -14,8 +14,8 @@ export function registerPipelineInfoRoute(app: FastifyInstance, pipelines: Pipel
     async (req: FastifyRequest<{ Params: { name: string } }>, reply) => {
       const name = checkModelName(req.params.name);
       const task = await pipelines.task(name);
-      const device = pipelines.list().find((p) => p.name === name)?.device;
-      return reply.type('application/json').send(JSON.stringify({ name, task, ...(device ? { device } : {}) }));
+      const where = pipelines.where(name);
+      return reply.type('application/json').send(JSON.stringify({ name, task, ...(where ?? {}) }));
     },
   );
 }
