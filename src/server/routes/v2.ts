@@ -9,6 +9,7 @@ import { checkModelName } from '../../core/serve/repository.js';
 import { binaryOf, type ServerOptions, type ServerState } from '../app.js';
 import { sendError } from '../http-errors.js';
 import { failureReason } from '../../core/serve-metrics/index.js';
+import { recordInference } from '../tracing.js';
 
 const nameParam = { type: 'string', maxLength: 128 };
 const modelParams = { type: 'object', properties: { name: nameParam }, required: ['name'] };
@@ -115,6 +116,7 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
         if (!reply.raw.writableFinished) ac.abort();
       });
       const deadline = limit !== undefined ? t0 + limit : undefined;
+      const tRun = performance.now();
       const running = v.run(feeds, { signal: ac.signal, deadline });
       // The version stays held until the run settles, even when the answer has gone out (deadline).
       void running.then(release, release);
@@ -128,6 +130,8 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
             }),
           ]).finally(() => clearTimeout(timer)));
       const tOut = performance.now();
+      const only = v.placement.length === 1 ? v.placement[0] : undefined;
+      recordInference(req, { model: v.model, version: String(v.version), startMs: tRun, endMs: tOut, queueMs: result.queueMs, computeMs: result.computeMs, batchSize: result.batchSize, device: only?.device ?? v.placement.map((p) => p.device).join(','), backend: only?.backend });
       const enc = encodeOutputs(body, result.value, v.outputs, { name, version: String(v.version) });
       const serverMs = performance.now() - t0;
       if (metrics) {
