@@ -172,3 +172,15 @@ test('aivmm serve: the OTEL_* variables turn tracing on and the shutdown flushes
     await rx.close();
   }
 });
+
+test('tracing costs nothing when off: only src/server/tracing.ts names the SDK, with type imports and dynamic import()s', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const src = new URL('../../src', import.meta.url).pathname;
+  const hits = execFileSync('grep', ['-rn', '@opentelemetry/', src], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  const files = new Set(hits.map((h) => h.split(':')[0]!.slice(src.length + 1)));
+  assert.deepEqual([...files], ['server/tracing.ts']);
+  // a static value import would load the SDK with the server; type imports and import('…') do not
+  const statics = hits.filter((h) => /^\S+:\d+:import\s+(?!type\b)/.test(h));
+  assert.deepEqual(statics, []);
+  assert.ok(hits.some((h) => /import\('@opentelemetry\/sdk-trace-node'\)/.test(h)));
+});
