@@ -14,6 +14,7 @@
  * - Front ends other than HTTP (gRPC) call startRequest() with their own name, metadata and attributes.
  */
 import type { Attributes, Span, Tracer, Context } from '@opentelemetry/api';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TracingSettings } from '../core/config/tracing.js';
 
@@ -46,7 +47,7 @@ export interface Tracing {
   readonly settings: TracingSettings;
   /** A server span continuing the W3C traceparent of `carrier` (request headers or gRPC metadata). */
   startRequest(name: string, carrier: Record<string, unknown>, attributes: Attributes, startMs?: number): RequestTrace;
-  /** Sends what is batched now. */
+  /** Sends what is batched now; rejects when that export fails. */
   flush(): Promise<void>;
   /** Flushes and stops; spans started afterwards are dropped. */
   shutdown(): Promise<void>;
@@ -56,6 +57,11 @@ export interface StartTracingOptions {
   serviceVersion: string;
   /** Largest wait before a batch of spans is sent, ms (default 1000; the SDK's is 5000). */
   scheduledDelayMs?: number;
+  /**
+   * A failed export (collector down, refused, wrong URL): the first one, then at most one a minute. The
+   * SDK itself reports them only to its global diag logger, which nobody has set, so they were silent.
+   */
+  onExportError?: (message: string) => void;
 }
 
 const traces = new WeakMap<FastifyRequest, RequestTrace>();
@@ -89,7 +95,25 @@ export async function startTracing(settings: TracingSettings, opts: StartTracing
     parentbased_always_off: new base.ParentBasedSampler({ root: new base.AlwaysOffSampler() }),
     parentbased_traceidratio: new base.ParentBasedSampler({ root: ratio }),
   }[settings.sampler];
-  const exporter = new OTLPTraceExporter({ url: settings.endpoint, headers: settings.headers });
+  const otlp = new OTLPTraceExporter({ url: settings.endpoint, headers: settings.headers });
+  let lastReport = -Infinity;
+  let failed = 0;
+  const exporter: SpanExporter = {
+    export: (spans, done) =>
+      otlp.export(spans, (r) => {
+        if (r.code !== 0 && opts.onExportError) {
+          failed += spans.length;
+          const now = performance.now();
+          if (now - lastReport >= 60_000) {
+            lastReport = now;
+            opts.onExportError(`exporting spans to ${settings.endpoint} failed (${r.error?.message ?? 'no detail'}); ${failed} span(s) lost so far`);
+          }
+        }
+        done(r);
+      }),
+    shutdown: () => otlp.shutdown(),
+    forceFlush: () => otlp.forceFlush(),
+  };
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ ...settings.resourceAttributes, [sc.ATTR_SERVICE_NAME]: settings.serviceName, [sc.ATTR_SERVICE_VERSION]: opts.serviceVersion }),
     sampler,

@@ -173,6 +173,29 @@ test('aivmm serve: the OTEL_* variables turn tracing on and the shutdown flushes
   }
 });
 
+test('a collector that is not there: one warning through onExportError, with the URL and the reason; the server keeps answering', { timeout: 60_000 }, async () => {
+  const rx = await receiver();
+  const url = `${rx.url}/v1/traces`;
+  await rx.close(); // nothing listens there now
+  const errors: string[] = [];
+  const tracing = await startTracing(tracingSettings({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url }), { serviceVersion: 't', scheduledDelayMs: 20, onExportError: (m) => errors.push(m) });
+  const { dir, cleanup } = await tmp();
+  await writeFile(join(dir, 'tiny.onnx'), TINY);
+  const t = await startTestServer({ models: [{ name: 'tiny', path: join(dir, 'tiny.onnx') }], server: { tracing } });
+  try {
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await postJson(`${t.url}/v2/models/tiny/infer`, { inputs: [good] })).status, 200);
+      await assert.rejects(tracing.flush(), /ECONNREFUSED/, 'a flush says the export failed');
+    }
+    await until(() => errors.length > 0, 'the export failure');
+    assert.equal(errors.length, 1, `one report a minute at most: ${JSON.stringify(errors)}`);
+    assert.match(errors[0]!, new RegExp(`exporting spans to ${url.replace(/[.]/g, '\\.')} failed \\(.*ECONNREFUSED`));
+  } finally {
+    await t.close();
+    await cleanup();
+  }
+});
+
 test('tracing costs nothing when off: only src/server/tracing.ts names the SDK, with type imports and dynamic import()s', async () => {
   const { execFileSync } = await import('node:child_process');
   const src = new URL('../../src', import.meta.url).pathname;

@@ -216,7 +216,7 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
     if (report) telemetry = { sampler: createTelemetrySampler({ host: ctx.host(), devices: report.devices }), periodMs: telemetryMs, onError: (e) => ctx.log(`telemetry: ${errorMessage(e)}`) };
   }
   // the SDK is loaded only when tracing is on
-  const tracing = tracingSettings.enabled ? await (await import('../../server/tracing.js')).startTracing(tracingSettings, { serviceVersion: aivmmVersion() }) : undefined;
+  const tracing = tracingSettings.enabled ? await (await import('../../server/tracing.js')).startTracing(tracingSettings, { serviceVersion: aivmmVersion(), onExportError: (m) => ctx.io.stderr.write(`warning: tracing: ${m}\n`) }) : undefined;
   const server = await startServer(
     registry,
     { host, port, apiKey, maxBodyBytes, requestTimeoutMs, serverVersion: aivmmVersion(), pollMs, events, pipelines, unavailableDevices: () => factory.unavailable(), lanes: () => factory.lanes(), metrics, metricsPublic: opts.metricsPublic ?? config.metricsPublic ?? false, tracing, telemetry, logger: { level: logLevel, stream: ctx.io.stderr } },
