@@ -25,6 +25,7 @@ import { registerAudioRoutes } from './routes/audio.js';
 import { registerPipelineInfoRoute } from './routes/pipeline-info.js';
 import { registerStreamRoutes, registerWebsocket, streamToken } from './routes/stream.js';
 import type { ServeMetrics } from '../core/serve-metrics/index.js';
+import { installHttpTracing, type Tracing } from './tracing.js';
 
 export interface ServerOptions {
   registry: ModelRegistry;
@@ -48,6 +49,8 @@ export interface ServerOptions {
   metrics?: ServeMetrics | undefined;
   /** GET /metrics without the API key (for scrapers that cannot send one, e.g. pod-annotation discovery). */
   metricsPublic?: boolean | undefined;
+  /** OpenTelemetry tracing (./tracing.ts): a server span per request; absent: no hook, nothing recorded. */
+  tracing?: Tracing | undefined;
   /** Structured JSON logs (pino, through Fastify): one line per request at debug; absent: no logs. */
   logger?: { level: string; stream: { write(line: string): unknown } } | undefined;
 }
@@ -120,6 +123,8 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
     }
   });
 
+  // before the auth hook, so a refused request is traced too
+  if (opts.tracing) installHttpTracing(app, opts.tracing);
   if (opts.pipelines) await registerWebsocket(app, opts.maxBodyBytes);
   app.addHook('onRequest', async (req, reply) => {
     if (!opts.apiKey) return;
@@ -153,7 +158,7 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
   registerAdminRoutes(app, opts, state);
   if (opts.pipelines) {
     registerOpenAiRoutes(app, opts.pipelines, () => opts.registry.names());
-    await registerTaskRoutes(app, opts.pipelines, opts.maxBodyBytes);
+    await registerTaskRoutes(app, opts.pipelines, opts.maxBodyBytes, opts.metrics);
     registerAudioRoutes(app, opts.pipelines);
     registerPipelineInfoRoute(app, opts.pipelines);
     registerStreamRoutes(app, opts.pipelines);

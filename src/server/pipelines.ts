@@ -101,11 +101,17 @@ export class PipelineService {
   }
 
   /** An image task (classification top-k, detection boxes, CLIP zero-shot) on the bytes of one image. */
-  async runTask(name: string, image: Uint8Array, options: { topK?: number; confidence?: number; iou?: number; candidates?: string[]; hypothesis?: string }, signal?: AbortSignal): Promise<unknown> {
+  async runTask(name: string, image: Uint8Array, options: { topK?: number; confidence?: number; iou?: number; candidates?: string[]; hypothesis?: string }, signal?: AbortSignal, onTiming?: (t: { queueMs: number; computeMs: number; device: string }) => void): Promise<unknown> {
     const e = this.entry(name);
     const { lane } = await this.ensure(e);
     const job: PipelineJob = { op: 'task', key: name, image, ...options };
-    const r = await e.queue.run(async () => ({ value: await lane.job<unknown>('pipeline', job, undefined, signal), computeMs: 0 }), { signal });
+    // computeMs: the lane job (decode, pre-processing, session run, post-processing), for metrics and traces
+    const r = await e.queue.run(async () => {
+      const t0 = performance.now();
+      const value = await lane.job<unknown>('pipeline', job, undefined, signal);
+      return { value, computeMs: performance.now() - t0 };
+    }, { signal });
+    onTiming?.({ queueMs: r.queueMs, computeMs: r.computeMs, device: e.model.device });
     return r.value;
   }
 

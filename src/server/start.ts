@@ -120,6 +120,9 @@ export async function startServer(registry: ModelRegistry, opts: StartOptions, s
       });
       clearTimeout(timer);
       await registry.close();
+      // the spans of the last requests go out before the process exits (an unreachable collector costs
+      // the exporter's timeout, 10 s by default, and is not a shutdown failure)
+      await opts.tracing?.shutdown().catch(() => undefined);
     })();
     return closing;
   };

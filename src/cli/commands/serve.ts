@@ -72,6 +72,8 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
     });
     config = parseServeConfig(text, configPath);
   }
+  // OTEL_* variables over the config file's tracing: section; read before anything loads, so a malformed one fails at once (exit 3)
+  const tracingSettings = config.tracing ? (await import('../../core/config/tracing.js')).tracingSettings(ctx.config.env, config.tracing) : ctx.config.tracing;
   const host = opts.host ?? config.host ?? '127.0.0.1';
   const port = flagNumber(opts.port, '--port') ?? config.port ?? 8080;
   if (port > 65535) throw new UsageError(`invalid --port '${port}'`, 'give 0 (any free port) to 65535');
@@ -220,13 +222,15 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
     const report = await factory.report().catch(() => undefined);
     if (report) telemetry = { sampler: createTelemetrySampler({ host: ctx.host(), devices: report.devices }), periodMs: telemetryMs, onError: (e) => ctx.log(`telemetry: ${errorMessage(e)}`) };
   }
+  // the SDK is loaded only when tracing is on
+  const tracing = tracingSettings.enabled ? await (await import('../../server/tracing.js')).startTracing(tracingSettings, { serviceVersion: aivmmVersion(), onExportError: (m) => ctx.io.stderr.write(`warning: tracing: ${m}\n`) }) : undefined;
   const server = await startServer(
     registry,
-    { host, port, apiKey, maxBodyBytes, requestTimeoutMs, serverVersion: aivmmVersion(), pollMs, events, pipelines, unavailableDevices: () => factory.unavailable(), lanes: () => factory.lanes(), metrics, metricsPublic: opts.metricsPublic === true, telemetry, logger: { level: logLevel, stream: ctx.io.stderr } },
+    { host, port, apiKey, maxBodyBytes, requestTimeoutMs, serverVersion: aivmmVersion(), pollMs, events, pipelines, unavailableDevices: () => factory.unavailable(), lanes: () => factory.lanes(), metrics, metricsPublic: opts.metricsPublic ?? config.metricsPublic ?? false, tracing, telemetry, logger: { level: logLevel, stream: ctx.io.stderr } },
     state,
   );
   lifecycle = (level, fields, msg) => server.app.log[level](fields, msg);
-  lifecycle('info', { event: 'start', url: server.url, pid: process.pid, metrics: Boolean(metrics), auth: Boolean(apiKey) }, 'listening');
+  lifecycle('info', { event: 'start', url: server.url, pid: process.pid, metrics: Boolean(metrics), auth: Boolean(apiKey), tracing: tracingSettings.reason }, 'listening');
   const failures: string[] = [];
   for (const name of registry.names()) {
     await registry.load(name).catch((err) => failures.push(`${name}: ${errorMessage(err)}`));

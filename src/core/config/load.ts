@@ -11,6 +11,7 @@
  */
 import { homeDir, resolvePaths, type AivmmPaths } from './paths.js';
 import { hubSettings, type HubSettings } from '../hub/settings.js';
+import { tracingSettings, type TracingSettings } from './tracing.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -37,6 +38,11 @@ export interface AivmmConfig {
   /** Filesystem root that device discovery reads /proc, /sys, /etc under (AIVMM_SYSROOT, default /). */
   sysroot: string;
   output: OutputSettings;
+  /**
+   * OpenTelemetry tracing from the standard OTEL_* variables (./tracing.ts): off unless configured.
+   * Computed on first use, so a malformed variable fails only `serve` (exit 3).
+   */
+  readonly tracing: TracingSettings;
   /** The environment it was read from: child processes and device discovery (PATH, LD_LIBRARY_PATH, VK_*) get it as is. */
   env: Env;
 }
@@ -56,11 +62,16 @@ export function loadConfig(env: Env, opts: LoadConfigOptions = {}): AivmmConfig 
   const home = opts.home ?? homeDir();
   const paths = resolvePaths(env, opts.platform ?? process.platform, home);
   let hub: HubSettings | undefined;
+  let tracing: TracingSettings | undefined;
   return {
     paths,
     get hub(): HubSettings {
       hub ??= hubSettings(env, home);
       return hub;
+    },
+    get tracing(): TracingSettings {
+      tracing ??= tracingSettings(env);
+      return tracing;
     },
     sysroot: env['AIVMM_SYSROOT'] || '/',
     output: { json: env['AIVMM_JSON'] === '1', noColor: set(env['NO_COLOR']), ci: ciFromEnv(env) },
@@ -121,5 +132,17 @@ export const ENV_VARS: readonly EnvVar[] = Object.freeze([
   { name: 'XDG_CONFIG_DIRS', effect: 'Vulkan ICD search path', default: '/etc/xdg' },
   { name: 'XDG_DATA_HOME', effect: 'Vulkan ICD search path', default: '$HOME/.local/share' },
   { name: 'XDG_DATA_DIRS', effect: 'Vulkan ICD search path', default: '/usr/local/share:/usr/share' },
+  { name: 'OTEL_SDK_DISABLED', effect: 'serve: true turns tracing off whatever else is set', default: 'false' },
+  { name: 'OTEL_TRACES_EXPORTER', effect: 'serve: otlp turns tracing on, none off (other exporters are refused)', default: 'unset (on only if an OTLP endpoint is set)' },
+  { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', effect: 'serve: OTLP/HTTP base URL, /v1/traces appended; setting it turns tracing on; wins over the config file', default: 'http://localhost:4318' },
+  { name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', effect: 'serve: the traces URL as is; wins over OTEL_EXPORTER_OTLP_ENDPOINT', default: 'unset' },
+  { name: 'OTEL_EXPORTER_OTLP_HEADERS', effect: 'serve: key=value,… headers sent with every export (e.g. a collector token)', default: 'unset' },
+  { name: 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', effect: 'serve: the same for traces; wins per header over OTEL_EXPORTER_OTLP_HEADERS', default: 'unset' },
+  { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', effect: 'serve: http/json or http/protobuf (aivmm sends JSON over OTLP/HTTP either way); grpc is refused', default: 'http/json' },
+  { name: 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', effect: 'serve: the same for traces; wins over OTEL_EXPORTER_OTLP_PROTOCOL', default: 'unset' },
+  { name: 'OTEL_SERVICE_NAME', effect: "serve: the service.name resource attribute; wins over OTEL_RESOURCE_ATTRIBUTES' and the config file's", default: 'aivmm' },
+  { name: 'OTEL_RESOURCE_ATTRIBUTES', effect: 'serve: key=value,… resource attributes of every span', default: 'unset' },
+  { name: 'OTEL_TRACES_SAMPLER', effect: 'serve: always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio', default: 'parentbased_always_on' },
+  { name: 'OTEL_TRACES_SAMPLER_ARG', effect: 'serve: the ratio 0–1 of the traceidratio samplers; wins over the config file', default: '1' },
   { name: 'XDG_RUNTIME_DIR', effect: "a worker lane's runtime directory (Dawn, the WebGPU EP, needs one on Linux)", default: '/tmp when unset' },
 ]);

@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
 import type { VersionPolicy } from './repository.js';
 import { DEFAULT_POLICY, checkModelName } from './repository.js';
+import type { TracingFileSettings } from '../config/tracing.js';
 
 export interface ModelSettings {
   /** Instances per device, e.g. { CPU: 2 } or { 'GPU.0': 2, CPU: 1 }; requests go to whichever is free. */
@@ -144,6 +145,10 @@ export interface ServeConfig {
   maxBodyBytes?: number;
   maxQueue?: number;
   keepAliveMs?: number;
+  /** `metrics: {public: true}`: GET /metrics without the API key (as --metrics-public). */
+  metricsPublic?: boolean;
+  /** `tracing: {endpoint, service_name, sample_ratio}`: each loses to its OTEL_* variable (src/core/config/tracing.ts). */
+  tracing?: TracingFileSettings;
   models: ConfiguredModel[];
 }
 
@@ -223,7 +228,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
   if (doc === null || doc === undefined) return { models: [] };
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${file}: the top level must be a map with 'server' and/or 'models'`);
   const top = doc as Record<string, unknown>;
-  checkKeys(top, ['server', 'models'], file);
+  checkKeys(top, ['server', 'models', 'metrics', 'tracing'], file);
   const out: ServeConfig = { models: [] };
   const server = (top['server'] ?? {}) as Record<string, unknown>;
   if (typeof server !== 'object' || Array.isArray(server)) throw new ConfigError(`${file}: 'server' must be a map`);
@@ -239,6 +244,30 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
   if (server['max_body'] !== undefined) out.maxBodyBytes = parseSize(server['max_body'], `${w}.max_body`);
   if (server['max_queue'] !== undefined) out.maxQueue = positiveInt(server['max_queue'], `${w}.max_queue`, 0);
   if (server['keep_alive'] !== undefined) out.keepAliveMs = parseDuration(server['keep_alive'], `${w}.keep_alive`);
+  const section = (k: string, keys: readonly string[]): Record<string, unknown> | undefined => {
+    const v = top[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${file}: '${k}' must be a map`);
+    checkKeys(v as Record<string, unknown>, keys, `${file}: ${k}`);
+    return v as Record<string, unknown>;
+  };
+  const metrics = section('metrics', ['public']);
+  if (metrics?.['public'] !== undefined) {
+    if (typeof metrics['public'] !== 'boolean') throw new ConfigError(`${file}: metrics.public must be true or false`);
+    out.metricsPublic = metrics['public'];
+  }
+  const tracing = section('tracing', ['endpoint', 'service_name', 'sample_ratio']);
+  if (tracing) {
+    const t: TracingFileSettings = {};
+    if (tracing['endpoint'] !== undefined) t.endpoint = String(tracing['endpoint']);
+    if (tracing['service_name'] !== undefined) t.serviceName = String(tracing['service_name']);
+    if (tracing['sample_ratio'] !== undefined) {
+      const r = tracing['sample_ratio'];
+      if (typeof r !== 'number' || !(r >= 0 && r <= 1)) throw new ConfigError(`${file}: tracing.sample_ratio must be a number in [0, 1]`);
+      t.sampleRatio = r;
+    }
+    out.tracing = t;
+  }
   const models = top['models'] ?? {};
   if (typeof models !== 'object' || Array.isArray(models)) throw new ConfigError(`${file}: 'models' must be a map of name → settings`);
   for (const [name, raw] of Object.entries(models as Record<string, unknown>)) {

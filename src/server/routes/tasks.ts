@@ -9,6 +9,8 @@ import { BadRequestError } from '../../core/serve/errors.js';
 import { checkModelName } from '../../core/serve/repository.js';
 import { binaryOf } from '../app.js';
 import type { PipelineService } from '../pipelines.js';
+import { failureReason, type ServeMetrics } from '../../core/serve-metrics/index.js';
+import { recordInference } from '../tracing.js';
 
 interface TaskQuery {
   top_k?: string;
@@ -25,7 +27,19 @@ function num(v: string | undefined, what: string, min: number, max: number): num
   return n;
 }
 
-export async function registerTaskRoutes(app: FastifyInstance, pipelines: PipelineService, maxBodyBytes: number): Promise<void> {
+/** Pipeline models have no versions: their series carry version "1", as a single-file v2 model's do. */
+const TASK_VERSION = '1';
+
+export async function registerTaskRoutes(app: FastifyInstance, pipelines: PipelineService, maxBodyBytes: number, metrics?: ServeMetrics): Promise<void> {
+  /** Metrics like the v2 route's (input: reading the upload; infer: the lane job; output: encoding) and the trace's children. */
+  const recordTask = (req: FastifyRequest, elapsedMs: number, t: { name: string; inputS: number; tRun: number; tOut: number; queueMs: number; computeMs: number; device: string }): void => {
+    recordInference(req, { model: t.name, version: TASK_VERSION, startMs: t.tRun, endMs: t.tOut, queueMs: t.queueMs, computeMs: t.computeMs, device: t.device });
+    if (!metrics) return;
+    const labels = { model: t.name, version: TASK_VERSION };
+    const inferS = t.computeMs / 1000;
+    metrics.recordRequest({ ...labels, outcome: 'success', queueS: t.queueMs / 1000, inputS: t.inputS, inferS, outputS: (performance.now() - t.tOut) / 1000, totalS: elapsedMs / 1000 });
+    metrics.recordBatch({ ...labels, size: 1, inferS, device: t.device });
+  };
   await app.register(multipart, { limits: { fileSize: maxBodyBytes, files: 1, fields: 8, parts: 10, fieldSize: 64 * 1024 } });
   app.post(
     '/v1/tasks/:name',
@@ -36,6 +50,10 @@ export async function registerTaskRoutes(app: FastifyInstance, pipelines: Pipeli
         params: { type: 'object', properties: { name: { type: 'string', maxLength: 128 } }, required: ['name'] },
         querystring: { type: 'object', properties: { top_k: { type: 'string' }, confidence: { type: 'string' }, iou: { type: 'string' }, candidates: { type: 'string' }, hypothesis: { type: 'string' } } },
         'x-content-types': ['image/jpeg', 'image/png', 'application/octet-stream', 'multipart/form-data'],
+      },
+      // failures are counted here (an unknown model is not: no series for names nobody serves, as on v2)
+      onError: async (req: FastifyRequest<{ Params: { name: string } }>, reply, err) => {
+        if (metrics && pipelines.has(req.params.name)) metrics.recordRequest({ model: req.params.name, version: TASK_VERSION, outcome: 'failure', reason: failureReason(err), totalS: reply.elapsedTime / 1000 });
       },
     },
     async (req: FastifyRequest<{ Params: { name: string }; Querystring: TaskQuery }>, reply) => {
@@ -62,13 +80,20 @@ export async function registerTaskRoutes(app: FastifyInstance, pipelines: Pipeli
       reply.raw.on('close', () => {
         if (!reply.raw.writableFinished) ac.abort();
       });
+      const inputS = reply.elapsedTime / 1000;
+      let timing: { queueMs: number; computeMs: number; device: string } | undefined;
+      const tRun = performance.now();
       const result = await pipelines.runTask(
         name,
         image,
         { ...(topK !== undefined ? { topK } : {}), ...(confidence !== undefined ? { confidence } : {}), ...(iou !== undefined ? { iou } : {}), ...(candidates?.length ? { candidates } : {}), ...(q.hypothesis ? { hypothesis: q.hypothesis } : {}) },
         ac.signal,
+        (t) => (timing = t),
       );
-      return reply.type('application/json').send(JSON.stringify({ model: name, ...(result as object) }));
+      const tOut = performance.now();
+      const body = JSON.stringify({ model: name, ...(result as object) });
+      if (timing) recordTask(req, reply.elapsedTime, { name, inputS, tRun, tOut, ...timing });
+      return reply.type('application/json').send(body);
     },
   );
 }

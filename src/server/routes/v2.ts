@@ -10,6 +10,7 @@ import { clientFrom, priorityFrom } from '../../core/serve/scheduler.js';
 import { binaryOf, type ServerOptions, type ServerState } from '../app.js';
 import { sendError } from '../http-errors.js';
 import { failureReason } from '../../core/serve-metrics/index.js';
+import { recordInference } from '../tracing.js';
 
 const nameParam = { type: 'string', maxLength: 128 };
 const modelParams = { type: 'object', properties: { name: nameParam }, required: ['name'] };
@@ -119,6 +120,7 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
         if (!reply.raw.writableFinished) ac.abort();
       });
       const deadline = limit !== undefined ? t0 + limit : undefined;
+      const tRun = performance.now();
       const running = v.run(feeds, { signal: ac.signal, deadline, priority, client });
       // The version stays held until the run settles, even when the answer has gone out (deadline).
       void running.then(release, release);
@@ -132,6 +134,8 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
             }),
           ]).finally(() => clearTimeout(timer)));
       const tOut = performance.now();
+      const only = v.placement.length === 1 ? v.placement[0] : undefined;
+      recordInference(req, { model: v.model, version: String(v.version), startMs: tRun, endMs: tOut, queueMs: result.queueMs, computeMs: result.computeMs, batchSize: result.batchSize, device: only?.device ?? v.placement.map((p) => p.device).join(','), backend: only?.backend });
       const enc = encodeOutputs(body, result.value, v.outputs, { name, version: String(v.version) });
       const serverMs = performance.now() - t0;
       if (metrics) {
