@@ -27,6 +27,8 @@ export interface ModelSettings {
   placementReason?: string;
   /** Dynamic batching (Triton's `dynamic_batching`): requests concatenated along the batch dimension. */
   batching?: BatchingSettings;
+  /** Text generation: sequences interleaved at once in the model's lane (`max_sequences`, default 4). */
+  maxSequences?: number;
 }
 
 export interface BatchingSettings {
@@ -150,7 +152,7 @@ export function parsePolicy(v: unknown, where: string): VersionPolicy {
   throw new ConfigError(`${where}: '${JSON.stringify(v)}' is not a version policy`, 'use {latest: N}, all, or {specific: [1, 3]}');
 }
 
-const MODEL_KEYS = ['model', 'path', 'device', 'instances', 'max_queue', 'timeout', 'keep_alive', 'version_policy', 'warmup', 'threads', 'dynamic_batching'] as const;
+const MODEL_KEYS = ['model', 'path', 'device', 'instances', 'max_queue', 'timeout', 'keep_alive', 'version_policy', 'warmup', 'threads', 'dynamic_batching', 'max_sequences'] as const;
 const SERVER_KEYS = ['host', 'port', 'model_repository', 'device', 'poll', 'request_timeout', 'drain_timeout', 'max_body', 'max_queue', 'keep_alive'] as const;
 
 /** Parses the text of a config file (YAML, which includes JSON). `file` names it in errors. */
@@ -205,6 +207,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
     if (m['warmup'] !== undefined) c.warmup = m['warmup'] !== false;
     if (m['threads'] !== undefined) c.threads = positiveInt(m['threads'], `${where}.threads`);
     if (m['dynamic_batching'] !== undefined && m['dynamic_batching'] !== false) c.batching = parseBatching(m['dynamic_batching'], where);
+    if (m['max_sequences'] !== undefined) c.maxSequences = positiveInt(m['max_sequences'], `${where}.max_sequences`);
     out.models.push(c);
   }
   return out;
