@@ -58,8 +58,8 @@ export function registerAudioRoutes(app: FastifyInstance, pipelines: PipelineSer
             }
           } else if (typeof part.value === 'string') fields[part.fieldname] = part.value;
         }
-        if (!audio?.length) throw new BadRequestError('the request has no file', 'send the audio as the multipart part named file (a WAV file)');
         model = fields['model'];
+        if (!audio?.length) throw new BadRequestError('the request has no file', 'send the audio as the multipart part named file (a WAV file)');
         if (!model) throw new BadRequestError('the request has no model field', 'add -F model=<name> (GET /v1/models lists them)');
         const name = checkModelName(model);
         const format = (fields['response_format'] ?? 'json') as Format;
