@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CPU_TARGET } from '../../src/core/backends/registry.js';
+import { ConfigError } from '../../src/core/errors.js';
+import { parseServeConfig } from '../../src/core/serve/config.js';
 import { GenerationScheduler, type TokenEvent } from '../../src/core/serve/generation-scheduler.js';
 import { createServeMetrics } from '../../src/core/serve-metrics/index.js';
 import type { Sampling } from '../../src/core/tasks/generate.js';
@@ -216,6 +218,41 @@ test('over HTTP: concurrent streaming chats interleave in the lane (a second req
     const tokens = want.reduce((a, w) => a + w.tokens, 0) + (plain.json.usage.completion_tokens as number) + (text.json.usage.completion_tokens as number);
     assert.equal(value(fams.get('aivmm_generation_output_tokens_total'), { model: 'tiny-llama' }), tokens);
     assert.equal(value(fams.get('gen_ai_server_request_duration_seconds'), chat, 'gen_ai_server_request_duration_seconds_count'), 4);
+  } finally {
+    await t?.close();
+    await lane.close();
+  }
+});
+
+test('max_sequences: a model config key (an integer ≥ 1); with 1 the server runs one generation at a time, and a client that disconnects frees the slot', { timeout: 120_000 }, async () => {
+  assert.equal(parseServeConfig('models:\n  llm:\n    model: x.onnx\n    max_sequences: 2\n', 'aivmm.yaml').models[0]?.maxSequences, 2);
+  assert.throws(() => parseServeConfig('models:\n  llm:\n    max_sequences: 0\n', 'aivmm.yaml'), (e: unknown) => e instanceof ConfigError && /models\.llm\.max_sequences: '0' must be an integer ≥ 1/.test(e.message));
+  const lane = new LaneExecutor({ name: 'CPU ort-cpu', target: CPU_TARGET, jobModules: [PIPELINE_JOB_MODULE] });
+  const pipelines = new PipelineService(async () => ({ executor: lane, placement: { device: 'CPU', backend: 'ort-cpu', reason: 'test' } }));
+  pipelines.add({ name: 'tiny-llama', plan: await planTask({ model: LLAMA, modelName: 'tiny-llama' }), device: 'CPU', maxQueue: 8, maxSequences: 1 });
+  let t: TestServer | undefined;
+  try {
+    const metrics = createServeMetrics();
+    t = await startTestServer({ executor: lane, pipelines, server: { metrics } });
+    await pipelines.task('tiny-llama');
+    const t0 = performance.now();
+    const first = streamChat(t.url, { model: 'tiny-llama', messages: [{ role: 'user', content: 'hello world' }], max_tokens: 60, temperature: 0 }, t0);
+    await new Promise((r) => setTimeout(r, 30));
+    const second = await streamChat(t.url, { model: 'tiny-llama', messages: [{ role: 'user', content: 'hello' }], max_tokens: 4, temperature: 0 }, t0);
+    const a = await first;
+    assert.ok(second.first > a.last, `one at a time: the second request's first token (${second.first.toFixed(0)} ms) after the first's last (${a.last.toFixed(0)} ms)`);
+    // A client that goes away after its first chunk: its sequence ends and the next request gets the slot.
+    const ac = new AbortController();
+    const r = await fetch(`${t.url}/v1/chat/completions`, { method: 'POST', signal: ac.signal, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tiny-llama', messages: [{ role: 'user', content: 'hello world' }], max_tokens: 110, temperature: 0, stream: true }) });
+    const reader = r.body!.getReader();
+    await reader.read();
+    ac.abort();
+    await reader.read().catch(() => undefined);
+    const next = await postJson(`${t.url}/v1/chat/completions`, { model: 'tiny-llama', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
+    assert.equal(next.status, 200);
+    const fams = parseExposition(await (await fetch(`${t.url}/metrics`)).text());
+    assert.equal(value(fams.get('aivmm_inference_request_failure_total'), { model: 'tiny-llama', version: '1', reason: 'cancelled' }), 1, 'the disconnected request counts as cancelled');
+    assert.equal(value(fams.get('aivmm_inference_request_success_total'), { model: 'tiny-llama', version: '1' }), 3);
   } finally {
     await t?.close();
     await lane.close();
