@@ -9,7 +9,7 @@
 import type { RuntimeTarget } from '../core/backends/ep-map.js';
 import { UsageError } from '../core/errors.js';
 import type { TaskPlan } from '../core/tasks/plan.js';
-import type { AnyPipeline } from '../core/tasks/pipeline.js';
+import type { AnyPipeline, GenerationPipeline } from '../core/tasks/pipeline.js';
 import type { ChatMessage } from '../core/tasks/types.js';
 import { registerJob } from '../runtime/jobs.js';
 import { GenerationScheduler } from '../core/serve/generation-scheduler.js';
@@ -29,6 +29,15 @@ const open = new Map<string, AnyPipeline>();
 /** One generation scheduler per open text-generation pipeline: concurrent 'generate' jobs interleave in it. */
 const schedulers = new Map<string, GenerationScheduler>();
 
+/** A scheduler over the pipeline's step API, with batched steps when its decoder takes a batch above 1 (checked on first use). */
+async function schedulerFor(p: GenerationPipeline, maxSequences: number): Promise<GenerationScheduler> {
+  const { batchable, batchStepper } = await import('../core/serve/batched-step.js');
+  const session = p.sessions[0]!;
+  if (!batchable(session)) return new GenerationScheduler(p, maxSequences);
+  const b = batchStepper(session);
+  return new GenerationScheduler({ prefill: p.prefill.bind(p), step: p.step.bind(p), detokenize: p.detokenize.bind(p), stepBatch: b.stepBatch, batchEnabled: b.enabled }, maxSequences);
+}
+
 function get(key: string): AnyPipeline {
   const p = open.get(key);
   if (!p) throw new UsageError(`pipeline ${key} is not open in this lane`);
@@ -44,7 +53,7 @@ registerJob('pipeline', async (payload, ctx) => {
         open.set(job.key, await openPipeline(job.plan, job.target, job.threads ? { threads: job.threads } : {}));
       }
       const p = get(job.key);
-      if (p.task === 'text-generation' && !schedulers.has(job.key)) schedulers.set(job.key, new GenerationScheduler(p, job.maxSequences ?? DEFAULT_MAX_SEQUENCES));
+      if (p.task === 'text-generation' && !schedulers.has(job.key)) schedulers.set(job.key, await schedulerFor(p, job.maxSequences ?? DEFAULT_MAX_SEQUENCES));
       return { task: p.task };
     }
     case 'generate': {
@@ -55,8 +64,11 @@ registerJob('pipeline', async (payload, ctx) => {
       // streams each token back as a { delta, tokens } event (delta '' while a sub-word piece settles).
       const messages = typeof job.input === 'string' ? [{ role: 'user' as const, content: job.input }] : job.input;
       const promptIds = p.renderChat(messages, job.chatTemplate === false ? { chatTemplate: false } : {});
-      const sched = schedulers.get(job.key) ?? new GenerationScheduler(p, DEFAULT_MAX_SEQUENCES);
-      schedulers.set(job.key, sched);
+      if (!schedulers.has(job.key)) {
+        const made = await schedulerFor(p, DEFAULT_MAX_SEQUENCES);
+        if (!schedulers.has(job.key)) schedulers.set(job.key, made);
+      }
+      const sched = schedulers.get(job.key)!;
       return sched.submit({ promptIds, ...(job.maxTokens !== undefined ? { maxTokens: job.maxTokens } : {}), sampling, onToken: (e) => ctx.emit(e), signal: ctx.signal });
     }
     case 'embed': {

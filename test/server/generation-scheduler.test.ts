@@ -8,9 +8,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { CPU_TARGET } from '../../src/core/backends/registry.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { parseServeConfig } from '../../src/core/serve/config.js';
+import { batchable, batchStepper } from '../../src/core/serve/batched-step.js';
 import { GenerationScheduler, type TokenEvent } from '../../src/core/serve/generation-scheduler.js';
 import { createServeMetrics } from '../../src/core/serve-metrics/index.js';
 import type { Sampling } from '../../src/core/tasks/generate.js';
@@ -19,7 +22,8 @@ import { planTask } from '../../src/core/tasks/plan.js';
 import { LaneExecutor, PIPELINE_JOB_MODULE } from '../../src/server/lane-executor.js';
 import { PipelineService } from '../../src/server/pipelines.js';
 import { parseExposition, type Family } from '../helpers/prom-text.js';
-import { postJson, startTestServer, type TestServer } from './helpers.js';
+import { DECODER_TOKENIZER, DECODER_TOKENIZER_CONFIG, tinyDecoder } from '../helpers/tiny-decoder.js';
+import { postJson, startTestServer, tmp, type TestServer } from './helpers.js';
 
 const LLAMA = fileURLToPath(new URL('../fixtures/tiny-llama/model.onnx', import.meta.url));
 let p: GenerationPipeline;
@@ -256,5 +260,83 @@ test('max_sequences: a model config key (an integer ≥ 1); with 1 the server ru
   } finally {
     await t?.close();
     await lane.close();
+  }
+});
+
+test('a decoder with a batch dimension: each round is one batched run (caches left-padded, masked), with the tokens of sequential runs', async () => {
+  const d = await tmp();
+  try {
+    await mkdir(join(d.dir, 'onnx'));
+    await writeFile(join(d.dir, 'onnx', 'model.onnx'), tinyDecoder(5, { batch: true }));
+    await writeFile(join(d.dir, 'tokenizer.json'), JSON.stringify(DECODER_TOKENIZER));
+    await writeFile(join(d.dir, 'tokenizer_config.json'), JSON.stringify(DECODER_TOKENIZER_CONFIG));
+    const bp = (await openPipeline(await planTask({ model: join(d.dir, 'onnx', 'model.onnx'), modelName: 'tiny-b', task: 'text-generation' }), CPU_TARGET)) as GenerationPipeline;
+    try {
+      assert.equal(batchable(bp.sessions[0]!), true);
+      assert.equal(batchable(p.sessions[0]!), false, 'the tiny Llama export has batch 1: round-robin single steps');
+      const reqs = [
+        { content: 'hello world how are you', maxTokens: 20, sampling: GREEDY },
+        { content: 'hello', maxTokens: 7, sampling: { temperature: 0.9, seed: 4 } },
+        { content: 'you are fine thanks', maxTokens: 14, sampling: { temperature: 1.1, topK: 6, seed: 9 } },
+        { content: 'world', maxTokens: 18, sampling: { temperature: 0.8, topP: 0.9, seed: 2 } },
+        { content: 'how are', maxTokens: 11, sampling: GREEDY },
+      ];
+      const want = [];
+      for (const r of reqs) want.push(await bp.run([{ role: 'user', content: r.content }], { maxTokens: r.maxTokens, sampling: r.sampling }));
+      const session = bp.sessions[0]!;
+      const b = batchStepper(session);
+      const sched = new GenerationScheduler({ prefill: bp.prefill, step: bp.step, detokenize: bp.detokenize, stepBatch: b.stepBatch, batchEnabled: b.enabled }, 3);
+      const got = await Promise.all(reqs.map((r) => sched.submit({ promptIds: bp.renderChat([{ role: 'user', content: r.content }]), maxTokens: r.maxTokens, sampling: r.sampling })));
+      for (const [k, w] of want.entries()) {
+        assert.equal(got[k]!.text, w.text, `request ${k}`);
+        assert.equal(got[k]!.tokens, w.tokens, `request ${k}: tokens`);
+        assert.equal(got[k]!.finish, w.finish);
+      }
+      // Prompts of different lengths: the caches in one run are padded to the longest.
+      assert.ok(new Set(got.map((g) => g.promptTokens)).size >= 3, `prompt lengths ${got.map((g) => g.promptTokens).join(', ')}`);
+      assert.ok(want.filter((w) => w.tokens >= 3).length >= 3, `tokens ${want.map((w) => w.tokens).join(', ')}`);
+      assert.equal(sched.stats.peakActive, 3);
+      assert.equal(b.verdict(), true, 'the first batched round matched the runs alone');
+      assert.equal(b.enabled(), true);
+      assert.ok(sched.stats.batchedSteps > 0 && sched.stats.batchedSequences / sched.stats.batchedSteps > 1.5, `batched rounds: ${JSON.stringify(sched.stats)}`);
+    } finally {
+      await bp.dispose();
+    }
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('a decoder that takes a batch but not a left-padded cache: the checked first round disagrees, and it steps alone with the sequential tokens', async () => {
+  const d = await tmp();
+  try {
+    // The causal mask from position ids (the unbatched fixture's) with a batch dimension: padding breaks it.
+    const bytes = tinyDecoder(5, { batch: true, positionCausal: true });
+    await mkdir(join(d.dir, 'onnx'));
+    await writeFile(join(d.dir, 'onnx', 'model.onnx'), bytes);
+    await writeFile(join(d.dir, 'tokenizer.json'), JSON.stringify(DECODER_TOKENIZER));
+    await writeFile(join(d.dir, 'tokenizer_config.json'), JSON.stringify(DECODER_TOKENIZER_CONFIG));
+    const bp = (await openPipeline(await planTask({ model: join(d.dir, 'onnx', 'model.onnx'), modelName: 'tiny-b', task: 'text-generation' }), CPU_TARGET)) as GenerationPipeline;
+    try {
+      assert.equal(batchable(bp.sessions[0]!), true);
+      const reqs = [
+        { content: 'hello world how are you', maxTokens: 12, sampling: GREEDY },
+        { content: 'hello', maxTokens: 12, sampling: { temperature: 0.9, seed: 4 } },
+        { content: 'how are', maxTokens: 12, sampling: GREEDY },
+      ];
+      const want = [];
+      for (const r of reqs) want.push(await bp.run([{ role: 'user', content: r.content }], { maxTokens: r.maxTokens, sampling: r.sampling }));
+      const b = batchStepper(bp.sessions[0]!);
+      const sched = new GenerationScheduler({ prefill: bp.prefill, step: bp.step, detokenize: bp.detokenize, stepBatch: b.stepBatch, batchEnabled: b.enabled }, 3);
+      const got = await Promise.all(reqs.map((r) => sched.submit({ promptIds: bp.renderChat([{ role: 'user', content: r.content }]), maxTokens: r.maxTokens, sampling: r.sampling })));
+      for (const [k, w] of want.entries()) assert.equal(got[k]!.text, w.text, `request ${k}`);
+      assert.equal(b.verdict(), false);
+      assert.equal(b.enabled(), false);
+      assert.equal(sched.stats.batchedSteps, 1, 'only the checked round');
+    } finally {
+      await bp.dispose();
+    }
+  } finally {
+    await d.cleanup();
   }
 });

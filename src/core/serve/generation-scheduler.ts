@@ -1,9 +1,9 @@
 /**
  * Continuous batching for text generation, over a pipeline's step API (tasks/text-generation.ts:
  * `prefill` / `step` per sequence, each over its own KV cache). Up to `maxSequences` sequences are
- * active at once; the loop runs one step of each active sequence in turn (round-robin single steps: the
- * step API keeps one cache per sequence, batch dimension 1), streams every token to its request as it is
- * produced, and admits a waiting request as soon as a slot frees (no waiting for the others to finish).
+ * active at once; each round runs one step of every active sequence: in one batched session run when
+ * the decoder takes a batch dimension above 1 (`stepBatch`), else one single step each in turn
+ * (round-robin, batch dimension 1). It streams every token to its request as it is produced, and admits a waiting request as soon as a slot frees (no waiting for the others to finish).
  * A request whose signal aborts (the client went away) ends at its next turn, with what it has, and frees
  * its slot. Each sequence keeps its own sampler state, so its tokens are those a sequential run gives for
  * the same prompt, options and seed (test/server/generation-scheduler.test.ts checks it).
@@ -12,8 +12,15 @@ import { ModelUnavailableError } from './errors.js';
 import type { Sampling, Sequence } from '../tasks/generate.js';
 import type { GenerationOutput, GenerationPipeline } from '../tasks/text-generation.js';
 
-/** What the scheduler needs from a pipeline. */
-export type Stepper = Pick<GenerationPipeline, 'prefill' | 'step' | 'detokenize'>;
+/**
+ * What the scheduler needs from a pipeline; with `stepBatch` (a decoder whose batch dimension can be
+ * above 1: batched-step.ts), every active sequence advances in one session run per round.
+ */
+export type Stepper = Pick<GenerationPipeline, 'prefill' | 'step' | 'detokenize'> & {
+  stepBatch?: (seqs: readonly Sequence[]) => Promise<{ token: number | undefined; done: boolean }[]>;
+  /** false: batched steps are off (checked and refused for this decoder); round-robin instead. */
+  batchEnabled?: () => boolean;
+};
 
 export interface TokenEvent {
   /** Text since the last event ('' while a sub-word piece does not yet extend the text). */
@@ -41,8 +48,11 @@ export interface SchedulerStats {
   waiting: number;
   /** Most sequences that were active at once. */
   peakActive: number;
-  /** Steps run (prefills included). */
+  /** Session runs (prefills included). */
   steps: number;
+  /** Rounds run as one batched step, and the sequences they advanced. */
+  batchedSteps: number;
+  batchedSequences: number;
 }
 
 interface Slot {
@@ -60,7 +70,7 @@ export class GenerationScheduler {
   private active: Slot[] = [];
   private loop: Promise<void> | undefined;
   private closed = false;
-  private readonly counts = { peakActive: 0, steps: 0 };
+  private readonly counts = { peakActive: 0, steps: 0, batchedSteps: 0, batchedSequences: 0 };
   readonly maxSequences: number;
 
   constructor(
@@ -103,6 +113,17 @@ export class GenerationScheduler {
     while (!this.closed && (this.waiting.length > 0 || this.active.length > 0)) {
       await this.admit();
       for (const s of [...this.active]) {
+        if (s.req.signal?.aborted) {
+          s.seq!.done = true;
+          s.seq!.finish = 'interrupted';
+          this.finish(s);
+        }
+      }
+      if (this.pipeline.stepBatch && this.active.length > 1 && this.pipeline.batchEnabled?.() !== false) {
+        await this.batchRound(this.pipeline.stepBatch);
+        continue;
+      }
+      for (const s of [...this.active]) {
         if (this.closed) return;
         const seq = s.seq!;
         if (s.req.signal?.aborted) {
@@ -122,6 +143,30 @@ export class GenerationScheduler {
         }
       }
     }
+  }
+
+  /** Every active sequence one step, in one session run; an error fails the sequences of that run. */
+  private async batchRound(stepBatch: NonNullable<Stepper['stepBatch']>): Promise<void> {
+    const round = [...this.active];
+    let results: { token: number | undefined; done: boolean }[];
+    try {
+      results = await stepBatch(round.map((s) => s.seq!));
+    } catch (err) {
+      for (const s of round) {
+        this.drop(s);
+        s.reject(err);
+      }
+      return;
+    }
+    if (this.closed) return;
+    this.counts.steps++;
+    this.counts.batchedSteps++;
+    this.counts.batchedSequences += round.length;
+    round.forEach((s, i) => {
+      const r = results[i]!;
+      if (r.token !== undefined) this.emit(s);
+      if (r.done) this.finish(s);
+    });
   }
 
   /** Fills free slots from the queue: each admitted request's prompt runs now (its prefill). */
