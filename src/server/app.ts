@@ -157,9 +157,9 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
   registerV2Routes(app, opts, state);
   registerAdminRoutes(app, opts, state);
   if (opts.pipelines) {
-    registerOpenAiRoutes(app, opts.pipelines, () => opts.registry.names());
+    registerOpenAiRoutes(app, opts.pipelines, () => opts.registry.names(), opts.metrics);
     await registerTaskRoutes(app, opts.pipelines, opts.maxBodyBytes, opts.metrics);
-    registerAudioRoutes(app, opts.pipelines);
+    registerAudioRoutes(app, opts.pipelines, opts.metrics);
     registerPipelineInfoRoute(app, opts.pipelines);
     registerStreamRoutes(app, opts.pipelines);
   }

@@ -2,17 +2,23 @@
  * The 'pipeline' job kind, imported by a server lane at start (LaneOptions.jobModules): task pipelines
  * (core/tasks/pipeline.ts) opened once inside the lane and run many times, so tokenizing, generation and
  * pooling happen in the lane like the sessions do, and only text and numbers cross to the HTTP process.
- * Generated text streams back as job events ({ delta }); a cancel (the client went away) stops generation.
+ * Generated text streams back as job events ({ delta, tokens }); concurrent 'generate' jobs for one model
+ * interleave in its GenerationScheduler (up to max_sequences at once); a cancel (the client went away)
+ * ends that sequence and frees its slot.
  */
 import type { RuntimeTarget } from '../core/backends/ep-map.js';
 import { UsageError } from '../core/errors.js';
 import type { TaskPlan } from '../core/tasks/plan.js';
-import type { AnyPipeline } from '../core/tasks/pipeline.js';
+import type { AnyPipeline, GenerationPipeline } from '../core/tasks/pipeline.js';
 import type { ChatMessage } from '../core/tasks/types.js';
 import { registerJob } from '../runtime/jobs.js';
+import { GenerationScheduler } from '../core/serve/generation-scheduler.js';
+
+/** Sequences a text-generation model interleaves by default (config key max_sequences). */
+export const DEFAULT_MAX_SEQUENCES = 4;
 
 export type PipelineJob =
-  | { op: 'open'; key: string; plan: TaskPlan; target: RuntimeTarget; threads?: number }
+  | { op: 'open'; key: string; plan: TaskPlan; target: RuntimeTarget; threads?: number; maxSequences?: number }
   | { op: 'generate'; key: string; input: string | ChatMessage[]; maxTokens?: number; temperature?: number; topP?: number; seed?: number; chatTemplate?: boolean }
   | { op: 'embed'; key: string; texts: string[]; truncate?: boolean }
   | { op: 'task'; key: string; image: Uint8Array; topK?: number; confidence?: number; iou?: number; candidates?: string[]; hypothesis?: string }
@@ -20,6 +26,17 @@ export type PipelineJob =
   | { op: 'close'; key: string };
 
 const open = new Map<string, AnyPipeline>();
+/** One generation scheduler per open text-generation pipeline: concurrent 'generate' jobs interleave in it. */
+const schedulers = new Map<string, GenerationScheduler>();
+
+/** A scheduler over the pipeline's step API, with batched steps when its decoder takes a batch above 1 (checked on first use). */
+async function schedulerFor(p: GenerationPipeline, maxSequences: number): Promise<GenerationScheduler> {
+  const { batchable, batchStepper } = await import('../core/serve/batched-step.js');
+  const session = p.sessions[0]!;
+  if (!batchable(session)) return new GenerationScheduler(p, maxSequences);
+  const b = batchStepper(session);
+  return new GenerationScheduler({ prefill: p.prefill.bind(p), step: p.step.bind(p), detokenize: p.detokenize.bind(p), stepBatch: b.stepBatch, batchEnabled: b.enabled }, maxSequences);
+}
 
 function get(key: string): AnyPipeline {
   const p = open.get(key);
@@ -35,13 +52,24 @@ registerJob('pipeline', async (payload, ctx) => {
         const { openPipeline } = await import('../core/tasks/pipeline.js');
         open.set(job.key, await openPipeline(job.plan, job.target, job.threads ? { threads: job.threads } : {}));
       }
-      return { task: get(job.key).task };
+      const p = get(job.key);
+      if (p.task === 'text-generation' && !schedulers.has(job.key)) schedulers.set(job.key, await schedulerFor(p, job.maxSequences ?? DEFAULT_MAX_SEQUENCES));
+      return { task: p.task };
     }
     case 'generate': {
       const p = get(job.key);
       if (p.task !== 'text-generation') throw new UsageError(`this model is a ${p.task} model, not a text-generation model`);
       const sampling = { temperature: job.temperature ?? 0, seed: job.seed ?? 1, ...(job.topP !== undefined ? { topP: job.topP } : {}) };
-      return p.run(job.input, { ...(job.maxTokens !== undefined ? { maxTokens: job.maxTokens } : {}), sampling, ...(job.chatTemplate === false ? { chatTemplate: false } : {}), onText: (delta) => ctx.emit({ delta }) }, ctx.signal);
+      // The prompt is rendered here; the scheduler interleaves it with the model's other sequences and
+      // streams each token back as a { delta, tokens } event (delta '' while a sub-word piece settles).
+      const messages = typeof job.input === 'string' ? [{ role: 'user' as const, content: job.input }] : job.input;
+      const promptIds = p.renderChat(messages, job.chatTemplate === false ? { chatTemplate: false } : {});
+      if (!schedulers.has(job.key)) {
+        const made = await schedulerFor(p, DEFAULT_MAX_SEQUENCES);
+        if (!schedulers.has(job.key)) schedulers.set(job.key, made);
+      }
+      const sched = schedulers.get(job.key)!;
+      return sched.submit({ promptIds, ...(job.maxTokens !== undefined ? { maxTokens: job.maxTokens } : {}), sampling, onToken: (e) => ctx.emit(e), signal: ctx.signal });
     }
     case 'embed': {
       const p = get(job.key);
@@ -71,6 +99,8 @@ registerJob('pipeline', async (payload, ctx) => {
     case 'close': {
       const p = open.get(job.key);
       open.delete(job.key);
+      schedulers.get(job.key)?.close();
+      schedulers.delete(job.key);
       await p?.dispose();
       return {};
     }

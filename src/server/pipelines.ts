@@ -1,7 +1,8 @@
 /**
  * Models served through their task pipeline (OpenAI routes): each is opened lazily, once, inside its
  * device's lane (job kind 'pipeline'), and reopened after a lane restart. Requests go through a bounded
- * queue per model (one generation at a time per model; past max_queue waiting: 503 + Retry-After).
+ * queue per model (past max_queue waiting: 503 + Retry-After): one image/embedding/speech request at a
+ * time, and up to max_sequences generations at once, interleaved by the lane's generation scheduler.
  */
 import { BadRequestError, ModelNotFoundError, UnsupportedError } from '../core/serve/errors.js';
 import { AdmissionQueue } from '../core/serve/queue.js';
@@ -10,7 +11,7 @@ import type { TaskPlan } from '../core/tasks/plan.js';
 import type { EmbeddingOutput, GenerationOutput, TranscriptOutput } from '../core/tasks/pipeline.js';
 import type { ChatMessage, TaskName } from '../core/tasks/types.js';
 import type { LaneExecutor } from './lane-executor.js';
-import type { PipelineJob } from './pipeline-job.js';
+import { DEFAULT_MAX_SEQUENCES, type PipelineJob } from './pipeline-job.js';
 
 export interface PipelineModel {
   name: string;
@@ -18,11 +19,15 @@ export interface PipelineModel {
   device: string;
   maxQueue: number;
   threads?: number;
+  /** Generations interleaved at once (text-generation models; default DEFAULT_MAX_SEQUENCES). */
+  maxSequences?: number;
 }
 
 interface Entry {
   model: PipelineModel;
   queue: AdmissionQueue;
+  /** Generations: max_sequences slots, so that many run interleaved in the lane. */
+  generations: AdmissionQueue;
   opened?: { generation: number | undefined; task: TaskName; lane: LaneExecutor } | undefined;
   /** Where the lane runs (the executor's placement), once opened. */
   backend?: string | undefined;
@@ -45,7 +50,8 @@ export class PipelineService {
   constructor(private readonly executorFor: (device: string) => Promise<DeviceExecutor>) {}
 
   add(m: PipelineModel): void {
-    this.entries.set(m.name, { model: m, queue: new AdmissionQueue({ instances: ['0'], maxQueue: m.maxQueue }), created: Math.floor(Date.now() / 1000) });
+    const slots = Array.from({ length: Math.max(1, m.maxSequences ?? DEFAULT_MAX_SEQUENCES) }, (_, i) => String(i));
+    this.entries.set(m.name, { model: m, queue: new AdmissionQueue({ instances: ['0'], maxQueue: m.maxQueue }), generations: new AdmissionQueue({ instances: slots, maxQueue: m.maxQueue }), created: Math.floor(Date.now() / 1000) });
   }
 
   list(): { name: string; created: number; device: string; task?: TaskName }[] {
@@ -77,7 +83,7 @@ export class PipelineService {
       const lane = executor as Partial<LaneExecutor>;
       if (typeof lane.job !== 'function') throw new UnsupportedError('task pipelines run in worker lanes; this server runs sessions in-process');
       const l = executor as LaneExecutor;
-      const job: PipelineJob = { op: 'open', key: e.model.name, plan: e.model.plan, target: l.target, ...(e.model.threads ? { threads: e.model.threads } : {}) };
+      const job: PipelineJob = { op: 'open', key: e.model.name, plan: e.model.plan, target: l.target, ...(e.model.threads ? { threads: e.model.threads } : {}), ...(e.model.maxSequences ? { maxSequences: e.model.maxSequences } : {}) };
       const r = await l.job<{ task: TaskName }>('pipeline', job);
       e.opened = { generation: l.generation, task: r.task, lane: l };
       return e.opened;
@@ -91,13 +97,24 @@ export class PipelineService {
     return (await this.ensure(this.entry(name))).task;
   }
 
-  async generate(name: string, req: GenerateRequest, onDelta: (d: string) => void, signal?: AbortSignal): Promise<GenerationOutput> {
+  /**
+   * One generation; `onToken` sees every token as the lane emits it (`delta` is '' while a sub-word piece
+   * does not yet extend the text). `queueMs` is the wait for a slot here and in the lane's scheduler.
+   */
+  async generate(name: string, req: GenerateRequest, onToken: (delta: string, tokens: number) => void, signal?: AbortSignal): Promise<GenerationOutput & { queueMs: number }> {
     const e = this.entry(name);
     const { task, lane } = await this.ensure(e);
     if (task !== 'text-generation') throw new BadRequestError(`model '${name}' is a ${task} model, not a text-generation model`);
     const job: PipelineJob = { op: 'generate', key: name, ...req };
-    const r = await e.queue.run(async () => ({ value: await lane.job<GenerationOutput>('pipeline', job, (ev) => onDelta((ev as { delta: string }).delta), signal), computeMs: 0 }), { signal });
-    return r.value;
+    const r = await e.generations.run(async () => {
+      const t0 = performance.now();
+      const value = await lane.job<GenerationOutput & { queueMs?: number }>('pipeline', job, (ev) => {
+        const { delta, tokens } = ev as { delta: string; tokens?: number };
+        onToken(delta, tokens ?? 0);
+      }, signal);
+      return { value, computeMs: performance.now() - t0 };
+    }, { signal });
+    return { ...r.value, queueMs: r.queueMs + (r.value.queueMs ?? 0) };
   }
 
   /** An image task (classification top-k, detection boxes, CLIP zero-shot) on the bytes of one image. */

@@ -17,6 +17,8 @@ import { LaneExecutor, PIPELINE_JOB_MODULE } from '../../src/server/lane-executo
 import { PipelineService } from '../../src/server/pipelines.js';
 import { WHISPER_TOKENIZER, tinyWhisperDecoder, tinyWhisperEncoder } from '../helpers/tiny-whisper.js';
 import { wav } from '../helpers/wav.js';
+import { createServeMetrics } from '../../src/core/serve-metrics/index.js';
+import { parseExposition, sampleValue } from '../helpers/prom-text.js';
 import { startTestServer, tmp } from './helpers.js';
 
 test('audio.transcriptions.create: the transcript runTask gives in-process; text and verbose_json; bad uploads → 400 JSON', { timeout: 120_000 }, async () => {
@@ -47,7 +49,8 @@ test('audio.transcriptions.create: the transcript runTask gives in-process; text
 
     const pipelines = new PipelineService(async () => ({ executor: lane, placement: { device: 'CPU', backend: 'ort-cpu', reason: 'test' } }));
     pipelines.add({ name: 'whisper', plan, device: 'CPU', maxQueue: 4 });
-    const t = await startTestServer({ executor: lane, pipelines });
+    const metrics = createServeMetrics();
+    const t = await startTestServer({ executor: lane, pipelines, server: { metrics } });
     try {
       // aivmm's own form field (the fixture's decoder has 64 positions); the client sends extra params as fields.
       const six = { max_tokens: 6 };
@@ -92,6 +95,13 @@ test('audio.transcriptions.create: the transcript runTask gives in-process; text
       assert.match(((await notMultipart.json()) as { error: { message: string } }).error.message, /multipart/);
       // The server still answers after the bad uploads.
       assert.equal((await client.audio.transcriptions.create({ file: await toFile(wavs.tone, 'a.wav'), model: 'whisper', ...six })).text, expected[0]!.text);
+      // Outcomes in /metrics: five transcripts; the not-a-WAV, no-file and bad-format uploads named the
+      // model (bad_input); the unknown model and the uploads without a model are no series.
+      const fams = parseExposition(await (await fetch(`${t.url}/metrics`)).text());
+      const count = (name: string, labels: Record<string, string>): number | undefined => sampleValue(fams, name, labels);
+      assert.equal(count('aivmm_inference_request_success_total', { model: 'whisper', version: '1' }), 5);
+      assert.equal(count('aivmm_inference_request_failure_total', { model: 'whisper', version: '1', reason: 'bad_input' }), 3);
+      assert.equal(fams.get('aivmm_inference_request_failure_total')?.samples.filter((s) => s.labels.model !== 'whisper').length, 0);
     } finally {
       await t.close();
     }

@@ -12,6 +12,8 @@ import { CPU_TARGET } from '../../src/core/backends/registry.js';
 import { planTask } from '../../src/core/tasks/plan.js';
 import { LaneExecutor, PIPELINE_JOB_MODULE } from '../../src/server/lane-executor.js';
 import { PipelineService } from '../../src/server/pipelines.js';
+import { createServeMetrics } from '../../src/core/serve-metrics/index.js';
+import { parseExposition, sampleValue } from '../helpers/prom-text.js';
 import { startTestServer, tmp } from './helpers.js';
 import { TOKENIZER, H, encoder } from '../helpers/wordpiece.js';
 
@@ -34,7 +36,8 @@ test('embeddings.create: one vector per input, mean-pooled and normalised, float
     };
     const pipelines = new PipelineService(async () => ({ executor: lane, placement: { device: 'CPU', backend: 'ort-cpu', reason: 'test' } }));
     pipelines.add({ name: 'mini', plan: await planTask({ model: join(dir, 'onnx', 'model.onnx'), modelName: 'mini', task: 'sentence-embeddings' }), device: 'CPU', maxQueue: 4 });
-    const t = await startTestServer({ executor: lane, pipelines });
+    const metrics = createServeMetrics();
+    const t = await startTestServer({ executor: lane, pipelines, server: { metrics } });
     try {
       const client = new OpenAI({ baseURL: `${t.url}/v1`, apiKey: 'unused', maxRetries: 0 });
       const r = await client.embeddings.create({ model: 'mini', input: ['A cat sat.', 'the dogs ran'], encoding_format: 'float' });
@@ -46,6 +49,15 @@ test('embeddings.create: one vector per input, mean-pooled and normalised, float
       // the client's default asks for base64 and decodes it back to floats
       const r2 = await client.embeddings.create({ model: 'mini', input: 'A cat sat.' });
       close(r2.data[0]!.embedding, expected([2, 4, 5, 6, 13, 3]));
+      // Outcomes in /metrics: two requests, three inputs (inferences); an empty input list is bad_input.
+      await assert.rejects(client.embeddings.create({ model: 'mini', input: [] }), (e: unknown) => e instanceof OpenAI.BadRequestError);
+      const fams = parseExposition(await (await fetch(`${t.url}/metrics`)).text());
+      const mv = { model: 'mini', version: '1' };
+      const count = (name: string, labels: Record<string, string>): number | undefined => sampleValue(fams, name, labels);
+      assert.equal(count('aivmm_inference_request_success_total', mv), 2);
+      assert.equal(count('aivmm_inference_count_total', mv), 3);
+      assert.equal(count('aivmm_inference_request_failure_total', { ...mv, reason: 'bad_input' }), 1);
+      assert.equal(count('aivmm_inference_request_duration_seconds_count', mv), 3);
     } finally {
       await t.close();
     }

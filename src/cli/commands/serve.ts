@@ -212,7 +212,7 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   for (const m of explicit) registry.add({ name: m.name, kind: 'file', path: m.path, settings: m.settings });
   const { PipelineService } = await import('../../server/pipelines.js');
   const pipelines = new PipelineService((d) => factory.executorFor(d));
-  for (const p of planned) pipelines.add({ name: p.name, plan: p.plan, device: p.device, maxQueue: p.settings.maxQueue, ...(p.settings.threads ? { threads: p.settings.threads } : {}) });
+  for (const p of planned) pipelines.add({ name: p.name, plan: p.plan, device: p.device, maxQueue: p.settings.maxQueue, ...(p.settings.threads ? { threads: p.settings.threads } : {}), ...(p.settings.maxSequences ? { maxSequences: p.settings.maxSequences } : {}) });
   if (repository) await registry.scan();
 
   const state = { ready: false, closing: false };

@@ -32,6 +32,8 @@ export interface ModelSettings {
   priorities?: PrioritySettings;
   /** Routing over several devices: spill to the next device when the predicted latency would pass this (ms). */
   latencyTargetMs?: number;
+  /** Text generation: sequences interleaved at once in the model's lane (`max_sequences`, default 4). */
+  maxSequences?: number;
 }
 
 export interface PrioritySettings {
@@ -214,7 +216,7 @@ export function parsePolicy(v: unknown, where: string): VersionPolicy {
   throw new ConfigError(`${where}: '${JSON.stringify(v)}' is not a version policy`, 'use {latest: N}, all, or {specific: [1, 3]}');
 }
 
-const MODEL_KEYS = ['model', 'path', 'device', 'instances', 'max_queue', 'timeout', 'keep_alive', 'version_policy', 'warmup', 'threads', 'dynamic_batching', 'priority_levels', 'default_priority_level', 'priority_queue_policy', 'latency_target'] as const;
+const MODEL_KEYS = ['model', 'path', 'device', 'instances', 'max_queue', 'timeout', 'keep_alive', 'version_policy', 'warmup', 'threads', 'dynamic_batching', 'priority_levels', 'default_priority_level', 'priority_queue_policy', 'latency_target', 'max_sequences'] as const;
 const SERVER_KEYS = ['host', 'port', 'model_repository', 'device', 'poll', 'request_timeout', 'drain_timeout', 'max_body', 'max_queue', 'keep_alive'] as const;
 
 /** Parses the text of a config file (YAML, which includes JSON). `file` names it in errors. */
@@ -296,6 +298,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
     const priorities = parsePriorities(m, where);
     if (priorities) c.priorities = priorities;
     if (m['latency_target'] !== undefined) c.latencyTargetMs = parseLatencyTarget(m['latency_target'], `${where}.latency_target`);
+    if (m['max_sequences'] !== undefined) c.maxSequences = positiveInt(m['max_sequences'], `${where}.max_sequences`);
     out.models.push(c);
   }
   return out;

@@ -4,13 +4,16 @@
  * `prompt` and `temperature` are accepted and ignored (decoding is greedy); aivmm's own `max_tokens` field
  * caps the tokens per 30 s window (default 224). The speech pipeline runs in
  * the model's lane: WAV decode, resampling to 16 kHz mono, log-mel, encoder, cached greedy decoding.
- * Errors use OpenAI's shape, {"error": {"message", "type", "code"}}.
+ * Errors use OpenAI's shape, {"error": {"message", "type", "code"}}. With metrics, each request to a
+ * served model counts as a success or a failure by reason (as the chat and embedding routes do).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequestError } from '../../core/serve/errors.js';
+import { BadRequestError, RequestCancelledError } from '../../core/serve/errors.js';
 import { checkModelName } from '../../core/serve/repository.js';
+import type { ServeMetrics } from '../../core/serve-metrics/index.js';
 import { errorReply } from '../http-errors.js';
 import type { PipelineService } from '../pipelines.js';
+import { recordPipelineRequest } from './openai.js';
 
 const FORMATS = ['json', 'text', 'verbose_json'] as const;
 type Format = (typeof FORMATS)[number];
@@ -27,7 +30,7 @@ function isWav(b: Uint8Array): boolean {
 }
 
 /** Needs @fastify/multipart registered (routes/tasks.ts registers it for the whole server). */
-export function registerAudioRoutes(app: FastifyInstance, pipelines: PipelineService): void {
+export function registerAudioRoutes(app: FastifyInstance, pipelines: PipelineService, metrics?: ServeMetrics): void {
   app.post(
     '/v1/audio/transcriptions',
     {
@@ -39,6 +42,8 @@ export function registerAudioRoutes(app: FastifyInstance, pipelines: PipelineSer
       errorHandler: (err, _req, reply) => sendOpenAiError(reply, err),
     },
     async (req: FastifyRequest, reply) => {
+      const t0 = performance.now();
+      let model: string | undefined;
       try {
         if (!req.isMultipart()) throw new BadRequestError('send multipart/form-data with a file part and a model field', 'curl -F file=@speech.wav -F model=whisper …/v1/audio/transcriptions');
         const fields: Record<string, string> = {};
@@ -53,8 +58,8 @@ export function registerAudioRoutes(app: FastifyInstance, pipelines: PipelineSer
             }
           } else if (typeof part.value === 'string') fields[part.fieldname] = part.value;
         }
+        model = fields['model'];
         if (!audio?.length) throw new BadRequestError('the request has no file', 'send the audio as the multipart part named file (a WAV file)');
-        const model = fields['model'];
         if (!model) throw new BadRequestError('the request has no model field', 'add -F model=<name> (GET /v1/models lists them)');
         const name = checkModelName(model);
         const format = (fields['response_format'] ?? 'json') as Format;
@@ -72,12 +77,15 @@ export function registerAudioRoutes(app: FastifyInstance, pipelines: PipelineSer
           if (!reply.raw.writableFinished) ac.abort();
         });
         const r = await pipelines.transcribe(name, audio, { ...(language ? { language } : {}), ...(maxTokens ? { maxTokens } : {}) }, ac.signal);
+        recordPipelineRequest(metrics, pipelines, name, t0, {});
         if (format === 'text') return reply.type('text/plain; charset=utf-8').send(`${r.text}\n`);
         if (format === 'json') return reply.type('application/json').send(JSON.stringify({ text: r.text }));
         return reply.type('application/json').send(
           JSON.stringify({ task: 'transcribe', language: r.language, duration: r.seconds, text: r.text, segments: [{ id: 0, seek: 0, start: 0, end: r.seconds, text: r.text }], usage: { type: 'duration', seconds: Math.ceil(r.seconds) } }),
         );
       } catch (err) {
+        const gone = reply.raw.destroyed && !reply.raw.writableFinished;
+        if (model) recordPipelineRequest(metrics, pipelines, model, t0, { error: gone ? new RequestCancelledError('the client went away') : err });
         return sendOpenAiError(reply, err);
       }
     },

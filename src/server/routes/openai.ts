@@ -2,10 +2,14 @@
  * OpenAI-compatible routes over the task pipelines: /v1/models, /v1/chat/completions and /v1/completions
  * (SSE streaming with `stream: true`, a usage chunk with `stream_options.include_usage`), /v1/embeddings.
  * Errors here use OpenAI's shape, {"error": {"message", "type", "code"}}, which its clients read.
+ * With metrics, every request to a served model counts as a success or a failure (by reason) like a v2
+ * request (version "1": pipelines have no versions), and each generation records its time to first
+ * token and time per output token (docs/metrics.md).
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequestError } from '../../core/serve/errors.js';
+import { BadRequestError, RequestCancelledError } from '../../core/serve/errors.js';
+import { failureReason, type ServeMetrics } from '../../core/serve-metrics/index.js';
 import type { ChatMessage } from '../../core/tasks/types.js';
 import { errorReply } from '../http-errors.js';
 import type { GenerateRequest, PipelineService } from '../pipelines.js';
@@ -66,6 +70,11 @@ interface ChatBody {
   stream_options?: { include_usage?: boolean } | null;
 }
 
+/** The client closed the connection before the answer was written. */
+function clientGone(reply: FastifyReply): boolean {
+  return reply.raw.destroyed && !reply.raw.writableFinished;
+}
+
 /** OpenAI message content: a string or an array of {type: 'text', text} parts. */
 function contentText(c: unknown, i: number): string {
   if (typeof c === 'string') return c;
@@ -81,7 +90,20 @@ function contentText(c: unknown, i: number): string {
   throw new BadRequestError(`messages[${i}].content must be a string or text parts`);
 }
 
-export function registerOpenAiRoutes(app: FastifyInstance, pipelines: PipelineService, listTensorModels: () => string[]): void {
+/** Pipelines have no versions; their request series carry version "1". */
+export const PIPELINE_VERSION = '1';
+
+/** Records one OpenAI-route request's outcome (nothing for a model that is not served: no series for it). */
+export function recordPipelineRequest(metrics: ServeMetrics | undefined, pipelines: PipelineService, model: string, t0: number, r: { error?: unknown; queueMs?: number; batch?: number }): void {
+  if (!metrics || !pipelines.has(model)) return;
+  const totalS = (performance.now() - t0) / 1000;
+  const queueS = (r.queueMs ?? 0) / 1000;
+  const base = { model, version: PIPELINE_VERSION, queueS, inferS: Math.max(0, totalS - queueS), totalS };
+  if (r.error === undefined) metrics.recordRequest({ ...base, outcome: 'success', ...(r.batch ? { batch: r.batch } : {}) });
+  else metrics.recordRequest({ ...base, outcome: 'failure', reason: failureReason(r.error) });
+}
+
+export function registerOpenAiRoutes(app: FastifyInstance, pipelines: PipelineService, listTensorModels: () => string[], metrics?: ServeMetrics): void {
   app.get('/v1/models', { schema: { summary: 'Models (OpenAI format)', tags } }, async (_req, reply) => {
     const seen = new Set<string>();
     const data: unknown[] = [];
@@ -98,8 +120,39 @@ export function registerOpenAiRoutes(app: FastifyInstance, pipelines: PipelineSe
     return reply.type('application/json').send(JSON.stringify({ id: req.params.id, object: 'model', created: m?.created ?? 0, owned_by: 'aivmm' }));
   });
 
+  /** A body the route's schema refused (400): counted as a bad_input failure of the model it names. */
+  const invalid = (req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply => {
+    const model = (req.body as { model?: unknown } | undefined)?.model;
+    if (typeof model === 'string') recordPipelineRequest(metrics, pipelines, model, performance.now(), { error: err });
+    return sendOpenAiError(reply, err);
+  };
+
   const complete = (kind: 'chat' | 'text') => async (req: FastifyRequest<{ Body: ChatBody }>, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     const b = req.body;
+    const t0 = performance.now();
+    // Time to first token and per output token, from the request's arrival (queue wait included).
+    let firstAt: number | undefined;
+    let queueMs = 0;
+    const generated = (r: { tokens: number; finish: string }): void => {
+      const end = performance.now();
+      if (r.finish === 'interrupted') {
+        recordPipelineRequest(metrics, pipelines, b.model, t0, { error: new RequestCancelledError('the client went away'), queueMs });
+        return;
+      }
+      recordPipelineRequest(metrics, pipelines, b.model, t0, { queueMs });
+      if (!metrics || firstAt === undefined || r.tokens === 0) return;
+      metrics.recordGeneration({
+        model: b.model,
+        operation: kind === 'chat' ? 'chat' : 'text_completion',
+        tokens: r.tokens,
+        ttftS: (firstAt - t0) / 1000,
+        ...(r.tokens > 1 ? { tpotS: (end - firstAt) / 1000 / (r.tokens - 1) } : {}),
+        durationS: (end - t0) / 1000,
+      });
+    };
+    const onToken = (tokens: number): void => {
+      if (tokens > 0) firstAt ??= performance.now();
+    };
     try {
       const input: string | ChatMessage[] = kind === 'chat' ? (b.messages ?? []).map((m, i) => ({ role: m.role as ChatMessage['role'], content: contentText(m.content, i) })) : (b.prompt as string);
       const g: GenerateRequest = { input };
@@ -116,7 +169,9 @@ export function registerOpenAiRoutes(app: FastifyInstance, pipelines: PipelineSe
         if (!reply.raw.writableFinished) ac.abort();
       });
       if (!b.stream) {
-        const r = await pipelines.generate(b.model, g, () => undefined, ac.signal);
+        const r = await pipelines.generate(b.model, g, (_d, tokens) => onToken(tokens), ac.signal);
+        queueMs = r.queueMs;
+        generated(r);
         const finish = r.finish === 'length' ? 'length' : 'stop';
         const usage = { prompt_tokens: r.promptTokens, completion_tokens: r.tokens, total_tokens: r.promptTokens + r.tokens };
         const choice = kind === 'chat' ? { index: 0, message: { role: 'assistant', content: r.text }, finish_reason: finish, logprobs: null } : { index: 0, text: r.text, finish_reason: finish, logprobs: null };
@@ -140,39 +195,48 @@ export function registerOpenAiRoutes(app: FastifyInstance, pipelines: PipelineSe
         const r = await pipelines.generate(
           b.model,
           g,
-          (delta) => send([kind === 'chat' ? { index: 0, delta: { content: delta }, finish_reason: null, logprobs: null } : { index: 0, text: delta, finish_reason: null, logprobs: null }], usageNull),
+          (delta, tokens) => {
+            onToken(tokens);
+            if (delta) send([kind === 'chat' ? { index: 0, delta: { content: delta }, finish_reason: null, logprobs: null } : { index: 0, text: delta, finish_reason: null, logprobs: null }], usageNull);
+          },
           ac.signal,
         );
+        queueMs = r.queueMs;
+        generated(r);
         const finish = r.finish === 'length' ? 'length' : 'stop';
         send([kind === 'chat' ? { index: 0, delta: {}, finish_reason: finish, logprobs: null } : { index: 0, text: '', finish_reason: finish, logprobs: null }], usageNull);
         if (includeUsage) send([], { usage: { prompt_tokens: r.promptTokens, completion_tokens: r.tokens, total_tokens: r.promptTokens + r.tokens } });
       } catch (err) {
+        recordPipelineRequest(metrics, pipelines, b.model, t0, { error: ac.signal.aborted ? new RequestCancelledError('the client went away') : err });
         const { body } = errorReply(err);
         res.write(`data: ${JSON.stringify({ error: { message: body.error, type: 'server_error', code: body.code ?? null } })}\n\n`);
       }
       res.end('data: [DONE]\n\n');
       return undefined;
     } catch (err) {
+      recordPipelineRequest(metrics, pipelines, b.model, t0, { error: clientGone(reply) ? new RequestCancelledError('the client went away') : err });
       if (reply.sent || reply.raw.headersSent) return undefined;
       return sendOpenAiError(reply, err);
     }
   };
   const completionDoc = { 'x-responses': { 200: { description: 'A completion, or with stream: true Server-Sent Events of chunks ending in data: [DONE]' } } };
-  app.post<{ Body: ChatBody }>('/v1/chat/completions', { schema: { summary: 'Chat completion (OpenAI); stream: true for SSE', tags, body: CHAT_BODY, ...completionDoc }, errorHandler: (err, _req, reply) => sendOpenAiError(reply, err) }, complete('chat'));
-  app.post<{ Body: ChatBody }>('/v1/completions', { schema: { summary: 'Text completion (OpenAI, no chat template); stream: true for SSE', tags, body: COMPLETION_BODY, ...completionDoc }, errorHandler: (err, _req, reply) => sendOpenAiError(reply, err) }, complete('text'));
+  app.post<{ Body: ChatBody }>('/v1/chat/completions', { schema: { summary: 'Chat completion (OpenAI); stream: true for SSE', tags, body: CHAT_BODY, ...completionDoc }, errorHandler: (err, req, reply) => invalid(req, reply, err) }, complete('chat'));
+  app.post<{ Body: ChatBody }>('/v1/completions', { schema: { summary: 'Text completion (OpenAI, no chat template); stream: true for SSE', tags, body: COMPLETION_BODY, ...completionDoc }, errorHandler: (err, req, reply) => invalid(req, reply, err) }, complete('text'));
 
   app.post<{ Body: { model: string; input: string | string[]; encoding_format?: 'float' | 'base64' } }>(
     '/v1/embeddings',
-    { schema: { summary: 'Sentence embeddings (OpenAI): mean-pooled, L2-normalised', tags, body: EMBED_BODY }, errorHandler: (err, _req, reply) => sendOpenAiError(reply, err) },
+    { schema: { summary: 'Sentence embeddings (OpenAI): mean-pooled, L2-normalised', tags, body: EMBED_BODY }, errorHandler: (err, req, reply) => invalid(req, reply, err) },
     async (req, reply) => {
       const b = req.body;
       const texts = typeof b.input === 'string' ? [b.input] : b.input;
+      const t0 = performance.now();
       try {
         const ac = new AbortController();
         reply.raw.on('close', () => {
           if (!reply.raw.writableFinished) ac.abort();
         });
         const out = await pipelines.embed(b.model, texts, ac.signal);
+        recordPipelineRequest(metrics, pipelines, b.model, t0, { batch: texts.length });
         const data = out.map((o, index) => ({
           object: 'embedding',
           index,
@@ -181,6 +245,7 @@ export function registerOpenAiRoutes(app: FastifyInstance, pipelines: PipelineSe
         const tokens = out.reduce((a, o) => a + o.tokens, 0);
         return reply.type('application/json').send(JSON.stringify({ object: 'list', data, model: b.model, usage: { prompt_tokens: tokens, total_tokens: tokens } }));
       } catch (err) {
+        recordPipelineRequest(metrics, pipelines, b.model, t0, { error: clientGone(reply) ? new RequestCancelledError('the client went away') : err });
         return sendOpenAiError(reply, err);
       }
     },
