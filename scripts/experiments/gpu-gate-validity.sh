@@ -7,6 +7,10 @@
 #   env: TOTAL (s, whole script, default 520), PARALLEL (8), THREADS (2), DURATION (4s), WARMUP (500ms),
 #        MODES (against), TWINS (8), ARCHS (mobilenet_v2,squeezenet1_1,resnet18,resnet50,bert_small), RUNS (100)
 # → OUTDIR/gpu-gate-validity.log, OUTDIR/gpu-gate-validity.json
+# Size (64 MiB per call, tree ≈ 17 MB): on 2026-12-02 pack.sh's .gpu was 55 MB; this ran with .gpu less
+# npm.tar.xz and the .deb loaders (not needed on CPU), node_modules repacked without other platforms' koffi
+# builds, *.d.ts and *.map (24 MB), and dist without *.d.ts / *.map (1.4 MB). If enter.sh fails once, it leaves
+# an empty /opt/gpu-node/bin/node that later calls on that machine keep: rm it first.
 . "$(dirname "$0")/prelude.sh"
 out=${1:?usage: gpu-gate-validity.sh OUTDIR}
 mkdir -p "$out"
