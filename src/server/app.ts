@@ -24,6 +24,7 @@ import { registerDashboard } from './dashboard.js';
 import { registerAudioRoutes } from './routes/audio.js';
 import { registerPipelineInfoRoute } from './routes/pipeline-info.js';
 import type { ServeMetrics } from '../core/serve-metrics/index.js';
+import { registerBenchRoutes, type BenchService } from './routes/bench.js';
 
 export interface ServerOptions {
   registry: ModelRegistry;
@@ -47,6 +48,8 @@ export interface ServerOptions {
   metrics?: ServeMetrics | undefined;
   /** GET /metrics without the API key (for scrapers that cannot send one, e.g. pod-annotation discovery). */
   metricsPublic?: boolean | undefined;
+  /** Benchmarks from the dashboard (/v1/bench); absent: those routes are not registered. */
+  bench?: BenchService | undefined;
   /** Structured JSON logs (pino, through Fastify): one line per request at debug; absent: no logs. */
   logger?: { level: string; stream: { write(line: string): unknown } } | undefined;
 }
@@ -155,6 +158,7 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
     registerPipelineInfoRoute(app, opts.pipelines);
   }
   registerDeviceRoutes(app, opts);
+  if (opts.bench) registerBenchRoutes(app, opts.bench);
   registerDashboard(app);
 
   const metrics = opts.metrics;
@@ -165,6 +169,7 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
   }
   app.get('/openapi.json', { config: { hidden: true } }, async (_req, reply) => reply.type('application/json').send(JSON.stringify(buildOpenApi(routes, opts.serverVersion))));
   app.addHook('preClose', async () => {
+    await opts.bench?.close();
     opts.events.closeAll();
   });
   await app.ready();
