@@ -13,17 +13,21 @@ import type { LiveState } from './store.js';
 const COLORS = ['#4fa3ff', '#f5a623', '#7ed321', '#e94b8b', '#b07cff', '#50e3c2'];
 const ms = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : v < 10 ? v.toFixed(3) : v.toFixed(1));
 
-/** The rows' samples on one shared grid of bins (1st–99th percentile of all rows), as fractions of each row. */
+/**
+ * The rows' samples on one shared grid of log-spaced bins (0.5th–99.5th percentile of all rows; the rest
+ * clamped into the end bins), as fractions of each row: latencies are long-tailed, and a GPU row may be
+ * ten times faster than the CPU's, so linear bins would put every row in one or two bins.
+ */
 function distribution(report: NonNullable<BenchJobView['report']>, bins = 40): { x: number[]; series: { label: string; values: number[] }[] } {
-  const all = report.rows.flatMap((r) => r.samples).sort((a, b) => a - b);
+  const all = report.rows.flatMap((r) => r.samples).filter((v) => v > 0).sort((a, b) => a - b);
   if (all.length === 0) return { x: [], series: [] };
-  const lo = all[Math.floor(0.01 * (all.length - 1))]!;
-  const hi = all[Math.ceil(0.99 * (all.length - 1))]!;
-  const width = Math.max((hi - lo) / bins, 1e-6);
-  const x = Array.from({ length: bins }, (_, i) => lo + (i + 0.5) * width);
+  const lo = all[Math.floor(0.005 * (all.length - 1))]!;
+  const hi = Math.max(all[Math.ceil(0.995 * (all.length - 1))]!, lo * 1.01);
+  const step = Math.log(hi / lo) / bins;
+  const x = Array.from({ length: bins }, (_, i) => lo * Math.exp((i + 0.5) * step));
   const series = report.rows.map((r) => {
     const counts = new Array<number>(bins).fill(0);
-    for (const s of r.samples) counts[Math.min(bins - 1, Math.max(0, Math.floor((s - lo) / width)))]! += 1;
+    for (const s of r.samples) counts[Math.min(bins - 1, Math.max(0, Math.floor(Math.log(Math.max(s, lo) / lo) / step)))]! += 1;
     return { label: `${r.device} ${r.backend} b${r.batch}`, values: counts.map((c) => c / Math.max(1, r.samples.length)) };
   });
   return { x, series };
@@ -263,9 +267,10 @@ export function BenchPage({ live }: { live: LiveState }) {
           {job.rows.length > 0 && <ResultTable rows={job.rows} />}
           {dist && dist.x.length > 0 && (
             <Chart
-              title="Latency distribution (share of requests per bin)"
+              title="Latency distribution (share of requests per bin, log scale)"
               times={dist.x}
               xLabel=" ms"
+              xLog
               steps
               series={dist.series.map((s, i) => ({ label: s.label, color: COLORS[i % COLORS.length]!, values: s.values }))}
             />

@@ -17,6 +17,7 @@ export function Chart({
   unit = '',
   xLabel,
   steps = false,
+  xLog = false,
 }: {
   title: string;
   times: number[];
@@ -27,6 +28,8 @@ export function Chart({
   xLabel?: string;
   /** Draw steps (a histogram's bins) instead of lines. */
   steps?: boolean;
+  /** A logarithmic x axis (with xLabel). */
+  xLog?: boolean;
 }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -39,7 +42,7 @@ export function Chart({
       height,
       legend: { show: true },
       cursor: { show: true },
-      scales: { x: { time: xLabel === undefined } },
+      scales: { x: { time: xLabel === undefined, ...(xLog ? { distr: 3 } : {}) } },
       axes: [
         { stroke: '#8a94a6', grid: { stroke: '#2a3140' }, ...(xLabel !== undefined ? { values: (_u: uPlot, vals: number[]) => vals.map((v) => `${+v.toFixed(3)}${xLabel}`) } : {}) },
         { stroke: '#8a94a6', grid: { stroke: '#2a3140' }, size: 56, values: (_u, vals) => vals.map((v) => `${+v.toFixed(2)}${unit}`) },
@@ -58,7 +61,7 @@ export function Chart({
       plot.current = null;
     };
     // Recreated only when the set of series changes; data updates go through setData below.
-  }, [shape, height, unit, xLabel, steps]);
+  }, [shape, height, unit, xLabel, steps, xLog]);
   useEffect(() => {
     plot.current?.setData([times, ...series.map((s) => s.values)] as uPlot.AlignedData);
   });
