@@ -44,8 +44,8 @@ export function Chart({
       cursor: { show: true },
       scales: { x: { time: xLabel === undefined, ...(xLog ? { distr: 3 } : {}) } },
       axes: [
-        { stroke: '#8a94a6', grid: { stroke: '#2a3140' }, ...(xLabel !== undefined ? { values: (_u: uPlot, vals: number[]) => vals.map((v) => `${+v.toFixed(3)}${xLabel}`) } : {}) },
-        { stroke: '#8a94a6', grid: { stroke: '#2a3140' }, size: 56, values: (_u, vals) => vals.map((v) => `${+v.toFixed(2)}${unit}`) },
+        { stroke: '#8a94a6', grid: { stroke: '#2a3140' }, ...(xLabel !== undefined ? { values: (_u: uPlot, vals: (number | null)[]) => vals.map((v) => (v === null ? '' : `${+v.toPrecision(3)}${xLabel}`)) } : {}) },
+        { stroke: '#8a94a6', grid: { stroke: '#2a3140' }, size: 56, values: (_u, vals) => vals.map((v) => (v === null ? '' : `${+v.toFixed(2)}${unit}`)) },
       ],
       series: [
         xLabel !== undefined ? { label: xLabel.trim() || 'x', value: (_u: uPlot, v: number | null) => (v === null ? '' : `${+v.toFixed(3)}${xLabel}`) } : {},
