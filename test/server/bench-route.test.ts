@@ -183,6 +183,22 @@ test('compare: the same served name, now a ~10× slower model, is a regression b
   assert.match(((await refused.json()) as any).error, /different modes/);
 });
 
+test('DELETE cancels the running benchmark: it ends soon as cancelled, and the slot is free again', { timeout: 120_000 }, async () => {
+  const r = await postJson(`${t.url}/v1/bench`, { model: 'tiny', devices: ['CPU'], backends: ['ort-cpu'], duration: 60 });
+  assert.equal(r.status, 202, JSON.stringify(r.json));
+  const t0 = Date.now();
+  // cancel once it measures, so the cancel reaches the worker's timed loop
+  while (!events.some((e) => e.type === 'bench' && e.id === r.json.id && e.progress?.phase === 'measure')) await new Promise((res) => setTimeout(res, 50));
+  const d = await fetch(`${t.url}/v1/bench/${r.json.id}`, { method: 'DELETE' });
+  assert.equal(d.status, 202);
+  const v = await finished(r.json.id);
+  assert.equal(v.state, 'cancelled');
+  assert.ok(Date.now() - t0 < 50_000, `took ${Date.now() - t0} ms for a 60 s row`);
+  assert.equal(bench.running, undefined);
+  const again = await fetch(`${t.url}/v1/bench/${r.json.id}`, { method: 'DELETE' });
+  assert.equal(again.status, 404);
+});
+
 test('the OpenAPI document lists the bench routes with their body schema', async () => {
   const doc = (await (await fetch(`${t.url}/openapi.json`)).json()) as any;
   assert.ok(doc.paths['/v1/bench'].post.requestBody.content['application/json'].schema.properties.devices);

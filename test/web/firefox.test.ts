@@ -57,7 +57,7 @@ async function tab(id: (typeof TABS)[number]): Promise<void> {
   await page.waitForFunction(`location.hash === '#${id}' && document.querySelector('#tab-${id}')?.getAttribute('aria-selected') === 'true'`);
 }
 
-const text = (sel: string): Promise<string> => page.$eval(sel, (el) => (el as HTMLElement).innerText);
+const text = (sel: string): Promise<string> => page.$eval(sel, (el) => (el as unknown as { innerText: string }).innerText);
 
 before(async () => {
   if (skip) return;

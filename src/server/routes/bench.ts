@@ -16,6 +16,7 @@ import { writeFileAtomic } from '../../core/atomic-write.js';
 import { addSpeedups, BENCH_SCHEMA, checkModes, gate, parseDuration, parsePercent, readBaseline, runBench, type BenchEvent, type BenchReport, type BenchRow, type BenchSettings, type GateResult, type PairRunner } from '../../core/bench/index.js';
 import type { PairEvent } from '../../core/bench/run-pair.js';
 import { okEnvelope, toJson } from '../../core/contract/index.js';
+import { selectDevices } from '../../core/devices/select.js';
 import type { DevicesReport } from '../../core/devices/types.js';
 import { BackendUnavailableError, errorMessage, errorRecord, isAivmmError, NotFoundError } from '../../core/errors.js';
 import type { ResolvedModel } from '../../core/hub/resolve-model.js';
@@ -219,11 +220,8 @@ export class BenchService {
     try {
       model = await this.opts.resolveModel(req.model);
       report = await this.opts.devices();
-      for (const d of devices) {
-        // planPairs' own check, now: an unknown device is a 400/404 before anything starts
-        const { selectDevices } = await import('../../core/devices/select.js');
-        selectDevices(d, report.devices);
-      }
+      // planPairs' own check, now: an unknown device is a 400/404 before anything starts
+      for (const d of devices) selectDevices(d, report.devices);
     } catch (err) {
       this.job = undefined;
       throw err;
