@@ -26,6 +26,7 @@ import { registerPipelineInfoRoute } from './routes/pipeline-info.js';
 import { registerStreamRoutes, registerWebsocket, streamToken } from './routes/stream.js';
 import type { ServeMetrics } from '../core/serve-metrics/index.js';
 import { installHttpTracing, type Tracing } from './tracing.js';
+import { registerBenchRoutes, type BenchService } from './routes/bench.js';
 
 export interface ServerOptions {
   registry: ModelRegistry;
@@ -51,6 +52,8 @@ export interface ServerOptions {
   metricsPublic?: boolean | undefined;
   /** OpenTelemetry tracing (./tracing.ts): a server span per request; absent: no hook, nothing recorded. */
   tracing?: Tracing | undefined;
+  /** Benchmarks from the dashboard (/v1/bench); absent: those routes are not registered. */
+  bench?: BenchService | undefined;
   /** Structured JSON logs (pino, through Fastify): one line per request at debug; absent: no logs. */
   logger?: { level: string; stream: { write(line: string): unknown } } | undefined;
 }
@@ -164,6 +167,7 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
     registerStreamRoutes(app, opts.pipelines);
   }
   registerDeviceRoutes(app, opts);
+  if (opts.bench) registerBenchRoutes(app, opts.bench);
   registerDashboard(app);
 
   const metrics = opts.metrics;
@@ -174,6 +178,7 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
   }
   app.get('/openapi.json', { config: { hidden: true } }, async (_req, reply) => reply.type('application/json').send(JSON.stringify(buildOpenApi(routes, opts.serverVersion))));
   app.addHook('preClose', async () => {
+    await opts.bench?.close();
     opts.events.closeAll();
   });
   await app.ready();

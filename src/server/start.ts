@@ -77,7 +77,7 @@ export async function startServer(registry: ModelRegistry, opts: StartOptions, s
   const statsTimer = setInterval(() => {
     if (!events.size) return;
     const mem = process.memoryUsage();
-    events.publish({ type: 'stats', at: Date.now(), models: registry.stats(), process: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed } });
+    events.publish({ type: 'stats', at: Date.now(), models: registry.stats(), process: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed }, traffic: metrics?.traffic() ?? [] });
   }, opts.statsIntervalMs ?? 2000);
   statsTimer.unref();
 

@@ -5,8 +5,11 @@
  */
 import type { IndexEntry, ModelStats, Placement } from '../../src/core/serve/registry.js';
 import type { DevicesPayload } from '../../src/server/routes/devices.js';
+import type { TrafficWindow } from '../../src/core/serve-metrics/index.js';
+import type { BenchJobView } from '../../src/server/routes/bench.js';
 
-export type { IndexEntry, ModelStats, Placement, DevicesPayload };
+export type { IndexEntry, ModelStats, Placement, DevicesPayload, TrafficWindow };
+export type BenchEvent = { type: 'bench'; at: number } & Omit<BenchJobView, 'report'>;
 
 export interface PlacementPayload {
   models: { name: string; version: string; instances: number; placement: Placement[] }[];
@@ -39,12 +42,15 @@ export interface StatsEvent {
   at: number;
   models: ModelStats[];
   process: { rssBytes: number; heapUsedBytes: number };
+  /** The last minute per model version (quantiles, batch sizes, errors); absent on a server without metrics. */
+  traffic?: TrafficWindow[];
 }
 export type ServerEvent =
   | { type: 'hello'; models: IndexEntry[]; at: number }
   | { type: 'model'; model: string; version: string; state: IndexEntry['state']; reason?: string; at: number }
   | { type: 'placement'; model: string; version: string; placement: Placement[]; at: number }
   | { type: 'lane'; state: string; lane: string; reason?: string; at: number }
+  | BenchEvent
   | StatsEvent;
 
 const KEY = 'aivmm.apiKey';

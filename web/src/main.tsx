@@ -2,6 +2,7 @@
 import { StrictMode, useEffect, useRef, useState, type KeyboardEvent } from 'react';
 import { createRoot } from 'react-dom/client';
 import { apiKey } from './api.js';
+import { BenchPage } from './bench.js';
 import { ChatPage } from './chat.js';
 import { ClipPage } from './clip.js';
 import { ComparePage } from './compare.js';
@@ -19,6 +20,7 @@ const TABS = [
   ['playground', 'Playground'],
   ['devices', 'Devices'],
   ['traffic', 'Traffic'],
+  ['bench', 'Bench'],
   ['chat', 'Chat'],
   ['webcam', 'Webcam'],
   ['clip', 'CLIP'],
@@ -107,6 +109,7 @@ function App() {
         {tab === 'playground' && <PlaygroundPage index={live.index} />}
         {tab === 'devices' && <DevicesPage live={live} />}
         {tab === 'traffic' && <TrafficPage live={live} />}
+        {tab === 'bench' && <BenchPage live={live} />}
         {tab === 'chat' && <ChatPage />}
         {tab === 'webcam' && <WebcamPage revision={live.revision} />}
         {tab === 'clip' && <ClipPage revision={live.revision} />}

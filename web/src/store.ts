@@ -3,7 +3,7 @@
  * a few minutes of stats samples (one every ~2 s) turned into per-model rates for the charts.
  */
 import { useEffect, useState } from 'react';
-import { followEvents, type IndexEntry, type ServerEvent, type StatsEvent } from './api.js';
+import { followEvents, type BenchEvent, type IndexEntry, type ServerEvent, type StatsEvent, type TrafficWindow } from './api.js';
 
 /** Samples kept: 5 minutes at the server's 2 s stats interval. */
 export const HISTORY = 150;
@@ -30,6 +30,10 @@ export interface LiveState {
   process: { at: number; rssBytes: number; heapUsedBytes: number }[];
   /** Bumped on each model/placement event, for pages that refetch. */
   revision: number;
+  /** Per "name@version": the server's last-minute windows, one per stats event (traffic.tsx). */
+  windows: Map<string, (TrafficWindow & { at: number })[]>;
+  /** The latest bench event (bench.tsx). */
+  bench?: BenchEvent;
 }
 
 function mergeIndex(index: IndexEntry[], e: Extract<ServerEvent, { type: 'model' }>): IndexEntry[] {
@@ -68,7 +72,7 @@ function addStats(s: LiveState, prev: StatsEvent | undefined, e: StatsEvent): Ma
 }
 
 export function useLive(): LiveState {
-  const [state, setState] = useState<LiveState>({ connected: false, index: [], traffic: new Map(), process: [], revision: 0 });
+  const [state, setState] = useState<LiveState>({ connected: false, index: [], traffic: new Map(), process: [], revision: 0, windows: new Map() });
   useEffect(() => {
     let prev: StatsEvent | undefined;
     const stop = followEvents(
@@ -85,8 +89,12 @@ export function useLive(): LiveState {
             case 'stats': {
               const traffic = addStats(s, prev, e);
               prev = e;
-              return { ...s, traffic, lastEventAt: e.at, process: [...s.process, { at: e.at, ...e.process }].slice(-HISTORY) };
+              const windows = new Map(s.windows);
+              for (const w of e.traffic ?? []) windows.set(`${w.model}@${w.version}`, [...(windows.get(`${w.model}@${w.version}`) ?? []), { ...w, at: e.at }].slice(-HISTORY));
+              return { ...s, traffic, windows, lastEventAt: e.at, process: [...s.process, { at: e.at, ...e.process }].slice(-HISTORY) };
             }
+            case 'bench':
+              return { ...s, bench: e, lastEventAt: e.at };
             default:
               return s;
           }

@@ -224,9 +224,29 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   }
   // the SDK is loaded only when tracing is on
   const tracing = tracingSettings.enabled ? await (await import('../../server/tracing.js')).startTracing(tracingSettings, { serviceVersion: aivmmVersion(), onExportError: (m) => ctx.io.stderr.write(`warning: tracing: ${m}\n`) }) : undefined;
+  // Bench from the dashboard (/v1/bench): a served model by name, else the cache (offline: never a download).
+  const [{ BenchService, benchModelResolver }, { resolveModel }, { userAgent }] = await Promise.all([import('../../server/routes/bench.js'), import('../../core/hub/resolve-model.js'), import('../version.js')]);
+  const servedPath = (name: string): string | undefined => (registry.names().includes(name) ? (registry.served(name)[0]?.file.path ?? explicit.find((m) => m.name === name)?.path) : undefined);
+  const bench = new BenchService({
+    cacheDir,
+    devices: () => factory.report(),
+    // cwd: a directory that does not exist, so a name is never read as a file next to the server
+    resolveModel: benchModelResolver({
+      served: servedPath,
+      resolve: (name) =>
+        resolveModel(name, cacheDir, join(cacheDir, '.bench-no-cwd'), async (id) => {
+          const { pullModel } = await import('../../core/hub/pull.js');
+          return pullModel({ id }, { settings: { ...ctx.config.hub, offline: true }, userAgent: userAgent() });
+        }),
+    }),
+    publish: (e) => events.publish(e),
+    aivmmVersion: aivmmVersion(),
+    baseEnv: env,
+    log: (line) => ctx.log(line),
+  });
   const server = await startServer(
     registry,
-    { host, port, apiKey, maxBodyBytes, requestTimeoutMs, serverVersion: aivmmVersion(), pollMs, events, pipelines, unavailableDevices: () => factory.unavailable(), lanes: () => factory.lanes(), metrics, metricsPublic: opts.metricsPublic ?? config.metricsPublic ?? false, tracing, telemetry, logger: { level: logLevel, stream: ctx.io.stderr } },
+    { host, port, apiKey, maxBodyBytes, requestTimeoutMs, serverVersion: aivmmVersion(), pollMs, events, pipelines, bench, unavailableDevices: () => factory.unavailable(), lanes: () => factory.lanes(), metrics, metricsPublic: opts.metricsPublic ?? config.metricsPublic ?? false, tracing, telemetry, logger: { level: logLevel, stream: ctx.io.stderr } },
     state,
   );
   lifecycle = (level, fields, msg) => server.app.log[level](fields, msg);

@@ -7,8 +7,8 @@
 import { Registry, Summary } from 'prom-client';
 import { UsageError } from '../errors.js';
 import type { DeviceSample } from '../devices/telemetry.js';
-import { CounterSeries, GaugeSeries, HistogramSeries } from './series.js';
-import { FAILURE_REASONS, LOAD_EVENTS, METRICS, SUMMARY_PERCENTILES, type FailureReason, type LoadEvent, type MetricDef } from './definitions.js';
+import { CounterSeries, CountWindow, GaugeSeries, HistogramSeries, QuantileWindow } from './series.js';
+import { BATCH_BUCKETS, FAILURE_REASONS, LOAD_EVENTS, METRICS, SUMMARY_PERCENTILES, type FailureReason, type LoadEvent, type MetricDef } from './definitions.js';
 
 export * from './definitions.js';
 
@@ -69,6 +69,34 @@ export interface GenerationRecord {
   operation?: string;
 }
 
+/** Quantiles (ms) over the window: p50, p95, p99; null where no request was observed. */
+export interface WindowQuantiles {
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+/** One model version's last `windowS` seconds (the dashboard's Traffic page; stats events carry it). */
+export interface TrafficWindow {
+  model: string;
+  version: string;
+  windowS: number;
+  /** Requests that ended in the window (successes + failures). */
+  requests: number;
+  /** Server-side time per request (success or failure), ms. */
+  requestMs: WindowQuantiles;
+  /** Of the successful requests: queue time and compute time (input + infer + output), ms. */
+  queueMs: WindowQuantiles;
+  computeMs: WindowQuantiles;
+  /** Executions by batch size, bucketed by BATCH_BUCKETS upper bounds ("1", "2", "4", … "256", "+Inf"). */
+  batchSizes: Record<string, number>;
+  /** Failed requests by reason. */
+  errors: Partial<Record<FailureReason, number>>;
+}
+
+/** Seconds of traffic a TrafficWindow covers. */
+export const TRAFFIC_WINDOW_S = 60;
+
 export interface ServeMetrics {
   recordRequest(r: RequestRecord): void;
   recordBatch(b: BatchRecord): void;
@@ -80,6 +108,8 @@ export interface ServeMetrics {
   /** Drops every series of a model version (after its unload), so /metrics does not grow without bound. */
   forgetModel(model: string, version: string): Promise<void>;
   exposition(): Promise<string>;
+  /** Per model version: quantiles, batch sizes and errors over the last TRAFFIC_WINDOW_S seconds. */
+  traffic(nowMs?: number): TrafficWindow[];
   readonly contentType: string;
   /** The private registry (to add process metrics, or merge with another). */
   readonly registry: Registry;
@@ -142,6 +172,26 @@ export function createServeMetrics(opts: ServeMetricsOptions = {}): ServeMetrics
   const batchSize = hist('aivmm_inference_batch_size');
   const pending = gauge('aivmm_inference_pending_requests');
 
+  // The rolling windows, per model version (bounded: see series.ts); dropped by forgetModel.
+  type Windows = { model: string; version: string; request: QuantileWindow; queue: QuantileWindow; compute: QuantileWindow; batch: CountWindow; errors: CountWindow };
+  const windows = new Map<string, Windows>();
+  const windowsOf = (model: string, version: string): Windows => {
+    const k = `${model}\u0001${version}`;
+    let w = windows.get(k);
+    if (!w) {
+      const q = (): QuantileWindow => new QuantileWindow({ windowS: TRAFFIC_WINDOW_S });
+      w = { model, version, request: q(), queue: q(), compute: q(), batch: new CountWindow(TRAFFIC_WINDOW_S), errors: new CountWindow(TRAFFIC_WINDOW_S) };
+      windows.set(k, w);
+    }
+    return w;
+  };
+  const batchBucket = (size: number): string => String(BATCH_BUCKETS.find((b) => size <= b) ?? '+Inf');
+  const ms = (v: number | undefined): number | null => (v !== undefined && Number.isFinite(v) ? Math.round(v * 1e6) / 1e3 : null);
+  const q3 = (w: QuantileWindow, now: number): WindowQuantiles => {
+    const { values } = w.quantiles([0.5, 0.95, 0.99], now);
+    return { p50: ms(values[0]), p95: ms(values[1]), p99: ms(values[2]) };
+  };
+
   return {
     registry,
     contentType: registry.contentType,
@@ -171,6 +221,13 @@ export function createServeMetrics(opts: ServeMetricsOptions = {}): ServeMetrics
         st.hist.observe(labels, t);
         st.summary?.observe(labels, t);
       }
+      const w = windowsOf(r.model, r.version);
+      w.request.observe(times[0]);
+      if (failed) w.errors.add(r.reason as string);
+      else {
+        w.queue.observe(times[1]);
+        w.compute.observe(times[2] + times[3] + times[4]);
+      }
     },
 
     recordBatch(b) {
@@ -178,6 +235,7 @@ export function createServeMetrics(opts: ServeMetricsOptions = {}): ServeMetrics
       const size = Math.max(1, Math.floor(b.size));
       execs.inc(labels);
       batchSize.observe(labels, size);
+      windowsOf(b.model, b.version).batch.add(batchBucket(size));
       if (b.device !== undefined && b.inferS !== undefined) {
         const w = powerW.get(b.device);
         if (w !== undefined) {
@@ -244,6 +302,7 @@ export function createServeMetrics(opts: ServeMetricsOptions = {}): ServeMetrics
     },
 
     async forgetModel(model, version) {
+      windows.delete(`${model}\u0001${version}`);
       for (const def of METRICS) {
         const metric = m.get(def.name);
         if (!metric || !def.labels.includes('model')) continue;
@@ -261,5 +320,19 @@ export function createServeMetrics(opts: ServeMetricsOptions = {}): ServeMetrics
     },
 
     exposition: () => registry.metrics(),
+
+    traffic(nowMs = Date.now()) {
+      return [...windows.values()].map((w) => ({
+        model: w.model,
+        version: w.version,
+        windowS: TRAFFIC_WINDOW_S,
+        requests: w.request.quantiles([], nowMs).count,
+        requestMs: q3(w.request, nowMs),
+        queueMs: q3(w.queue, nowMs),
+        computeMs: q3(w.compute, nowMs),
+        batchSizes: w.batch.totals(nowMs),
+        errors: w.errors.totals(nowMs) as TrafficWindow['errors'],
+      }));
+    },
   };
 }

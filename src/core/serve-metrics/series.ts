@@ -138,3 +138,169 @@ export class HistogramSeries extends Series<{ buckets: Float64Array; sum: number
     return out;
   }
 }
+
+/**
+ * A rolling window of observations (the dashboard's p50/p95/p99 over the last minute): one slot per
+ * second in a ring of `windowS` slots, each a sparse log-bucketed histogram (DDSketch's mapping: bucket
+ * i holds (γ^(i−1), γ^i] with γ = (1+α)/(1−α), reported as 2γ^i/(γ+1)), so any quantile is within a
+ * relative error α of the exact one at the same rank. Memory is bounded whatever the traffic: at most
+ * `windowS` × ⌈log_γ(max/min)⌉ buckets (≈ 60 × 1 040 with the defaults), and a second's slot only holds
+ * the buckets its values hit. prom-client's Summary (a t-digest per age bucket) costs more per
+ * observation and cannot be merged over an arbitrary window; the Prometheus histograms' fixed bounds
+ * (×2.5 apart) are too coarse for a p99 to mean anything.
+ */
+export interface WindowOptions {
+  /** Seconds kept (default 60). */
+  windowS?: number;
+  /** Relative error of a quantile (default 0.01). */
+  relativeError?: number;
+  /** Values at or below this land in the zero bucket (reported as 0); default 1e-6. */
+  minValue?: number;
+  /** Values above this are clamped to it; default 1e3. */
+  maxValue?: number;
+}
+
+interface Slot<T> {
+  sec: number;
+  v: T;
+}
+
+/** The ring of per-second slots both windows share: a slot is reused (cleared) when its second comes round again. */
+class SecondRing<T> {
+  private readonly slots: (Slot<T> | undefined)[];
+
+  constructor(
+    readonly windowS: number,
+    private readonly fresh: () => T,
+    private readonly clear: (v: T) => void,
+  ) {
+    if (!Number.isInteger(windowS) || windowS < 1) throw new UsageError(`window: windowS must be a positive integer (got ${windowS})`);
+    this.slots = new Array<Slot<T> | undefined>(windowS);
+  }
+
+  at(nowMs: number): T {
+    const sec = Math.floor(nowMs / 1000);
+    const i = ((sec % this.windowS) + this.windowS) % this.windowS;
+    let s = this.slots[i];
+    if (!s) s = this.slots[i] = { sec, v: this.fresh() };
+    else if (s.sec !== sec) {
+      this.clear(s.v);
+      s.sec = sec;
+    }
+    return s.v;
+  }
+
+  /** The slots of the last `windowS` seconds up to nowMs (older ones are skipped, not cleared). */
+  *live(nowMs?: number): Generator<T> {
+    const sec = nowMs === undefined ? undefined : Math.floor(nowMs / 1000);
+    for (const s of this.slots) if (s && (sec === undefined || (s.sec <= sec && s.sec > sec - this.windowS))) yield s.v;
+  }
+}
+
+export class QuantileWindow {
+  private readonly gamma: number;
+  private readonly logGamma: number;
+  private readonly minValue: number;
+  private readonly maxValue: number;
+  private readonly maxIndex: number;
+  private readonly ring: SecondRing<{ n: number; zero: number; buckets: Map<number, number> }>;
+
+  constructor(opts: WindowOptions = {}) {
+    const alpha = opts.relativeError ?? 0.01;
+    if (!(alpha > 0 && alpha < 1)) throw new UsageError(`window: relativeError must be in (0, 1) (got ${alpha})`);
+    this.gamma = (1 + alpha) / (1 - alpha);
+    this.logGamma = Math.log(this.gamma);
+    this.minValue = opts.minValue ?? 1e-6;
+    this.maxValue = opts.maxValue ?? 1e3;
+    if (!(this.minValue > 0 && this.maxValue > this.minValue)) throw new UsageError('window: need 0 < minValue < maxValue');
+    this.maxIndex = Math.ceil(Math.log(this.maxValue) / this.logGamma);
+    this.ring = new SecondRing(
+      opts.windowS ?? 60,
+      () => ({ n: 0, zero: 0, buckets: new Map() }),
+      (v) => {
+        v.n = 0;
+        v.zero = 0;
+        v.buckets.clear();
+      },
+    );
+  }
+
+  get windowS(): number {
+    return this.ring.windowS;
+  }
+
+  /** Most buckets the window can hold (the memory bound). */
+  get maxBuckets(): number {
+    return this.windowS * (this.maxIndex - Math.ceil(Math.log(this.minValue) / this.logGamma) + 2);
+  }
+
+  /** Buckets held now, live or stale (≤ maxBuckets). */
+  get buckets(): number {
+    let n = 0;
+    for (const s of this.ring.live()) n += s.buckets.size + (s.zero > 0 ? 1 : 0);
+    return n;
+  }
+
+  observe(value: number, nowMs = Date.now()): void {
+    if (!Number.isFinite(value) || value < 0) throw new UsageError(`window: not a finite, non-negative number: ${value}`);
+    const s = this.ring.at(nowMs);
+    s.n += 1;
+    if (value <= this.minValue) {
+      s.zero += 1;
+      return;
+    }
+    const i = Math.min(this.maxIndex, Math.ceil(Math.log(Math.min(value, this.maxValue)) / this.logGamma));
+    s.buckets.set(i, (s.buckets.get(i) ?? 0) + 1);
+  }
+
+  /**
+   * The observations of the last windowS seconds: their count and, per q in `qs`, the value at rank
+   * ⌊q·(count−1)⌋ of the sorted observations, within the relative error (NaN when there are none).
+   */
+  quantiles(qs: readonly number[], nowMs = Date.now()): { count: number; values: number[] } {
+    let count = 0;
+    let zero = 0;
+    const merged = new Map<number, number>();
+    for (const s of this.ring.live(nowMs)) {
+      count += s.n;
+      zero += s.zero;
+      for (const [i, c] of s.buckets) merged.set(i, (merged.get(i) ?? 0) + c);
+    }
+    if (count === 0) return { count, values: qs.map(() => Number.NaN) };
+    const order = [...merged.keys()].sort((a, b) => a - b);
+    const values = qs.map((q) => {
+      const rank = Math.floor(Math.min(1, Math.max(0, q)) * (count - 1));
+      if (rank < zero) return 0;
+      let seen = zero;
+      for (const i of order) {
+        seen += merged.get(i) as number;
+        if (seen > rank) return (2 * this.gamma ** i) / (this.gamma + 1);
+      }
+      return this.maxValue;
+    });
+    return { count, values };
+  }
+}
+
+/**
+ * Counts by key over a rolling window of seconds (batch sizes, failure reasons). The keys must come from
+ * a bounded set (the caller buckets them): memory is windowS × distinct keys.
+ */
+export class CountWindow {
+  private readonly ring: SecondRing<Map<string, number>>;
+
+  constructor(windowS = 60) {
+    this.ring = new SecondRing(windowS, () => new Map(), (m) => m.clear());
+  }
+
+  add(key: string, by = 1, nowMs = Date.now()): void {
+    const m = this.ring.at(nowMs);
+    m.set(key, (m.get(key) ?? 0) + by);
+  }
+
+  totals(nowMs = Date.now()): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const m of this.ring.live(nowMs)) for (const [k, c] of m) out[k] = (out[k] ?? 0) + c;
+    return out;
+  }
+}
