@@ -92,7 +92,7 @@ export class PipelineService {
   }
 
   /** An image task (classification top-k, detection boxes, CLIP zero-shot) on the bytes of one image. */
-  async runTask(name: string, image: Uint8Array, options: { topK?: number; confidence?: number; iou?: number; candidates?: string[]; hypothesis?: string }, signal?: AbortSignal): Promise<unknown> {
+  async runTask(name: string, image: Uint8Array, options: { topK?: number; confidence?: number; iou?: number; candidates?: string[]; hypothesis?: string; annotate?: boolean }, signal?: AbortSignal): Promise<unknown> {
     const e = this.entry(name);
     const { lane } = await this.ensure(e);
     const job: PipelineJob = { op: 'task', key: name, image, ...options };
