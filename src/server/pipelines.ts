@@ -185,7 +185,10 @@ export class PipelineService {
     if (this.closed) throw new ModelUnavailableError('the server is shutting down');
     let o = await this.ensure(e);
     // Retired while this call waited for it (a reload switched meanwhile, and may have closed it): the current one.
-    while (o.retired) o = await this.ensure(e);
+    while (o.retired) {
+      if (this.entries.get(e.model.name) !== e || o === e.current) throw new ModelNotFoundError(`model '${e.model.name}' was removed from the repository`);
+      o = await this.ensure(e);
+    }
     o.holds++;
     let released = false;
     return {
