@@ -268,7 +268,8 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   }
   // Pipeline models open now too (in their lanes), so the index says READY or why not before the ready line.
   const pipelineFailures: string[] = [];
-  for (const name of pipelines.names()) await pipelines.load(name).catch((err) => pipelineFailures.push(`${name}: ${errorMessage(err)}`));
+  const tensorNames = new Set(registry.names());
+  for (const name of pipelines.names().filter((n) => !tensorNames.has(n))) await pipelines.load(name).catch((err) => pipelineFailures.push(`${name}: ${errorMessage(err)}`));
   for (const f of [...failures, ...pipelineFailures]) ctx.io.stderr.write(`warning: ${f}\n`);
   const textModels = planned.filter((p) => !p.tensors).length;
   if (registry.names().length > 0 && failures.length === registry.names().length && textModels === 0) {
@@ -278,7 +279,8 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   }
   state.ready = true;
 
-  const index = [...registry.index(), ...pipelines.index()].sort((a, b) => a.name.localeCompare(b.name));
+  // Image models are served both ways (v2 tensors and /v1/tasks): listed once, by the registry.
+  const index = [...registry.index(), ...pipelines.index().filter((e) => !tensorNames.has(e.name))].sort((a, b) => a.name.localeCompare(b.name));
   if (ctx.flags.json) {
     ctx.io.stdout.write(`${JSON.stringify({ schema: SERVE_SCHEMA, ok: true, data: { url: server.url, host: server.host, port: server.port, models: index, pid: process.pid }, warnings: [...failures, ...pipelineFailures] })}\n`);
   } else {
