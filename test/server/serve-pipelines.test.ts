@@ -194,3 +194,20 @@ test('model repository: a text model reloads while chats stream (new version, re
     await cleanup();
   }
 });
+
+test('aivmm serve <dir> with several ONNX files that are no pair: one line, exit 2', { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = await tmp('aivmm-serve-dirs-');
+  try {
+    const d = join(dir, 'two');
+    await mkdir(d);
+    await copyFile(join(LLAMA, 'model.onnx'), join(d, 'model.onnx'));
+    await copyFile(join(LLAMA, 'model.onnx'), join(d, 'model_quantized.onnx'));
+    const serve = spawnServe(BIN, [d, '--port', '0'], { ...process.env, AIVMM_CACHE_DIR: join(dir, 'cache') });
+    serve.ready.catch(() => undefined); // it exits before any ready line
+    assert.equal(await serve.exited, 2);
+    assert.match(serve.stderr(), /holds 2 ONNX files \(model\.onnx, model_quantized\.onnx\)/);
+    assert.doesNotMatch(serve.stderr(), /\n\s+at /, 'no stack trace');
+  } finally {
+    await cleanup();
+  }
+});

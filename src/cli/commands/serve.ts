@@ -183,6 +183,9 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
     const localDir = w.model !== undefined && (await stat(resolve(w.model)).then((st) => st.isDirectory(), () => false));
     const resolved = await resolveModelArg(ctx, w.model, cacheDir, localDir ? { multi: true } : {});
     const dirTask = resolved.files ? taskOfFiles(resolved.files) : undefined;
+    if (resolved.files && resolved.files.length > 1 && !dirTask) {
+      throw new UsageError(`${w.model} holds ${resolved.files.length} ONNX files (${resolved.files.map((f) => basename(f)).join(', ')}) and they are not a Whisper or CLIP pair`, 'give the .onnx file to serve (name=path/to/model.onnx names it)');
+    }
     const name = checkModelName(w.name ?? (resolved.embedded ? resolved.name : basename(resolved.name).replace(/\.onnx$/i, '')));
     const { name: _n, model: _m, ...own } = configured.get(name) ?? { name };
     let settings = settingsFor(defaults, own);
