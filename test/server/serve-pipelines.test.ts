@@ -1,6 +1,6 @@
 /**
  * `aivmm serve` (a real process) with pipeline models: directories given on the command line (a Whisper
- * pair, the tiny Llama fixture, a CLIP pair) answer on their routes and are listed; a model repository's
+ * pair, the tiny Llama fixture, a CLIP pair, a WordPiece embedding model) answer on their routes and are listed; a model repository's
  * text model is reloaded while a client streams chats (a new version, a replaced file, a broken version
  * that leaves the old one serving) with no failed request.
  */
@@ -16,6 +16,7 @@ import { BIN } from '../helpers/run-cli.js';
 import { DECODER_TOKENIZER, DECODER_VOCAB } from '../helpers/tiny-decoder.js';
 import { WHISPER_TOKENIZER, tinyWhisperDecoder, tinyWhisperEncoder } from '../helpers/tiny-whisper.js';
 import { wav } from '../helpers/wav.js';
+import { TOKENIZER as WORDPIECE, encoder } from '../helpers/wordpiece.js';
 import { postJson, spawnServe, tmp } from './helpers.js';
 import sharp from 'sharp';
 
@@ -42,7 +43,7 @@ function clipText(): Uint8Array {
 
 type IndexEntry = { name: string; version?: string; state: string; reason?: string };
 
-test('aivmm serve <whisper-dir> <llama-dir> <clip-dir>: named after the directories, each on its route, listed in /v1/models and the index', { timeout: 180_000 }, async () => {
+test('aivmm serve <whisper-dir> <llama-dir> <clip-dir> <embedding-dir>: named after the directories, each on its route, listed in /v1/models and the index', { timeout: 180_000 }, async () => {
   const { dir, cleanup } = await tmp('aivmm-serve-dirs-');
   const whisper = join(dir, 'tiny-whisper');
   await mkdir(join(whisper, 'onnx'), { recursive: true });
@@ -54,16 +55,21 @@ test('aivmm serve <whisper-dir> <llama-dir> <clip-dir>: named after the director
   await writeFile(join(clip, 'vision_model.onnx'), clipVision());
   await writeFile(join(clip, 'text_model.onnx'), clipText());
   await writeFile(join(clip, 'tokenizer.json'), JSON.stringify(DECODER_TOKENIZER));
-  const serve = spawnServe(BIN, [whisper, LLAMA, clip, '--port', '0', '--json'], { ...process.env, AIVMM_CACHE_DIR: join(dir, 'cache') });
+  const embed = join(dir, 'tiny-embed');
+  await mkdir(join(embed, 'onnx'), { recursive: true });
+  await writeFile(join(embed, 'onnx', 'model.onnx'), encoder().bytes);
+  await writeFile(join(embed, 'tokenizer.json'), JSON.stringify(WORDPIECE));
+  await writeFile(join(embed, 'tokenizer_config.json'), JSON.stringify({ model_max_length: 12, pad_token: '[PAD]' }));
+  const serve = spawnServe(BIN, [whisper, LLAMA, clip, embed, '--port', '0', '--json'], { ...process.env, AIVMM_CACHE_DIR: join(dir, 'cache') });
   try {
     const doc = JSON.parse(await serve.ready) as { data: { url: string; models: IndexEntry[] }; warnings: string[] };
     assert.deepEqual(doc.warnings, []);
-    assert.deepEqual(doc.data.models.map((m) => [m.name, m.state]), [['tiny-clip', 'READY'], ['tiny-llama', 'READY'], ['tiny-whisper', 'READY']]);
+    assert.deepEqual(doc.data.models.map((m) => [m.name, m.state]), [['tiny-clip', 'READY'], ['tiny-embed', 'READY'], ['tiny-llama', 'READY'], ['tiny-whisper', 'READY']]);
     const url = doc.data.url;
     const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string; task?: string }[] };
-    assert.deepEqual(models.data.map((m) => [m.id, m.task]).sort(), [['tiny-clip', 'zero-shot-image-classification'], ['tiny-llama', 'text-generation'], ['tiny-whisper', 'automatic-speech-recognition']]);
+    assert.deepEqual(models.data.map((m) => [m.id, m.task]).sort(), [['tiny-clip', 'zero-shot-image-classification'], ['tiny-embed', 'sentence-embeddings'], ['tiny-llama', 'text-generation'], ['tiny-whisper', 'automatic-speech-recognition']]);
     const index = (await (await fetch(`${url}/v2/repository/index`)).json()) as IndexEntry[];
-    assert.deepEqual(index.map((m) => [m.name, m.state]), [['tiny-clip', 'READY'], ['tiny-llama', 'READY'], ['tiny-whisper', 'READY']]);
+    assert.deepEqual(index.map((m) => [m.name, m.state]), [['tiny-clip', 'READY'], ['tiny-embed', 'READY'], ['tiny-llama', 'READY'], ['tiny-whisper', 'READY']]);
 
     const form = new FormData();
     form.append('model', 'tiny-whisper');
@@ -77,6 +83,11 @@ test('aivmm serve <whisper-dir> <llama-dir> <clip-dir>: named after the director
     const chat = await postJson(`${url}/v1/chat/completions`, { model: 'tiny-llama', messages: [{ role: 'user', content: 'hello world' }], max_tokens: 4, temperature: 0 });
     assert.equal(chat.status, 200, JSON.stringify(chat.json));
     assert.equal(chat.json.usage.completion_tokens, 4);
+
+    const emb = await postJson(`${url}/v1/embeddings`, { model: 'tiny-embed', input: ['A cat sat.', 'the dogs ran'] });
+    assert.equal(emb.status, 200, JSON.stringify(emb.json));
+    assert.equal(emb.json.data.length, 2);
+    assert.ok(Math.abs(Math.hypot(...(emb.json.data[0].embedding as number[])) - 1) < 1e-5, 'L2-normalised');
 
     const img = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 30, b: 90 } } }).png().toBuffer();
     const zs = await fetch(`${url}/v1/tasks/tiny-clip?candidates=hello,world&hypothesis={}`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: img });
