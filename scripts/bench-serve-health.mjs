@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CPU_TARGET } from '../dist/core/backends/registry.js';
-import { embeddedModel } from '../dist/core/hub/embedded.js';
+import { embeddedModel } from '../dist/core/models/embedded.js';
 import { DEFAULT_SETTINGS, settingsFor } from '../dist/core/serve/config.js';
 import { InProcessExecutor } from '../dist/core/serve/executor.js';
 import { ModelRegistry } from '../dist/core/serve/registry.js';

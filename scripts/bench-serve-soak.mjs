@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// Soak (issue #16, benchmark 4): `aivmm serve`'s setup (a worker lane) at saturation for N minutes — C
-// clients sending binary KServe v2 requests back to back — counting errors (goal 0) and sampling the RSS
-// of the server process and of its lane every 10 s; growth is last sample vs the first after warm-up
-// (goal < 5%). The issue's figure is 10 minutes on a quiet machine. Needs `npm run build`.
-// Usage: node scripts/bench-serve-soak.mjs [--minutes 10] [--warmup-s 60] [--concurrency 4] [--model mobilenetv2-seeded|tiny-convnet]
+// Soak (issue #16, benchmark 4): `aivmm serve`'s setup (a worker lane) at saturation for N minutes
+// (default 10) — C clients sending binary KServe v2 requests back to back, more than the one instance
+// can take, so requests always wait in its queue (the mean queue depth is printed to show it) — counting
+// errors (goal 0) and sampling the RSS of the server process and of its lane every --sample-s seconds;
+// growth after warm-up is the median of the first half of the samples against the second's (goal < 5%).
+// The last line is PASS or FAIL against both goals (exit 0 or 1). The issue's figure: 10 minutes on a
+// quiet machine. Needs `npm run build`. A quick check that it runs: --minutes 0.5 --warmup-s 5 --sample-s 2.
+// Usage: node scripts/bench-serve-soak.mjs [--minutes 10] [--warmup-s 60] [--sample-s 10] [--concurrency 4] [--model mobilenetv2-seeded|tiny-convnet]
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +24,7 @@ const arg = (name, dflt) => {
 };
 const MINUTES = Number(arg('--minutes', '10'));
 const WARMUP_S = Number(arg('--warmup-s', String(Math.min(60, MINUTES * 15))));
+const SAMPLE_S = Number(arg('--sample-s', '10'));
 const C = Number(arg('--concurrency', '4'));
 const MODEL = arg('--model', 'mobilenetv2-seeded');
 const SIDE = MODEL === 'tiny-convnet' ? 32 : 224;
@@ -56,10 +60,11 @@ const client = async () => {
 const samples = [];
 const sample = async () => {
   const st = await lane.stats().catch(() => undefined);
-  samples.push({ s: (performance.now() - t0) / 1000, server: process.memoryUsage().rss, lane: st?.rssBytes ?? NaN, ok, load: loadavg()[0] });
+  const pending = registry.stats('m').reduce((n, v) => n + (v.inference_stats.pending ?? 0), 0);
+  samples.push({ s: (performance.now() - t0) / 1000, server: process.memoryUsage().rss, lane: st?.rssBytes ?? NaN, ok, pending, load: loadavg()[0] });
 };
 await sample();
-const timer = setInterval(() => void sample(), 10_000);
+const timer = setInterval(() => void sample(), SAMPLE_S * 1000);
 await Promise.all(Array.from({ length: C }, client));
 clearInterval(timer);
 await sample();
@@ -81,9 +86,19 @@ const growth = (k) => ((median(second, k) - median(first, k)) / median(first, k)
 const peak = (xs, k) => Math.max(...xs.map((s) => s[k]));
 const last = samples[samples.length - 1];
 console.log(`soak: ${MODEL} (binary ${SIDE}×${SIDE}), ${C} clients, ${MINUTES} min, warm-up ${WARMUP_S} s, node ${process.version}, load average ${samples[0].load.toFixed(2)} → ${last.load.toFixed(2)}`);
-console.log('| t s | requests ok | server RSS MB | lane RSS MB | load avg |');
-console.log('|---|---|---|---|---|');
-for (const s of samples) console.log(`| ${s.s.toFixed(0)} | ${s.ok} | ${mb(s.server)} | ${mb(s.lane)} | ${s.load.toFixed(2)} |`);
+console.log('| t s | requests ok | queued | server RSS MB | lane RSS MB | load avg |');
+console.log('|---|---|---|---|---|---|');
+for (const s of samples) console.log(`| ${s.s.toFixed(0)} | ${s.ok} | ${s.pending} | ${mb(s.server)} | ${mb(s.lane)} | ${s.load.toFixed(2)} |`);
+const during = samples.slice(1, -1);
+const meanQueued = during.length ? during.reduce((n, s) => n + s.pending, 0) / during.length : NaN;
 console.log(`requests ok ${ok} (${(ok / (MINUTES * 60)).toFixed(1)}/s), errors ${errors.length}; RSS growth after warm-up (median of ${first.length} samples from t=${first[0]?.s.toFixed(0)} s → median of ${second.length} to t=${last.s.toFixed(0)} s): server ${growth('server').toFixed(2)}%, lane ${growth('lane').toFixed(2)}%; peaks: server ${mb(peak(first, 'server'))} → ${mb(peak(second, 'server'))} MB, lane ${mb(peak(first, 'lane'))} → ${mb(peak(second, 'lane'))} MB`);
+console.log(`saturation: mean ${meanQueued.toFixed(2)} requests queued behind the running one (${C} clients, 1 instance)`);
 for (const e of errors.slice(0, 5)) console.log(`error: ${e}`);
-process.exitCode = errors.length || growth('server') >= 5 || growth('lane') >= 5 ? 1 : 0;
+const tooShort = after.length < 2;
+const pass = !tooShort && errors.length === 0 && growth('server') < 5 && growth('lane') < 5;
+console.log(
+  tooShort
+    ? `FAIL: only ${after.length} sample(s) after the ${WARMUP_S} s warm-up; run longer or sample more often (--sample-s)`
+    : `${pass ? 'PASS' : 'FAIL'}: errors ${errors.length} (goal 0), RSS growth after warm-up server ${growth('server').toFixed(2)}%, lane ${growth('lane').toFixed(2)}% (goal < 5%)`,
+);
+process.exitCode = pass ? 0 : 1;

@@ -21,7 +21,7 @@ export type PipelineJob =
   | { op: 'open'; key: string; plan: TaskPlan; target: RuntimeTarget; threads?: number; maxSequences?: number }
   | { op: 'generate'; key: string; input: string | ChatMessage[]; maxTokens?: number; temperature?: number; topP?: number; seed?: number; chatTemplate?: boolean }
   | { op: 'embed'; key: string; texts: string[]; truncate?: boolean }
-  | { op: 'task'; key: string; image: Uint8Array; topK?: number; confidence?: number; iou?: number; candidates?: string[]; hypothesis?: string }
+  | { op: 'task'; key: string; image: Uint8Array; topK?: number; confidence?: number; iou?: number; candidates?: string[]; hypothesis?: string; annotate?: boolean }
   | { op: 'transcribe'; key: string; audio: Uint8Array; language?: string; translate?: boolean; maxTokens?: number }
   | { op: 'close'; key: string };
 
@@ -79,11 +79,17 @@ registerJob('pipeline', async (payload, ctx) => {
     case 'task': {
       // Image tasks: the bytes of a JPEG/PNG/… through the task's own pre- and post-processing.
       const p = get(job.key);
+      if (job.annotate && p.task !== 'object-detection') throw new UsageError(`annotate draws detection boxes; this model is a ${p.task} model`, 'leave out annotate=true (and Accept: image/png) for it');
       switch (p.task) {
         case 'image-classification':
           return { task: p.task, ...(await p.run(job.image, { ...(job.topK ? { topK: job.topK } : {}), name: 'upload' }, ctx.signal)) };
-        case 'object-detection':
-          return { task: p.task, ...(await p.run(job.image, { ...(job.confidence !== undefined ? { confidence: job.confidence } : {}), ...(job.iou !== undefined ? { iou: job.iou } : {}), name: 'upload' }, ctx.signal)) };
+        case 'object-detection': {
+          const r = await p.run(job.image, { ...(job.confidence !== undefined ? { confidence: job.confidence } : {}), ...(job.iou !== undefined ? { iou: job.iou } : {}), name: 'upload' }, ctx.signal);
+          if (!job.annotate) return { task: p.task, ...r };
+          // The boxes drawn over the original image here in the lane, so only the PNG crosses back.
+          const [{ annotatedPng }, { detectionText }] = await Promise.all([import('../core/tasks/image.js'), import('../core/tasks/annotate.js')]);
+          return { task: p.task, ...r, png: await annotatedPng(job.image, r.detections.map((d) => ({ box: d.box, classId: d.classId, text: detectionText(d) }))) };
+        }
         case 'zero-shot-image-classification':
           return { task: p.task, ...(await p.run(job.image, { ...(job.candidates ? { candidates: job.candidates } : {}), ...(job.hypothesis ? { hypothesis: job.hypothesis } : {}), name: 'upload' }, ctx.signal)) };
         default:

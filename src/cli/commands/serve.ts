@@ -7,6 +7,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, UsageError, errorMessage } from '../../core/errors.js';
 import { DEFAULT_SETTINGS, parseDuration, parseInstances, parseServeConfig, parseSize, settingsFor, type ModelSettings, type ServeConfig } from '../../core/serve/config.js';
 import { ModelRegistry } from '../../core/serve/registry.js';
+import { isPipelineModelDir, taskOfFiles } from '../../core/serve/pipeline-dir.js';
 import { checkModelName } from '../../core/serve/repository.js';
 import type { TaskPlan } from '../../core/tasks/plan.js';
 import type { CliContext } from '../context.js';
@@ -60,6 +61,15 @@ function flagDuration(v: string | undefined, flag: string): number | undefined {
 function splitNamed(arg: string): { name?: string; model: string } {
   const m = /^([A-Za-z0-9_][A-Za-z0-9_.-]*)=(.+)$/.exec(arg);
   return m ? { name: m[1] as string, model: m[2] as string } : { model: arg };
+}
+
+/** Where a pipeline model answers, for the start-up listing. */
+function routesOf(task: string | undefined, url: string): string {
+  if (task === 'automatic-speech-recognition') return `POST ${url}/v1/audio/transcriptions`;
+  if (task === 'text-generation') return `POST ${url}/v1/chat/completions`;
+  if (task === 'sentence-embeddings') return `POST ${url}/v1/embeddings`;
+  if (task) return `POST ${url}/v1/tasks/<name>`;
+  return `OpenAI routes under ${url}/v1`;
 }
 
 export async function serveCommand(ctx: CliContext, models: string[], opts: ServeFlags): Promise<void> {
@@ -172,18 +182,24 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   const [{ findAlias }, { EMBEDDED_MODELS }, { planTask }] = await Promise.all([import('../../core/hub/catalog.js'), import('../../core/models/embedded.js'), import('../../core/tasks/plan.js')]);
   const planned: { name: string; plan: TaskPlan; device: string; settings: ModelSettings; tensors: boolean }[] = [];
   for (const w of wanted) {
-    const resolved = await resolveModelArg(ctx, w.model, cacheDir);
+    // A local directory holds a pipeline model's files (Whisper's encoder + decoder, CLIP's towers, a model with its tokenizer).
+    const localDir = w.model !== undefined && (await stat(resolve(w.model)).then((st) => st.isDirectory(), () => false));
+    const resolved = await resolveModelArg(ctx, w.model, cacheDir, localDir ? { multi: true } : {});
+    const dirTask = resolved.files ? taskOfFiles(resolved.files) : undefined;
+    if (resolved.files && resolved.files.length > 1 && !dirTask) {
+      throw new UsageError(`${w.model} holds ${resolved.files.length} ONNX files (${resolved.files.map((f) => basename(f)).join(', ')}) and they are not a Whisper or CLIP pair`, 'give the .onnx file to serve (name=path/to/model.onnx names it)');
+    }
     const name = checkModelName(w.name ?? (resolved.embedded ? resolved.name : basename(resolved.name).replace(/\.onnx$/i, '')));
     const { name: _n, model: _m, ...own } = configured.get(name) ?? { name };
     let settings = settingsFor(defaults, own);
     if (autoDevice && !own.instances) settings = { ...settings, ...(await autoPlacement(resolve(resolved.path), name)) };
     const entry = w.model ? findAlias(w.model) : undefined;
     const embedded = EMBEDDED_MODELS[resolved.name];
-    const plan = await planTask({ model: resolve(resolved.path), modelName: name, ...(entry ? { catalogEntry: entry } : {}), ...(embedded ? { embedded: { task: embedded.task } } : {}) });
+    const plan = await planTask({ model: resolve(resolved.path), ...(resolved.files ? { files: resolved.files.map((f) => resolve(f)) } : {}), modelName: name, ...(dirTask ? { task: dirTask } : {}), ...(entry ? { catalogEntry: entry } : {}), ...(embedded ? { embedded: { task: embedded.task } } : {}) });
     // Text models are served through their pipeline (OpenAI routes); a model of unknown task both ways.
     // A model of unknown task with a tokenizer beside it is taken for a text model (no tensor warm-up on it).
     const besideTokenizer = !plan.task && (await Promise.all([dirname(resolved.path), dirname(dirname(resolved.path))].map((d) => stat(join(d, 'tokenizer.json')).then(() => true, () => false)))).some(Boolean);
-    const textOnly = besideTokenizer || plan.task === 'text-generation' || plan.task === 'sentence-embeddings' || plan.task === 'automatic-speech-recognition';
+    const textOnly = besideTokenizer || (resolved.files?.length ?? 0) > 1 || plan.task === 'text-generation' || plan.task === 'sentence-embeddings' || plan.task === 'automatic-speech-recognition';
     planned.push({ name, plan, device: Object.keys(settings.instances)[0] ?? 'CPU', settings, tensors: !textOnly });
     if (!textOnly) explicit.push({ name, path: resolve(resolved.path), settings });
   }
@@ -199,6 +215,8 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
       return candidates.find((c) => c.device === device.split('@')[0] && c.backend === backend)?.measured?.latencyMs;
     },
     repository,
+    // Pipeline models in the repository (a tokenizer beside, Whisper/CLIP pairs) are the PipelineService's.
+    ...(repository ? { ignore: (n: string) => isPipelineModelDir(repository, n) } : {}),
     defaults,
     overrides,
     onEvent: (e) => {
@@ -211,9 +229,36 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   });
   for (const m of explicit) registry.add({ name: m.name, kind: 'file', path: m.path, settings: m.settings });
   const { PipelineService } = await import('../../server/pipelines.js');
-  const pipelines = new PipelineService((d) => factory.executorFor(d));
+  const pipelines = new PipelineService((d) => factory.executorFor(d), {
+    repository,
+    planVersion: async (name, v) => {
+      const settings = overrides.get(name) ?? defaults;
+      const plan = await planTask({ model: v.files[0] as string, files: v.files, modelName: name, ...(v.task ? { task: v.task } : {}), ...(v.tokenizer ? { flags: { tokenizer: v.tokenizer } } : {}) });
+      return { plan, device: Object.keys(settings.instances)[0] ?? 'CPU', maxQueue: settings.maxQueue, ...(settings.threads ? { threads: settings.threads } : {}), ...(settings.maxSequences ? { maxSequences: settings.maxSequences } : {}) };
+    },
+    onEvent: (e) => {
+      forward(e);
+      ctx.log(`${e.model} v${e.version}: ${e.state}${e.reason ? ` (${e.reason})` : ''}`);
+      lifecycle?.(e.reason?.startsWith('load failed') ? 'warn' : 'info', { event: 'model', model: e.model, version: e.version, state: e.state, ...(e.reason ? { reason: e.reason } : {}) }, `model ${e.model} v${e.version} ${e.state}`);
+    },
+  });
   for (const p of planned) pipelines.add({ name: p.name, plan: p.plan, device: p.device, maxQueue: p.settings.maxQueue, ...(p.settings.threads ? { threads: p.settings.threads } : {}), ...(p.settings.maxSequences ? { maxSequences: p.settings.maxSequences } : {}) });
-  if (repository) await registry.scan();
+  if (repository) {
+    await pipelines.poll(true); // the repository's pipeline models, opened now (as the registry loads its models)
+    await registry.scan();
+  }
+  // Hot reload of repository pipeline models, on the registry's polling interval.
+  let pipelinePolling = false;
+  const pipelinePoll = repository && pollMs
+    ? setInterval(() => {
+        if (pipelinePolling) return;
+        pipelinePolling = true;
+        void pipelines.poll().finally(() => {
+          pipelinePolling = false;
+        });
+      }, pollMs)
+    : undefined;
+  pipelinePoll?.unref();
 
   const state = { ready: false, closing: false };
   let telemetry: { sampler: import('../../core/devices/telemetry.js').TelemetrySampler; periodMs: number; onError: (e: unknown) => void } | undefined;
@@ -255,7 +300,11 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   for (const name of registry.names()) {
     await registry.load(name).catch((err) => failures.push(`${name}: ${errorMessage(err)}`));
   }
-  for (const f of failures) ctx.io.stderr.write(`warning: ${f}\n`);
+  // Pipeline models open now too (in their lanes), so the index says READY or why not before the ready line.
+  const pipelineFailures: string[] = [];
+  const tensorNames = new Set(registry.names());
+  for (const name of pipelines.names().filter((n) => !tensorNames.has(n))) await pipelines.load(name).catch((err) => pipelineFailures.push(`${name}: ${errorMessage(err)}`));
+  for (const f of [...failures, ...pipelineFailures]) ctx.io.stderr.write(`warning: ${f}\n`);
   const textModels = planned.filter((p) => !p.tensors).length;
   if (registry.names().length > 0 && failures.length === registry.names().length && textModels === 0) {
     await server.close(0);
@@ -264,13 +313,14 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   }
   state.ready = true;
 
-  const index = registry.index();
+  // Image models are served both ways (v2 tensors and /v1/tasks): listed once, by the registry.
+  const index = [...registry.index(), ...pipelines.index().filter((e) => !tensorNames.has(e.name))].sort((a, b) => a.name.localeCompare(b.name));
   if (ctx.flags.json) {
-    ctx.io.stdout.write(`${JSON.stringify({ schema: SERVE_SCHEMA, ok: true, data: { url: server.url, host: server.host, port: server.port, models: index, pid: process.pid }, warnings: failures })}\n`);
+    ctx.io.stdout.write(`${JSON.stringify({ schema: SERVE_SCHEMA, ok: true, data: { url: server.url, host: server.host, port: server.port, models: index, pid: process.pid }, warnings: [...failures, ...pipelineFailures] })}\n`);
   } else {
     ctx.io.stdout.write(`aivmm serve: listening on ${server.url}\n`);
     for (const e of index) ctx.io.stdout.write(`  ${e.name}${e.version ? ` v${e.version}` : ''}: ${e.state}${e.reason ? ` (${e.reason})` : ''}\n`);
-    for (const p of planned.filter((x) => !x.tensors)) ctx.io.stdout.write(`  ${p.name}: ${p.plan.task ?? "text model (task from the model when opened)"} (OpenAI routes under ${server.url}/v1, opened on first use)\n`);
+    for (const p of planned.filter((x) => !x.tensors)) ctx.io.stdout.write(`  ${p.name}: ${p.plan.task ?? 'text model (task from the model when opened)'} (${routesOf(p.plan.task, server.url)})\n`);
     ctx.io.stdout.write(`  try: curl ${server.url}/v2/models/${index[0]?.name ?? '<name>'}\n`);
   }
 
@@ -284,6 +334,8 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
       }
       ctx.io.stderr.write(`aivmm serve: ${sig}, draining (up to ${Math.round(drainMs / 1000)} s; ${sig} again exits now)\n`);
       lifecycle?.('info', { event: 'drain', signal: sig, drainMs }, 'draining');
+      if (pipelinePoll) clearInterval(pipelinePoll);
+      pipelines.close();
       void server
         .close(drainMs)
         .then(() => factory.closeAll())

@@ -85,6 +85,8 @@ export interface RegistryOptions {
    * p50: seeds the router of a model served on several devices (learned online from there).
    */
   seedCostMs?(modelPath: string, device: string, backend: string): Promise<number | undefined>;
+  /** Repository models another service serves (pipeline models: server/pipelines.ts); scans skip them. */
+  ignore?: (name: string) => boolean;
 }
 
 let generation = 0;
@@ -253,7 +255,7 @@ export class ModelRegistry {
     if (!this.opts.repository) return { added, removed };
     const scanned = await scanRepository(this.opts.repository);
     for (const m of scanned) {
-      if (this.records.has(m.name)) continue;
+      if (this.records.has(m.name) || this.opts.ignore?.(m.name)) continue;
       this.add({ name: m.name, kind: 'repository', settings: this.opts.overrides?.get(m.name) ?? this.opts.defaults });
       added.push(m.name);
     }

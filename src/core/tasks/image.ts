@@ -1,9 +1,10 @@
 /**
  * Image entry points the tasks call: a classification/CLIP tensor (resize the shorter side, centre-crop,
- * normalise), a YOLO letterbox, an annotated copy. The work is done by preprocess.ts (an explicit spec,
+ * normalise), a YOLO letterbox, an annotated copy (drawn by annotate.ts). The work is done by preprocess.ts (an explicit spec,
  * byte-exact with torchvision/transformers/ultralytics); these keep the older call shapes.
  */
 import type { Interpolation, CropRounding, ImageSource, LetterboxGeometry } from './preprocess.js';
+import { drawDetections, type LabelledBox } from './annotate.js';
 import { IMAGENET_MEAN, IMAGENET_STD, loadSharp, preprocessImage, unreadable, yoloLetterboxSpec } from './preprocess.js';
 
 export { IMAGENET_MEAN, IMAGENET_STD };
@@ -64,38 +65,29 @@ export async function letterboxTensor(input: ImageSource, size: { width: number;
   return { data: r.data, letterbox: r.letterbox! };
 }
 
-const PALETTE = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#bfef45', '#fabed4', '#469990', '#dcbeff', '#9a6324'];
-
-function escapeXml(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] ?? c);
-}
-
-/** Draws labelled boxes on the image and writes a PNG (to a temporary name, then renamed). */
-export async function annotateImage(input: ImageSource, boxes: readonly { box: readonly number[]; text: string; classId: number }[], out: string): Promise<void> {
+/** Decodes (upright), draws the labelled boxes (annotate.ts) and encodes a PNG of the original size. */
+export async function annotatedPng(input: ImageSource, boxes: readonly LabelledBox[]): Promise<Uint8Array> {
   const sharp = await loadSharp();
   const src = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  const base = sharp(src).rotate();
-  let meta: Awaited<ReturnType<typeof base.metadata>>;
+  let raw: { data: Buffer; info: { width: number; height: number; channels: number } };
   try {
-    meta = await base.clone().metadata();
+    raw = await sharp(src).rotate().toColourspace('srgb').ensureAlpha().raw().toBuffer({ resolveWithObject: true });
   } catch (err) {
     throw unreadable(input, err);
   }
-  const [width, height] = meta.autoOrient ? [meta.autoOrient.width, meta.autoOrient.height] : [meta.width ?? 1, meta.height ?? 1];
-  const stroke = Math.max(2, Math.round(Math.min(width, height) / 200));
-  const font = Math.max(12, Math.round(Math.min(width, height) / 40));
-  const shapes = boxes.map(({ box, text, classId }) => {
-    const [x1, y1, x2, y2] = box as [number, number, number, number];
-    const color = PALETTE[classId % PALETTE.length]!;
-    const ty = y1 > font + 4 ? y1 - 4 : y1 + font + 2;
-    return `<rect x="${x1}" y="${y1}" width="${Math.max(1, x2 - x1)}" height="${Math.max(1, y2 - y1)}" fill="none" stroke="${color}" stroke-width="${stroke}"/>` +
-      `<text x="${x1 + 2}" y="${ty}" font-family="sans-serif" font-size="${font}" fill="${color}" stroke="black" stroke-width="0.5">${escapeXml(text)}</text>`;
-  });
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${shapes.join('')}</svg>`;
-  const { rename, unlink } = await import('node:fs/promises');
+  const img = { data: new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.length), width: raw.info.width, height: raw.info.height };
+  drawDetections(img, boxes);
+  const png = await sharp(raw.data, { raw: { width: img.width, height: img.height, channels: 4 } }).png().toBuffer();
+  return new Uint8Array(png.buffer, png.byteOffset, png.length);
+}
+
+/** Draws labelled boxes on the image and writes a PNG (to a temporary name, then renamed). */
+export async function annotateImage(input: ImageSource, boxes: readonly LabelledBox[], out: string): Promise<void> {
+  const png = await annotatedPng(input, boxes);
+  const { rename, unlink, writeFile } = await import('node:fs/promises');
   const tmp = `${out}.tmp-${process.pid}.png`;
   try {
-    await base.composite([{ input: Buffer.from(svg), top: 0, left: 0 }]).png().toFile(tmp);
+    await writeFile(tmp, png);
     await rename(tmp, out);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);

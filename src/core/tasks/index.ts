@@ -6,6 +6,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { RuntimeTarget } from '../backends/ep-map.js';
 import { NotFoundError, UsageError } from '../errors.js';
+import { detectionText } from './annotate.js';
 import { IMAGE_EXTENSIONS, annotateImage } from './image.js';
 import { openPipeline, type AnyPipeline, type TaskOptions } from './pipeline.js';
 import type { TaskPlan } from './plan.js';
@@ -110,7 +111,7 @@ export async function runTask(opts: RunOptions): Promise<RunReport> {
           const r: DetectionResult = { input: f, ...(await p.run(await bytesOf(f), { ...o.options?.['object-detection'], name: f })) };
           if (o.output) {
             const target = outDir ? join(o.output, `${basename(f, extname(f))}.png`) : o.output;
-            await annotateImage(f, r.detections.map((d) => ({ box: d.box, classId: d.classId, text: `${d.label ?? `class ${d.classId}`} ${(d.score * 100).toFixed(0)}%` })), target);
+            await annotateImage(f, r.detections.map((d) => ({ box: d.box, classId: d.classId, text: detectionText(d) })), target);
             r.annotated = target;
           }
           results.push(r);

@@ -18,7 +18,10 @@ export function registerAdminRoutes(app: FastifyInstance, opts: ServerOptions, _
     const ready = req.body?.ready;
     if (ready !== undefined && typeof ready !== 'boolean') throw new BadRequestError('"ready" must be true or false');
     await reg.scan().catch(() => undefined); // models added to the repository show up without waiting for a poll
-    return json(reply, 200, reg.index(ready ? { ready } : {}));
+    // Task-pipeline models (server/pipelines.ts) are listed beside the tensor models, by name.
+    const tensors = new Set(reg.names()); // an image model served both ways is listed once, by the registry
+    const pipelines = (opts.pipelines?.index(ready ? { ready } : {}) ?? []).filter((e) => !tensors.has(e.name));
+    return json(reply, 200, [...reg.index(ready ? { ready } : {}), ...pipelines].sort((a, b) => a.name.localeCompare(b.name)));
   };
   const indexDoc = { summary: 'Every known model and version with its state (READY, LOADING, UNLOADING, UNAVAILABLE) and reason', tags: repoTags };
   app.get('/v2/repository/index', { schema: indexDoc }, index);
