@@ -22,7 +22,8 @@ import { occupy, referenceRun, seeded, spawnServe, startTestServer, tmp, until, 
  * (github.com/kserve/open-inference-protocol, specification/protocol/inference_grpc.md and
  * open_inference_grpc.proto: InferParameter with double_param and uint64_param) and Triton's extensions
  * (github.com/triton-inference-server/common protobuf/grpc_service.proto; server docs
- * protocol/extension_statistics.md and extension_model_repository.md). A field renamed, renumbered or
+ * protocol/extension_statistics.md and extension_model_repository.md; model_config.proto for ModelConfig).
+ * A field renamed, renumbered or
  * retyped in grpc_predict_v2.proto fails here, since it would break Triton's clients and perf_analyzer.
  */
 const SPEC: Record<string, string[]> = {
@@ -44,6 +45,13 @@ const SPEC: Record<string, string[]> = {
   'ModelInferResponse.InferOutputTensor': ['string name = 1', 'string datatype = 2', 'repeated int64 shape = 3', 'map<string, InferParameter> parameters = 4', 'InferTensorContents contents = 5'],
   InferParameter: ['bool bool_param = 1', 'int64 int64_param = 2', 'string string_param = 3', 'double double_param = 4', 'uint64 uint64_param = 5'],
   InferTensorContents: ['repeated bool bool_contents = 1', 'repeated int32 int_contents = 2', 'repeated int64 int64_contents = 3', 'repeated uint32 uint_contents = 4', 'repeated uint64 uint64_contents = 5', 'repeated float fp32_contents = 6', 'repeated double fp64_contents = 7', 'repeated bytes bytes_contents = 8'],
+  // Triton's ModelConfig RPC; the messages a subset of model_config.proto (the fields numbered as there)
+  ModelConfigRequest: ['string name = 1', 'string version = 2'],
+  ModelConfigResponse: ['ModelConfig config = 1'],
+  ModelConfig: ['string name = 1', 'string platform = 2', 'int32 max_batch_size = 4', 'repeated ModelInput input = 5', 'repeated ModelOutput output = 6', 'string backend = 17'],
+  ModelInput: ['string name = 1', 'DataType data_type = 2', 'repeated int64 dims = 4'],
+  ModelOutput: ['string name = 1', 'DataType data_type = 2', 'repeated int64 dims = 3'],
+  'enum DataType': ['TYPE_INVALID = 0', 'TYPE_BOOL = 1', 'TYPE_UINT8 = 2', 'TYPE_UINT16 = 3', 'TYPE_UINT32 = 4', 'TYPE_UINT64 = 5', 'TYPE_INT8 = 6', 'TYPE_INT16 = 7', 'TYPE_INT32 = 8', 'TYPE_INT64 = 9', 'TYPE_FP16 = 10', 'TYPE_FP32 = 11', 'TYPE_FP64 = 12', 'TYPE_STRING = 13', 'TYPE_BF16 = 14'],
   ModelStatisticsRequest: ['string name = 1', 'string version = 2'],
   StatisticDuration: ['uint64 count = 1', 'uint64 ns = 2'],
   InferStatistics: ['StatisticDuration success = 1', 'StatisticDuration fail = 2', 'StatisticDuration queue = 3', 'StatisticDuration compute_input = 4', 'StatisticDuration compute_infer = 5', 'StatisticDuration compute_output = 6'],
@@ -67,6 +75,7 @@ const SPEC_RPCS: Record<string, [string, string]> = {
   ServerMetadata: ['ServerMetadataRequest', 'ServerMetadataResponse'],
   ModelMetadata: ['ModelMetadataRequest', 'ModelMetadataResponse'],
   ModelInfer: ['ModelInferRequest', 'ModelInferResponse'],
+  ModelConfig: ['ModelConfigRequest', 'ModelConfigResponse'],
   ModelStatistics: ['ModelStatisticsRequest', 'ModelStatisticsResponse'],
   RepositoryIndex: ['RepositoryIndexRequest', 'RepositoryIndexResponse'],
   RepositoryModelLoad: ['RepositoryModelLoadRequest', 'RepositoryModelLoadResponse'],
@@ -98,13 +107,17 @@ function describe(): Record<string, string[]> {
         const [k, v] = entry.field;
         return `map<${k!.type.slice(5).toLowerCase()}, ${v!.typeName}> ${f.name} = ${f.number}`;
       }
-      const type = f.type === 'TYPE_MESSAGE' ? f.typeName : f.type.slice(5).toLowerCase();
+      const type = f.type === 'TYPE_MESSAGE' || f.type === 'TYPE_ENUM' ? f.typeName : f.type.slice(5).toLowerCase();
       return `${f.label === 'LABEL_REPEATED' ? 'repeated ' : ''}${type} ${f.name} = ${f.number}`;
     });
     for (const n of m.nestedType) if (!n.options?.mapEntry) walk(n, `${prefix}${m.name}.`);
   };
   for (const [k, v] of Object.entries(inferenceProto())) {
-    if (k.startsWith('inference.') && 'type' in v) walk((v as MessageTypeDefinition<object, object>).type as unknown as MsgDesc, '');
+    if (!k.startsWith('inference.') || !('type' in v)) continue;
+    if (String(v.format).includes('EnumDescriptorProto')) {
+      const e = v.type as unknown as { name: string; value: { name: string; number: number }[] };
+      out[`enum ${e.name}`] = e.value.map((x) => `${x.name} = ${x.number}`);
+    } else walk((v as MessageTypeDefinition<object, object>).type as unknown as MsgDesc, '');
   }
   return out;
 }
@@ -223,6 +236,17 @@ test('model metadata shows symbolic dims as -1; an unknown version is NOT_FOUND'
   });
   assert.equal((await rpc.call('ModelMetadata')({ name: 'tiny', version: '1' })).name, 'tiny');
   await rejects(rpc.call('ModelMetadata')({ name: 'tiny', version: '2' }), status.NOT_FOUND, /no version 2/);
+  assert.deepEqual(await rpc.call('ModelConfig')({ name: 'tiny' }), {
+    config: {
+      name: 'tiny',
+      platform: 'onnxruntime_onnx',
+      backend: 'onnxruntime',
+      max_batch_size: 0,
+      input: [{ name: 'input', data_type: 'TYPE_FP32', dims: ['-1', '3', '32', '32'] }],
+      output: [{ name: 'probabilities', data_type: 'TYPE_FP32', dims: ['-1', '10'] }],
+    },
+  });
+  await rejects(rpc.call('ModelConfig')({ name: 'nope' }), status.NOT_FOUND);
 });
 
 test('ModelInfer with raw_input_contents answers raw_output_contents bit-exact with the in-process session', async () => {

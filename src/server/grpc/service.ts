@@ -183,6 +183,21 @@ export function grpcHandlers(opts: GrpcOptions, state: ServerState): UntypedServ
         throw err;
       }
     }),
+    // Triton's clients (perf_analyzer among them) read the configuration before they infer. max_batch_size
+    // 0: the shapes are the model's own, a leading -1 is a batch dimension the client sizes itself.
+    ModelConfig: unary<{ name: string; version: string }, unknown>(opts, false, async (call) => {
+      const { name, version } = call.request;
+      const held = await reg.acquire(checkModelName(name), version || undefined);
+      try {
+        const v = held.version;
+        const dt = (d: string): string => `TYPE_${d === 'BYTES' ? 'STRING' : d}`;
+        const input = v.inputs.map(tensorMetadata).map((t) => ({ name: t.name, data_type: dt(t.datatype), dims: t.shape }));
+        const output = v.outputs.map(tensorMetadata).map((t) => ({ name: t.name, data_type: dt(t.datatype), dims: t.shape }));
+        return { config: { name, platform: 'onnxruntime_onnx', backend: 'onnxruntime', max_batch_size: 0, input, output } };
+      } finally {
+        held.release();
+      }
+    }),
     ModelStatistics: unary<{ name: string; version: string }, unknown>(opts, false, async (call) => {
       const { name, version } = call.request;
       const stats = reg.stats(name ? checkModelName(name) : undefined).filter((s) => !version || s.version === version);
