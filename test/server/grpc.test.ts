@@ -156,7 +156,7 @@ interface Rpc {
   client: Client;
   call(method: string): Call;
   /** The call object, for cancel(). */
-  start(method: string, req: unknown): { done: Promise<any>; cancel: () => void };
+  start(method: string, req: unknown): { done: Promise<any>; cancel: () => void; trailer: Promise<Metadata> };
 }
 
 function connect(address: string, key?: string): Rpc {
@@ -169,12 +169,14 @@ function connect(address: string, key?: string): Rpc {
   };
   const invoke = (method: string, req: unknown, opts: { metadata?: Metadata; deadlineMs?: number } = {}) => {
     let cancel = (): void => undefined;
+    let trailer!: Promise<Metadata>;
     const done = new Promise<any>((resolve, reject) => {
-      const fn = (client as unknown as Record<string, (...a: unknown[]) => { cancel(): void }>)[method]!.bind(client);
+      const fn = (client as unknown as Record<string, (...a: unknown[]) => { cancel(): void; on(e: 'status', f: (s: { metadata: Metadata }) => void): void }>)[method]!.bind(client);
       const c = fn(req, md(opts.metadata), opts.deadlineMs ? { deadline: Date.now() + opts.deadlineMs } : {}, (err: ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res)));
+      trailer = new Promise((r) => c.on('status', (st) => r(st.metadata)));
       cancel = () => c.cancel();
     });
-    return { done, cancel: () => cancel() };
+    return { done, cancel: () => cancel(), trailer };
   };
   return { client, call: (method) => (req, opts) => invoke(method, req, opts).done, start: (method, req) => invoke(method, req) };
 }
@@ -252,7 +254,7 @@ test('model metadata shows symbolic dims as -1; an unknown version is NOT_FOUND'
 test('ModelInfer with raw_input_contents answers raw_output_contents bit-exact with the in-process session', async () => {
   const x = seeded(2 * 3072, 7);
   const ref = await referenceRun(TINY, { input: { type: 'float32', dims: [2, 3, 32, 32], data: x } });
-  const res = await rpc.call('ModelInfer')({
+  const call = rpc.start('ModelInfer', {
     model_name: 'tiny',
     id: 'req-1',
     // binary_data is REST's: over gRPC the answer is raw regardless, and the parameter is not an error
@@ -260,6 +262,8 @@ test('ModelInfer with raw_input_contents answers raw_output_contents bit-exact w
     outputs: [{ name: 'probabilities', parameters: { binary_data: { bool_param: false } } }],
     raw_input_contents: [bytesOf(x)],
   });
+  const res = await call.done;
+  assert.match(String((await call.trailer).get('server-timing')[0]), /queue;dur=[\d.]+, compute;dur=[\d.]+, overhead;dur=[\d.]+/);
   assert.equal(res.model_name, 'tiny');
   assert.equal(res.model_version, '1');
   assert.equal(res.id, 'req-1');

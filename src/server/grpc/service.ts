@@ -64,20 +64,21 @@ function sameKey(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** A handler that answers with whatever it returns, or the status of whatever it throws. */
-type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>) => Promise<Res>;
+/** A handler that answers with whatever it returns (and `trailer`, the trailing metadata), or the status of whatever it throws. */
+type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, trailer: Metadata) => Promise<Res>;
 
 function unary<Req, Res>(opts: GrpcOptions, open: boolean, fn: Handler<Req, Res>): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
   return (call, cb) => {
+    const trailer = new Metadata();
     void (async () => {
       if (!open && opts.apiKey) {
         const auth = String(call.metadata.get('authorization')[0] ?? '');
         const m = /^Bearer\s+(.+)$/i.exec(auth);
         if (!m || !sameKey(m[1]!.trim(), opts.apiKey)) throw new AuthError(m ? 'invalid API key' : 'missing API key', 'send metadata authorization: Bearer <key> (the --api-key / AIVMM_API_KEY of the server)');
       }
-      return fn(call);
+      return fn(call, trailer);
     })().then(
-      (res) => cb(null, res),
+      (res) => cb(null, res, trailer),
       (err: unknown) => cb(grpcStatusOf(err)),
     );
   };
@@ -121,7 +122,7 @@ export function grpcHandlers(opts: GrpcOptions, state: ServerState): UntypedServ
         held.release();
       }
     }),
-    ModelInfer: unary<GrpcInferRequest, unknown>(opts, false, async (call) => {
+    ModelInfer: unary<GrpcInferRequest, unknown>(opts, false, async (call, trailer) => {
       const t0 = performance.now();
       const req = call.request;
       const name = req.model_name;
@@ -168,11 +169,14 @@ export function grpcHandlers(opts: GrpcOptions, state: ServerState): UntypedServ
           outputs: enc.json.outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape })),
           raw_output_contents: enc.binary.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)),
         };
+        const serverMs = performance.now() - t0;
+        // The REST route's Server-Timing, as trailing metadata (scripts/bench-serve-overhead.mjs --grpc reads it).
+        trailer.set('server-timing', `queue;dur=${result.queueMs.toFixed(3)}, compute;dur=${result.computeMs.toFixed(3)}, overhead;dur=${Math.max(0, serverMs - result.queueMs - result.computeMs).toFixed(3)}`);
         if (metrics) {
           const labels = { model: v.model, version: String(v.version) };
           const batch = Object.values(feeds)[0]?.dims[0] ?? 1;
           const inferS = result.computeMs / 1000;
-          metrics.recordRequest({ ...labels, outcome: 'success', queueS: result.queueMs / 1000, inputS, inferS, outputS: (performance.now() - tOut) / 1000, totalS: (performance.now() - t0) / 1000, batch });
+          metrics.recordRequest({ ...labels, outcome: 'success', queueS: result.queueMs / 1000, inputS, inferS, outputS: (performance.now() - tOut) / 1000, totalS: serverMs / 1000, batch });
           const device = v.placement.length === 1 ? v.placement[0]!.device : undefined;
           metrics.recordBatch({ ...labels, size: batch, inferS, ...(device ? { device } : {}) });
         }
