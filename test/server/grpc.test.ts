@@ -14,6 +14,8 @@ import { credentials, loadPackageDefinition, Metadata, status, type Client, type
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 import { inferenceProto } from '../../src/server/grpc/proto.js';
 import { grpcCodeOf } from '../../src/server/grpc/service.js';
+import { toInferRequest, type GrpcContents, type GrpcInferRequest } from '../../src/server/grpc/tensors.js';
+import { decodeInputs } from '../../src/core/serve/tensors.js';
 import { BIN, spawnCli } from '../helpers/run-cli.js';
 import { occupy, referenceRun, seeded, spawnServe, startTestServer, tmp, until, MLP, TINY, type TestServer } from './helpers.js';
 
@@ -147,6 +149,37 @@ test('HTTP statuses map onto the gRPC codes Triton uses', () => {
     status.DEADLINE_EXCEEDED,
     status.INTERNAL,
   ]);
+});
+
+test('typed contents of every served datatype become the exact tensor (int64 past 2^53 too); ranges and fields are checked', () => {
+  const specs = [
+    { name: 'ids', type: 'int64' as const, shape: [-1] },
+    { name: 'mask', type: 'bool' as const, shape: [2] },
+    { name: 'q', type: 'int8' as const, shape: [2] },
+    { name: 'px', type: 'uint8' as const, shape: [2] },
+    { name: 'n', type: 'int32' as const, shape: [1] },
+  ];
+  const empty: GrpcContents = { bool_contents: [], int_contents: [], int64_contents: [], uint_contents: [], uint64_contents: [], fp32_contents: [], fp64_contents: [], bytes_contents: [] };
+  const input = (name: string, datatype: string, shape: number[], contents: Partial<GrpcContents>) => ({ name, datatype, shape: shape.map(String), parameters: {}, contents: { ...empty, ...contents } });
+  const req = (inputs: GrpcInferRequest['inputs']): GrpcInferRequest => ({ model_name: 'm', model_version: '', id: '', parameters: {}, inputs, outputs: [], raw_input_contents: [] });
+  const big = '9007199254740993'; // 2^53 + 1: not a double
+  const inputs = [
+    input('ids', 'INT64', [3], { int64_contents: [big, '-5', '0'] }),
+    input('mask', 'BOOL', [2], { bool_contents: [true, false] }),
+    input('q', 'INT8', [2], { int_contents: [-128, 127] }),
+    input('px', 'UINT8', [2], { uint_contents: [0, 255] }),
+    input('n', 'INT32', [1], { int_contents: [-7] }),
+  ];
+  const { body, binary } = toInferRequest(req(inputs), specs);
+  const feeds = decodeInputs(body, specs, [], binary);
+  assert.deepEqual([...(feeds['ids']!.data as BigInt64Array)], [9007199254740993n, -5n, 0n]);
+  assert.deepEqual([...(feeds['mask']!.data as Uint8Array)], [1, 0]);
+  assert.deepEqual([...(feeds['q']!.data as Int8Array)], [-128, 127]);
+  assert.deepEqual([...(feeds['px']!.data as Uint8Array)], [0, 255]);
+  assert.deepEqual([...(feeds['n']!.data as Int32Array)], [-7]);
+  assert.throws(() => toInferRequest(req([input('q', 'INT8', [2], { int_contents: [1, 128] })]), specs), /element 1 is 128, expected an integer in \[-128, 127\]/);
+  assert.throws(() => toInferRequest(req([input('ids', 'INT64', [1], { int_contents: [1] })]), specs), /has int_contents; INT64 goes in contents.int64_contents/);
+  assert.throws(() => toInferRequest(req([input('x', 'FP16', [1], {})]), specs), /FP16 has no typed contents/);
 });
 
 // ---- a real server and a grpc-js client ----
