@@ -223,6 +223,7 @@ export function grpcHandlers(opts: GrpcOptions, state: ServerState): UntypedServ
               queue: { count: String(q.success), ns: ns(q.queueMs) },
               compute_infer: { count: String(q.success), ns: ns(q.computeMs) },
             },
+            // per batch size: the count is exact; the time is the batcher's learned cost (EWMA) × count, an estimate
             batch_stats: s.batching ? Object.entries(s.batching.sizes).map(([size, n]) => ({ batch_size: size, compute_infer: { count: String(n), ns: ns((s.batching?.costs[Number(size)]?.ms ?? 0) * n) } })) : [],
           };
         }),
