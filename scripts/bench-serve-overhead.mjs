@@ -6,7 +6,10 @@
 // at concurrency 1, JSON and binary tensors, tiny-convnet (1×3×32×32) and MobileNetV2 (1×3×224×224).
 // Per row: client-observed p50/p99 (ms) and the server's own time outside queue and compute
 // (the Server-Timing `overhead` field, µs). Needs `npm run build` (imports dist/).
-// Usage: node scripts/bench-serve-overhead.mjs [--iterations N] [--json out.json]
+// --grpc adds, for each server setup, KServe v2 gRPC rows (raw_input_contents in, raw_output_contents out,
+// one grpc-js client channel; the server's overhead from the Server-Timing trailing metadata), beside the
+// REST rows of the same server.
+// Usage: node scripts/bench-serve-overhead.mjs [--iterations N] [--grpc] [--json out.json]
 import { writeFile } from 'node:fs/promises';
 import { CPU_TARGET } from '../dist/core/backends/registry.js';
 import { embeddedModel } from '../dist/core/models/embedded.js';
@@ -16,6 +19,8 @@ import { ModelRegistry } from '../dist/core/serve/registry.js';
 import { LaneExecutor } from '../dist/server/lane-executor.js';
 import { startServer } from '../dist/server/start.js';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { credentials, loadPackageDefinition } from '@grpc/grpc-js';
+import { inferenceProto } from '../dist/server/grpc/proto.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -25,6 +30,7 @@ const arg = (name, dflt) => {
   return i >= 0 ? args[i + 1] : dflt;
 };
 const ITER = Number(arg('--iterations', '300'));
+const GRPC = args.includes('--grpc');
 const WARMUP = 30;
 
 const pct = (xs, p) => {
@@ -57,7 +63,9 @@ async function timeLoop(fn, iterations) {
 
 const computes = [];
 function overheadOf(res) {
-  const h = res.headers.get('server-timing') ?? '';
+  return overheadOfTiming(res.headers.get('server-timing') ?? '');
+}
+function overheadOfTiming(h) {
   const c = /compute;dur=([\d.]+)/.exec(h);
   if (c) computes.push(Number(c[1]));
   const m = /overhead;dur=([\d.]+)/.exec(h);
@@ -75,7 +83,9 @@ async function serverRows(label, executor, models, dir) {
     registry.add({ name: m, kind: 'file', path, settings: settingsFor(DEFAULT_SETTINGS, {}) });
     await registry.load(m);
   }
-  const server = await startServer(registry, { host: '127.0.0.1', port: 0, maxBodyBytes: 64 << 20, requestTimeoutMs: 0, serverVersion: 'bench' }, { ready: true, closing: false });
+  const server = await startServer(registry, { host: '127.0.0.1', port: 0, ...(GRPC ? { grpcPort: 0 } : {}), maxBodyBytes: 64 << 20, requestTimeoutMs: 0, serverVersion: 'bench' }, { ready: true, closing: false });
+  const pkg = GRPC ? loadPackageDefinition(inferenceProto()) : undefined;
+  const client = pkg ? new pkg.inference.GRPCInferenceService(server.grpc.address, credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 }) : undefined;
   const rows = [];
   for (const m of models) {
     const x = inputOf(m);
@@ -105,7 +115,28 @@ async function serverRows(label, executor, models, dir) {
         return overheadOf(r);
       }, iterations)),
     });
+    if (!client) continue;
+    const grpcReq = { model_name: m, inputs: [{ name: x.name, datatype: 'FP32', shape: x.dims }], raw_input_contents: [Buffer.from(x.data.buffer)] };
+    rows.push({
+      setup: label,
+      model: m,
+      encoding: 'grpc raw',
+      ...(await timeLoop(
+        () =>
+          new Promise((resolve, reject) => {
+            let res;
+            const call = client.ModelInfer(grpcReq, (err, r) => (err ? reject(err) : (res = r)));
+            call.on('status', (st) => {
+              if (st.code !== 0) return;
+              if (!res?.raw_output_contents?.length) return reject(new Error('no raw_output_contents'));
+              resolve(overheadOfTiming(String(st.metadata.get('server-timing')[0] ?? '')));
+            });
+          }),
+        iterations,
+      )),
+    });
   }
+  client?.close();
   await server.close(1000);
   await executor.close();
   return rows;

@@ -3,7 +3,7 @@
 // `npm ci --omit=dev` TypeScript is not installed: say so and succeed, instead of failing the whole
 // install on "tsc: not found" (the published package ships dist/, built when it was packed).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -18,6 +18,11 @@ try {
 const run = (args) => spawnSync(process.execPath, args, { stdio: 'inherit' }).status ?? 1;
 const path = (p) => new URL(p, import.meta.url).pathname;
 let status = run([tsc, '-p', path('../tsconfig.build.json')]);
+// tsc copies no .proto: the gRPC service (dist/server/grpc/proto.js) loads its definition from beside itself.
+if (status === 0) {
+  mkdirSync(path('../dist/server/grpc'), { recursive: true });
+  copyFileSync(path('../src/server/grpc/grpc_predict_v2.proto'), path('../dist/server/grpc/grpc_predict_v2.proto'));
+}
 // The dashboard (web/ → dist/web) is built by Vite, a dev dependency too.
 let vite;
 try {

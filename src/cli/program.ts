@@ -295,6 +295,7 @@ Examples:
     .option('--config <file>', 'aivmm.yaml: server settings and per-model device, instances, max_queue, timeout, keep_alive, version_policy')
     .option('--host <addr>', 'address to bind (beyond loopback an API key is required)', undefined)
     .option('-p, --port <n>', 'port (0: any free port)')
+    .option('--grpc-port <n>', 'also serve KServe v2 gRPC on this port (0: any free port; default: off)')
     .option('-d, --device <ids>', 'device for the models: CPU, GPU.0, NPU, …, or auto (the pair bench measured fastest for each model; else the CPU)')
     .option('--api-key <key>', 'bearer token required for everything but health (also: AIVMM_API_KEY)')
     .option('--instances <n>', 'instances (sessions) per model on its device', undefined)

@@ -9,10 +9,13 @@ import { buildServer, type ServerOptions, type ServerState } from './app.js';
 import { EventHub } from './events.js';
 import type { ServeMetrics } from '../core/serve-metrics/index.js';
 import { startTelemetry, type TelemetrySampler } from '../core/devices/telemetry.js';
+import type { RunningGrpc } from './grpc/service.js';
 
 export interface StartOptions extends Omit<ServerOptions, 'events' | 'registry'> {
   host: string;
   port: number;
+  /** KServe v2 gRPC on this port of the same host (0: any free port); undefined: no gRPC. */
+  grpcPort?: number | undefined;
   /** Repository polling interval for hot reload, ms; 0: off. */
   pollMs?: number;
   events?: EventHub;
@@ -27,6 +30,8 @@ export interface RunningServer {
   port: number;
   state: ServerState;
   events: EventHub;
+  /** The gRPC service, when `grpcPort` was given. */
+  grpc?: RunningGrpc;
   /**
    * Stops accepting, lets queued and running requests finish for up to `drainMs`, then fails what is
    * still queued (503) and closes the registry.
@@ -61,6 +66,14 @@ export async function startServer(registry: ModelRegistry, opts: StartOptions, s
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  let grpc: RunningGrpc | undefined;
+  if (opts.grpcPort !== undefined) {
+    const { startGrpcServer } = await import('./grpc/service.js');
+    grpc = await startGrpcServer({ ...opts, registry }, state, opts.host, opts.grpcPort).catch(async (err: unknown) => {
+      await app.close();
+      throw err;
+    });
+  }
   registry.startTimers();
 
   const metrics = opts.metrics;
@@ -102,6 +115,8 @@ export async function startServer(registry: ModelRegistry, opts: StartOptions, s
       telemetry?.stop();
       if (pollTimer) clearInterval(pollTimer);
       const drained = app.close();
+      // gRPC stops taking calls now; the running ones answer (or fail when the queue is failed below).
+      const grpcDrained = grpc?.close(drainMs + 1000);
       const timer = setTimeout(() => registry.failQueued(new RequestCancelledError('the server is shutting down', 503)), drainMs);
       let wait: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([registry.idle(), new Promise((r) => (wait = setTimeout(r, drainMs)))]);
@@ -118,6 +133,7 @@ export async function startServer(registry: ModelRegistry, opts: StartOptions, s
         clearInterval(sweep);
         clearTimeout(force);
       });
+      await grpcDrained;
       clearTimeout(timer);
       await registry.close();
       // the spans of the last requests go out before the process exits (an unreachable collector costs
@@ -126,5 +142,5 @@ export async function startServer(registry: ModelRegistry, opts: StartOptions, s
     })();
     return closing;
   };
-  return { app, url: `http://${host}:${port}`, host: opts.host, port, state, events, close };
+  return { app, url: `http://${host}:${port}`, host: opts.host, port, state, events, ...(grpc ? { grpc } : {}), close };
 }

@@ -19,6 +19,7 @@ export interface ServeFlags {
   config?: string;
   host?: string;
   port?: string;
+  grpcPort?: string;
   device?: string;
   apiKey?: string;
   poll?: string;
@@ -87,6 +88,9 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   const host = opts.host ?? config.host ?? '127.0.0.1';
   const port = flagNumber(opts.port, '--port') ?? config.port ?? 8080;
   if (port > 65535) throw new UsageError(`invalid --port '${port}'`, 'give 0 (any free port) to 65535');
+  const grpcPort = flagNumber(opts.grpcPort, '--grpc-port') ?? config.grpcPort;
+  if (grpcPort !== undefined && grpcPort > 65535) throw new UsageError(`invalid --grpc-port '${grpcPort}'`, 'give 0 (any free port) to 65535');
+  if (grpcPort !== undefined && grpcPort === port && port !== 0) throw new UsageError(`--grpc-port ${grpcPort} is the HTTP --port too`, 'give gRPC its own port (Triton uses 8001 beside 8000)');
   const apiKey = opts.apiKey ?? env['AIVMM_API_KEY'] ?? undefined;
   if (!LOOPBACK.test(host) && !apiKey) {
     throw new UsageError(`--host ${host} would expose the server beyond this machine without an API key`, 'set --api-key <secret> or AIVMM_API_KEY (clients send Authorization: Bearer <secret>), or bind 127.0.0.1');
@@ -291,11 +295,11 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   });
   const server = await startServer(
     registry,
-    { host, port, apiKey, maxBodyBytes, requestTimeoutMs, serverVersion: aivmmVersion(), pollMs, events, pipelines, bench, unavailableDevices: () => factory.unavailable(), lanes: () => factory.lanes(), metrics, metricsPublic: opts.metricsPublic ?? config.metricsPublic ?? false, tracing, telemetry, logger: { level: logLevel, stream: ctx.io.stderr } },
+    { host, port, grpcPort, apiKey, maxBodyBytes, requestTimeoutMs, serverVersion: aivmmVersion(), pollMs, events, pipelines, bench, unavailableDevices: () => factory.unavailable(), lanes: () => factory.lanes(), metrics, metricsPublic: opts.metricsPublic ?? config.metricsPublic ?? false, tracing, telemetry, logger: { level: logLevel, stream: ctx.io.stderr } },
     state,
   );
   lifecycle = (level, fields, msg) => server.app.log[level](fields, msg);
-  lifecycle('info', { event: 'start', url: server.url, pid: process.pid, metrics: Boolean(metrics), auth: Boolean(apiKey), tracing: tracingSettings.reason }, 'listening');
+  lifecycle('info', { event: 'start', url: server.url, ...(server.grpc ? { grpc: server.grpc.address } : {}), pid: process.pid, metrics: Boolean(metrics), auth: Boolean(apiKey), tracing: tracingSettings.reason }, 'listening');
   const failures: string[] = [];
   for (const name of registry.names()) {
     await registry.load(name).catch((err) => failures.push(`${name}: ${errorMessage(err)}`));
@@ -316,9 +320,9 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   // Image models are served both ways (v2 tensors and /v1/tasks): listed once, by the registry.
   const index = [...registry.index(), ...pipelines.index().filter((e) => !tensorNames.has(e.name))].sort((a, b) => a.name.localeCompare(b.name));
   if (ctx.flags.json) {
-    ctx.io.stdout.write(`${JSON.stringify({ schema: SERVE_SCHEMA, ok: true, data: { url: server.url, host: server.host, port: server.port, models: index, pid: process.pid }, warnings: [...failures, ...pipelineFailures] })}\n`);
+    ctx.io.stdout.write(`${JSON.stringify({ schema: SERVE_SCHEMA, ok: true, data: { url: server.url, host: server.host, port: server.port, ...(server.grpc ? { grpc: server.grpc.address } : {}), models: index, pid: process.pid }, warnings: [...failures, ...pipelineFailures] })}\n`);
   } else {
-    ctx.io.stdout.write(`aivmm serve: listening on ${server.url}\n`);
+    ctx.io.stdout.write(`aivmm serve: listening on ${server.url}${server.grpc ? ` and gRPC ${server.grpc.address}` : ''}\n`);
     for (const e of index) ctx.io.stdout.write(`  ${e.name}${e.version ? ` v${e.version}` : ''}: ${e.state}${e.reason ? ` (${e.reason})` : ''}\n`);
     for (const p of planned.filter((x) => !x.tensors)) ctx.io.stdout.write(`  ${p.name}: ${p.plan.task ?? 'text model (task from the model when opened)'} (${routesOf(p.plan.task, server.url)})\n`);
     ctx.io.stdout.write(`  try: curl ${server.url}/v2/models/${index[0]?.name ?? '<name>'}\n`);

@@ -139,6 +139,8 @@ export interface ConfiguredModel extends Partial<ModelSettings> {
 export interface ServeConfig {
   host?: string;
   port?: number;
+  /** KServe v2 gRPC port (server.grpc_port); absent: no gRPC. */
+  grpcPort?: number;
   modelRepository?: string;
   device?: string;
   pollMs?: number;
@@ -217,7 +219,7 @@ export function parsePolicy(v: unknown, where: string): VersionPolicy {
 }
 
 const MODEL_KEYS = ['model', 'path', 'device', 'instances', 'max_queue', 'timeout', 'keep_alive', 'version_policy', 'warmup', 'threads', 'dynamic_batching', 'priority_levels', 'default_priority_level', 'priority_queue_policy', 'latency_target', 'max_sequences'] as const;
-const SERVER_KEYS = ['host', 'port', 'model_repository', 'device', 'poll', 'request_timeout', 'drain_timeout', 'max_body', 'max_queue', 'keep_alive'] as const;
+const SERVER_KEYS = ['host', 'port', 'grpc_port', 'model_repository', 'device', 'poll', 'request_timeout', 'drain_timeout', 'max_body', 'max_queue', 'keep_alive'] as const;
 
 /** Parses the text of a config file (YAML, which includes JSON). `file` names it in errors. */
 export function parseServeConfig(text: string, file: string): ServeConfig {
@@ -238,6 +240,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
   const w = `${file}: server`;
   if (server['host'] !== undefined) out.host = String(server['host']);
   if (server['port'] !== undefined) out.port = positiveInt(server['port'], `${w}.port`, 0);
+  if (server['grpc_port'] !== undefined) out.grpcPort = positiveInt(server['grpc_port'], `${w}.grpc_port`, 0);
   if (server['model_repository'] !== undefined) out.modelRepository = String(server['model_repository']);
   if (server['device'] !== undefined) out.device = String(server['device']);
   if (server['poll'] !== undefined) out.pollMs = parseDuration(server['poll'], `${w}.poll`);
