@@ -3,7 +3,8 @@
 // fixed and adaptive, each driven by the real load generator (`aivmm bench --server`, binary tensors,
 // closed loop) at each concurrency. Modes are interleaved per concurrency (one server per mode and
 // concurrency, started fresh) so machine drift hits every mode alike. Prints req/s and p95 per
-// (mode, concurrency) and the mean batch size from /v2/models/{m}/stats.
+// (mode, concurrency), the mean batch size, the adaptive choice (maxTake) and the load-time warm-up of every
+// batch size (the registry runs each candidate size twice before READY) from /v2/models/{m}/stats.
 //
 // Usage: npm run build && node scripts/bench-serve-batching.mjs [--model PATH|alias] [--device CPU|GPU.0]
 //          [--backend ort-cuda|ort-webgpu] [--concurrency 1,4,16,64] [--seconds 2] [--target 50]
@@ -36,9 +37,9 @@ for (const c of levels) {
     try {
       const [p] = await benchServer(s.url, 'm', c, { windowMs: seconds * 1000, maxWindows: 4 });
       const st = await modelStats(s.url, 'm');
-      const row = { mode, concurrency: c, reqPerSec: p.throughput.requestsPerSec, p95Ms: p.stats?.p95 ?? NaN, errors: p.errors, stable: p.stable, meanBatch: st?.batching?.meanBatchSize ?? 1, batching: st?.batching ? { sizes: st.batching.sizes, windowMs: st.batching.windowMs, targetBatchSize: st.batching.targetBatchSize } : undefined };
+      const row = { mode, concurrency: c, reqPerSec: p.throughput.requestsPerSec, p95Ms: p.stats?.p95 ?? NaN, errors: p.errors, stable: p.stable, meanBatch: st?.batching?.meanBatchSize ?? 1, batching: st?.batching ? { sizes: st.batching.sizes, windowMs: st.batching.windowMs, targetBatchSize: st.batching.targetBatchSize, maxTake: st.batching.maxTake, costs: st.batching.costs } : undefined, warmupMs: st?.warmup?.ms };
       rows.push(row);
-      console.error(`${mode} c=${c}: ${fmt(row.reqPerSec)} req/s, p95 ${fmt(row.p95Ms)} ms, mean batch ${fmt(row.meanBatch, 2)}`);
+      console.error(`${mode} c=${c}: ${fmt(row.reqPerSec)} req/s, p95 ${fmt(row.p95Ms)} ms, mean batch ${fmt(row.meanBatch, 2)}${row.batching ? `, maxTake ${row.batching.maxTake}` : ''}${row.warmupMs !== undefined ? `, warm-up ${fmt(row.warmupMs)} ms at load` : ''}`);
     } finally {
       await s.stop();
     }

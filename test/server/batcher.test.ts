@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CPU_TARGET } from '../../src/core/backends/registry.js';
 import type { HostTensor } from '../../src/core/backends/types.js';
-import { DynamicBatcher, batchable, concatFeeds, splitOutputs, type BatcherClock } from '../../src/core/serve/batcher.js';
+import { DynamicBatcher, batchable, candidateSizes, concatFeeds, padFeeds, splitOutputs, type BatcherClock } from '../../src/core/serve/batcher.js';
 import { InProcessExecutor } from '../../src/core/serve/executor.js';
 import { embeddedModel } from '../../src/core/models/embedded.js';
 import { seeded } from './helpers.js';
@@ -78,6 +78,30 @@ test('a request larger than max_batch_size is refused (400); different trailing 
   assert.equal(rs[2]?.status, 'fulfilled');
   assert.equal(rs[1]?.status, 'rejected');
   assert.deepEqual(runs.map((d) => d.join('x')).sort(), ['1x3x16x16', '3x3x32x32']);
+});
+
+test('padding: batches are padded to the next candidate size with copies of the last row; outputs equal unbatched runs', { timeout: 120_000 }, async () => {
+  assert.deepEqual(candidateSizes(32), [1, 2, 4, 8, 16, 32]);
+  assert.deepEqual(candidateSizes(12, [3, 6]), [1, 2, 3, 4, 6, 8, 12]);
+  const p = padFeeds({ x: { type: 'float32', dims: [2, 2], data: Float32Array.from([1, 2, 3, 4]) } }, 2, 4);
+  assert.deepEqual([p['x']?.dims, Array.from(p['x']?.data as Float32Array)], [[4, 2], [1, 2, 3, 4, 3, 4, 3, 4]]);
+  const ran: number[] = [];
+  const b = new DynamicBatcher(async (feeds) => {
+    ran.push(feeds['input']?.dims[0] as number);
+    return ex.run('tiny', feeds);
+  }, { maxBatchSize: 8, maxQueueDelayMs: 20, concurrency: 1, pad: true });
+  const reqs = [img(1, 11), img(2, 12), img(2, 13)];
+  const got = await Promise.all(reqs.map((r) => b.submit({ input: r })));
+  assert.deepEqual(ran, [8], '5 items padded to 8');
+  for (const [k, r] of reqs.entries()) {
+    const alone = await ex.run('tiny', { input: r });
+    for (const name of tinyIo.outputs.map((o) => o.name)) {
+      assert.deepEqual(got[k]?.outputs[name]?.dims, alone.outputs[name]?.dims, 'padding rows are dropped');
+      assertClose(got[k]?.outputs[name]?.data as Float32Array, alone.outputs[name]?.data as Float32Array, { atol: 1e-5, rtol: 1e-4 });
+    }
+  }
+  const s = b.stats();
+  assert.deepEqual([s.sizes, s.paddedRows, s.candidates], [{ 5: 1 }, 3, [1, 2, 4, 8]]);
 });
 
 /** A manual clock: timers fire when the test advances time. */
@@ -181,4 +205,55 @@ test('a request past its deadline, or whose client left, is dropped before its b
   await assert.rejects(gone, (e: Error & { status?: number }) => e.status === 499);
   assert.equal((await ok).batchSize, 1);
   assert.deepEqual(sent, [1], 'only the live request reached the runtime');
+});
+
+test('costs: a shape\'s first run is never learned; the cost is the median of the last runs (one outlier does not move it)', async () => {
+  const ms: number[] = [900, 10, 10, 11, 250, 10, 12];
+  let k = 0;
+  const run = async (f: Record<string, HostTensor>): Promise<{ outputs: Record<string, HostTensor>; computeMs: number }> => ({ outputs: { y: f['x'] as HostTensor }, computeMs: ms[k++] ?? 10 });
+  const x = (): Record<string, HostTensor> => ({ x: { type: 'float32', dims: [1, 1], data: new Float32Array(1) } });
+  const b = new DynamicBatcher(run, { maxBatchSize: 4, maxQueueDelayMs: 0, concurrency: 1, adaptive: { targetMs: 50, quantile: 0.95 } });
+  await b.submit(x());
+  assert.deepEqual(b.stats().costs, {}, 'the first run (900 ms: a cuDNN search on the GPU) is not learned');
+  for (let i = 1; i < ms.length; i++) await b.submit(x());
+  // Learned: 10, 10, 11, 250, 10, 12 → median 10.5 (an EWMA would sit near 57 after the 250).
+  assert.deepEqual(b.stats().costs[1], { ms: 10.5, n: 6 });
+  // Seeds from the warm-up count as warm: the next run of that size is learned and replaces the seed.
+  const w = new DynamicBatcher(run, { maxBatchSize: 4, maxQueueDelayMs: 0, concurrency: 1, adaptive: { targetMs: 50, quantile: 0.95 } });
+  w.seedCosts({ 1: 9, 2: 12, 4: 20 }, { warm: true });
+  assert.deepEqual(w.stats().costs, { 1: { ms: 9, n: 0 }, 2: { ms: 12, n: 0 }, 4: { ms: 20, n: 0 } });
+  k = 1;
+  await w.submit(x());
+  assert.deepEqual(w.stats().costs[1], { ms: 10, n: 1 });
+});
+
+test('adaptive at high concurrency (closed loop of 64): takes large batches; first slow runs of each shape do not pin it to 1', async () => {
+  // H200-like ResNet-50 costs, with 800 ms for every shape's first run (cuDNN's search).
+  const real = (b: number): number => 6 + 1 * b;
+  const seen = new Set<number>();
+  const sent: number[] = [];
+  const run = async (f: Record<string, HostTensor>): Promise<{ outputs: Record<string, HostTensor>; computeMs: number }> => {
+    const n = f['x']?.dims[0] as number;
+    sent.push(n);
+    const first = !seen.has(n);
+    seen.add(n);
+    return { outputs: { y: f['x'] as HostTensor }, computeMs: first ? 800 : real(n) };
+  };
+  const x = (v: number): Record<string, HostTensor> => ({ x: { type: 'float32', dims: [1, 1], data: Float32Array.of(v) } });
+  const b = new DynamicBatcher(run, { maxBatchSize: 32, maxQueueDelayMs: 0, concurrency: 1, pad: true, adaptive: { targetMs: 50, quantile: 0.95 } });
+  let wrong = 0;
+  const client = async (id: number): Promise<void> => {
+    for (let i = 0; i < 40; i++) {
+      const r = await b.submit(x(id * 1000 + i));
+      if ((r.outputs['y']?.data as Float32Array)[0] !== id * 1000 + i) wrong++;
+    }
+  };
+  await Promise.all(Array.from({ length: 64 }, (_, id) => client(id)));
+  assert.equal(wrong, 0, 'every request got its own row back');
+  const s = b.stats();
+  assert.ok(sent.every((n) => [1, 2, 4, 8, 16, 32].includes(n)), `only candidate sizes run: ${[...new Set(sent)].join(',')}`);
+  assert.equal(s.maxTake, 32, JSON.stringify(s));
+  assert.ok(s.costs[32] && Math.abs(s.costs[32].ms - real(32)) < 1e-9, JSON.stringify(s.costs));
+  const tail = sent.slice(-20);
+  assert.ok(tail.filter((n) => n === 32).length >= 15, `the last batches: ${tail.join(',')}`);
 });

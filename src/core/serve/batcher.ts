@@ -6,10 +6,16 @@
  * largest size that fits), else when the oldest request has waited `maxQueueDelayMs`.
  *
  * Adaptive mode chooses the window and the target batch size itself from a latency target (e.g. p95 ≤
- * 50 ms) and the measured cost of each batch size — an EWMA per size learned online from every batch
- * (optionally seeded from `aivmm bench --batch` results). It picks the size with the best items/ms whose
+ * 50 ms) and the measured cost of each batch size — the median of its last few runs, learned online
+ * (a shape's first run is never learned: on the CUDA EP it pays cuDNN's algorithm search and arena
+ * growth, ~0.5–1 s) and seeded by the registry's warm-up (`seedCosts`) or `aivmm bench --batch` results. It picks the size with the best items/ms whose
  * predicted latency, fill time + compute, stays inside the target, and shrinks its window whenever the
  * observed quantile breaks the target. Its current choice is in `stats()`.
+ *
+ * With `pad`, the batcher only forms sizes from a small known candidate set (`candidateSizes`: 1, powers
+ * of two, the preferred sizes, max_batch_size): a batch is padded up to the next candidate with copies of
+ * its last row, whose outputs are dropped. So the set of shapes the backend sees is small and can be
+ * warmed up at load (Triton's model_warmup).
  *
  * Only models whose first input dimension is dynamic (-1) can be batched: `batchable()` says which.
  * Pure: the clock and timers are injected, the run function is given; nothing here opens a session.
@@ -65,8 +71,34 @@ export interface BatcherOptions {
   scheduler?: SchedulerPolicy;
   adaptive?: AdaptiveOptions;
   clock?: BatcherClock;
-  /** EWMA weight of a new cost measurement. */
-  alpha?: number;
+  /** Pad every batch up to the next candidate size (rows copied from the last item, outputs dropped). */
+  pad?: boolean;
+  /** Runs per size the cost is the median of (default 7). */
+  costWindow?: number;
+}
+
+/** The batch sizes the batcher forms when padding: 1, powers of two below max, the preferred sizes, max. */
+export function candidateSizes(maxBatchSize: number, preferred: readonly number[] = []): number[] {
+  const c = new Set<number>([1, ...preferred, maxBatchSize]);
+  for (let b = 2; b < maxBatchSize; b *= 2) c.add(b);
+  return [...c].filter((b) => b >= 1 && b <= maxBatchSize).sort((x, y) => x - y);
+}
+
+/** Feeds of `size` rows padded to `to` rows with copies of the last row (dim 0 of every input). */
+export function padFeeds(feeds: Record<string, HostTensor>, size: number, to: number): Record<string, HostTensor> {
+  if (to <= size) return feeds;
+  const out: Record<string, HostTensor> = {};
+  for (const [name, t] of Object.entries(feeds)) {
+    const per = t.data.length / size;
+    const Ctor = t.data.constructor as new (n: number) => TypedData;
+    const data = new Ctor(per * to);
+    const set = data as unknown as { set(a: ArrayLike<unknown>, o: number): void };
+    set.set(t.data as unknown as ArrayLike<unknown>, 0);
+    const last = t.data.slice((size - 1) * per, size * per) as unknown as ArrayLike<unknown>;
+    for (let r = size; r < to; r++) set.set(last, r * per);
+    out[name] = { type: t.type, dims: [to, ...t.dims.slice(1)], data };
+  }
+  return out;
 }
 
 /** Models whose every input has a dynamic first dimension (and whose outputs do too) can be batched. */
@@ -100,11 +132,14 @@ export interface BatcherStats {
   batches: number;
   items: number;
   meanBatchSize: number;
-  /** Batches by size. */
+  /** Batches by size (items from requests). */
   sizes: Record<number, number>;
+  /** Padding: the sizes batches are padded to, and the rows added in all. */
+  candidates?: number[];
+  paddedRows?: number;
   pending: number;
   inFlight: number;
-  /** The learned cost per batch size (ms, EWMA) and how many batches each rests on. */
+  /** The cost per batch size (ms: median of the last runs, or the seed) and how many runs each rests on. */
   costs: Record<number, { ms: number; n: number }>;
   mode: 'fixed' | 'adaptive';
   /** The current choice: how long a batch waits, what size it waits for, and the most it takes when more are already queued. */
@@ -200,8 +235,12 @@ export class DynamicBatcher {
   private inFlight = 0;
   private timer: (() => void) | undefined;
   private readonly clock: BatcherClock;
-  private readonly alpha: number;
-  private readonly costs = new Map<number, { ms: number; n: number }>();
+  private readonly window: number;
+  private readonly costs = new Map<number, { ms: number; n: number; recent: number[] }>();
+  /** Sizes that have run once (their next runs are learned; the first pays the backend's one-off cost). */
+  private readonly seen = new Set<number>();
+  private readonly candidates: number[];
+  private paddedRows = 0;
   private readonly sizes = new Map<number, number>();
   private requests = 0;
   private batches = 0;
@@ -223,8 +262,9 @@ export class DynamicBatcher {
     if (!Number.isInteger(opts.maxBatchSize) || opts.maxBatchSize < 1) throw new BadRequestError(`max_batch_size must be an integer ≥ 1, not ${opts.maxBatchSize}`);
     for (const p of opts.preferredBatchSizes ?? []) if (!Number.isInteger(p) || p < 1 || p > opts.maxBatchSize) throw new BadRequestError(`preferred batch size ${p} is not within 1..max_batch_size (${opts.maxBatchSize})`);
     this.clock = opts.clock ?? realClock;
-    this.alpha = opts.alpha ?? 0.2;
-    for (const [b, ms] of Object.entries(opts.adaptive?.seedCosts ?? {})) if (ms > 0) this.costs.set(Number(b), { ms, n: 0 });
+    this.window = Math.max(1, opts.costWindow ?? 7);
+    this.candidates = candidateSizes(opts.maxBatchSize, opts.preferredBatchSizes);
+    this.seedCosts(opts.adaptive?.seedCosts ?? {});
     this.queue = new RequestScheduler<Pending>(opts.scheduler ?? { levels: 1, defaultLevel: 1, fallback: { maxQueue: opts.maxQueue ?? Number.POSITIVE_INFINITY, timeoutAction: 'reject' } }, () => this.clock.now());
   }
 
@@ -273,6 +313,25 @@ export class DynamicBatcher {
 
   // ---- cost model ----
 
+  /** The sizes batches are padded to (`pad`), or the sizes adaptive mode considers. */
+  candidateSizes(): number[] {
+    return [...this.candidates];
+  }
+
+  /**
+   * Known costs (ms per batch of that size). `warm`: those shapes have already run in this process (the
+   * registry's warm-up), so their next runs are learned; seeds from elsewhere (bench) are not.
+   * A seed stands until the size's first learned run replaces it.
+   */
+  seedCosts(costs: Record<number, number>, opts: { warm?: boolean } = {}): void {
+    for (const [k, ms] of Object.entries(costs)) {
+      const b = Number(k);
+      if (!(ms > 0) || !Number.isInteger(b) || b < 1) continue;
+      this.costs.set(b, { ms, n: 0, recent: [] });
+      if (opts.warm) this.seen.add(b);
+    }
+  }
+
   /** Measured or estimated cost of a batch of b (ms). */
   cost(b: number): number | undefined {
     const known = this.costs.get(b);
@@ -296,9 +355,24 @@ export class DynamicBatcher {
     return Math.max(1e-6, lo[1].ms + (b - lo[0]) * Math.max(0, slope));
   }
 
+  /** Learns one run of a batch of b: never a shape's first run; the median of the last `window` runs. */
   private record(b: number, ms: number): void {
+    if (!this.seen.has(b)) {
+      this.seen.add(b);
+      return;
+    }
     const c = this.costs.get(b);
-    this.costs.set(b, c && c.n > 0 ? { ms: (1 - this.alpha) * c.ms + this.alpha * ms, n: c.n + 1 } : { ms, n: 1 });
+    const recent = [...(c?.recent ?? []), ms].slice(-this.window);
+    const s = [...recent].sort((x, y) => x - y);
+    const mid = s.length >> 1;
+    const med = s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+    this.costs.set(b, { ms: med, n: (c?.n ?? 0) + 1, recent });
+  }
+
+  /** The candidate a batch of `total` items is padded to (itself without padding). */
+  private paddedSize(total: number): number {
+    if (!this.opts.pad) return total;
+    return this.candidates.find((c) => c >= total) ?? total;
   }
 
   /** Adaptive choice: the batch size with the best items per ms whose fill time + compute fits the target. */
@@ -309,9 +383,7 @@ export class DynamicBatcher {
     const budget = a.targetMs * this.scale;
     let best = { b: 1, rate: 0, fill: 0 };
     let maxTake = 1;
-    const candidates = new Set<number>([1, ...(this.opts.preferredBatchSizes ?? []), this.opts.maxBatchSize]);
-    for (let b = 2; b < this.opts.maxBatchSize; b *= 2) candidates.add(b);
-    for (const b of [...candidates].sort((x, y) => x - y)) {
+    for (const b of this.candidates) {
       const c = this.cost(b);
       if (c === undefined) continue;
       // Requests already waiting (the instance was busy) need no fill time: take as many as compute allows.
@@ -413,16 +485,20 @@ export class DynamicBatcher {
     const priority = Math.min(...entries.map((e) => e.level));
     const sizes = batch.map((p) => p.size);
     const total = sizes.reduce((a, b) => a + b, 0);
+    const runSize = this.paddedSize(total);
     const startedAt = this.clock.now();
     this.inFlight++;
     this.batches++;
     this.items += total;
     this.sizes.set(total, (this.sizes.get(total) ?? 0) + 1);
-    const feeds = batch.length === 1 ? (batch[0] as Pending).feeds : concatFeeds(batch.map((p) => p.feeds));
+    const joined = batch.length === 1 ? (batch[0] as Pending).feeds : concatFeeds(batch.map((p) => p.feeds));
+    const feeds = runSize > total ? padFeeds(joined, total, runSize) : joined;
+    this.paddedRows += runSize - total;
     void this.run(feeds, { priority })
       .then((r) => {
-        this.record(total, r.computeMs);
-        const parts = batch.length === 1 ? [r.outputs] : splitOutputs(r.outputs, sizes);
+        this.record(runSize, r.computeMs);
+        // Padding rows' outputs are split off and dropped.
+        const parts = runSize > total ? splitOutputs(r.outputs, [...sizes, runSize - total]).slice(0, batch.length) : batch.length === 1 ? [r.outputs] : splitOutputs(r.outputs, sizes);
         const done = this.clock.now();
         batch.forEach((p, i) => {
           this.recent.push(done - p.enqueuedAt);
@@ -459,6 +535,7 @@ export class DynamicBatcher {
       items: this.items,
       meanBatchSize: this.batches ? this.items / this.batches : 0,
       sizes: Object.fromEntries(this.sizes),
+      ...(this.opts.pad ? { candidates: [...this.candidates], paddedRows: this.paddedRows } : {}),
       pending: this.queue.size,
       inFlight: this.inFlight,
       costs: Object.fromEntries([...this.costs].map(([b, c]) => [b, { ms: c.ms, n: c.n }])),

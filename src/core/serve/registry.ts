@@ -9,6 +9,7 @@
  * A version that fails to load leaves the old one serving and its reason in the index. Concurrent loads
  * of one model share one promise, so the model is loaded once.
  */
+import { availableParallelism } from 'node:os';
 import type { HostTensor, TensorSpec } from '../backends/types.js';
 import { errorMessage } from '../errors.js';
 import type { ModelSettings } from './config.js';
@@ -17,7 +18,7 @@ import type { ModelExecutor } from './executor.js';
 import { AdmissionQueue, type Admission, type QueueStats } from './queue.js';
 import { applyPolicy, checkModelName, scanRepository, statModelFile, type VersionFile } from './repository.js';
 import { warmupFeeds } from './tensors.js';
-import { DynamicBatcher, batchable, type BatcherStats } from './batcher.js';
+import { DynamicBatcher, batchable, padFeeds, type BatcherStats } from './batcher.js';
 import { Router, type PlacementExplanation } from './router.js';
 import type { SchedulerPolicy, SchedulerStats } from './scheduler.js';
 
@@ -29,6 +30,8 @@ export interface Placement {
   backend: string;
   runtimeVersion?: string;
   fallback?: boolean;
+  /** Intra-op threads of the instances here, when the registry chose or was given a number. */
+  threads?: number;
   /** A sentence: measured choice, requested, fallback, or what was unavailable. */
   reason: string;
 }
@@ -87,9 +90,48 @@ export interface RegistryOptions {
   seedCostMs?(modelPath: string, device: string, backend: string): Promise<number | undefined>;
   /** Repository models another service serves (pipeline models: server/pipelines.ts); scans skip them. */
   ignore?: (name: string) => boolean;
+  /** Cores of this host (default os.availableParallelism()): sizes the CPU instance beside a GPU. */
+  cores?: number;
+}
+
+/**
+ * Intra-op threads of a CPU instance placed beside accelerator lanes, when `threads` is not given: the
+ * cores less two (the HTTP process, the load) and one per accelerator lane (its host thread), at least 1.
+ * Undefined (the runtime decides: every core) when the CPU is the only device.
+ */
+export function cpuThreadsBeside(cores: number, acceleratorLanes: number): number | undefined {
+  return acceleratorLanes > 0 ? Math.max(1, cores - 2 - acceleratorLanes) : undefined;
+}
+
+/** What the batching warm-up did at load: each candidate size run twice per instance. */
+export interface WarmupStats {
+  ms: number;
+  sizes: number[];
+  /** The second run's compute per size (ms, the median over instances): the batcher's seeded costs. */
+  costs: Record<number, number>;
 }
 
 let generation = 0;
+
+const isCpu = (device: string): boolean => device.split('@')[0]?.toUpperCase() === 'CPU';
+
+/** Runs each batch size twice on every instance (batch-1 zero feeds padded to the size). */
+export async function warmBatchSizes(instances: ReadonlyMap<string, ModelExecutor>, inputs: readonly TensorSpec[], sizes: readonly number[]): Promise<WarmupStats> {
+  const t0 = performance.now();
+  const costs: Record<number, number> = {};
+  // Fresh feeds for every run: a lane executor moves (detaches) the buffers it is given.
+  const feeds = (b: number): Record<string, HostTensor> => padFeeds(warmupFeeds(inputs), 1, b);
+  for (const b of sizes) {
+    const seconds: number[] = [];
+    for (const [id, ex] of instances) {
+      await ex.run(id, feeds(b));
+      seconds.push((await ex.run(id, feeds(b))).computeMs);
+    }
+    seconds.sort((x, y) => x - y);
+    costs[b] = seconds[(seconds.length - 1) >> 1] as number;
+  }
+  return { ms: performance.now() - t0, sizes: [...sizes], costs };
+}
 
 /** One loaded version: its instances (on one or more devices), metadata, and admission queue. */
 export class LoadedVersion {
@@ -100,6 +142,8 @@ export class LoadedVersion {
   batcher?: DynamicBatcher;
   /** Set at load when the version's instances span several devices (lanes). */
   router?: Router;
+  /** Set when batching warm-up ran at load. */
+  warmup?: WarmupStats;
   /** Undone when the version is unloaded (health subscriptions). */
   readonly disposers: (() => void)[] = [];
 
@@ -192,6 +236,8 @@ export interface ModelStats {
   inference_stats: QueueStats;
   /** Dynamic batching: requests, batches, sizes, the learned costs and the current window/size choice. */
   batching?: BatcherStats;
+  /** Batching warm-up at load: time, sizes, and the costs it seeded. */
+  warmup?: WarmupStats;
   /** Priorities and fair share: per level and per client (present when the model has priority levels). */
   scheduling?: SchedulerStats;
   last_inference_ms_ago: number;
@@ -338,17 +384,21 @@ export class ModelRegistry {
     const where = new Map<string, { device: string; backend: string; executor: ModelExecutor }>();
     let meta: { inputs: TensorSpec[]; outputs: TensorSpec[] } | undefined;
     try {
+      const devices = Object.keys(s.instances);
+      const accelerators = devices.filter((d) => !isCpu(d)).length;
       for (const [device, count] of Object.entries(s.instances)) {
         const { executor, placement: p } = await this.opts.executorFor(device);
+        // Beside a GPU the CPU instance leaves cores to the server, the GPU lane's host thread and the load.
+        const threads = s.threads ?? (isCpu(p.device) ? cpuThreadsBeside(this.opts.cores ?? availableParallelism(), accelerators) : undefined);
         for (let i = 0; i < count; i++) {
           const id = `${rec.source.name}@${f.version}#${gen}/${device}/${i}`;
-          const loaded = await executor.load(id, f.path, s.threads ? { threads: s.threads } : {});
+          const loaded = await executor.load(id, f.path, threads ? { threads } : {});
           instances.set(id, executor);
           where.set(id, { device, backend: p.backend, executor });
           meta ??= { inputs: loaded.inputs, outputs: loaded.outputs };
           if (s.warmup) await executor.run(id, warmupFeeds(loaded.inputs));
           if (i === 0) {
-            const pl: Placement = { ...p, runtimeVersion: loaded.runtimeVersion, ...(s.placementReason ? { reason: s.placementReason } : {}) };
+            const pl: Placement = { ...p, runtimeVersion: loaded.runtimeVersion, ...(threads ? { threads } : {}), ...(s.placementReason ? { reason: s.placementReason } : {}) };
             if (loaded.fallback !== undefined) pl.fallback = loaded.fallback;
             placement.push(pl);
           }
@@ -407,8 +457,23 @@ export class ModelRegistry {
         maxQueueDelayMs: b.maxQueueDelayMs,
         concurrency: instances.size,
         maxQueue: s.maxQueue,
+        pad: true,
         ...(b.latencyTarget ? { adaptive: { targetMs: b.latencyTarget.ms, quantile: b.latencyTarget.quantile } } : {}),
       });
+      // Warm-up before READY: every size the batcher forms, twice on each instance. The first run pays the
+      // backend's one-off cost of a new shape (cuDNN's algorithm search, arena growth); the second's time
+      // seeds the cost table, so adaptive mode starts from real costs and no request pays a search.
+      // `warmup: false` skips it (a faster load; the batcher then learns from the second run of each size).
+      if (s.warmup) {
+        try {
+          v.warmup = await warmBatchSizes(instances, inputs, v.batcher.candidateSizes());
+        } catch (err) {
+          await Promise.all([...instances].map(([id, ex]) => ex.unload(id).catch(() => undefined)));
+          for (const d of v.disposers.splice(0)) d();
+          throw err;
+        }
+        v.batcher.seedCosts(v.warmup.costs, { warm: true });
+      }
     }
 
     this.emit({ type: 'placement', model: rec.source.name, version: String(f.version), placement, at: this.clock() });
@@ -499,7 +564,7 @@ export class ModelRegistry {
     const out: ModelStats[] = [];
     for (const n of name ? [this.record(name).source.name] : this.names()) {
       for (const v of (this.records.get(n) as ModelRecord).served) {
-        out.push({ name: n, version: String(v.version), instances: v.instances.size, inference_stats: { ...v.queue.stats }, ...(v.batcher ? { batching: v.batcher.stats() } : {}), ...(v.queue.policy.levels > 1 ? { scheduling: v.batcher ? v.batcher.schedulerStats() : v.queue.schedulerStats() } : {}), last_inference_ms_ago: Math.round(now - v.queue.lastActive) });
+        out.push({ name: n, version: String(v.version), instances: v.instances.size, inference_stats: { ...v.queue.stats }, ...(v.batcher ? { batching: v.batcher.stats() } : {}), ...(v.warmup ? { warmup: v.warmup } : {}), ...(v.queue.policy.levels > 1 ? { scheduling: v.batcher ? v.batcher.schedulerStats() : v.queue.schedulerStats() } : {}), last_inference_ms_ago: Math.round(now - v.queue.lastActive) });
       }
     }
     return out;
