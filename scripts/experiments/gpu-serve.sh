@@ -13,10 +13,10 @@ mkdir -p "$out"
   bash $X/gpu-cuda-parts.sh /tmp/cudaprov && cuda_setup /tmp/cudaprov
   a devices --json > "$out/devices.json"; echo "devices rc=$?"
   log "batching, ResNet-50 (torchvision export, random weights), CUDA EP, batch-1 requests"
-  timeout 330 node scripts/bench-serve-batching.mjs --device GPU.0 --backend ort-cuda --model "$models/resnet50.onnx" \
-    --seconds 2 --target 50 --out "$out/batching-cuda-resnet50.json"; echo "rc=$?"
-  log "balance, ResNet-50, GPU.0 (CUDA) + CPU"
-  timeout 120 node scripts/bench-serve-balance.mjs --devices GPU.0@ort-cuda,CPU --model "$models/resnet50.onnx" \
-    --concurrency 64 --seconds 3 --target 100 --out "$out/balance-cuda-cpu-resnet50.json"; echo "rc=$?"
+  timeout ${BATCHING_S:-230} node scripts/bench-serve-batching.mjs --device GPU.0 --backend ort-cuda --model "$models/resnet50.onnx" \
+    --seconds 1.5 --target 50 --out "$out/batching-cuda-resnet50.json"; echo "rc=$?"
+  log "balance, ResNet-50, GPU.0 (CUDA) + CPU, adaptive batching on every placement"
+  timeout ${BALANCE_S:-100} node scripts/bench-serve-balance.mjs --devices GPU.0@ort-cuda,CPU --model "$models/resnet50.onnx" \
+    --concurrency 64 --seconds 3 --target 100 --batching adaptive --out "$out/balance-cuda-cpu-resnet50.json"; echo "rc=$?"
   date -u
 } 2>&1 | tee "$out/gpu-serve.log"
