@@ -161,7 +161,8 @@ test('Firefox: Bench runs from the form, shows results and the distribution, and
   const ids = await page.$$eval('[data-testid="bench-runs"] tbody tr', (trs) => trs.map((tr) => tr.getAttribute('data-run')));
   await page.click(`input[aria-label="baseline ${ids[1]}"]`);
   await page.click(`input[aria-label="current ${ids[0]}"]`);
-  await page.click('xpath///button[text()="Compare"]');
+  // the Bench page's own button (the nav has a "Compare" tab too, which comes first in the document)
+  await page.click('[data-testid="bench-compare-runs"]');
   await page.waitForSelector('[data-testid="bench-compare"] tr[data-verdict]');
   // one process per side: the gate cannot estimate between-process noise, and says so rather than guess
   const verdicts = await page.$$eval('[data-testid="bench-compare"] tr[data-verdict]', (trs) => trs.map((tr) => tr.getAttribute('data-verdict')));

@@ -18,11 +18,14 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { CPU_TARGET } from '../../src/core/backends/registry.js';
+import { listDevices, nodeHost } from '../../src/core/devices/index.js';
+import { resolveModel } from '../../src/core/hub/resolve-model.js';
 import { SAMPLE_RATE } from '../../src/core/tasks/audio.js';
 import { openPipeline, type ZeroShotPipeline } from '../../src/core/tasks/pipeline.js';
 import { planTask, type TaskPlan } from '../../src/core/tasks/plan.js';
 import { LaneExecutor, PIPELINE_JOB_MODULE } from '../../src/server/lane-executor.js';
 import { PipelineService } from '../../src/server/pipelines.js';
+import { BenchService, benchModelResolver } from '../../src/server/routes/bench.js';
 import { writeTinyClip } from '../helpers/tiny-clip.js';
 import { WHISPER_TOKENIZER, tinyWhisperDecoder, tinyWhisperEncoder } from '../helpers/tiny-whisper.js';
 import { wav } from '../helpers/wav.js';
@@ -40,6 +43,7 @@ const skip =
 
 let t: TestServer;
 let lane: LaneExecutor;
+let bench: BenchService;
 let ctx: BrowserContext;
 let page: Page;
 let profile: string;
@@ -88,12 +92,23 @@ before(async () => {
   clipPlan = await planTask({ model: cfiles[0]!, files: cfiles, modelName: 'clip', task: 'zero-shot-image-classification' });
   pipelines.add({ name: 'clip', plan: clipPlan, device: 'CPU', maxQueue: 4 });
   pipelines.add({ name: 'whisper', plan: await planTask({ model: wfiles[0]!, files: wfiles, modelName: 'whisper', task: 'automatic-speech-recognition' }), device: 'CPU', maxQueue: 4 });
+  // `aivmm serve` always has the bench service, and tab() walks past the Bench page (which lists the
+  // saved runs from GET /v1/bench on open), so this server has it too, as the product does.
+  const cacheDir = join(d.dir, 'cache');
+  bench = new BenchService({
+    cacheDir,
+    devices: () => listDevices({ host: nodeHost(process.env), cacheDir }),
+    resolveModel: benchModelResolver({ served: () => undefined, resolve: (n) => resolveModel(n, cacheDir, join(d.dir, 'no-cwd')) }),
+    publish: (e) => t.server.events.publish(e),
+    aivmmVersion: 'test',
+  });
   t = await startTestServer({
     pipelines,
     models: [
       { name: 'tiny', path: join(d.dir, 'tiny.onnx') },
       { name: 'tiny-copy', path: join(d.dir, 'tiny.onnx') },
     ],
+    server: { bench },
   });
   profile = await mkdtemp(join(tmpdir(), 'aivmm-chromium-'));
   ctx = await chromium.launchPersistentContext(profile, {
@@ -114,6 +129,7 @@ before(async () => {
 after(async () => {
   if (skip) return;
   await ctx?.close();
+  await bench?.close();
   await t?.close();
   await lane?.close();
   await cleanup?.();

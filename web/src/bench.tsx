@@ -316,7 +316,7 @@ export function BenchPage({ live }: { live: LiveState }) {
               ))}
             </tbody>
           </table>
-          <button type="button" disabled={!pick.baseline || !pick.current || pick.baseline === pick.current} onClick={() => void doCompare()}>
+          <button type="button" data-testid="bench-compare-runs" disabled={!pick.baseline || !pick.current || pick.baseline === pick.current} onClick={() => void doCompare()}>
             Compare
           </button>
         </>
