@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration, parsePercent, parseShape } from '../../core/bench/index.js';
-import { BENCH_SERVER_SCHEMA, DEFAULT_LOAD, baselineFromJson, fetchClient, parseConcurrencyList, parseRate, runServerBench, type LoadSettings, type PointSpec, type ServerBenchReport } from '../../core/bench/server-load.js';
+import { undiciClient } from '../http-client.js';
+import { BENCH_SERVER_SCHEMA, DEFAULT_LOAD, baselineFromJson, parseConcurrencyList, parseRate, runServerBench, type LoadSettings, type PointSpec, type ServerBenchReport } from '../../core/bench/server-load.js';
 import { writeFileAtomic } from '../../core/atomic-write.js';
 import { ConfigError, NotFoundError, UsageError, errorMessage } from '../../core/errors.js';
 import { okEnvelope, toJson } from '../../ui/json.js';
@@ -67,12 +68,13 @@ export async function benchServerCommand(ctx: CliContext, modelArg: string | und
   const interrupt = onInterrupt({ reraise: true, signals: ['SIGINT', 'SIGTERM'], first: '\naivmm: stopping: finishing the current window (Ctrl-C again to quit at once)\n', write: (t) => ctx.io.stderr.write(t) });
   const controller = { signal: interrupt.signal };
   let report: ServerBenchReport;
+  const http = undiciClient();
   try {
     const model = opts.model ?? modelArg;
     const apiKey = opts.apiKey ?? ctx.io.env['AIVMM_API_KEY'];
     report = await runServerBench(
       {
-        client: fetchClient(),
+        client: http.client,
         clock: { now: () => performance.now(), sleep: (ms) => sleep(ms) },
         signal: controller.signal,
         onWindow: (key, w, rps) => ctx.log(`${key}: window ${w}: ${rps.toFixed(1)} req/s`),
@@ -90,6 +92,7 @@ export async function benchServerCommand(ctx: CliContext, modelArg: string | und
     );
   } finally {
     interrupt.dispose();
+    await http.close();
   }
   const failed = report.points.reduce((a, p) => a + Object.values(p.errors).reduce((x, y) => x + y, 0), 0);
   const warnings = report.points.filter((p) => !p.stable).map((p) => `${p.key}: throughput not stable within ±${Math.round(settings.stability * 100)}% after ${p.windows} windows`);
