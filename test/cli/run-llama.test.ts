@@ -23,6 +23,12 @@ test('the tokenizer gives the ids Python tokenizers gave for the reference promp
   assert.equal(tok.decode(REF.prompt_ids, false), REF.prompt);
 });
 
+test('decoding no ids is the empty text (a generation whose first token is EOS), not a tokenizers error', async () => {
+  const tok = await loadTokenizer(`${DIR}tokenizer.json`);
+  assert.equal(tok.decode([]), '');
+  assert.equal(tok.decode([], false), '');
+});
+
 test('greedy decoding with the KV cache reproduces transformers generate(), and so does full recomputation', async () => {
   const session = await ortBackend.load(`${DIR}model.onnx`, cpu);
   const stop = new Set([1]);

@@ -83,7 +83,8 @@ export async function loadTokenizer(path: string): Promise<TextTokenizer> {
       const e = tok.encode(text, { return_token_type_ids: true, add_special_tokens: addSpecial });
       return { ids: e.ids, attentionMask: e.attention_mask, tokenTypeIds: e.token_type_ids ?? e.ids.map(() => 0) };
     },
-    decode: (ids, skipSpecial = true) => tok.decode([...ids], { skip_special_tokens: skipSpecial }),
+    // tokenizers' decode throws on []: a generation whose first token ends it (EOS) has no ids to decode
+    decode: (ids, skipSpecial = true) => (ids.length ? tok.decode([...ids], { skip_special_tokens: skipSpecial }) : ''),
     tokenId: (content) => added.find((t) => t.content === content)?.id ?? ((json['model'] as { vocab?: Record<string, number> } | undefined)?.vocab?.[content] ?? undefined),
     config,
     padId,
