@@ -227,6 +227,33 @@ test('costs: a shape\'s first run is never learned; the cost is the median of th
   assert.deepEqual(w.stats().costs[1], { ms: 10, n: 1 });
 });
 
+test('closed loop of 4 on one instance: the window runs from when the instance frees, so batches do not alternate 1, 3, 1, 3', async () => {
+  // Each run takes 10 ms of real time; answered clients resend at once. Measured from each head's arrival, the
+  // request that waited behind a running batch always left alone (the H200 run: sizes {1: 28, 3: 28}).
+  const sent: number[] = [];
+  const run = async (f: Record<string, HostTensor>): Promise<{ outputs: Record<string, HostTensor>; computeMs: number }> => {
+    sent.push(f['x']?.dims[0] as number);
+    await new Promise((r) => setTimeout(r, 10));
+    return { outputs: { y: f['x'] as HostTensor }, computeMs: 10 };
+  };
+  const x = (v: number): Record<string, HostTensor> => ({ x: { type: 'float32', dims: [1, 1], data: Float32Array.of(v) } });
+  const b = new DynamicBatcher(run, { maxBatchSize: 32, maxQueueDelayMs: 5, concurrency: 1 });
+  let wrong = 0;
+  // Clients start 3 ms apart and resend 1 ms after their answer (the round trip over HTTP).
+  const client = async (id: number): Promise<void> => {
+    await new Promise((r) => setTimeout(r, 3 * id));
+    for (let i = 0; i < 15; i++) {
+      const r = await b.submit(x(id * 1000 + i));
+      if ((r.outputs['y']?.data as Float32Array)[0] !== id * 1000 + i) wrong++;
+      await new Promise((res) => setTimeout(res, 1));
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, (_, id) => client(id)));
+  assert.equal(wrong, 0, 'every request got its own row back');
+  const later = sent.slice(2);
+  assert.ok(later.filter((n) => n === 4).length >= later.length * 0.8, `batch sizes after the first two: ${later.join(',')}`);
+});
+
 test('adaptive at high concurrency (closed loop of 64): takes large batches; first slow runs of each shape do not pin it to 1', async () => {
   // H200-like ResNet-50 costs, with 800 ms for every shape's first run (cuDNN's search).
   const real = (b: number): number => 6 + 1 * b;

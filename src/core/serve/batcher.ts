@@ -252,6 +252,14 @@ export class DynamicBatcher {
   private interArrival: number | undefined;
   private lastArrival: number | undefined;
   private closed: Error | undefined;
+  /**
+   * When an instance last became free. A batch's window runs from the later of its head's arrival and this:
+   * a request that waited for a busy instance still gives the requests answered by that instance's batch a
+   * window to come back (closed-loop clients resend as soon as they are answered). Measured from arrival
+   * alone, the head's window has always expired by then, it leaves alone, and the batches alternate between
+   * one request and the rest (1, 3, 1, 3 … at concurrency 4, seen on the H200).
+   */
+  private freedAt: number | undefined;
   /** Items queued for the head's batch when it started waiting (adaptive: did the wait gather any?). */
   private waitStartItems: number | undefined;
 
@@ -424,7 +432,7 @@ export class DynamicBatcher {
       const total = picked.reduce((a, e) => a + e.item.size, 0);
       const preferred = this.opts.preferredBatchSizes ?? [];
       const full = total >= Math.min(limit, targetBatchSize) || (preferred.includes(total) && !this.opts.adaptive);
-      const waited = this.clock.now() - head.enqueuedAt;
+      const waited = this.clock.now() - Math.max(head.enqueuedAt, this.freedAt ?? Number.NEGATIVE_INFINITY);
       if (!full && waited < windowMs) {
         if (this.waitStartItems === undefined) this.waitStartItems = total;
         this.arm(windowMs - waited);
@@ -511,6 +519,7 @@ export class DynamicBatcher {
       })
       .finally(() => {
         this.inFlight--;
+        this.freedAt = this.clock.now();
         this.pump();
       });
   }
