@@ -8,7 +8,7 @@ import { targetFor } from '../../src/core/backends/ep-map.js';
 import { benchPair, type PairEvent } from '../../src/core/bench/run-pair.js';
 import type { BenchJob, BenchRow, BenchSettings } from '../../src/core/bench/types.js';
 import { ensureEmbeddedModel } from '../../src/core/models/embedded.js';
-import { processBenchRunner } from '../../src/cli/bench-runner.js';
+import { processBenchRunner } from '../../src/runtime/bench-runner.js';
 import { threadPoolOpener } from '../../src/runtime/session-pool.js';
 import { Lane } from '../../src/runtime/lane.js';
 import { CPU_DEVICE, quickSettings } from '../helpers/bench-job.js';

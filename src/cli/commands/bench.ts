@@ -13,7 +13,7 @@ import type { CliContext } from '../context.js';
 import { resolveModelArg } from '../model-arg.js';
 import { chooseAuto } from '../auto-choice.js';
 import type { BenchFlags } from '../program.js';
-import { processBenchRunner } from '../bench-runner.js';
+import { processBenchRunner } from '../../runtime/bench-runner.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import { startBenchProgress } from '../bench-progress.js';
 import { onInterrupt } from '../interrupt.js';

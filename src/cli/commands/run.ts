@@ -86,7 +86,7 @@ export async function runCommand(ctx: CliContext, modelArg: string | undefined, 
       import('../../core/bench/auto.js'),
       import('../../core/bench/index.js'),
       import('../../core/devices/index.js'),
-      import('../bench-runner.js'),
+      import('../../runtime/bench-runner.js'),
     ]);
     const devices = await listDevices({ host: ctx.host(), cacheDir });
     const choice = await chooseAuto(ctx, {

@@ -14,14 +14,13 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { writeFileAtomic } from '../../core/atomic-write.js';
 import { addSpeedups, BENCH_SCHEMA, checkModes, gate, parseDuration, parsePercent, readBaseline, runBench, type BenchEvent, type BenchReport, type BenchRow, type BenchSettings, type GateResult, type PairRunner } from '../../core/bench/index.js';
-import type { PairEvent } from '../../core/bench/run-pair.js';
 import { okEnvelope, toJson } from '../../core/contract/index.js';
 import { selectDevices } from '../../core/devices/select.js';
 import type { DevicesReport } from '../../core/devices/types.js';
 import { BackendUnavailableError, errorMessage, errorRecord, isAivmmError, NotFoundError } from '../../core/errors.js';
 import type { ResolvedModel } from '../../core/hub/resolve-model.js';
 import { BadRequestError } from '../../core/serve/errors.js';
-import { Lane } from '../../runtime/lane.js';
+import { processBenchRunner } from '../../runtime/bench-runner.js';
 
 /** While a run is in progress, another is refused with 409 (two runs would measure each other). */
 export class BenchBusyError extends BackendUnavailableError {
@@ -115,23 +114,6 @@ const ID = /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$/;
 const SAVED_LIMIT = 100;
 const SEED = 42;
 
-/** Each pair in its own fresh process lane, as `aivmm bench` runs it (src/cli/bench-runner.ts). */
-export function laneBenchRunner(baseEnv: Readonly<Record<string, string | undefined>> = process.env, log: (m: string) => void = () => undefined): PairRunner {
-  const asPairError = (err: unknown): Error => (isAivmmError(err) && err.code !== 'LANE_CRASHED' ? err : new BackendUnavailableError(errorMessage(err), 'run `aivmm devices --probe` to check this backend'));
-  return async (job, hooks) => {
-    const name = `bench ${job.device.id} ${job.backend}`;
-    const lane = await Lane.start({ name, target: job.target, baseEnv, onStderr: (line) => log(`${name}: ${line}`) }).catch((err: unknown) => {
-      throw asPairError(err);
-    });
-    try {
-      return await lane.job<BenchRow[]>('bench-pair', job, (e) => hooks.onEvent(e as PairEvent), hooks.signal ? { signal: hooks.signal } : {});
-    } catch (err) {
-      throw asPairError(err);
-    } finally {
-      await lane.close();
-    }
-  };
-}
 
 /**
  * A request's model name as the bench resolves it: a served model first, then core's resolver (embedded
@@ -185,7 +167,7 @@ export class BenchService {
   private readonly runner: PairRunner;
 
   constructor(private readonly opts: BenchServiceOptions) {
-    this.runner = opts.runner ?? laneBenchRunner(opts.baseEnv ?? process.env, opts.log);
+    this.runner = opts.runner ?? processBenchRunner(opts.baseEnv ?? process.env, opts.log, 'bench ');
   }
 
   get dir(): string {

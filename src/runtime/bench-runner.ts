@@ -9,7 +9,7 @@ import type { PairRunner } from '../core/bench/index.js';
 import type { PairEvent } from '../core/bench/run-pair.js';
 import type { BenchRow } from '../core/bench/types.js';
 import { BackendUnavailableError, isAivmmError, errorMessage } from '../core/errors.js';
-import { Lane } from '../runtime/lane.js';
+import { Lane } from './lane.js';
 
 const HINT = 'run `aivmm devices --probe` to check this backend';
 
@@ -17,9 +17,10 @@ const HINT = 'run `aivmm devices --probe` to check this backend';
 const asPairError = (err: unknown): Error =>
   isAivmmError(err) && err.code !== 'LANE_CRASHED' ? err : new BackendUnavailableError(errorMessage(err), HINT);
 
-export function processBenchRunner(baseEnv: Readonly<Record<string, string | undefined>>, log: (m: string) => void = () => undefined): PairRunner {
+/** `prefix` names the lane in logs (the server's: 'bench '). Used by `aivmm bench`, `run --device auto` and the server's /v1/bench. */
+export function processBenchRunner(baseEnv: Readonly<Record<string, string | undefined>>, log: (m: string) => void = () => undefined, prefix = ''): PairRunner {
   return async (job, hooks) => {
-    const name = `${job.device.id} ${job.backend}`;
+    const name = `${prefix}${job.device.id} ${job.backend}`;
     const lane = await Lane.start({ name, target: job.target, baseEnv, onStderr: (line) => log(`${name}: ${line}`) }).catch((err: unknown) => {
       throw asPairError(err);
     });
