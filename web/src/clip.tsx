@@ -7,6 +7,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { getJson, pipelineInfo, postBytes, type PipelineInfo, type PsPayload } from './api.js';
 import { SAMPLES } from './playground.js';
+import { ModelSelect } from './model-select.js';
 
 interface Scores {
   scores: { label: string; probability: number; similarity: number }[];
@@ -83,14 +84,7 @@ export function ClipPage({ revision }: { revision: number }) {
         </p>
       )}
       <div className="row">
-        <label>
-          Model{' '}
-          <select aria-label="clip model" value={model} onChange={(e) => setModel(e.target.value)}>
-            {(models ?? []).map((n) => (
-              <option key={n}>{n}</option>
-            ))}
-          </select>
-        </label>
+        <ModelSelect label="clip model" models={models} value={model} onChange={setModel} />
         <label>
           Labels (comma-separated){' '}
           <input aria-label="labels" size={48} value={labels} onChange={(e) => setLabels(e.target.value)} />

@@ -6,6 +6,7 @@
  */
 import { useEffect, useRef, useState } from 'react';
 import { getJson, pipelineInfo, postForm, type PipelineInfo, type PsPayload } from './api.js';
+import { ModelSelect } from './model-select.js';
 
 interface Transcript {
   text: string;
@@ -117,14 +118,7 @@ export function SpeechPage({ revision }: { revision: number }) {
         </p>
       )}
       <div className="row">
-        <label>
-          Model{' '}
-          <select aria-label="speech model" value={model} onChange={(e) => setModel(e.target.value)}>
-            {(models ?? []).map((n) => (
-              <option key={n}>{n}</option>
-            ))}
-          </select>
-        </label>
+        <ModelSelect label="speech model" models={models} value={model} onChange={setModel} />
         <label>
           Max tokens{' '}
           <input aria-label="max tokens" type="number" min={1} max={440} value={maxTokens} onChange={(e) => setMaxTokens(Number(e.target.value))} />
