@@ -7,6 +7,7 @@ import type { IndexEntry, ModelStats, Placement } from '../../src/core/serve/reg
 import type { DevicesPayload } from '../../src/server/routes/devices.js';
 import type { TrafficWindow } from '../../src/core/serve-metrics/index.js';
 import type { BenchJobView } from '../../src/server/routes/bench.js';
+import type { TensorMetadata } from '../../src/core/serve/tensors.js';
 
 export type { IndexEntry, ModelStats, Placement, DevicesPayload, TrafficWindow };
 export type BenchEvent = { type: 'bench'; at: number } & Omit<BenchJobView, 'report'>;
@@ -25,11 +26,8 @@ export interface PsPayload {
   lanes: { device: string; backend: string; pid?: number; rssBytes?: number; instances?: number }[];
   server: { pid: number; rssBytes: number; uptimeS: number; version: string };
 }
-export interface TensorMeta {
-  name: string;
-  datatype: string;
-  shape: number[];
-}
+/** A tensor in v2 model metadata: the server's type. */
+export type TensorMeta = TensorMetadata;
 export interface ModelMeta {
   name: string;
   versions: string[];

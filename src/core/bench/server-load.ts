@@ -16,6 +16,7 @@ import { AuthError, BackendUnavailableError, CancelledError, ConfigError, Networ
 import { seededRandom } from '../random.js';
 import { compareSamples, type Comparison } from './compare.js';
 import { describe, type SampleStats } from './stats.js';
+import type { TensorMetadata } from '../serve/tensors.js';
 
 export const BENCH_SERVER_SCHEMA = 'aivmm/bench-server@1';
 
@@ -97,11 +98,8 @@ export function parseServerTiming(header: string | undefined): Partial<ServerSpl
 
 // ---------- model metadata and requests ----------
 
-export interface TensorMeta {
-  name: string;
-  datatype: string;
-  shape: number[];
-}
+/** A tensor in a KServe v2 model metadata answer (the server's own type: core/serve/tensors.ts). */
+export type TensorMeta = TensorMetadata;
 export interface ModelMeta {
   name: string;
   versions?: string[];
