@@ -127,11 +127,7 @@ export function grpcHandlers(opts: GrpcOptions, state: ServerState): UntypedServ
       const req = call.request;
       const name = req.model_name;
       const held = await reg.acquire(checkModelName(name), req.model_version || undefined);
-      let released = false;
-      const release = (): void => {
-        if (!released) held.release();
-        released = true;
-      };
+      const release = held.release; // idempotent (LoadedVersion.hold)
       const v = held.version;
       try {
         const tIn = performance.now();

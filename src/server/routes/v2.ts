@@ -100,11 +100,7 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
     const body = req.body;
     if (!body || typeof body !== 'object') throw new BadRequestError('the body must be a JSON inference request', 'see POST /v2/models/{name}/infer in /openapi.json');
     const held = await reg.acquire(checkModelName(name), version);
-    let released = false;
-    const release = (): void => {
-      if (!released) held.release();
-      released = true;
-    };
+    const release = held.release; // idempotent (LoadedVersion.hold)
     const v = held.version;
     try {
       const tIn = performance.now();
