@@ -157,6 +157,7 @@ try {
   await ex.close();
   rows.push(...(await serverRows('server, sessions in-process', new InProcessExecutor(CPU_TARGET), models, dir)));
   rows.push(...(await serverRows('server, worker lane (aivmm serve)', new LaneExecutor({ name: 'CPU ort-cpu', target: CPU_TARGET }), models, dir)));
+  rows.push(...(await serverRows('server, thread lane (aivmm serve --lane thread)', new LaneExecutor({ name: 'CPU ort-cpu', target: CPU_TARGET, host: 'thread' }), models, dir)));
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

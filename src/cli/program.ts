@@ -300,6 +300,7 @@ Examples:
     .option('--api-key <key>', 'bearer token required for everything but health (also: AIVMM_API_KEY)')
     .option('--instances <n>', 'instances (sessions) per model on its device', undefined)
     .option('--max-queue <n>', 'requests waiting per model before 503 + Retry-After (default 64)')
+    .option('--lane <host>', "where each device's worker lane runs: process (default; a native crash takes down only the lane) or thread (a worker thread of the server: tensors cross without a copy, less overhead per request; a native crash takes down the server)")
     .option('--request-timeout <time>', 'default per-request deadline, e.g. 30s (default: none)')
     .option('--keep-alive <time>', 'unload a model after this long without requests; the next request loads it again (default: never)')
     .option('--poll <time>', 'polling interval for hot reload of the repository and model files (default 2s; 0: off)')

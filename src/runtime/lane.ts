@@ -19,7 +19,7 @@ import { Worker } from 'node:worker_threads';
 import type { RuntimeTarget } from '../core/backends/ep-map.js';
 import type { OpenOptions } from '../core/backends/registry.js';
 import type { HostTensor } from '../core/backends/types.js';
-import { errorFromCode, LaneCrashedError } from '../core/errors.js';
+import { errorFromCode, LaneCrashedError, UsageError } from '../core/errors.js';
 import { READY_ID, transferables, type HostInit, type LaneStats, type LoadResult, type Reply, type Request, type RunResult } from './protocol.js';
 
 export interface LaneOptions {
@@ -148,6 +148,15 @@ export class Lane extends EventEmitter {
   }
 
   private startThread(init: HostInit): Host {
+    // A thread shares the process's environment: the device's variables (CUDA_DEVICE_ORDER, VK_DRIVER_FILES)
+    // are set process-wide when unset, and a device that needs a different value than the process has
+    // cannot run on a thread.
+    const o = this.options;
+    const want = { ...(o.target.runtime === 'onnxruntime' ? o.target.env : {}), ...o.env };
+    for (const [k, v] of Object.entries(want)) {
+      if (process.env[k] === undefined) process.env[k] = v;
+      else if (process.env[k] !== v) throw new UsageError(`the ${o.name} lane needs ${k}=${v}, but this process has ${k}=${process.env[k]}: a thread lane shares the process's environment`, 'serve this device with --lane process');
+    }
     let worker: Worker;
     if (fromSource) {
       const code = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entryUrl.href)}); })`;

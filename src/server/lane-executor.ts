@@ -87,7 +87,7 @@ export class LaneExecutor implements ModelExecutor {
       lane.on('exit', (e: LaneExit) => this.onExit(lane, e));
       // The lane yields the CPU to the HTTP process: health and admission answer at once even when
       // inference saturates every core (scripts/bench-serve-health.mjs measures it).
-      if (this.opts.niceness && lane.pid) {
+      if (this.opts.niceness && lane.pid && this.opts.host !== 'thread') {
         try {
           setPriority(lane.pid, this.opts.niceness);
         } catch {

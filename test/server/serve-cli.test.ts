@@ -80,6 +80,36 @@ test('aivmm serve refuses a non-loopback host without an API key (exit 2) and a 
   }
 });
 
+test('aivmm serve --lane thread: the lane is a worker thread of the server (same pid), inference answers; a bad --lane is exit 2, a bad server.lane exit 3', { timeout: 120_000 }, async () => {
+  const { dir, cleanup } = await tmp();
+  const serve = spawnServe(BIN, ['tiny-convnet', '--lane', 'thread', '--port', '0', '--json'], { ...process.env, AIVMM_CACHE_DIR: dir });
+  const { child, exited } = serve;
+  try {
+    const doc = JSON.parse(await serve.ready) as { data: { url: string; pid: number } };
+    const url = doc.data.url;
+    const r = await postJson(`${url}/v2/models/tiny-convnet/infer`, { inputs: [{ name: 'input', shape: [1, 3, 32, 32], datatype: 'FP32', data: Array.from(seeded(3072)) }] });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual(r.json.outputs[0].shape, [1, 10]);
+    const ps = spawnCli(['ps', '--server', url, '--json']);
+    assert.equal(ps.code, 0, ps.stderr);
+    const lanes = (JSON.parse(ps.stdout) as { data: { lanes: { pid?: number }[] } }).data.lanes;
+    assert.equal(lanes[0]?.pid, doc.data.pid, 'a thread lane lives in the server process');
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, serve.stderr());
+    let c = spawnCli(['serve', 'tiny-convnet', '--lane', 'fork', '--port', '0'], { AIVMM_CACHE_DIR: dir });
+    assert.equal(c.code, 2, c.stderr);
+    assert.match(c.stderr, /--lane must be 'process' or 'thread', not 'fork'/);
+    const cfg = join(dir, 'aivmm.yaml');
+    await writeFile(cfg, 'server:\n  lane: threads\nmodels:\n  tiny:\n    model: tiny-convnet\n');
+    c = spawnCli(['serve', '--config', cfg, '--port', '0'], { AIVMM_CACHE_DIR: dir });
+    assert.equal(c.code, 3, c.stderr);
+    assert.match(c.stderr, /server\.lane must be 'process' or 'thread', not 'threads'/);
+  } finally {
+    child.kill('SIGKILL');
+    await cleanup();
+  }
+});
+
 test('aivmm serve --device auto: an unmeasured model goes to the CPU, and /v1/placement says why', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = await tmp();
   const serve = spawnServe(BIN, ['tiny-convnet', '--device', 'auto', '--port', '0', '--json'], { ...process.env, AIVMM_CACHE_DIR: dir });

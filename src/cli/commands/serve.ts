@@ -5,7 +5,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, UsageError, errorMessage } from '../../core/errors.js';
-import { DEFAULT_SETTINGS, parseDuration, parseInstances, parseServeConfig, parseSize, settingsFor, type ModelSettings, type ServeConfig } from '../../core/serve/config.js';
+import { DEFAULT_SETTINGS, parseDuration, parseInstances, parseLaneHost, parseServeConfig, parseSize, settingsFor, type ModelSettings, type ServeConfig } from '../../core/serve/config.js';
 import { ModelRegistry } from '../../core/serve/registry.js';
 import { isPipelineModelDir, taskOfFiles } from '../../core/serve/pipeline-dir.js';
 import { checkModelName } from '../../core/serve/repository.js';
@@ -29,6 +29,8 @@ export interface ServeFlags {
   maxQueue?: string;
   instances?: string;
   keepAlive?: string;
+  /** --lane process|thread (server.lane). */
+  lane?: string;
   /** false with --no-metrics: no /metrics route, nothing recorded. */
   metrics?: boolean;
   metricsPublic?: boolean;
@@ -105,6 +107,14 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
     maxQueue: flagNumber(opts.maxQueue, '--max-queue') ?? config.maxQueue ?? DEFAULT_SETTINGS.maxQueue,
     keepAliveMs: flagDuration(opts.keepAlive, '--keep-alive') ?? config.keepAliveMs ?? 0,
   });
+  let laneHost = config.lane ?? 'process';
+  if (opts.lane !== undefined) {
+    try {
+      laneHost = parseLaneHost(opts.lane, '--lane');
+    } catch (err) {
+      throw new UsageError(errorMessage(err), 'process (default) or thread');
+    }
+  }
   const repository = opts.modelRepository ?? config.modelRepository;
   const pollMs = flagDuration(opts.poll, '--poll') ?? config.pollMs ?? 2000;
   const requestTimeoutMs = flagDuration(opts.requestTimeout, '--request-timeout') ?? config.requestTimeoutMs ?? 0;
@@ -141,10 +151,12 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
       return listDevices({ host: ctx.host(), cacheDir });
     },
     makeExecutor: async (target, device) => {
-      // One long-lived worker lane (a child process pinned to the device) per device: the HTTP event
-      // loop never runs inference, and a native crash takes down the lane, not the server.
+      // One long-lived worker lane (a child process pinned to the device; with --lane thread, a worker
+      // thread) per device: the HTTP event loop never runs inference, and (process) a native crash takes
+      // down the lane, not the server.
       const { LaneExecutor, PIPELINE_JOB_MODULE } = await import('../../server/lane-executor.js');
       return new LaneExecutor({
+        host: laneHost,
         jobModules: [PIPELINE_JOB_MODULE],
         name: `${device} ${target.runtime === 'onnxruntime' ? `ort-${target.provider}` : 'openvino'}`,
         target,

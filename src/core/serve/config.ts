@@ -149,11 +149,21 @@ export interface ServeConfig {
   maxBodyBytes?: number;
   maxQueue?: number;
   keepAliveMs?: number;
+  /** server.lane: where each device's worker lane runs — a child process (default) or a worker thread of the server. */
+  lane?: LaneHost;
   /** `metrics: {public: true}`: GET /metrics without the API key (as --metrics-public). */
   metricsPublic?: boolean;
   /** `tracing: {endpoint, service_name, sample_ratio}`: each loses to its OTEL_* variable (src/core/config/tracing.ts). */
   tracing?: TracingFileSettings;
   models: ConfiguredModel[];
+}
+
+export type LaneHost = 'process' | 'thread';
+
+/** `--lane` / server.lane: 'process' or 'thread'. */
+export function parseLaneHost(v: unknown, what: string): LaneHost {
+  if (v === 'process' || v === 'thread') return v;
+  throw new ConfigError(`${what} must be 'process' or 'thread', not '${String(v)}'`, "process: a native crash takes down only the lane; thread: tensors move without a copy, but a native crash takes down the server");
 }
 
 export const DEFAULT_SETTINGS: Readonly<ModelSettings> = Object.freeze({
@@ -219,7 +229,7 @@ export function parsePolicy(v: unknown, where: string): VersionPolicy {
 }
 
 const MODEL_KEYS = ['model', 'path', 'device', 'instances', 'max_queue', 'timeout', 'keep_alive', 'version_policy', 'warmup', 'threads', 'dynamic_batching', 'priority_levels', 'default_priority_level', 'priority_queue_policy', 'latency_target', 'max_sequences'] as const;
-const SERVER_KEYS = ['host', 'port', 'grpc_port', 'model_repository', 'device', 'poll', 'request_timeout', 'drain_timeout', 'max_body', 'max_queue', 'keep_alive'] as const;
+const SERVER_KEYS = ['host', 'port', 'grpc_port', 'model_repository', 'device', 'poll', 'request_timeout', 'drain_timeout', 'max_body', 'max_queue', 'keep_alive', 'lane'] as const;
 
 /** Parses the text of a config file (YAML, which includes JSON). `file` names it in errors. */
 export function parseServeConfig(text: string, file: string): ServeConfig {
@@ -249,6 +259,7 @@ export function parseServeConfig(text: string, file: string): ServeConfig {
   if (server['max_body'] !== undefined) out.maxBodyBytes = parseSize(server['max_body'], `${w}.max_body`);
   if (server['max_queue'] !== undefined) out.maxQueue = positiveInt(server['max_queue'], `${w}.max_queue`, 0);
   if (server['keep_alive'] !== undefined) out.keepAliveMs = parseDuration(server['keep_alive'], `${w}.keep_alive`);
+  if (server['lane'] !== undefined) out.lane = parseLaneHost(server['lane'], `${w}.lane`);
   const section = (k: string, keys: readonly string[]): Record<string, unknown> | undefined => {
     const v = top[k];
     if (v === undefined || v === null) return undefined;
