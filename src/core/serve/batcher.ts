@@ -281,6 +281,29 @@ export class DynamicBatcher {
     return this.queue.stats();
   }
 
+  /**
+   * Seconds a refused request of `level` should wait: the batches ahead of it (every level up to its own,
+   * taken `maxTake` at a time, at their measured cost) ÷ the instances, rounded up, at least 1; 1 before
+   * any cost is known.
+   */
+  retryAfterS(level?: number): number {
+    const ahead = (level === undefined ? this.queue.size : this.queue.aheadOf(level)) + this.inFlight + 1;
+    const b = this.paddedSize(Math.max(1, Math.min(ahead, this.opts.maxBatchSize, this.choice().maxTake)));
+    const c = this.cost(b);
+    if (c === undefined) return 1;
+    return Math.max(1, Math.ceil((Math.ceil(ahead / b) * c) / Math.max(1, this.opts.concurrency) / 1000));
+  }
+
+  private fullError(err: QueueFullError, level: number | undefined): QueueFullError {
+    return new QueueFullError(this.queue.policy.levels === 1 ? `the batch queue is full (${this.queue.size} waiting)` : err.message, 'retry after the time in Retry-After, or raise max_queue (priority_queue_policy.max_queue_size) for this model', this.retryAfterS(level ?? this.queue.policy.defaultLevel));
+  }
+
+  /** The refusal submit() would give this request now, counted (see AdmissionQueue.refuseEarly), or undefined. */
+  refuseEarly(admission: { priority?: number | undefined; client?: string | undefined }): QueueFullError | undefined {
+    if (this.closed || !this.queue.wouldRefuse(admission.priority, admission.client)) return undefined;
+    return this.fullError(this.queue.refuse(admission.priority), admission.priority);
+  }
+
   /** Queues one request; resolves with its share of the batch's outputs. */
   submit(feeds: Record<string, HostTensor>, admission: { deadline?: number | undefined; signal?: AbortSignal | undefined; priority?: number | undefined; client?: string | undefined } = {}): Promise<BatchResult> {
     if (this.closed) return Promise.reject(this.closed);
@@ -298,11 +321,11 @@ export class DynamicBatcher {
       try {
         pushed = this.queue.push(p, { priority: admission.priority, client: admission.client, deadline: admission.deadline });
       } catch (err) {
-        reject(err instanceof QueueFullError && this.queue.policy.levels === 1 ? new QueueFullError(`the batch queue is full (${this.queue.size} waiting)`, 'retry after the time in Retry-After, or raise max_queue for this model', 1) : (err as Error));
+        reject(err instanceof QueueFullError ? this.fullError(err, admission.priority) : (err as Error));
         return;
       }
       p.entry = pushed.entry;
-      if (pushed.evicted) pushed.evicted.entry.item.reject(pushed.evicted.error);
+      if (pushed.evicted) pushed.evicted.entry.item.reject(new QueueFullError(pushed.evicted.error.message, 'retry after the time in Retry-After; this client holds more than its share of the queue', this.retryAfterS(pushed.entry.level)));
       this.requests++;
       this.pump();
     });
