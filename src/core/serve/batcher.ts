@@ -149,6 +149,12 @@ export interface BatcherStats {
   /** Adaptive: the observed latency quantile over the recent requests, and the target. */
   observedMs?: number;
   targetMs?: number;
+  /**
+   * With priority levels: the most lower-priority items a batch takes while top-priority (level 1) work
+   * waits or arrived recently (null: no cap now), and how many batches that cap cut short.
+   */
+  lowCap?: number | null;
+  lowCappedBatches?: number;
 }
 
 function signatureOf(feeds: Record<string, HostTensor>): { size: number; signature: string } {
@@ -262,6 +268,10 @@ export class DynamicBatcher {
   private freedAt: number | undefined;
   /** Items queued for the head's batch when it started waiting (adaptive: did the wait gather any?). */
   private waitStartItems: number | undefined;
+  /** The last level-1 arrival (several levels only) and the EWMA of the gaps between them (ms). */
+  private lastUrgentAt: number | undefined;
+  private urgentGap: number | undefined;
+  private lowCappedBatches = 0;
 
   constructor(
     private readonly run: RunBatch,
@@ -315,6 +325,10 @@ export class DynamicBatcher {
       this.interArrival = this.interArrival === undefined ? gap : 0.8 * this.interArrival + 0.2 * gap;
     }
     this.lastArrival = now;
+    if (this.queue.policy.levels > 1 && (admission.priority ?? this.queue.policy.defaultLevel) === 1) {
+      if (this.lastUrgentAt !== undefined) this.urgentGap = this.urgentGap === undefined ? now - this.lastUrgentAt : 0.8 * this.urgentGap + 0.2 * (now - this.lastUrgentAt);
+      this.lastUrgentAt = now;
+    }
     return new Promise<BatchResult>((resolve, reject) => {
       const p: Pending = { feeds, size, signature, enqueuedAt: now, deadline: admission.deadline, signal: admission.signal, resolve, reject };
       let pushed: ReturnType<RequestScheduler<Pending>['push']>;
@@ -431,6 +445,28 @@ export class DynamicBatcher {
     return { windowMs: Math.max(0, Math.min(best.fill, budget - 2 * c)), targetBatchSize: best.b, maxTake: Math.max(maxTake, best.b) };
   }
 
+  /**
+   * With several levels, while level-1 work waits or arrived recently (within twice the usual gap between
+   * level-1 requests, 1–10 s): the largest batch lower-priority items may join (or form) — the largest candidate size
+   * whose cost is within 1.25 × a batch of one, so a top-priority request arriving meanwhile waits for
+   * about one run of its own, not for a long low-priority batch (on a CPU, where cost grows with the batch,
+   * that is 1; on a GPU, where it barely does, larger). undefined: no cap (one level, no urgent work, or
+   * no cost known yet).
+   */
+  lowCap(): number | undefined {
+    if (this.queue.policy.levels < 2 || this.lastUrgentAt === undefined) return undefined;
+    const recentMs = Math.min(10_000, Math.max(1000, 2 * (this.urgentGap ?? 0)));
+    if (this.queue.aheadOf(1) === 0 && this.clock.now() - this.lastUrgentAt > recentMs) return undefined;
+    const c1 = this.cost(1);
+    if (c1 === undefined) return undefined;
+    let cap = 1;
+    for (const b of this.candidates) {
+      const c = this.cost(b);
+      if (c !== undefined && c <= 1.25 * c1) cap = Math.max(cap, b);
+    }
+    return cap;
+  }
+
   // ---- dispatch ----
 
   /** Requests past their deadline or whose client went away leave the queue before any batch is formed. */
@@ -451,10 +487,13 @@ export class DynamicBatcher {
       const head = (order[0] as Entry<Pending>).item;
       const { windowMs, targetBatchSize, maxTake } = this.choice();
       const limit = Math.min(this.opts.maxBatchSize, maxTake);
-      const picked = this.pick(order, head.signature, limit);
+      const lowCap = this.lowCap();
+      const { picked, capped } = this.pick(order, head.signature, limit, lowCap ?? Number.POSITIVE_INFINITY);
       const total = picked.reduce((a, e) => a + e.item.size, 0);
       const preferred = this.opts.preferredBatchSizes ?? [];
-      const full = total >= Math.min(limit, targetBatchSize) || (preferred.includes(total) && !this.opts.adaptive);
+      // Cut short by the low-priority cap: waiting longer cannot make it larger.
+      const full = capped || total >= Math.min(limit, targetBatchSize) || (preferred.includes(total) && !this.opts.adaptive);
+      if (capped) this.lowCappedBatches++;
       const waited = this.clock.now() - Math.max(head.enqueuedAt, this.freedAt ?? Number.NEGATIVE_INFINITY);
       if (!full && waited < windowMs) {
         if (this.waitStartItems === undefined) this.waitStartItems = total;
@@ -479,25 +518,31 @@ export class DynamicBatcher {
     }
   }
 
-  /** Entries with `signature`, in the scheduler's order, while their items fit in `limit`. */
-  private pick(order: readonly Entry<Pending>[], signature: string, limit: number): Entry<Pending>[] {
+  /**
+   * Entries with `signature`, in the scheduler's order, while their items fit in `limit`; an item below
+   * level 1 only while the batch stays within `lowLimit` (level-1 items are not held back by it, but no
+   * low item joins them past it); `capped` when `lowLimit` stopped it short of what else was there.
+   */
+  private pick(order: readonly Entry<Pending>[], signature: string, limit: number, lowLimit: number): { picked: Entry<Pending>[]; capped: boolean } {
     const out: Entry<Pending>[] = [];
     let total = 0;
+    let capped = false;
     for (const e of order) {
       const p = e.item;
       if (p.signature !== signature) continue;
-      if (total + p.size > limit) {
+      const isLow = e.level > 1;
+      if (total + p.size > limit || (isLow && total + p.size > lowLimit)) {
         if (out.length === 0) {
-          out.push(e); // a request larger than the adaptive target still runs, alone
+          out.push(e); // a request larger than the adaptive target (or the cap) still runs, alone
           total += p.size;
-        }
+        } else if (total + p.size <= limit) capped = true;
         break;
       }
       out.push(e);
       total += p.size;
       if (total === limit) break;
     }
-    return out;
+    return { picked: out, capped };
   }
 
   private arm(ms: number): void {
@@ -576,6 +621,7 @@ export class DynamicBatcher {
       targetBatchSize,
       maxTake,
       ...(a ? { targetMs: a.targetMs, ...(this.recent.length > 0 ? { observedMs: this.recent.quantile(a.quantile) } : {}) } : {}),
+      ...(this.queue.policy.levels > 1 ? { lowCap: this.lowCap() ?? null, lowCappedBatches: this.lowCappedBatches } : {}),
     };
   }
 }
