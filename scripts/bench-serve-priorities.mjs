@@ -22,7 +22,7 @@
 // Usage: npm run build && node scripts/bench-serve-priorities.mjs [--model PATH|alias] [--device CPU]
 //          [--backend ort-cuda] [--low-clients 32] [--seconds 5] [--rounds 1] [--low-queue 16]
 //          [--low-timeout 500ms] [--action reject|delay] [--instances 1] [--low-backoff both]
-//          [--load both] [--low-priority-via both] [--load-nice 10] [--out file.json]
+//          [--load both] [--low-priority-via both] [--load-nice 10] [--batch-size 0] [--out file.json]
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { loadavg, setPriority } from 'node:os';
@@ -70,6 +70,7 @@ const lowTimeout = flag('low-timeout', '500ms');
 const action = flag('action', 'reject');
 const instances = Number(flag('instances', '1'));
 const loadNice = Number(flag('load-nice', '10'));
+const batchSize = Number(flag('batch-size', '0'));
 const backoffs = both('low-backoff', ['none', 'retry-after']);
 const loads = both('load', ['inline', 'child']);
 const vias = both('low-priority-via', ['body', 'header']);
@@ -82,6 +83,8 @@ const m = {
   priority_levels: 2,
   default_priority_level: 2,
   priority_queue_policy: { 1: { max_queue_size: 64 }, 2: { max_queue_size: lowQueue, timeout: lowTimeout, timeout_action: action } },
+  // --batch-size N: dynamic batching (fixed, 2 ms window); low-priority batches are then capped while level-1 work is recent
+  ...(batchSize > 0 ? { dynamic_batching: { max_batch_size: batchSize, max_queue_delay: '2ms' } } : {}),
 };
 const combos = [];
 for (const backoff of backoffs) for (const load of loads) for (const via of vias) combos.push({ backoff, load, via, name: `${backoff === 'none' ? 'hammer' : 'retry-after'} · ${load} · ${via}` });
@@ -156,7 +159,9 @@ try {
     }
     await phase(round, `no priority (${last.name})`, 2, last);
   }
-  results.stats = (await modelStats(s.url, 'm'))?.scheduling;
+  const ms = await modelStats(s.url, 'm');
+  results.stats = ms?.scheduling;
+  results.batching = ms?.batching;
 } finally {
   await s.stop();
 }
@@ -186,5 +191,6 @@ for (const name of names) {
 const best = summary.filter((x) => !x.phase.startsWith('no priority') && x.phase !== 'unloaded').sort((a, b) => a.ratio - b.ratio)[0];
 console.log(`\nbest: ${best.phase}: high-priority p99 overloaded / unloaded ${fmt(best.ratio, 2)}× (goal ≤ 2×: ${best.ratio <= 2 ? 'met' : 'NOT met'})`);
 const lv2 = results.stats?.perLevel?.['2'];
+if (results.batching) console.log(`batching (max ${batchSize}): mean batch ${fmt(results.batching.meanBatchSize, 2)}, sizes ${JSON.stringify(results.batching.sizes)}, low-priority batches capped ${results.batching.lowCappedBatches ?? 0} (cap now ${results.batching.lowCap ?? 'none'})`);
 if (lv2) console.log(`level 2 (whole run): admitted ${lv2.admitted}, refused ${lv2.rejected}, timed out ${lv2.timedOut}, delayed ${lv2.delayed}, dispatched ${lv2.dispatched}`);
-if (out) writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), model, device, instances, lowClients, seconds, rounds, lowQueue, lowTimeout, action, loadNice, summary, phases: results.map(({ high: { lat: _l, ...h }, ...r }) => ({ ...r, high: h })), stats: results.stats }, null, 2)}\n`);
+if (out) writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), model, device, instances, lowClients, seconds, rounds, lowQueue, lowTimeout, action, loadNice, summary, phases: results.map(({ high: { lat: _l, ...h }, ...r }) => ({ ...r, high: h })), stats: results.stats, batching: results.batching }, null, 2)}\n`);
