@@ -4,7 +4,7 @@
 // the load generator does not send (priority, client). Node only, no network beyond loopback, so it runs
 // on the GPU machine with the node from .gpu as it is (process.execPath is reused for every child).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +49,7 @@ export async function startServe(config, extraArgs = []) {
   });
   return {
     url,
+    pid: child.pid,
     stderr: () => err,
     async stop() {
       const done = new Promise((r) => child.on('exit', r));
@@ -85,42 +86,71 @@ export async function modelStats(url, model) {
   return (await r.json()).model_stats?.[0];
 }
 
-/** A binary-extension infer body for the model's first input (batch 1; other -1 dims as 224). */
-export async function inferBody(url, model) {
+/**
+ * A binary-extension infer body for the model's first input (batch `batch`, default 1; other -1 dims as
+ * 224); `parameters` go into the request's JSON header (e.g. {priority: 2}).
+ */
+export async function inferBody(url, model, { parameters, batch = 1 } = {}) {
   const meta = await (await fetch(`${url}/v2/models/${model}`)).json();
   const inp = meta.inputs[0];
-  const shape = inp.shape.map((d, k) => (d > 0 ? d : k === 0 ? 1 : 224));
+  const shape = inp.shape.map((d, k) => (d > 0 ? d : k === 0 ? batch : 224));
   const n = shape.reduce((a, b) => a * b, 1);
   const data = new Float32Array(n).map((_, i) => Math.sin(i) * 0.5);
-  const header = Buffer.from(JSON.stringify({ inputs: [{ name: inp.name, shape, datatype: 'FP32', parameters: { binary_data_size: data.byteLength } }] }));
+  const header = Buffer.from(JSON.stringify({ ...(parameters ? { parameters } : {}), inputs: [{ name: inp.name, shape, datatype: 'FP32', parameters: { binary_data_size: data.byteLength } }] }));
   return { body: Buffer.concat([header, Buffer.from(data.buffer)]), headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) }, shape, json: { inputs: [{ name: inp.name, shape, datatype: 'FP32', data: Array.from(data) }] } };
 }
 
 /**
  * `n` closed-loop clients until `until` (performance.now()): each sends one request, waits for the
- * answer, sends the next. Latencies of 200s, counts by status.
+ * answer, sends the next. Latencies of 200s, counts by status. After a refusal (any non-200) a client
+ * pauses 5 ms (`backoff: 'none'`, the hammering client), or, with `backoff: 'retry-after'`, the seconds a
+ * 503/429's Retry-After names (5 ms when it names none), as a well-behaved client does; `waits` counts those.
  */
-export async function closedLoop(url, model, req, n, untilMs, headers = {}) {
+export async function closedLoop(url, model, req, n, untilMs, headers = {}, { backoff = 'none' } = {}) {
   const lat = [];
   const status = {};
+  const waits = { n: 0, ms: 0 };
   const one = async () => {
     while (performance.now() < untilMs) {
       const t0 = performance.now();
       let s;
+      let retryAfter;
       try {
         const r = await fetch(`${url}/v2/models/${model}/infer`, { method: 'POST', headers: { ...req.headers, ...headers }, body: req.body });
         await r.arrayBuffer();
         s = r.status;
+        retryAfter = r.headers.get('retry-after');
       } catch {
         s = 'network';
       }
       status[s] = (status[s] ?? 0) + 1;
-      if (s === 200) lat.push(performance.now() - t0);
-      else await new Promise((r) => setTimeout(r, 5)); // a refused client backs off a little, as a real one would
+      if (s === 200) {
+        lat.push(performance.now() - t0);
+        continue;
+      }
+      let ms = 5;
+      if (backoff === 'retry-after' && (s === 503 || s === 429) && /^\d+$/.test(retryAfter ?? '')) {
+        ms = Math.min(Number(retryAfter) * 1000, Math.max(0, untilMs - performance.now()));
+        waits.n++;
+        waits.ms += ms;
+      }
+      await new Promise((r) => setTimeout(r, ms));
     }
   };
   await Promise.all(Array.from({ length: n }, one));
-  return { lat, status };
+  return { lat, status, waits };
+}
+
+/** CPU time (user + system, ms) of process `pid` so far, from /proc (Linux); undefined elsewhere. */
+export function processCpuMs(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    // fields 14 and 15 (utime, stime) are at 11 and 12 after the state field; clock ticks, 100 per second on Linux
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 export function quantile(xs, q) {

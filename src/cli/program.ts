@@ -105,6 +105,7 @@ Examples:
     .option('--stability <pct>', 'with --server: the last 3 windows within ±this of their mean (default 10%)')
     .option('--max-windows <n>', 'with --server: give up on stability after N windows (default 10)')
     .option('--json-data', 'with --server: send JSON tensors instead of the binary tensor extension')
+    .option('--no-retry-after', 'with --server --concurrency: resend at once after a 503/429 instead of waiting its Retry-After (hammering)')
     .option('--api-key <key>', 'with --server: bearer token (also: AIVMM_API_KEY)')
     .addHelpText(
       'after',
@@ -422,6 +423,8 @@ export interface BenchFlags {
   repeat?: string;
   /** undefined: off (issue #21: one measurement mode for --json, --save and --baseline). */
   reference?: boolean;
+  /** --no-retry-after: false. */
+  retryAfter?: boolean;
   against?: string;
   allowMissing?: boolean;
   allowHostChange?: boolean;

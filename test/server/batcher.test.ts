@@ -284,3 +284,54 @@ test('adaptive at high concurrency (closed loop of 64): takes large batches; fir
   const tail = sent.slice(-20);
   assert.ok(tail.filter((n) => n === 32).length >= 15, `the last batches: ${tail.join(',')}`);
 });
+
+test('priority levels: while level-1 work is recent, a low-priority batch is capped to what costs about one run of one', async () => {
+  const x = (n: number): Record<string, HostTensor> => ({ x: { type: 'float32', dims: [n, 2], data: new Float32Array(2 * n).fill(n) } });
+  const scenario = async (costs: Record<number, number>) => {
+    const clock = manualClock();
+    const sent: { size: number; priority: number | undefined }[] = [];
+    const gates: (() => void)[] = [];
+    const run = (f: Record<string, HostTensor>, a?: { priority?: number }): Promise<{ outputs: Record<string, HostTensor>; computeMs: number }> => {
+      const size = f['x']?.dims[0] as number;
+      sent.push({ size, priority: a?.priority });
+      return new Promise((r) => gates.push(() => r({ outputs: { y: f['x'] as HostTensor }, computeMs: costs[size] ?? 10 * size })));
+    };
+    const b = new DynamicBatcher(run, { maxBatchSize: 8, maxQueueDelayMs: 0, concurrency: 1, clock, scheduler: { levels: 2, defaultLevel: 2, fallback: { maxQueue: 100, timeoutAction: 'reject' } } });
+    b.seedCosts(costs, { warm: true });
+    const release = async (): Promise<void> => {
+      gates.shift()?.();
+      await tick();
+      await tick();
+    };
+    const all: Promise<unknown>[] = [];
+    const low = (k: number): void => {
+      for (let i = 0; i < k; i++) all.push(b.submit(x(1), { priority: 2, client: `l${i}` }));
+    };
+    low(1);
+    low(6);
+    assert.equal(b.stats().lowCap, null, 'no level-1 request yet: no cap');
+    await release();
+    all.push(b.submit(x(1), { priority: 1, client: 'h' })); // waits for the batch of 6
+    low(6);
+    await release();
+    const capNow = b.stats().lowCap;
+    for (let i = 0; i < 3; i++) await release();
+    clock.advance(2000); // level 1 quiet for longer than 1 s: no cap
+    assert.equal(b.stats().lowCap, null);
+    while (gates.length) await release();
+    await Promise.all(all);
+    return { sent, capNow, stats: b.stats() };
+  };
+  // CPU-like: a batch costs about b × one → cap 1: after the high request, lows go one at a time until level 1 has been quiet.
+  const cpu = await scenario({ 1: 10, 2: 20, 4: 40, 8: 80 });
+  // The high request runs alone (no low joins it past the cap), then lows one by one; once level 1 is quiet the last 3 together.
+  assert.deepEqual(cpu.sent.map((s) => s.size), [1, 6, 1, 1, 1, 1, 3]);
+  assert.deepEqual(cpu.sent.map((s) => s.priority), [2, 2, 1, 2, 2, 2, 2]);
+  assert.equal(cpu.capNow, 1);
+  assert.equal(cpu.stats.lowCappedBatches, 4, 'the high one and three lows were cut short');
+  // GPU-like: batches barely cost more than one → cap 8, lows still batch together (with the high one).
+  const gpu = await scenario({ 1: 10, 2: 10.5, 4: 11, 8: 12 });
+  assert.deepEqual(gpu.sent.map((s) => s.size), [1, 6, 7]);
+  assert.equal(gpu.capNow, 8);
+  assert.equal(gpu.stats.lowCappedBatches, 0);
+});

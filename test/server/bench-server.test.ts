@@ -13,7 +13,7 @@ import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEFAULT_LOAD, fetchClient, gateServer, measurePoint, parseRate, parseServerTiming, parseStats, poissonIntervals, type ServerBenchReport } from '../../src/core/bench/server-load.js';
+import { DEFAULT_LOAD, fetchClient, gateServer, measurePoint, parseRate, retryAfterMsOf, parseServerTiming, parseStats, poissonIntervals, type ServerBenchReport } from '../../src/core/bench/server-load.js';
 import { runCli } from '../helpers/run-cli.js';
 import { startTestServer, tmp, TINY, type TestServer } from './helpers.js';
 
@@ -199,4 +199,42 @@ test('open loop: latency counts from the scheduled send time, so a stall is char
   } finally {
     srv.close();
   }
+});
+
+test('closed loop: a 503 with Retry-After holds that worker for the time it names; --no-retry-after resends at once', { timeout: 60_000 }, async () => {
+  // A real HTTP server that sheds every request: 503, Retry-After: 1.
+  let n = 0;
+  const srv = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      n++;
+      res.writeHead(503, { 'retry-after': '1', 'content-type': 'application/json' }).end('{"error":"priority 2 queue is full (16 waiting)"}');
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  try {
+    const req = { url: `http://127.0.0.1:${port}/v2/models/m/infer`, headers: {}, body: new Uint8Array(4), items: 1, inputs: [] };
+    const target = { url: `http://127.0.0.1:${port}`, model: 'm', headers: {} };
+    const deps = { client: fetchClient(), clock: { now: () => performance.now(), sleep: (ms: number) => sleep(ms) } };
+    // One window of 1.5 s that has only errors (the point ends after it), two workers.
+    const settings = { ...DEFAULT_LOAD, windowMs: 1500, maxWindows: 3, warmupMs: 0 };
+    const polite = await measurePoint(deps, target, req, { concurrency: 2 }, settings);
+    const politeSent = n;
+    // Each worker: one request, 1 s wait, one more (and perhaps a third as the window closes).
+    assert.ok(politeSent >= 2 && politeSent <= 6, `${politeSent} requests with Retry-After honoured`);
+    assert.equal(polite.errors['503'], politeSent);
+    assert.ok(polite.retryAfterWaits && polite.retryAfterWaits.n === politeSent && polite.retryAfterWaits.ms > 900, JSON.stringify(polite.retryAfterWaits));
+    n = 0;
+    const hammer = await measurePoint(deps, target, req, { concurrency: 2 }, { ...settings, honourRetryAfter: false });
+    assert.ok(n > 10 * politeSent, `${n} requests resent at once vs ${politeSent}`);
+    assert.equal(hammer.retryAfterWaits, undefined);
+  } finally {
+    srv.close();
+  }
+  assert.equal(retryAfterMsOf(503, ' 3 '), 3000);
+  assert.equal(retryAfterMsOf(429, '0'), 0);
+  assert.equal(retryAfterMsOf(503, 'Wed, 21 Oct 2026 07:28:00 GMT'), undefined, 'an HTTP date is not followed (seconds only)');
+  assert.equal(retryAfterMsOf(500, '3'), undefined, 'only on 503 and 429');
+  assert.equal(retryAfterMsOf(503, undefined), undefined);
 });

@@ -113,3 +113,37 @@ test('remove: a client that went away takes its entry out', () => {
   assert.equal(s.remove(entry), false);
   assert.deepEqual(drain(s), ['stays']);
 });
+
+test('wouldRefuse() agrees with push() (full level, fair-share places) and counts nothing; refuse() counts', () => {
+  const { s } = clocked(policy({ perLevel: { 2: { maxQueue: 3 } } }));
+  s.push('a1', { priority: 2, client: 'a' });
+  s.push('a2', { priority: 2, client: 'a' });
+  assert.equal(s.wouldRefuse(2, 'b'), false, 'room left');
+  s.push('b1', { priority: 2, client: 'b' });
+  // full: a holds 2, b holds 1 → b would take nothing (2 > 1 + 1 is false), a new client c would take a's newest
+  assert.equal(s.wouldRefuse(2, 'a'), true);
+  assert.equal(s.wouldRefuse(2, 'b'), true);
+  assert.equal(s.wouldRefuse(2, 'c'), false, 'c holds 0, a holds 2: fair share evicts');
+  assert.equal(s.wouldRefuse(1, 'a'), false, 'another level admits');
+  assert.equal(s.wouldRefuse(undefined, 'a'), true, 'no priority: the default level (2)');
+  assert.equal(s.wouldRefuse(7, 'a'), false, 'an invalid level is left to push() (its 400)');
+  assert.equal(s.stats().perLevel[2]!.rejected, 0, 'asking counts nothing');
+  assert.throws(() => s.push('a3', { priority: 2, client: 'a' }), /priority 2 queue is full \(3 waiting\)/);
+  assert.doesNotThrow(() => s.push('c1', { priority: 2, client: 'c' }));
+  const err = s.refuse(2);
+  assert.match(err.message, /priority 2 queue is full \(3 waiting\)/);
+  assert.equal((err as Error & { status?: number }).status, 503);
+  assert.equal(s.stats().perLevel[2]!.rejected, 3, 'push refusal, the eviction, refuse()');
+});
+
+test('aheadOf(n): what a new request of level n waits behind (levels 1..n, not the delayed)', () => {
+  const { s, advance } = clocked(policy({ perLevel: { 3: { timeoutMs: 10, timeoutAction: 'delay' } } }));
+  s.push('h', { priority: 1 });
+  s.push('m1', { priority: 2 });
+  s.push('m2', { priority: 2 });
+  s.push('l', { priority: 3 });
+  assert.deepEqual([s.aheadOf(1), s.aheadOf(2), s.aheadOf(3)], [1, 3, 4]);
+  advance(20);
+  s.expire(); // l is demoted behind everything
+  assert.deepEqual([s.aheadOf(3), s.size], [3, 4]);
+});

@@ -36,7 +36,7 @@ export function loadSettingsFromFlags(opts: BenchFlags): { settings: LoadSetting
     ? opts.rate.split(',').map((r) => ({ rate: parseRate(r) }))
     : parseConcurrencyList(opts.concurrency).map((c) => ({ concurrency: c }));
   return {
-    settings: { ...DEFAULT_LOAD, windowMs: opts.window === undefined ? DEFAULT_LOAD.windowMs : time('--window', opts.window, 50), stability, maxWindows, warmupMs, seed },
+    settings: { ...DEFAULT_LOAD, windowMs: opts.window === undefined ? DEFAULT_LOAD.windowMs : time('--window', opts.window, 50), stability, maxWindows, warmupMs, seed, honourRetryAfter: opts.retryAfter !== false },
     points,
     batch: batches[0] as number,
   };

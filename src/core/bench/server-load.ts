@@ -330,9 +330,22 @@ export interface LoadSettings {
   /** Open loop: requests in flight at most (the rest wait, their latency still counted from their schedule). */
   maxInFlight: number;
   seed: number;
+  /**
+   * Closed loop: a worker answered 503 or 429 with `Retry-After: <seconds>` waits that long before its next
+   * request, as a well-behaved client does (false: it resends at once, hammering the server). Open loop
+   * keeps its schedule either way (arrivals do not depend on answers).
+   */
+  honourRetryAfter: boolean;
 }
 
-export const DEFAULT_LOAD: LoadSettings = { windowMs: 2000, stability: 0.1, stableWindows: 3, maxWindows: 10, warmupMs: 500, maxInFlight: 1024, seed: 42 };
+export const DEFAULT_LOAD: LoadSettings = { windowMs: 2000, stability: 0.1, stableWindows: 3, maxWindows: 10, warmupMs: 500, maxInFlight: 1024, seed: 42, honourRetryAfter: true };
+
+/** `Retry-After` of a 503/429 in ms: delta-seconds only (what aivmm, Triton and most servers send); else undefined. */
+export function retryAfterMsOf(status: number | 'network', header: string | undefined): number | undefined {
+  if ((status !== 503 && status !== 429) || header === undefined) return undefined;
+  const t = header.trim();
+  return /^\d{1,6}$/.test(t) ? Number(t) * 1000 : undefined;
+}
 
 export interface PointSpec {
   concurrency?: number;
@@ -362,6 +375,8 @@ export interface ServerBenchPoint {
   serverTiming?: ServerSplit & { n: number };
   /** Deltas of the model's statistics over the reported windows, per request. */
   serverStats?: { requests: number; queueMs: number; computeMs: number };
+  /** Closed loop, honouring Retry-After: how many times workers waited for one, and for how long in all (ms). */
+  retryAfterWaits?: { n: number; ms: number };
   /** Rate mode: the most requests in flight, and how late sends were (p99 of send − schedule, ms). */
   maxInFlight?: number;
   sendLagP99Ms?: number;
@@ -386,6 +401,7 @@ interface Completion {
   status: number | 'network';
   timing?: Partial<ServerSplit>;
   error?: string;
+  retryAfterMs?: number;
 }
 
 export interface LoadDeps {
@@ -403,7 +419,11 @@ async function send(deps: LoadDeps, req: PreparedRequest, startedAt: number): Pr
     if (r.status === 200) {
       const timing = parseServerTiming(r.header('server-timing'));
       if (timing) c.timing = timing;
-    } else c.error = `HTTP ${r.status}: ${bodyText(r)}`;
+    } else {
+      c.error = `HTTP ${r.status}: ${bodyText(r)}`;
+      const ra = retryAfterMsOf(r.status, r.header('retry-after'));
+      if (ra !== undefined) c.retryAfterMs = ra;
+    }
     return c;
   } catch (err) {
     const doneAt = deps.clock.now();
@@ -437,13 +457,22 @@ export async function measurePoint(deps: LoadDeps, t: Target, req: PreparedReque
   const record = (c: Completion): void => {
     completions.push(c);
   };
+  const waits = { n: 0, ms: 0 };
 
   if (mode === 'concurrency') {
     for (let w = 0; w < (spec.concurrency ?? 1); w++) {
       running.push((async () => {
         while (clock.now() < stopAt && !deps.signal?.aborted) {
           const at = clock.now();
-          record(await send(deps, req, at));
+          const c = await send(deps, req, at);
+          record(c);
+          if (s.honourRetryAfter && c.retryAfterMs !== undefined) {
+            // In slices, so the point still ends on time when the measurement stops during a long wait.
+            waits.n++;
+            const until = clock.now() + c.retryAfterMs;
+            while (clock.now() < Math.min(until, stopAt) && !deps.signal?.aborted) await clock.sleep(Math.min(100, until - clock.now()));
+            waits.ms += Math.max(0, Math.min(until, clock.now()) - c.doneAt);
+          }
         }
       })());
     }
@@ -525,6 +554,7 @@ export async function measurePoint(deps: LoadDeps, t: Target, req: PreparedReque
     errors,
     ...(firstError ? { firstError } : {}),
     ...(timed.length > 0 ? { serverTiming: { queueMs: mean((x) => x.queueMs), computeMs: mean((x) => x.computeMs), overheadMs: mean((x) => x.overheadMs), n: timed.length } } : {}),
+    ...(waits.n > 0 ? { retryAfterWaits: waits } : {}),
     ...(mode === 'rate' ? { maxInFlight: maxInFlightSeen, sendLagP99Ms: lagSorted.length ? (lagSorted[Math.min(lagSorted.length - 1, Math.floor(0.99 * lagSorted.length))] as number) : 0 } : {}),
   };
 }

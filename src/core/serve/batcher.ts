@@ -149,6 +149,12 @@ export interface BatcherStats {
   /** Adaptive: the observed latency quantile over the recent requests, and the target. */
   observedMs?: number;
   targetMs?: number;
+  /**
+   * With priority levels: the most lower-priority items a batch takes while top-priority (level 1) work
+   * waits or arrived recently (null: no cap now), and how many batches that cap cut short.
+   */
+  lowCap?: number | null;
+  lowCappedBatches?: number;
 }
 
 function signatureOf(feeds: Record<string, HostTensor>): { size: number; signature: string } {
@@ -262,6 +268,10 @@ export class DynamicBatcher {
   private freedAt: number | undefined;
   /** Items queued for the head's batch when it started waiting (adaptive: did the wait gather any?). */
   private waitStartItems: number | undefined;
+  /** The last level-1 arrival (several levels only) and the EWMA of the gaps between them (ms). */
+  private lastUrgentAt: number | undefined;
+  private urgentGap: number | undefined;
+  private lowCappedBatches = 0;
 
   constructor(
     private readonly run: RunBatch,
@@ -281,6 +291,29 @@ export class DynamicBatcher {
     return this.queue.stats();
   }
 
+  /**
+   * Seconds a refused request of `level` should wait: the batches ahead of it (every level up to its own,
+   * taken `maxTake` at a time, at their measured cost) ÷ the instances, rounded up, at least 1; 1 before
+   * any cost is known.
+   */
+  retryAfterS(level?: number): number {
+    const ahead = (level === undefined ? this.queue.size : this.queue.aheadOf(level)) + this.inFlight + 1;
+    const b = this.paddedSize(Math.max(1, Math.min(ahead, this.opts.maxBatchSize, this.choice().maxTake)));
+    const c = this.cost(b);
+    if (c === undefined) return 1;
+    return Math.max(1, Math.ceil((Math.ceil(ahead / b) * c) / Math.max(1, this.opts.concurrency) / 1000));
+  }
+
+  private fullError(err: QueueFullError, level: number | undefined): QueueFullError {
+    return new QueueFullError(this.queue.policy.levels === 1 ? `the batch queue is full (${this.queue.size} waiting)` : err.message, 'retry after the time in Retry-After, or raise max_queue (priority_queue_policy.max_queue_size) for this model', this.retryAfterS(level ?? this.queue.policy.defaultLevel));
+  }
+
+  /** The refusal submit() would give this request now, counted (see AdmissionQueue.refuseEarly), or undefined. */
+  refuseEarly(admission: { priority?: number | undefined; client?: string | undefined }): QueueFullError | undefined {
+    if (this.closed || !this.queue.wouldRefuse(admission.priority, admission.client)) return undefined;
+    return this.fullError(this.queue.refuse(admission.priority), admission.priority);
+  }
+
   /** Queues one request; resolves with its share of the batch's outputs. */
   submit(feeds: Record<string, HostTensor>, admission: { deadline?: number | undefined; signal?: AbortSignal | undefined; priority?: number | undefined; client?: string | undefined } = {}): Promise<BatchResult> {
     if (this.closed) return Promise.reject(this.closed);
@@ -292,17 +325,21 @@ export class DynamicBatcher {
       this.interArrival = this.interArrival === undefined ? gap : 0.8 * this.interArrival + 0.2 * gap;
     }
     this.lastArrival = now;
+    if (this.queue.policy.levels > 1 && (admission.priority ?? this.queue.policy.defaultLevel) === 1) {
+      if (this.lastUrgentAt !== undefined) this.urgentGap = this.urgentGap === undefined ? now - this.lastUrgentAt : 0.8 * this.urgentGap + 0.2 * (now - this.lastUrgentAt);
+      this.lastUrgentAt = now;
+    }
     return new Promise<BatchResult>((resolve, reject) => {
       const p: Pending = { feeds, size, signature, enqueuedAt: now, deadline: admission.deadline, signal: admission.signal, resolve, reject };
       let pushed: ReturnType<RequestScheduler<Pending>['push']>;
       try {
         pushed = this.queue.push(p, { priority: admission.priority, client: admission.client, deadline: admission.deadline });
       } catch (err) {
-        reject(err instanceof QueueFullError && this.queue.policy.levels === 1 ? new QueueFullError(`the batch queue is full (${this.queue.size} waiting)`, 'retry after the time in Retry-After, or raise max_queue for this model', 1) : (err as Error));
+        reject(err instanceof QueueFullError ? this.fullError(err, admission.priority) : (err as Error));
         return;
       }
       p.entry = pushed.entry;
-      if (pushed.evicted) pushed.evicted.entry.item.reject(pushed.evicted.error);
+      if (pushed.evicted) pushed.evicted.entry.item.reject(new QueueFullError(pushed.evicted.error.message, 'retry after the time in Retry-After; this client holds more than its share of the queue', this.retryAfterS(pushed.entry.level)));
       this.requests++;
       this.pump();
     });
@@ -408,6 +445,28 @@ export class DynamicBatcher {
     return { windowMs: Math.max(0, Math.min(best.fill, budget - 2 * c)), targetBatchSize: best.b, maxTake: Math.max(maxTake, best.b) };
   }
 
+  /**
+   * With several levels, while level-1 work waits or arrived recently (within twice the usual gap between
+   * level-1 requests, 1–10 s): the largest batch lower-priority items may join (or form) — the largest candidate size
+   * whose cost is within 1.25 × a batch of one, so a top-priority request arriving meanwhile waits for
+   * about one run of its own, not for a long low-priority batch (on a CPU, where cost grows with the batch,
+   * that is 1; on a GPU, where it barely does, larger). undefined: no cap (one level, no urgent work, or
+   * no cost known yet).
+   */
+  lowCap(): number | undefined {
+    if (this.queue.policy.levels < 2 || this.lastUrgentAt === undefined) return undefined;
+    const recentMs = Math.min(10_000, Math.max(1000, 2 * (this.urgentGap ?? 0)));
+    if (this.queue.aheadOf(1) === 0 && this.clock.now() - this.lastUrgentAt > recentMs) return undefined;
+    const c1 = this.cost(1);
+    if (c1 === undefined) return undefined;
+    let cap = 1;
+    for (const b of this.candidates) {
+      const c = this.cost(b);
+      if (c !== undefined && c <= 1.25 * c1) cap = Math.max(cap, b);
+    }
+    return cap;
+  }
+
   // ---- dispatch ----
 
   /** Requests past their deadline or whose client went away leave the queue before any batch is formed. */
@@ -428,10 +487,13 @@ export class DynamicBatcher {
       const head = (order[0] as Entry<Pending>).item;
       const { windowMs, targetBatchSize, maxTake } = this.choice();
       const limit = Math.min(this.opts.maxBatchSize, maxTake);
-      const picked = this.pick(order, head.signature, limit);
+      const lowCap = this.lowCap();
+      const { picked, capped } = this.pick(order, head.signature, limit, lowCap ?? Number.POSITIVE_INFINITY);
       const total = picked.reduce((a, e) => a + e.item.size, 0);
       const preferred = this.opts.preferredBatchSizes ?? [];
-      const full = total >= Math.min(limit, targetBatchSize) || (preferred.includes(total) && !this.opts.adaptive);
+      // Cut short by the low-priority cap: waiting longer cannot make it larger.
+      const full = capped || total >= Math.min(limit, targetBatchSize) || (preferred.includes(total) && !this.opts.adaptive);
+      if (capped) this.lowCappedBatches++;
       const waited = this.clock.now() - Math.max(head.enqueuedAt, this.freedAt ?? Number.NEGATIVE_INFINITY);
       if (!full && waited < windowMs) {
         if (this.waitStartItems === undefined) this.waitStartItems = total;
@@ -456,25 +518,31 @@ export class DynamicBatcher {
     }
   }
 
-  /** Entries with `signature`, in the scheduler's order, while their items fit in `limit`. */
-  private pick(order: readonly Entry<Pending>[], signature: string, limit: number): Entry<Pending>[] {
+  /**
+   * Entries with `signature`, in the scheduler's order, while their items fit in `limit`; an item below
+   * level 1 only while the batch stays within `lowLimit` (level-1 items are not held back by it, but no
+   * low item joins them past it); `capped` when `lowLimit` stopped it short of what else was there.
+   */
+  private pick(order: readonly Entry<Pending>[], signature: string, limit: number, lowLimit: number): { picked: Entry<Pending>[]; capped: boolean } {
     const out: Entry<Pending>[] = [];
     let total = 0;
+    let capped = false;
     for (const e of order) {
       const p = e.item;
       if (p.signature !== signature) continue;
-      if (total + p.size > limit) {
+      const isLow = e.level > 1;
+      if (total + p.size > limit || (isLow && total + p.size > lowLimit)) {
         if (out.length === 0) {
-          out.push(e); // a request larger than the adaptive target still runs, alone
+          out.push(e); // a request larger than the adaptive target (or the cap) still runs, alone
           total += p.size;
-        }
+        } else if (total + p.size <= limit) capped = true;
         break;
       }
       out.push(e);
       total += p.size;
       if (total === limit) break;
     }
-    return out;
+    return { picked: out, capped };
   }
 
   private arm(ms: number): void {
@@ -553,6 +621,7 @@ export class DynamicBatcher {
       targetBatchSize,
       maxTake,
       ...(a ? { targetMs: a.targetMs, ...(this.recent.length > 0 ? { observedMs: this.recent.quantile(a.quantile) } : {}) } : {}),
+      ...(this.queue.policy.levels > 1 ? { lowCap: this.lowCap() ?? null, lowCappedBatches: this.lowCappedBatches } : {}),
     };
   }
 }

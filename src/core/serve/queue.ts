@@ -127,9 +127,32 @@ export class AdmissionQueue {
     return n ? this.stats.computeMs / n : 0;
   }
 
-  /** Seconds until a slot is likely free: queue length × mean compute ÷ instances, at least 1. */
-  retryAfterS(): number {
-    return Math.max(1, Math.ceil(((this.waitingCount() + 1) * this.meanComputeMs()) / this.size / 1000));
+  /**
+   * Seconds a refused request of level `level` should wait before retrying: its predicted wait had it
+   * been admitted (the requests ahead of it — every level up to its own, and those already routed to an
+   * instance — plus itself, × the mean compute ÷ instances), rounded up, at least 1. Without a level:
+   * everything waiting.
+   */
+  retryAfterS(level?: number): number {
+    const ahead = level === undefined ? this.waitingCount() : this.sched.aheadOf(level) + this.waitingCount() - this.sched.size;
+    return Math.max(1, Math.ceil(((ahead + 1) * this.meanComputeMs()) / this.size / 1000));
+  }
+
+  /** The 503 for a full level (the scheduler's message; the old wording with one level) with its Retry-After. */
+  private fullError(e: QueueFullError, level: number): QueueFullError {
+    return new QueueFullError(this.sched.policy.levels === 1 ? `the queue is full (${this.sched.size} waiting)` : e.message, 'retry after the time in Retry-After, or raise max_queue (priority_queue_policy.max_queue_size) for this model', this.retryAfterS(level));
+  }
+
+  /**
+   * The refusal run() would give this request now (its level full, no fair-share place to take), counted
+   * as one, or undefined when run() might admit it: the server asks before it reads the request's body,
+   * so shedding costs no body read, no parse and no decode.
+   */
+  refuseEarly(admission: Pick<Admission, 'priority' | 'client'>): QueueFullError | undefined {
+    if (this.closedWith || this.waitingCount() === 0 || !this.sched.wouldRefuse(admission.priority, admission.client)) return undefined;
+    this.stats.rejected++;
+    const level = admission.priority ?? this.sched.policy.defaultLevel;
+    return this.fullError(this.sched.refuse(level), level);
   }
 
   /**
@@ -203,7 +226,7 @@ export class AdmissionQueue {
         } catch (err) {
           this.stats.rejected++;
           const e = err as Error;
-          reject(e instanceof QueueFullError ? new QueueFullError(this.sched.policy.levels === 1 ? `the queue is full (${this.sched.size} waiting)` : e.message, 'retry after the time in Retry-After, or raise max_queue (priority_queue_policy.max_queue_size) for this model', this.retryAfterS()) : e);
+          reject(e instanceof QueueFullError ? this.fullError(e, level) : e);
           return;
         }
         waiter.entry = pushed.entry;
@@ -214,7 +237,7 @@ export class AdmissionQueue {
           this.stats.rejected++;
           victim.settled = true;
           victim.cleanup();
-          victim.reject(new QueueFullError(pushed.evicted.error.message, 'retry after the time in Retry-After; this client holds more than its share of the queue', this.retryAfterS()));
+          victim.reject(new QueueFullError(pushed.evicted.error.message, 'retry after the time in Retry-After; this client holds more than its share of the queue', this.retryAfterS(level)));
         }
       }
       // The request's own deadline, or its level's timeout when that rejects: dropped when it passes.

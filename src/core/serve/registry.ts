@@ -187,6 +187,14 @@ export class LoadedVersion {
     return this.runOnInstance(feeds, admission);
   }
 
+  /**
+   * The 503 (QueueFullError with Retry-After) this request would get now because its level is full, counted
+   * as a refusal; undefined when it might be admitted. Asked before the body is read (shedding cheaply).
+   */
+  refuseEarly(admission: Pick<Admission, 'priority' | 'client'>): Error | undefined {
+    return this.batcher ? this.batcher.refuseEarly(admission) : this.queue.refuseEarly(admission);
+  }
+
   /** Routing state for /v1/placement: instances with cost, queue, share and the last decision. */
   routing(): PlacementExplanation | undefined {
     return this.router?.explain();

@@ -121,6 +121,36 @@ export class RequestScheduler<T> {
   }
 
   /**
+   * Whether push() would refuse a request of level `priority` from `client` right now (the level is full
+   * and no client holds more than one place above this one's share): the server answers such a request
+   * before reading its body. Pure: nothing is counted (refuse() counts).
+   */
+  wouldRefuse(priority: number | undefined, client = 'anonymous'): boolean {
+    const n = priority ?? this.policy.defaultLevel;
+    if (!Number.isInteger(n) || n < 1 || n > this.policy.levels) return false;
+    const lv = this.level(n);
+    if (lv.size < lv.policy.maxQueue) return false;
+    const mine = lv.clients.get(client)?.length ?? 0;
+    for (const q of lv.clients.values()) if (q.length > mine + 1) return false;
+    return true;
+  }
+
+  /** Counts a refusal decided by wouldRefuse() and returns push()'s error for it. */
+  refuse(priority: number | undefined): QueueFullError {
+    const n = priority ?? this.policy.defaultLevel;
+    const lv = this.level(n);
+    lv.stats.rejected++;
+    return new QueueFullError(`priority ${n} queue is full (${lv.size} waiting)`);
+  }
+
+  /** Entries a new request of level `n` would wait behind: every level up to n (not the delayed). */
+  aheadOf(n: number): number {
+    let k = 0;
+    for (let l = 1; l <= Math.min(n, this.policy.levels); l++) k += this.level(l).size;
+    return k;
+  }
+
+  /**
    * Admits `item` or refuses it (QueueFullError). May evict another client's newest entry to make room
    * (returned in `evicted`, to be answered with its error).
    */

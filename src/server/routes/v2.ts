@@ -154,6 +154,33 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
       return sendError(reply, err);
     }
   };
+  // Shedding cheaply: a request its level would refuse anyway (full, no fair-share place to take) is
+  // answered 503 + Retry-After from its headers alone, before its body is read, parsed or decoded — under
+  // overload those refusals are most of the traffic. Only when the priority is known without the body:
+  // the aivmm-priority header, or a model with one level. Anything unclear goes on to the handler.
+  const shedEarly = async (req: FastifyRequest<{ Params: { name: string; version?: string } }>, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    const { name, version } = req.params;
+    let served: ReturnType<typeof reg.served>;
+    try {
+      served = reg.served(name);
+    } catch {
+      return undefined;
+    }
+    const v = version === undefined ? served[0] : served.find((s) => String(s.version) === version);
+    if (!v) return undefined;
+    const policy = v.queue.policy;
+    if (req.headers['aivmm-priority'] === undefined && policy.levels > 1) return undefined;
+    let priority: number;
+    try {
+      priority = priorityFrom(req.headers, undefined, policy);
+    } catch {
+      return undefined; // the handler answers the 400
+    }
+    const err = v.refuseEarly({ priority, client: clientFrom(req.headers, req.ip) });
+    if (!err) return undefined;
+    metrics?.recordRequest({ model: v.model, version: String(v.version), outcome: 'failure', reason: failureReason(err), totalS: reply.elapsedTime / 1000 });
+    return sendError(reply, err);
+  };
   const inferDoc = {
     'x-content-types': ['application/octet-stream'],
     'x-responses': {
@@ -165,8 +192,8 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
       504: { description: 'The request passed its deadline' },
     },
   };
-  app.post('/v2/models/:name/infer', { schema: { summary: 'Inference (JSON tensors or the binary tensor extension)', tags, params: modelParams, body: INFER_BODY, ...inferDoc } }, infer);
-  app.post('/v2/models/:name/versions/:version/infer', { schema: { summary: 'Inference on one version', tags, params: versionParams, body: INFER_BODY, ...inferDoc } }, infer);
+  app.post('/v2/models/:name/infer', { schema: { summary: 'Inference (JSON tensors or the binary tensor extension)', tags, params: modelParams, body: INFER_BODY, ...inferDoc }, onRequest: shedEarly }, infer);
+  app.post('/v2/models/:name/versions/:version/infer', { schema: { summary: 'Inference on one version', tags, params: versionParams, body: INFER_BODY, ...inferDoc }, onRequest: shedEarly }, infer);
 
   app.get('/v2/models/stats', { schema: { summary: 'Statistics of every served model version (statistics extension)', tags } }, async (_req, reply) => json(reply, 200, { model_stats: reg.stats() }));
   app.get('/v2/models/:name/stats', { schema: { summary: 'Statistics of one model', tags, params: modelParams } }, async (req: FastifyRequest<{ Params: { name: string } }>, reply) =>
