@@ -30,6 +30,8 @@ interface Target {
   path: string;
   /** host:port as the Host header gives it. */
   authority: string;
+  /** The idle connections' key. */
+  origin: string;
 }
 
 interface Pending {
@@ -268,6 +270,8 @@ export function http1Client(): { client: HttpClient; close: () => Promise<void> 
   const all = new Set<Conn>();
   // request bytes by headers object (the load loop reuses one), then by method and URL; hit when the body is the same object
   const built = new WeakMap<object, Map<string, { body: Uint8Array | undefined; bytes: Buffer }>>();
+  // the last request's bytes: the load loop's hit, with no key to build
+  let last: { url: string; method: string; headers: object; body: Uint8Array | undefined; bytes: Buffer } | undefined;
   let closing = false;
 
   const target = (url: string): Target => {
@@ -276,13 +280,20 @@ export function http1Client(): { client: HttpClient; close: () => Promise<void> 
       const u = new URL(url);
       if (u.protocol !== 'http:') throw new TypeError(`not an http: URL: ${url}`);
       const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-      t = { host, port: u.port ? Number(u.port) : 80, path: `${u.pathname}${u.search}`, authority: u.host };
+      const port = u.port ? Number(u.port) : 80;
+      t = { host, port, path: `${u.pathname}${u.search}`, authority: u.host, origin: `${host}:${port}` };
       targets.set(url, t);
     }
     return t;
   };
 
   const bytesFor = (url: string, t: Target, init: Parameters<HttpClient>[1]): Buffer => {
+    if (last && last.url === url && last.headers === init.headers && last.body === init.body && last.method === init.method) return last.bytes;
+    const bytes = build(url, t, init);
+    last = { url, method: init.method, headers: init.headers, body: init.body, bytes };
+    return bytes;
+  };
+  const build = (url: string, t: Target, init: Parameters<HttpClient>[1]): Buffer => {
     const key = `${init.method} ${url}`;
     let byUrl = built.get(init.headers);
     const hit = byUrl?.get(key);
@@ -306,9 +317,8 @@ export function http1Client(): { client: HttpClient; close: () => Promise<void> 
     return bytes;
   };
 
-  const origin = (t: Target): string => `${t.host}:${t.port}`;
   const open = (t: Target): Conn => {
-    const o = origin(t);
+    const o = t.origin;
     const c: Conn = new Conn(
       t,
       (free) => {
@@ -341,15 +351,17 @@ export function http1Client(): { client: HttpClient; close: () => Promise<void> 
     return new Promise<HttpResponse>((resolve, reject) => {
       let conn: Conn | undefined;
       const attempt = (retry: boolean): void => {
-        conn = idle.get(origin(t))?.pop() ?? open(t);
+        conn = idle.get(t.origin)?.pop() ?? open(t);
         const c = conn;
         c.send(bytes, {
           method: init.method,
           untouched: true,
-          resolve: (r) => {
-            if (init.signal) init.signal.removeEventListener('abort', onAbort);
-            resolve(r);
-          },
+          resolve: init.signal
+            ? (r) => {
+                init.signal?.removeEventListener('abort', onAbort);
+                resolve(r);
+              }
+            : resolve,
           reject(e) {
             if (retry && c.reused && this.untouched && !init.signal?.aborted) return attempt(false);
             if (init.signal) init.signal.removeEventListener('abort', onAbort);
