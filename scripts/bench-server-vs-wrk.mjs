@@ -2,72 +2,185 @@
 // Is `aivmm bench --server` a faithful load generator? (issue #17) The same endpoint — a JSON v2 infer
 // of a tiny model on the real server — driven by `aivmm bench --server --json-data` and by wrk (Debian's
 // wrk 4, a Lua script POSTing the same kind of body: the model's input as JSON numbers), at the same
-// concurrency (wrk: that many connections) and duration, interleaved (aivmm, wrk, aivmm, wrk…). Prints
-// each throughput and the ratio aivmm / wrk (goal: within 5%).
+// concurrency (wrk: that many connections) and duration, interleaved (aivmm, wrk, then wrk, aivmm…).
 //
-// Usage: npm run build && node scripts/bench-server-vs-wrk.mjs [--model tiny-convnet] [--concurrency 8]
-//          [--seconds 5] [--rounds 2] [--threads 2] [--out file.json]
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// Two placements, each with its own server:
+// - pinned: the server (and its lane processes, which inherit the mask) on --server-cpus, the load
+//   generator — wrk or aivmm alike — on --client-cpus (taskset, util-linux), as a load generator is meant
+//   to run: with its own CPU. The instance gets --server-threads intra-op threads (default: as many as
+//   server CPUs), so ORT does not spin more threads than its cores.
+// - shared: nothing pinned, the runtime's default threads: client and server share every core, as the
+//   first measurement did (there the client's CPU per request is taken from the server).
+//
+// Per (placement, concurrency): each round's req/s and the ratio aivmm / wrk, the ratio of the means and
+// the rounds' spread; p50/p99 as each tool reports them; CPU per answered request of the client
+// (user+sys of its process; aivmm's less a short run's, i.e. its start-up) and of the server's process tree (from /proc, over the
+// model's success count in /v2/models/m/stats); the server's busy share of its cores while loaded; non-2xx
+// counts; the two request bodies' sizes; the load average. Goal: within 5 %.
+//
+// Usage: npm run build && node scripts/bench-server-vs-wrk.mjs [--model tiny-convnet] [--concurrency 1,8,64]
+//          [--seconds 5] [--rounds 3] [--pin both|pinned|shared] [--server-cpus 0] [--client-cpus 1]
+//          [--server-threads N] [--out file.json]
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchServer, flags, fmt, inferBody, startServe } from './serve-bench-lib.mjs';
+import { bin, flags, fmt, inferBody, modelStats, startServe } from './serve-bench-lib.mjs';
 
 const flag = flags();
 const model = flag('model', 'tiny-convnet');
-const c = Number(flag('concurrency', '8'));
+const levels = flag('concurrency', '8').split(',').map(Number);
 const seconds = Number(flag('seconds', '5'));
-const rounds = Number(flag('rounds', '2'));
-const wrkThreads = Number(flag('threads', String(Math.min(2, c))));
+const rounds = Number(flag('rounds', '3'));
+const pin = flag('pin', 'both');
+const serverCpus = flag('server-cpus', '0');
+const clientCpus = flag('client-cpus', '1');
 const out = flag('out', undefined);
+const countCpus = (list) => list.split(',').reduce((a, part) => { const [lo, hi] = part.split('-').map(Number); return a + (hi === undefined ? 1 : hi - lo + 1); }, 0);
+const canPin = spawnSync('taskset', ['-c', serverCpus, 'true']).status === 0 && spawnSync('taskset', ['-c', clientCpus, 'true']).status === 0;
+const placements = (pin === 'both' ? ['pinned', 'shared'] : [pin]).filter((p) => {
+  if (p === 'pinned' && !canPin) console.error(`taskset -c ${serverCpus} / ${clientCpus} is not available here: the pinned placement is skipped`);
+  return p === 'shared' || canPin;
+});
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
-function wrk(url, luaFile) {
+/** user+sys seconds of a process tree rooted at `pid` (every descendant alive now), from /proc. */
+function treeCpuSec(pid) {
+  const stat = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const text = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      stat.set(Number(name), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let ticks = 0;
+  const todo = [pid];
+  while (todo.length) {
+    const p = todo.pop();
+    ticks += stat.get(p)?.ticks ?? 0;
+    for (const [q, s] of stat) if (s.ppid === p) todo.push(q);
+  }
+  return ticks / CLK_TCK;
+}
+
+/** Runs argv (under `prefix`), returns its output and the user+sys CPU seconds it took (sh's `times`). */
+function timed(prefix, argv) {
   return new Promise((resolve, reject) => {
-    const child = spawn('wrk', ['-t', String(wrkThreads), '-c', String(c), '-d', `${seconds}s`, '--latency', '-s', luaFile, url], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let text = '';
-    child.stdout.on('data', (d) => (text += d.toString()));
-    child.stderr.on('data', (d) => (text += d.toString()));
+    const child = spawn('sh', ['-c', '"$@"; s=$?; times >&2; exit $s', 'sh', ...prefix, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d.toString()));
+    child.stderr.on('data', (d) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('exit', (code) => {
-      const rps = /Requests\/sec:\s+([\d.]+)/.exec(text);
-      const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(text);
-      if (code !== 0 || !rps) reject(new Error(`wrk exited ${code}:\n${text}`));
-      else resolve({ reqPerSec: Number(rps[1]), non2xx: non2xx ? Number(non2xx[1]) : 0, text });
+      const t = [...stderr.matchAll(/^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/gm)].pop(); // the second `times` line: children
+      const cpuSec = t ? Number(t[1]) * 60 + Number(t[2]) + Number(t[3]) * 60 + Number(t[4]) : Number.NaN;
+      resolve({ code, stdout, stderr, cpuSec });
     });
   });
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'aivmm-wrk-'));
-const s = await startServe({ models: { m: { model, max_queue: 4096 } } });
-const rows = [];
-try {
-  const req = await inferBody(s.url, 'm');
-  const bodyFile = join(dir, 'body.json');
-  writeFileSync(bodyFile, JSON.stringify(req.json));
-  const lua = join(dir, 'post.lua');
-  writeFileSync(lua, `local f = io.open(${JSON.stringify(bodyFile)}, "rb")\nwrk.method = "POST"\nwrk.body = f:read("*a")\nf:close()\nwrk.headers["Content-Type"] = "application/json"\n`);
-  const url = `${s.url}/v2/models/m/infer`;
-  for (let r = 0; r < rounds; r++) {
-    // aivmm bench measures in windows (stable, or 3 windows); the same total time as wrk's run.
-    const [p] = await benchServer(s.url, 'm', c, { windowMs: Math.max(500, Math.round((seconds * 1000) / 3)), maxWindows: 3, warmup: '500ms', jsonData: true });
-    const errs = Object.values(p.errors).reduce((a, b) => a + b, 0);
-    rows.push({ tool: 'aivmm', round: r, reqPerSec: p.throughput.requestsPerSec, errors: errs });
-    console.error(`round ${r} aivmm bench: ${fmt(p.throughput.requestsPerSec)} req/s (${errs} errors)`);
-    const w = await wrk(url, lua);
-    rows.push({ tool: 'wrk', round: r, reqPerSec: w.reqPerSec, errors: w.non2xx });
-    console.error(`round ${r} wrk:         ${fmt(w.reqPerSec)} req/s (${w.non2xx} non-2xx)`);
-  }
-} finally {
-  await s.stop();
-  rmSync(dir, { recursive: true, force: true });
+const wrkLatencyMs = (text, q) => {
+  const m = new RegExp(`^\\s+${q}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(text);
+  return m ? Number(m[1]) * (m[2] === 'us' ? 1e-3 : m[2] === 's' ? 1e3 : 1) : Number.NaN;
+};
+
+async function runWrk(prefix, c, url, lua, threads) {
+  const r = await timed(prefix, ['wrk', '-t', String(Math.min(threads, c)), '-c', String(c), '-d', `${seconds}s`, '--latency', '-s', lua, url]);
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
+  const total = /(\d+) requests in/.exec(r.stdout);
+  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout);
+  const sockErr = /Socket errors: (.*)/.exec(r.stdout);
+  if (r.code !== 0 || !rps) throw new Error(`wrk exited ${r.code}:\n${r.stdout}${r.stderr}`);
+  return { reqPerSec: Number(rps[1]), requests: Number(total?.[1]), errors: (non2xx ? Number(non2xx[1]) : 0), socketErrors: sockErr?.[1], p50: wrkLatencyMs(r.stdout, 50), p99: wrkLatencyMs(r.stdout, 99), clientCpuSec: r.cpuSec, loadSec: seconds };
 }
-const mean = (t) => rows.filter((r) => r.tool === t).reduce((a, r) => a + r.reqPerSec, 0) / rounds;
-const a = mean('aivmm');
-const w = mean('wrk');
-console.log(`\n${model}, JSON v2 infer, concurrency ${c}, ${seconds} s per run, ${rounds} round(s) interleaved\n`);
-console.log('| tool | ' + Array.from({ length: rounds }, (_, r) => `round ${r + 1} req/s`).join(' | ') + ' | mean |');
-console.log('|--|' + Array.from({ length: rounds }, () => '--:').join('|') + '|--:|');
-for (const t of ['aivmm', 'wrk']) console.log(`| ${t} | ${rows.filter((r) => r.tool === t).map((r) => fmt(r.reqPerSec)).join(' | ')} | ${fmt(mean(t))} |`);
-const ratio = a / w;
-console.log(`\naivmm / wrk = ${fmt(ratio, 3)} (goal within 5%: ${Math.abs(ratio - 1) <= 0.05 ? 'met' : 'NOT met'})`);
-if (out) writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), model, concurrency: c, seconds, rounds, rows, ratio }, null, 2)}\n`);
+
+async function runAivmm(prefix, c, base, { windowMs = Math.max(500, Math.round((seconds * 1000) / 3)), warmupMs = 500 } = {}) {
+  // aivmm bench measures in windows (stable, or 3 windows) after a 500 ms warm-up: the same total time as wrk's run
+  const r = await timed(prefix, [process.execPath, bin, 'bench', '--server', base, '--model', 'm', '--concurrency', String(c), '--window', `${windowMs}ms`, '--max-windows', '3', '--warmup', `${warmupMs}ms`, '--json-data', '--json']);
+  let d;
+  try {
+    d = JSON.parse(r.stdout).data;
+  } catch {
+    throw new Error(`aivmm bench --server exited ${r.code} without JSON:\n${r.stderr.slice(-2000)}`);
+  }
+  const p = d.points[0];
+  return { reqPerSec: p.throughput.requestsPerSec, errors: Object.values(p.errors).reduce((a, b) => a + b, 0), p50: p.stats?.p50, p99: p.stats?.p99, clientCpuSec: r.cpuSec, loadSec: (500 + p.windows * windowMs) / 1000, bodyBytes: d.request.bytes };
+}
+
+const rows = [];
+const meta = { at: new Date().toISOString(), model, levels, seconds, rounds, cores: availableParallelism(), serverCpus, clientCpus, loadBefore: load() };
+console.error(`load average ${meta.loadBefore}; ${meta.cores} cores; placements: ${placements.join(', ')}`);
+for (const placement of placements) {
+  const pinned = placement === 'pinned';
+  const serverThreads = pinned ? Number(flag('server-threads', String(countCpus(serverCpus)))) : undefined;
+  const clientPrefix = pinned ? ['taskset', '-c', clientCpus] : [];
+  const wrkThreads = pinned ? countCpus(clientCpus) : 2;
+  const dir = mkdtempSync(join(tmpdir(), 'aivmm-wrk-'));
+  const s = await startServe({ models: { m: { model, max_queue: 4096, ...(serverThreads ? { threads: serverThreads } : {}) } } }, [], { prefix: pinned ? ['taskset', '-c', serverCpus] : [] });
+  try {
+    const req = await inferBody(s.url, 'm');
+    const bodyFile = join(dir, 'body.json');
+    const wrkBody = JSON.stringify(req.json);
+    writeFileSync(bodyFile, wrkBody);
+    const lua = join(dir, 'post.lua');
+    writeFileSync(lua, `local f = io.open(${JSON.stringify(bodyFile)}, "rb")\nwrk.method = "POST"\nwrk.body = f:read("*a")\nf:close()\nwrk.headers["Content-Type"] = "application/json"\n`);
+    const url = `${s.url}/v2/models/m/infer`;
+    // aivmm's process start (node, modules, metadata) is not per request: a short run (3 × 50 ms windows)
+    // measures start-up + a few requests, and each run's client CPU per request is the difference's
+    const short = async () => {
+      const ok0 = (await modelStats(s.url, 'm'))?.inference_stats?.success ?? 0;
+      const x = await runAivmm(clientPrefix, 1, s.url, { windowMs: 50, warmupMs: 0 });
+      return { cpuSec: x.clientCpuSec, served: ((await modelStats(s.url, 'm'))?.inference_stats?.success ?? 0) - ok0 };
+    };
+    await short(); // the first start reads the files from disk
+    const startup = await short();
+    console.error(`${placement}: aivmm start-up + ${startup.served} requests: ${fmt(startup.cpuSec * 1000, 0)} ms of CPU`);
+    for (const c of levels) {
+      for (let r = 0; r < rounds; r++) {
+        // alternate which tool goes first, so a drift in the machine's load falls on both alike
+        for (const tool of r % 2 === 0 ? ['aivmm', 'wrk'] : ['wrk', 'aivmm']) {
+          const before = { cpu: treeCpuSec(s.pid), ok: (await modelStats(s.url, 'm'))?.inference_stats?.success ?? 0 };
+          const x = tool === 'wrk' ? await runWrk(clientPrefix, c, url, lua, wrkThreads) : await runAivmm(clientPrefix, c, s.url);
+          const after = { cpu: treeCpuSec(s.pid), ok: (await modelStats(s.url, 'm'))?.inference_stats?.success ?? 0 };
+          const served = after.ok - before.ok;
+          const row = { placement, concurrency: c, round: r, tool, ...x, wrkBodyBytes: wrkBody.length, served, clientCpuUsPerReq: tool === 'wrk' ? (x.clientCpuSec / served) * 1e6 : ((x.clientCpuSec - startup.cpuSec) / (served - startup.served)) * 1e6, serverCpuUsPerReq: ((after.cpu - before.cpu) / served) * 1e6, serverBusy: (after.cpu - before.cpu) / x.loadSec / (pinned ? countCpus(serverCpus) : meta.cores), load: load() };
+          rows.push(row);
+          console.error(`${placement} c=${c} round ${r + 1} ${tool.padEnd(5)} ${fmt(x.reqPerSec).padStart(7)} req/s  p50 ${fmt(x.p50, 2)} p99 ${fmt(x.p99, 2)} ms  errors ${x.errors}  client ${fmt(row.clientCpuUsPerReq, 0)} µs/req  server ${fmt(row.serverCpuUsPerReq, 0)} µs/req, busy ${fmt(row.serverBusy * 100, 0)} %  (load ${row.load})`);
+        }
+      }
+    }
+  } finally {
+    await s.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+meta.loadAfter = load();
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const summary = [];
+console.log(`\n${model}, JSON v2 infer, ${seconds} s per run, ${rounds} round(s) interleaved; load average before ${meta.loadBefore}, after ${meta.loadAfter}`);
+console.log(`pinned: server on CPU ${serverCpus} (instance threads ${flag('server-threads', String(countCpus(serverCpus)))}), load generator on CPU ${clientCpus}; shared: nothing pinned, default threads\n`);
+console.log('| placement | concurrency | aivmm req/s (rounds) | wrk req/s (rounds) | aivmm / wrk | per-round ratios | p50 ms aivmm · wrk | p99 ms aivmm · wrk | client CPU µs/req aivmm · wrk | server CPU µs/req aivmm · wrk | server busy aivmm · wrk | errors |');
+console.log('|--|--:|--|--|--:|--|--|--|--|--|--|--|');
+for (const placement of placements) {
+  for (const c of levels) {
+    const sel = (tool) => rows.filter((x) => x.placement === placement && x.concurrency === c && x.tool === tool);
+    const a = sel('aivmm');
+    const w = sel('wrk');
+    const perRound = a.map((x, i) => x.reqPerSec / w[i].reqPerSec);
+    const ratio = mean(a.map((x) => x.reqPerSec)) / mean(w.map((x) => x.reqPerSec));
+    const m = (xs, f, d = 1) => fmt(mean(xs.map(f)), d);
+    summary.push({ placement, concurrency: c, ratio, perRound, met: Math.abs(ratio - 1) <= 0.05 });
+    console.log(`| ${placement} | ${c} | ${m(a, (x) => x.reqPerSec)} (${a.map((x) => fmt(x.reqPerSec, 0)).join(', ')}) | ${m(w, (x) => x.reqPerSec)} (${w.map((x) => fmt(x.reqPerSec, 0)).join(', ')}) | **${fmt(ratio, 3)}** | ${fmt(Math.min(...perRound), 3)}–${fmt(Math.max(...perRound), 3)} | ${m(a, (x) => x.p50, 2)} · ${m(w, (x) => x.p50, 2)} | ${m(a, (x) => x.p99, 2)} · ${m(w, (x) => x.p99, 2)} | ${m(a, (x) => x.clientCpuUsPerReq, 0)} · ${m(w, (x) => x.clientCpuUsPerReq, 0)} | ${m(a, (x) => x.serverCpuUsPerReq, 0)} · ${m(w, (x) => x.serverCpuUsPerReq, 0)} | ${m(a, (x) => x.serverBusy * 100, 0)} % · ${m(w, (x) => x.serverBusy * 100, 0)} % | ${a.reduce((s, x) => s + x.errors, 0)} · ${w.reduce((s, x) => s + x.errors, 0)} |`);
+  }
+}
+const bodies = rows.find((r) => r.tool === 'aivmm');
+if (bodies) console.log(`\nrequest bodies: aivmm ${bodies.bodyBytes} B, wrk ${bodies.wrkBodyBytes} B (both the model's input as JSON numbers). aivmm's client CPU per request excludes its process start (a short run's CPU subtracted); wrk's errors are non-2xx responses.`);
+for (const s of summary) console.log(`${s.placement}, concurrency ${s.concurrency}: aivmm / wrk = ${fmt(s.ratio, 3)} (rounds ${s.perRound.map((x) => fmt(x, 3)).join(', ')}; goal within 5%: ${s.met ? 'met' : 'NOT met'})`);
+if (out) writeFileSync(out, `${JSON.stringify({ ...meta, rows, summary }, null, 2)}\n`);

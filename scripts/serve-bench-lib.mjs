@@ -24,12 +24,14 @@ export function deviceKey(device, backend) {
   return backend ? `${device}@${backend}` : device;
 }
 
-/** Starts `aivmm serve` with `config` (an object, written as JSON, which YAML includes); resolves with its URL. */
-export async function startServe(config, extraArgs = []) {
+/** Starts `aivmm serve` with `config` (an object, written as JSON, which YAML includes); resolves with its URL and pid. */
+export async function startServe(config, extraArgs = [], { prefix = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'aivmm-bench-serve-'));
   const file = join(dir, 'aivmm.json');
   writeFileSync(file, JSON.stringify(config));
-  const child = spawn(process.execPath, [bin, 'serve', '--config', file, '--port', '0', '--json', '--log-level', 'warn', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
+  // prefix: a command the server runs under, e.g. ['taskset', '-c', '0'] (its lane processes inherit it)
+  const argv = [process.execPath, bin, 'serve', '--config', file, '--port', '0', '--json', '--log-level', 'warn', ...extraArgs];
+  const child = spawn(prefix.length ? prefix[0] : argv[0], [...prefix.slice(1), ...(prefix.length ? argv : argv.slice(1))], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
   let out = '';
   let err = '';
   child.stderr.on('data', (c) => (err += c.toString()));

@@ -1,9 +1,9 @@
-/** `aivmm bench --server URL`: flags → core/bench/server-load.ts over fetch and the process clock → present, gate. */
+/** `aivmm bench --server URL`: flags → core/bench/server-load.ts over the load client (http-client.ts) and the process clock → present, gate. */
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration, parsePercent, parseShape } from '../../core/bench/index.js';
-import { undiciClient } from '../http-client.js';
+import { loadClient } from '../http-client.js';
 import { BENCH_SERVER_SCHEMA, DEFAULT_LOAD, baselineFromJson, parseConcurrencyList, parseRate, runServerBench, type LoadSettings, type PointSpec, type ServerBenchReport } from '../../core/bench/server-load.js';
 import { writeFileAtomic } from '../../core/atomic-write.js';
 import { ConfigError, NotFoundError, UsageError, errorMessage } from '../../core/errors.js';
@@ -68,7 +68,7 @@ export async function benchServerCommand(ctx: CliContext, modelArg: string | und
   const interrupt = onInterrupt({ reraise: true, signals: ['SIGINT', 'SIGTERM'], first: '\naivmm: stopping: finishing the current window (Ctrl-C again to quit at once)\n', write: (t) => ctx.io.stderr.write(t) });
   const controller = { signal: interrupt.signal };
   let report: ServerBenchReport;
-  const http = undiciClient();
+  const http = loadClient();
   try {
     const model = opts.model ?? modelArg;
     const apiKey = opts.apiKey ?? ctx.io.env['AIVMM_API_KEY'];

@@ -399,7 +399,8 @@ interface Completion {
   doneAt: number;
   latency: number;
   status: number | 'network';
-  timing?: Partial<ServerSplit>;
+  /** The raw Server-Timing header of a 200, parsed only for the reported requests. */
+  timing?: string;
   error?: string;
   retryAfterMs?: number;
 }
@@ -417,7 +418,7 @@ async function send(deps: LoadDeps, req: PreparedRequest, startedAt: number): Pr
     const doneAt = deps.clock.now();
     const c: Completion = { doneAt, latency: doneAt - startedAt, status: r.status };
     if (r.status === 200) {
-      const timing = parseServerTiming(r.header('server-timing'));
+      const timing = r.header('server-timing');
       if (timing) c.timing = timing;
     } else {
       c.error = `HTTP ${r.status}: ${bodyText(r)}`;
@@ -535,8 +536,12 @@ export async function measurePoint(deps: LoadDeps, t: Target, req: PreparedReque
   const errors: Record<string, number> = {};
   for (const c of inRange) if (c.status !== 200) errors[String(c.status)] = (errors[String(c.status)] ?? 0) + 1;
   const spanSec = Math.max(1e-9, (to - from) / 1000);
-  const timed = ok.filter((c) => c.timing);
-  const mean = (f: (x: Partial<ServerSplit>) => number | undefined): number => timed.reduce((a, c) => a + (f(c.timing as Partial<ServerSplit>) ?? 0), 0) / timed.length;
+  const timed: Partial<ServerSplit>[] = [];
+  for (const c of ok) {
+    const t = parseServerTiming(c.timing);
+    if (t) timed.push(t);
+  }
+  const mean = (f: (x: Partial<ServerSplit>) => number | undefined): number => timed.reduce((a, t) => a + (f(t) ?? 0), 0) / timed.length;
   const firstError = inRange.find((c) => c.error)?.error ?? completions.find((c) => c.error)?.error;
   const lagSorted = lags.slice().sort((a, b) => a - b);
   return {
