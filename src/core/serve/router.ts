@@ -47,8 +47,13 @@ export interface Held {
 }
 
 interface InstanceState extends Required<Pick<InstanceInfo, 'id' | 'device' | 'backend' | 'slots'>> {
-  /** Per batch size: ms (EWMA of the service time, or a seed until the first measurement) and samples. */
-  costs: Map<number, { ms: number; samples: number }>;
+  /**
+   * Per batch size: ms (EWMA of the service time; until the first measurement the seed) and samples, and
+   * the seed it started from. Seeds are compute times (warm-up, bench); measurements are service times
+   * (compute + the lane's round trip + any contention), so a seed not yet measured is scaled by the
+   * median measured ÷ seed ratio of the sizes that have both: the seeds give the shape, measurements the level.
+   */
+  costs: Map<number, { ms: number; samples: number; seed?: number }>;
   samples: number;
   /** Batch sizes of the requests routed here that have not started, and of those running. */
   queuedSizes: number[];
@@ -121,8 +126,8 @@ export class Router {
 
   /** A device was added (or a lane restarted with a new instance). */
   add(i: InstanceInfo): void {
-    const costs = new Map<number, { ms: number; samples: number }>();
-    if (i.seedCostMs !== undefined && i.seedCostMs > 0) costs.set(1, { ms: i.seedCostMs, samples: 0 });
+    const costs = new Map<number, { ms: number; samples: number; seed?: number }>();
+    if (i.seedCostMs !== undefined && i.seedCostMs > 0) costs.set(1, { ms: i.seedCostMs, samples: 0, seed: i.seedCostMs });
     this.instances.set(i.id, { id: i.id, device: i.device, backend: i.backend, slots: Math.max(1, i.slots ?? 1), costs, samples: 0, queuedSizes: [], runningSizes: [], up: true, routed: 0, routedItems: 0 });
   }
 
@@ -134,7 +139,7 @@ export class Router {
       const b = Number(k);
       if (!Number.isInteger(b) || b < 1 || !(ms > 0)) continue;
       const c = s.costs.get(b);
-      if (!c || c.samples === 0) s.costs.set(b, { ms, samples: 0 });
+      if (!c || c.samples === 0) s.costs.set(b, { ms, samples: 0, seed: ms });
     }
   }
 
@@ -180,14 +185,22 @@ export class Router {
     if (computeMs !== undefined && computeMs >= 0) {
       const a = this.opts.alpha ?? 0.2;
       const c = s.costs.get(items);
-      s.costs.set(items, { ms: c === undefined || c.samples === 0 ? computeMs : (1 - a) * c.ms + a * computeMs, samples: (c?.samples ?? 0) + 1 });
+      s.costs.set(items, { ms: c === undefined || c.samples === 0 ? computeMs : (1 - a) * c.ms + a * computeMs, samples: (c?.samples ?? 0) + 1, ...(c?.seed !== undefined ? { seed: c.seed } : {}) });
       s.samples++;
     }
   }
 
   /** Cost of a batch of `b` on `s` (ms): measured, seeded, or estimated from its other sizes. */
   private cost(s: InstanceState, b: number): number | undefined {
-    return estimateCost([...s.costs].map(([k, c]) => [k, c.ms] as const), b);
+    return estimateCost(this.table(s), b);
+  }
+
+  /** The sizes with a cost: measured ones as measured, seeded ones scaled to the measured level. */
+  private table(s: InstanceState): [number, number][] {
+    const ratios = [...s.costs.values()].filter((c) => c.samples > 0 && c.seed !== undefined).map((c) => c.ms / (c.seed as number)).sort((x, y) => x - y);
+    const mid = ratios.length >> 1;
+    const scale = ratios.length === 0 ? 1 : ratios.length % 2 ? (ratios[mid] as number) : ((ratios[mid - 1] as number) + (ratios[mid] as number)) / 2;
+    return [...s.costs].map(([k, c]) => [k, c.samples > 0 ? c.ms : c.ms * scale]);
   }
 
   /** The work queued and running on `s` (ms ÷ slots); undefined while it has no cost. */
@@ -317,7 +330,7 @@ export class Router {
         routedItems: s.routedItems,
         share: total ? s.routed / total : 0,
         samples: s.samples,
-        ...(s.costs.size > 1 || (s.costs.size === 1 && !s.costs.has(1)) ? { costs: Object.fromEntries([...s.costs].sort((x, y) => x[0] - y[0]).map(([k, c]) => [k, c.ms])) } : {}),
+        ...(s.costs.size > 1 || (s.costs.size === 1 && !s.costs.has(1)) ? { costs: Object.fromEntries(this.table(s).sort((x, y) => x[0] - y[0])) } : {}),
         ...(s.downReason ? { downReason: s.downReason } : {}),
       })),
     };
