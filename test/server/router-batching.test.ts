@@ -58,7 +58,7 @@ test('a deep batch queue: the idle slow instance takes a batch exactly when it f
   assert.deepEqual(ex.instances.find((i) => i.id === 'gpu')?.costs, { 1: 2, 8: 6, 32: 16 });
 });
 
-test('costs are per batch size: a size not measured is estimated from the others; a measurement replaces its seed and calibrates the other seeds', () => {
+test('costs are per batch size: a size not measured is estimated from the others; a measurement replaces its seed and moves the other seeds by its gap', () => {
   const r = pair();
   r.route({ items: 16 });
   const d = r.route({ items: 16 });
@@ -68,12 +68,18 @@ test('costs are per batch size: a size not measured is estimated from the others
   r.started('gpu', 16);
   r.finished('gpu', 12, 16);
   assert.equal(r.explain().instances.find((i) => i.id === 'gpu')?.costs?.[16], 12);
-  // Seeds are compute times, measurements service times (plus the lane's round trip, contention): a size
-  // measured at twice its seed scales the sizes not measured yet by the same factor.
+  // Seeds are compute times, measurements service times (plus the lane's round trip per batch): a size
+  // measured 6 ms above its seed moves the sizes not measured yet up by 6 ms.
   r.route({ items: 8 });
   r.started('gpu', 8);
   r.finished('gpu', 12, 8);
-  assert.deepEqual(r.explain().instances.find((i) => i.id === 'gpu')?.costs, { 1: 4, 8: 12, 16: 12, 32: 32 });
+  assert.deepEqual(r.explain().instances.find((i) => i.id === 'gpu')?.costs, { 1: 8, 8: 12, 16: 12, 32: 22 });
+  // Measured below its seed: moved down by the gap, to at least half the seed.
+  const q = pair();
+  q.route({ items: 8 });
+  q.started('gpu', 8);
+  q.finished('gpu', 1, 8);
+  assert.deepEqual(q.explain().instances.find((i) => i.id === 'gpu')?.costs, { 1: 1, 8: 1, 32: 11 });
 });
 
 /** Virtual time: timers and instance completions are events; promise continuations run between them. */

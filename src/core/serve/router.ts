@@ -50,8 +50,9 @@ interface InstanceState extends Required<Pick<InstanceInfo, 'id' | 'device' | 'b
   /**
    * Per batch size: ms (EWMA of the service time; until the first measurement the seed) and samples, and
    * the seed it started from. Seeds are compute times (warm-up, bench); measurements are service times
-   * (compute + the lane's round trip + any contention), so a seed not yet measured is scaled by the
-   * median measured ÷ seed ratio of the sizes that have both: the seeds give the shape, measurements the level.
+   * (compute + the lane's round trip + any contention), so a seed not yet measured gets the median
+   * measured − seed gap of the sizes that have both added (at least half the seed): the round trip is a
+   * cost per batch, not per row (a ratio learned at batch 1, where it dominates, starved a lane at 8).
    */
   costs: Map<number, { ms: number; samples: number; seed?: number }>;
   samples: number;
@@ -195,12 +196,12 @@ export class Router {
     return estimateCost(this.table(s), b);
   }
 
-  /** The sizes with a cost: measured ones as measured, seeded ones scaled to the measured level. */
+  /** The sizes with a cost: measured ones as measured, seeded ones moved to the measured level. */
   private table(s: InstanceState): [number, number][] {
-    const ratios = [...s.costs.values()].filter((c) => c.samples > 0 && c.seed !== undefined).map((c) => c.ms / (c.seed as number)).sort((x, y) => x - y);
-    const mid = ratios.length >> 1;
-    const scale = ratios.length === 0 ? 1 : ratios.length % 2 ? (ratios[mid] as number) : ((ratios[mid - 1] as number) + (ratios[mid] as number)) / 2;
-    return [...s.costs].map(([k, c]) => [k, c.samples > 0 ? c.ms : c.ms * scale]);
+    const gaps = [...s.costs.values()].filter((c) => c.samples > 0 && c.seed !== undefined).map((c) => c.ms - (c.seed as number)).sort((x, y) => x - y);
+    const mid = gaps.length >> 1;
+    const offset = gaps.length === 0 ? 0 : gaps.length % 2 ? (gaps[mid] as number) : ((gaps[mid - 1] as number) + (gaps[mid] as number)) / 2;
+    return [...s.costs].map(([k, c]) => [k, c.samples > 0 ? c.ms : Math.max(c.ms / 2, c.ms + offset)]);
   }
 
   /** The work queued and running on `s` (ms ÷ slots); undefined while it has no cost. */
