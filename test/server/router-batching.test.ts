@@ -143,7 +143,8 @@ async function closedLoop(costs: Record<string, Record<number, number>>, clients
           tellHeld ? (admission ?? {}) : { ...admission, held: undefined },
         )
         .then((r) => ({ outputs: r.value, computeMs: r.computeMs })),
-    { maxBatchSize: 8, maxQueueDelayMs: 1, concurrency: ids.length, pad: true, clock: v.clock },
+    // As the registry sets it: over several instances, two batches each (one running, one ready).
+    { maxBatchSize: 8, maxQueueDelayMs: 1, concurrency: router ? 2 * ids.length : 1, pad: true, clock: v.clock },
   );
   let done = 0;
   let stop = false;

@@ -461,7 +461,10 @@ export class ModelRegistry {
         maxBatchSize: b.maxBatchSize,
         ...(b.preferredBatchSizes ? { preferredBatchSizes: b.preferredBatchSizes } : {}),
         maxQueueDelayMs: b.maxQueueDelayMs,
-        concurrency: instances.size,
+        // Over several devices, two batches per instance: one running and one ready behind it. With one per
+        // instance, a batch on the slow device took the fast one's second slot, so the fast one waited for
+        // each next batch to be formed and sent (tiny-convnet on the CPU lane: 3× fewer batches a second).
+        concurrency: router ? 2 * instances.size : instances.size,
         maxQueue: s.maxQueue,
         pad: true,
         ...(b.latencyTarget ? { adaptive: { targetMs: b.latencyTarget.ms, quantile: b.latencyTarget.quantile } } : {}),
