@@ -120,6 +120,26 @@ test('one model on two lanes: routing by seeded and measured cost; /v1/placement
   }
 });
 
+test('batching on two lanes: the warm-up seeds each instance\'s cost per batch size; the router learns per size and counts batches and items', { timeout: 60_000 }, async () => {
+  const s = await serverOver({ CPU: new InProcessExecutor(CPU_TARGET), 'CPU@ort-cpu': new InProcessExecutor(CPU_TARGET) }, '    instances: {CPU: 1, CPU@ort-cpu: 1}\n    dynamic_batching: {max_batch_size: 4, max_queue_delay: 20ms}\n', {});
+  try {
+    const before = (await s.placement()).routing as { instances: { device: string; costs?: Record<string, number> }[] };
+    for (const i of before.instances) assert.deepEqual(Object.keys(i.costs ?? {}), ['1', '2', '4'], `${i.device}: warm-up costs for every candidate size (${JSON.stringify(i)})`);
+    const codes = await Promise.all(Array.from({ length: 12 }, () => postJson(`${s.url}/v2/models/tiny/infer`, tinyReq).then((r) => r.status)));
+    assert.deepEqual([...new Set(codes)], [200]);
+    const routing = (await s.placement()).routing as { instances: { device: string; routed: number; routedItems: number; samples: number }[]; lastDecision: { items: number } };
+    const st = s.registry.stats('tiny')[0]!;
+    const batching = st.batching!;
+    assert.equal(routing.instances.reduce((a, i) => a + i.routed, 0), batching.batches, 'one routing decision per batch');
+    // Items routed are the padded rows: the 12 requests plus the padding.
+    assert.equal(routing.instances.reduce((a, i) => a + i.routedItems, 0), 12 + (batching.paddedRows ?? 0), JSON.stringify({ routing, batching }));
+    assert.ok([1, 2, 4].includes(routing.lastDecision.items), JSON.stringify(routing.lastDecision));
+    assert.equal(routing.instances.reduce((a, i) => a + i.samples, 0), batching.batches, 'each batch measured once, at its size');
+  } finally {
+    await s.close();
+  }
+});
+
 test('a crashed lane marks its instances down (requests go to the other lane); the restart marks them up', { timeout: 120_000 }, async () => {
   const a = new LaneExecutor({ name: 'lane-a', target: CPU_TARGET });
   const b = new LaneExecutor({ name: 'lane-b', target: CPU_TARGET });

@@ -24,10 +24,24 @@ import type { HostTensor, TensorSpec, TypedData } from '../backends/types.js';
 import { BadRequestError, DeadlineExceededError, QueueFullError, RequestCancelledError } from './errors.js';
 import { InferenceError } from '../errors.js';
 import { RequestScheduler, type Entry, type SchedulerPolicy, type SchedulerStats } from './scheduler.js';
+import { estimateCost } from './costs.js';
 
 /** What a batch is admitted with downstream: the most urgent priority among its requests. */
 export interface BatchAdmission {
   priority?: number | undefined;
+  /** Rows the backend runs (the batch, padded). */
+  items?: number | undefined;
+  /**
+   * What the batcher still holds behind this batch, read when the batch is routed: the items waiting
+   * and the batch size it would take them in (a router over several instances counts them as work ahead).
+   */
+  held?: (() => HeldWork) | undefined;
+}
+
+/** Items waiting in the batcher, and the size of the batches it would form from them. */
+export interface HeldWork {
+  items: number;
+  batchSize: number;
 }
 
 export type RunBatch = (feeds: Record<string, HostTensor>, admission?: BatchAdmission) => Promise<{ outputs: Record<string, HostTensor>; computeMs: number }>;
@@ -379,25 +393,7 @@ export class DynamicBatcher {
 
   /** Measured or estimated cost of a batch of b (ms). */
   cost(b: number): number | undefined {
-    const known = this.costs.get(b);
-    if (known) return known.ms;
-    const pts = [...this.costs.entries()].sort((x, y) => x[0] - y[0]);
-    if (pts.length === 0) return undefined;
-    if (pts.length === 1) {
-      // One measurement: an optimistic sublinear prior (b^0.7), so larger sizes get tried and learned.
-      const [b0, c0] = pts[0] as [number, { ms: number }];
-      return c0.ms * (b / b0) ** 0.7;
-    }
-    // Linear between the nearest measured sizes, extrapolated from the last two beyond them.
-    let lo = pts[0] as [number, { ms: number }];
-    let hi = pts[1] as [number, { ms: number }];
-    for (let i = 0; i + 1 < pts.length; i++) {
-      lo = pts[i] as [number, { ms: number }];
-      hi = pts[i + 1] as [number, { ms: number }];
-      if (b <= hi[0]) break;
-    }
-    const slope = (hi[1].ms - lo[1].ms) / (hi[0] - lo[0]);
-    return Math.max(1e-6, lo[1].ms + (b - lo[0]) * Math.max(0, slope));
+    return estimateCost([...this.costs].map(([k, c]) => [k, c.ms] as const), b);
   }
 
   /** Learns one run of a batch of b: never a shape's first run; the median of the last `window` runs. */
@@ -570,7 +566,7 @@ export class DynamicBatcher {
     const joined = batch.length === 1 ? (batch[0] as Pending).feeds : concatFeeds(batch.map((p) => p.feeds));
     const feeds = runSize > total ? padFeeds(joined, total, runSize) : joined;
     this.paddedRows += runSize - total;
-    void this.run(feeds, { priority })
+    void this.run(feeds, { priority, items: runSize, held: () => this.held() })
       .then((r) => {
         this.record(runSize, r.computeMs);
         // Padding rows' outputs are split off and dropped.
@@ -590,6 +586,13 @@ export class DynamicBatcher {
         this.freedAt = this.clock.now();
         this.pump();
       });
+  }
+
+  /** Items waiting (not yet in a batch) and the batch size a deep queue is taken in (padded). */
+  held(): HeldWork {
+    let items = 0;
+    for (const e of this.queue.ordered()) items += e.item.size;
+    return { items, batchSize: this.paddedSize(Math.min(this.opts.maxBatchSize, this.choice().maxTake)) };
   }
 
   /** Cuts the waiting budget by a fifth when the observed quantile breaks the target; regrows 2% per batch otherwise. */

@@ -13,7 +13,7 @@
  * (their lane crashed) get nothing until they are marked up; requests routed ahead to one are routed again.
  */
 import { DeadlineExceededError, QueueFullError, RequestCancelledError } from './errors.js';
-import type { Router } from './router.js';
+import type { Held, Router } from './router.js';
 import { RequestScheduler, type Entry, type SchedulerPolicy, type SchedulerStats } from './scheduler.js';
 
 export interface QueueOptions {
@@ -38,6 +38,10 @@ export interface Admission {
   priority?: number | undefined;
   /** Fair-share key (clientFrom()). */
   client?: string | undefined;
+  /** Rows in this request (a batch: its padded size); the router keeps costs per size. Default 1. */
+  items?: number | undefined;
+  /** What the batcher still holds behind this batch, read when it is routed (router.ts). */
+  held?: (() => Held) | undefined;
 }
 
 export interface QueueStats {
@@ -62,6 +66,8 @@ interface Waiter {
   entry?: Entry<Waiter> | undefined;
   /** Routed ahead to this busy instance. */
   assigned?: string | undefined;
+  items: number;
+  held?: (() => Held) | undefined;
 }
 
 /** The policy when the config names none: one level that holds `maxQueue`, refusing past it. */
@@ -180,7 +186,7 @@ export class AdmissionQueue {
     } finally {
       this.stats.running--;
       this.lastActive = this.clock();
-      this.router?.finished(instance, serviceMs);
+      this.router?.finished(instance, serviceMs, admission.items ?? 1);
       this.release(instance);
     }
   }
@@ -209,6 +215,8 @@ export class AdmissionQueue {
         reject,
         enqueuedAt: t0,
         settled: false,
+        items: admission.items ?? 1,
+        held: admission.held,
         cleanup: () => {
           if (timer) clearTimeout(timer);
           timer = undefined;
@@ -295,7 +303,7 @@ export class AdmissionQueue {
       const i = q ? q.indexOf(w) : -1;
       if (q && i >= 0) {
         q.splice(i, 1);
-        this.router?.unqueued(w.assigned);
+        this.router?.unqueued(w.assigned, w.items);
         found = true;
       }
       w.assigned = undefined;
@@ -331,7 +339,12 @@ export class AdmissionQueue {
       this.start(w, this.free.shift() as string);
       return true;
     }
-    const d = this.router.route({ eligible: (id) => this.isFree(id) || (this.ahead.get(id)?.length ?? 0) < this.maxAhead });
+    // Work behind it that no instance holds yet: the batcher's items, and the requests waiting here
+    // (counted as the same size as this one).
+    const fromBatcher = w.held?.();
+    const waiting = this.sched.size + this.retry.length;
+    const held: Held | undefined = fromBatcher || waiting ? { items: (fromBatcher?.items ?? 0) + waiting * w.items, batchSize: fromBatcher?.batchSize ?? w.items } : undefined;
+    const d = this.router.route({ eligible: (id) => this.isFree(id) || (this.ahead.get(id)?.length ?? 0) < this.maxAhead, items: w.items, ...(held ? { held } : {}) });
     if (this.isFree(d.instance)) {
       this.free.splice(this.free.indexOf(d.instance), 1);
       this.start(w, d.instance);
@@ -351,7 +364,7 @@ export class AdmissionQueue {
     w.entry = undefined;
     w.cleanup();
     this.stats.running++;
-    this.router?.started(instance);
+    this.router?.started(instance, w.items);
     w.resolve(instance);
   }
 

@@ -115,22 +115,28 @@ let generation = 0;
 
 const isCpu = (device: string): boolean => device.split('@')[0]?.toUpperCase() === 'CPU';
 
-/** Runs each batch size twice on every instance (batch-1 zero feeds padded to the size). */
-export async function warmBatchSizes(instances: ReadonlyMap<string, ModelExecutor>, inputs: readonly TensorSpec[], sizes: readonly number[]): Promise<WarmupStats> {
+/**
+ * Runs each batch size twice on every instance (batch-1 zero feeds padded to the size). `byInstance`: each
+ * instance's second-run times, which seed the router of a model on several devices.
+ */
+export async function warmBatchSizes(instances: ReadonlyMap<string, ModelExecutor>, inputs: readonly TensorSpec[], sizes: readonly number[]): Promise<WarmupStats & { byInstance: Record<string, Record<number, number>> }> {
   const t0 = performance.now();
   const costs: Record<number, number> = {};
+  const byInstance: Record<string, Record<number, number>> = {};
   // Fresh feeds for every run: a lane executor moves (detaches) the buffers it is given.
   const feeds = (b: number): Record<string, HostTensor> => padFeeds(warmupFeeds(inputs), 1, b);
   for (const b of sizes) {
     const seconds: number[] = [];
     for (const [id, ex] of instances) {
       await ex.run(id, feeds(b));
-      seconds.push((await ex.run(id, feeds(b))).computeMs);
+      const ms = (await ex.run(id, feeds(b))).computeMs;
+      seconds.push(ms);
+      (byInstance[id] ??= {})[b] = ms;
     }
     seconds.sort((x, y) => x - y);
     costs[b] = seconds[(seconds.length - 1) >> 1] as number;
   }
-  return { ms: performance.now() - t0, sizes: [...sizes], costs };
+  return { ms: performance.now() - t0, sizes: [...sizes], costs, byInstance };
 }
 
 /** One loaded version: its instances (on one or more devices), metadata, and admission queue. */
@@ -463,7 +469,10 @@ export class ModelRegistry {
         maxBatchSize: b.maxBatchSize,
         ...(b.preferredBatchSizes ? { preferredBatchSizes: b.preferredBatchSizes } : {}),
         maxQueueDelayMs: b.maxQueueDelayMs,
-        concurrency: instances.size,
+        // Over several devices, two batches per instance: one running and one ready behind it. With one per
+        // instance, a batch on the slow device took the fast one's second slot, so the fast one waited for
+        // each next batch to be formed and sent (tiny-convnet on the CPU lane: 3× fewer batches a second).
+        concurrency: router ? 2 * instances.size : instances.size,
         maxQueue: s.maxQueue,
         pad: true,
         ...(b.latencyTarget ? { adaptive: { targetMs: b.latencyTarget.ms, quantile: b.latencyTarget.quantile } } : {}),
@@ -474,7 +483,10 @@ export class ModelRegistry {
       // `warmup: false` skips it (a faster load; the batcher then learns from the second run of each size).
       if (s.warmup) {
         try {
-          v.warmup = await warmBatchSizes(instances, inputs, v.batcher.candidateSizes());
+          const { byInstance, ...stats } = await warmBatchSizes(instances, inputs, v.batcher.candidateSizes());
+          v.warmup = stats;
+          // Each instance's own cost per batch size: the router's plan needs them (a GPU's and a CPU's differ 20×).
+          for (const [id, costs] of Object.entries(byInstance)) router?.seedCosts(id, costs);
         } catch (err) {
           await Promise.all([...instances].map(([id, ex]) => ex.unload(id).catch(() => undefined)));
           for (const d of v.disposers.splice(0)) d();
