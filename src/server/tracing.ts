@@ -210,9 +210,12 @@ export async function startTracing(settings: TracingSettings, opts: StartTracing
   };
 }
 
-/** Fastify hooks: a server span per request, ended when the answer is out (or the client went away). */
+/**
+ * Fastify hooks: a server span per request, ended when the answer is out (or the client went away).
+ * Callback hooks, not async ones: no promise per hook per request.
+ */
 export function installHttpTracing(app: FastifyInstance, tracing: Tracing): void {
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', (req, _reply, done) => {
     const route = req.routeOptions.url;
     const q = req.url.indexOf('?');
     const local = req.socket.localPort;
@@ -229,9 +232,11 @@ export function installHttpTracing(app: FastifyInstance, tracing: Tracing): void
     const ua = req.headers['user-agent'];
     if (ua) attributes['user_agent.original'] = ua;
     traces.set(req, tracing.startRequest(route ? `${req.method} ${route}` : req.method, req.headers, attributes));
+    done();
   });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     traces.get(req)?.end({ status: reply.statusCode });
+    done();
   });
   app.addHook('onRequestAbort', async (req) => {
     traces.get(req)?.end({ error: 'aborted' });
