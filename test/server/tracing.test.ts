@@ -38,7 +38,6 @@ test('tracing settings: off unless configured, the endpoint rules, the samplers,
   assert.deepEqual([r.protocol, r.batch], ['http/protobuf', { maxQueueSize: 8192, maxExportBatchSize: 2048, scheduledDelayMs: 1000, exportTimeoutMs: 30_000 }]);
   const j = tracingSettings({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '10', OTEL_BSP_SCHEDULE_DELAY: '5' });
   assert.deepEqual([j.protocol, j.batch.maxQueueSize, j.batch.maxExportBatchSize, j.batch.scheduledDelayMs], ['http/json', 100, 10, 5]);
-  assert.match(j.reason, /^OTLP\/HTTP \(JSON\) to /);
   // the config file's section sits under the variables
   const file = parseServeConfig('tracing: {endpoint: "http://f:4318/v1/traces", service_name: filesvc, sample_ratio: 0.5}\nmetrics: {public: true}\n', 'a.yaml');
   assert.equal(file.metricsPublic, true);

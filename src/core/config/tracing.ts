@@ -141,6 +141,6 @@ export function tracingSettings(env: Env, file: TracingFileSettings = {}): Traci
       ? 'OTEL_TRACES_EXPORTER=none'
       : !asked
         ? 'no OTEL_TRACES_EXPORTER=otlp or OTLP endpoint set'
-        : `OTLP/HTTP (${protocol === 'http/json' ? 'JSON' : 'protobuf'}) to ${endpoint}`;
+        : `OTLP/HTTP to ${endpoint}`;
   return { enabled, reason, endpoint, headers, serviceName, resourceAttributes, sampler, samplerArg, protocol: protocol === 'http/json' ? 'http/json' : 'http/protobuf', batch };
 }
