@@ -145,6 +145,15 @@ test('summaries only when asked, with quantiles; forgetModel drops a version, ke
   assert.equal(/version="1"/.test(text), false, 'no series of tiny/1 left');
   p = parseExposition(text);
   assert.equal(sampleValue(p, 'aivmm_inference_request_success_total', { model: 'tiny', version: '2' }), 1);
+  // the version served again (a reload): its series start over, not into the ones forgetModel dropped
+  m.recordRequest({ ...MV, outcome: 'success', inferS: 0.001 });
+  m.recordBatch({ ...MV, size: 2 });
+  p = parseExposition(await m.exposition());
+  assert.deepEqual(
+    ['aivmm_inference_request_success_total', 'aivmm_inference_compute_infer_duration_seconds_count', 'aivmm_inference_exec_count_total', 'aivmm_inference_batch_size_sum'].map((n) => sampleValue(p, n, MV)),
+    [1, 1, 1, 2],
+  );
+  assert.equal(m.traffic().find((w) => w.version === '1')?.requests, 1);
 });
 
 test("the request-path series render exactly as prom-client's own Counter, Gauge and Histogram do", async () => {

@@ -1,7 +1,7 @@
 /**
  * OpenTelemetry tracing end to end: a plain node:http OTLP/HTTP receiver on loopback decodes what the
- * official exporter sends (exporter-trace-otlp-http 0.223: JSON bodies, POST /v1/traces, ids as hex; gzip
- * when OTEL_EXPORTER_OTLP_COMPRESSION asks), a client sends a W3C traceparent, and the spans must carry its
+ * official exporters send (exporter-trace-otlp-proto / -http 0.223: protobuf bodies by default, JSON with
+ * OTEL_EXPORTER_OTLP_PROTOCOL=http/json; POST /v1/traces; gzip when OTEL_EXPORTER_OTLP_COMPRESSION asks), a client sends a W3C traceparent, and the spans must carry its
  * trace id, the server span its parent span id, and the queue / batch / compute children the right parents,
  * times and attributes. `aivmm serve` as a process: the OTEL_* variables turn it on (and the spans of the
  * last request arrive through the shutdown flush), OTEL_SDK_DISABLED / no variables leave it off.
@@ -23,7 +23,7 @@ const good = { name: 'input', shape: [1, 3, 32, 32], datatype: 'FP32', data: Arr
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
 
-test('tracing settings: off unless configured, the endpoint rules, the samplers, one line for a bad value', () => {
+test('tracing settings: off unless configured, the endpoint rules, the samplers, the protocol and batch sizes, one line for a bad value', () => {
   assert.equal(loadConfig({}).tracing.enabled, false);
   assert.equal(loadConfig({ OTEL_SERVICE_NAME: 'x' }).tracing.enabled, false);
   const on = tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/', OTEL_SERVICE_NAME: 'svc', OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod,service.name=ignored', OTEL_EXPORTER_OTLP_HEADERS: 'x-token=a%20b' });
@@ -34,6 +34,10 @@ test('tracing settings: off unless configured, the endpoint rules, the samplers,
   assert.equal(tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' }).enabled, false);
   const r = tracingSettings({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' });
   assert.deepEqual([r.sampler, r.samplerArg], ['parentbased_traceidratio', 0.25]);
+  // protobuf unless asked for JSON (the traces variable wins); the batch processor's sizes from OTEL_BSP_*
+  assert.deepEqual([r.protocol, r.batch], ['http/protobuf', { maxQueueSize: 8192, maxExportBatchSize: 2048, scheduledDelayMs: 1000, exportTimeoutMs: 30_000 }]);
+  const j = tracingSettings({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '10', OTEL_BSP_SCHEDULE_DELAY: '5' });
+  assert.deepEqual([j.protocol, j.batch.maxQueueSize, j.batch.maxExportBatchSize, j.batch.scheduledDelayMs], ['http/json', 100, 10, 5]);
   // the config file's section sits under the variables
   const file = parseServeConfig('tracing: {endpoint: "http://f:4318/v1/traces", service_name: filesvc, sample_ratio: 0.5}\nmetrics: {public: true}\n', 'a.yaml');
   assert.equal(file.metricsPublic, true);
@@ -48,6 +52,9 @@ test('tracing settings: off unless configured, the endpoint rules, the samplers,
     [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_TRACES_SAMPLER: 'sometimes' }, /unknown sampler 'sometimes'/],
     [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '2' }, /not a ratio/],
     [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_HEADERS: 'novalue' }, /'novalue' is not key=value/],
+    [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/xml' }, /unknown protocol 'http\/xml'/],
+    [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_BSP_MAX_QUEUE_SIZE: '0' }, /OTEL_BSP_MAX_QUEUE_SIZE: '0' is not a positive integer/],
+    [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '4096', OTEL_BSP_MAX_QUEUE_SIZE: '1024' }, /larger than OTEL_BSP_MAX_QUEUE_SIZE/],
   ] as const) {
     assert.throws(() => loadConfig(env).tracing, (e: Error & { code?: string }) => e.code === 'CONFIG' && re.test(e.message), JSON.stringify(env));
   }
@@ -68,7 +75,8 @@ test('a client traceparent is continued: server span with its trace and parent i
     assert.equal((await fetch(`${t.url}/v2/models/tiny`)).status, 401);
     await tracing.flush();
     await until(() => rx.spans.filter((s) => s.traceId === TRACE).length >= 3 && rx.spans.some((s) => s.traceId !== TRACE), 'the spans at the receiver');
-    assert.ok(rx.requests.every((q) => q.path === '/v1/traces' && q.contentType.startsWith('application/json')), JSON.stringify(rx.requests.map((q) => [q.path, q.contentType])));
+    // protobuf bodies by default (exporter-trace-otlp-proto), decoded by the receiver by the OTLP schema
+    assert.ok(rx.requests.every((q) => q.path === '/v1/traces' && q.contentType === 'application/x-protobuf'), JSON.stringify(rx.requests.map((q) => [q.path, q.contentType])));
     assert.equal(rx.resources[0]!['service.name'], 'aivmm-test');
     assert.equal(rx.resources[0]!['service.version'], '9.9.9');
 
@@ -109,7 +117,8 @@ test('a dynamically batched request: a batch span with its size between the serv
   const rx = await receiver();
   const { dir, cleanup } = await tmp();
   await writeFile(join(dir, 'tiny.onnx'), TINY);
-  const tracing = await startTracing(tracingSettings({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${rx.url}/v1/traces` }), { serviceVersion: 't', scheduledDelayMs: 20 });
+  // JSON bodies here (exporter-trace-otlp-http), so both encodings are decoded and checked
+  const tracing = await startTracing(tracingSettings({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${rx.url}/v1/traces`, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }), { serviceVersion: 't', scheduledDelayMs: 20 });
   const t = await startTestServer({ models: [{ name: 'tiny', path: join(dir, 'tiny.onnx'), settings: { batching: { maxBatchSize: 8, maxQueueDelayMs: 100 } } }], server: { tracing } });
   try {
     const ids = ['a', 'b', 'c'].map((_, i) => `${String(i + 1).padStart(32, '0')}`);
@@ -132,6 +141,7 @@ test('a dynamically batched request: a batch span with its size between the serv
       largest = Math.max(largest, size);
     }
     assert.ok(largest > 1, `three concurrent requests in a 100 ms window shared a batch (largest ${largest})`);
+    assert.ok(rx.requests.length > 0 && rx.requests.every((q) => q.contentType.startsWith('application/json')), JSON.stringify(rx.requests.map((q) => q.contentType)));
   } finally {
     await t.close();
     await cleanup();

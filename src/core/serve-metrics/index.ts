@@ -185,6 +185,32 @@ export function createServeMetrics(opts: ServeMetricsOptions = {}): ServeMetrics
     }
     return w;
   };
+  // A model version's request-path series, bound on its first success (a failure first creates only what
+  // it records, as before) and its first execution; dropped with its series by forgetModel.
+  type Bound = { success: (by?: number) => void; inferences: (by?: number) => void; stages: ((v: number) => void)[]; w: Windows };
+  type BoundBatch = { execs: (by?: number) => void; size: (v: number) => void; w: Windows };
+  const bound = new Map<string, Bound>();
+  const boundBatch = new Map<string, BoundBatch>();
+  const boundOf = (model: string, version: string): Bound => {
+    const k = `${model}\u0001${version}`;
+    let b = bound.get(k);
+    if (!b) {
+      const labels = { model, version };
+      b = { success: success.bind(labels), inferences: inferences.bind(labels), stages: stages.map((st) => st.hist.bind(labels)), w: windowsOf(model, version) };
+      bound.set(k, b);
+    }
+    return b;
+  };
+  const boundBatchOf = (model: string, version: string): BoundBatch => {
+    const k = `${model}\u0001${version}`;
+    let b = boundBatch.get(k);
+    if (!b) {
+      const labels = { model, version };
+      b = { execs: execs.bind(labels), size: batchSize.bind(labels), w: windowsOf(model, version) };
+      boundBatch.set(k, b);
+    }
+    return b;
+  };
   const batchBucket = (size: number): string => String(BATCH_BUCKETS.find((b) => size <= b) ?? '+Inf');
   const ms = (v: number | undefined): number | null => (v !== undefined && Number.isFinite(v) ? Math.round(v * 1e6) / 1e3 : null);
   const q3 = (w: QuantileWindow, now: number): WindowQuantiles => {
@@ -199,9 +225,10 @@ export function createServeMetrics(opts: ServeMetricsOptions = {}): ServeMetrics
     recordRequest(r) {
       const labels = { model: r.model, version: r.version };
       const failed = r.outcome !== 'success';
-      if (!failed) {
-        success.inc(labels);
-        inferences.inc(labels, Math.max(1, Math.floor(r.batch ?? 1)));
+      const b = failed ? undefined : boundOf(r.model, r.version);
+      if (b) {
+        b.success();
+        b.inferences(Math.max(1, Math.floor(r.batch ?? 1)));
       } else {
         if (!r.reason || !FAILURE_REASONS.includes(r.reason)) {
           throw new UsageError(`recordRequest: failure reason '${String(r.reason)}' is not one of ${FAILURE_REASONS.join(', ')}`);
@@ -218,24 +245,27 @@ export function createServeMetrics(opts: ServeMetricsOptions = {}): ServeMetrics
         const t = times[i]!;
         // A rejected or bad-input request never reached the compute stages: only its request (and queue) time is real.
         if (st.compute && failed && t === 0) continue;
-        st.hist.observe(labels, t);
+        if (b) b.stages[i]!(t);
+        else st.hist.observe(labels, t);
         st.summary?.observe(labels, t);
       }
-      const w = windowsOf(r.model, r.version);
-      w.request.observe(times[0]);
-      if (failed) w.errors.add(r.reason as string);
+      const w = b ? b.w : windowsOf(r.model, r.version);
+      const now = Date.now();
+      w.request.observe(times[0], now);
+      if (failed) w.errors.add(r.reason as string, 1, now);
       else {
-        w.queue.observe(times[1]);
-        w.compute.observe(times[2] + times[3] + times[4]);
+        w.queue.observe(times[1], now);
+        w.compute.observe(times[2] + times[3] + times[4], now);
       }
     },
 
     recordBatch(b) {
       const labels = { model: b.model, version: b.version };
       const size = Math.max(1, Math.floor(b.size));
-      execs.inc(labels);
-      batchSize.observe(labels, size);
-      windowsOf(b.model, b.version).batch.add(batchBucket(size));
+      const bb = boundBatchOf(b.model, b.version);
+      bb.execs();
+      bb.size(size);
+      bb.w.batch.add(batchBucket(size));
       if (b.device !== undefined && b.inferS !== undefined) {
         const w = powerW.get(b.device);
         if (w !== undefined) {
@@ -302,7 +332,13 @@ export function createServeMetrics(opts: ServeMetricsOptions = {}): ServeMetrics
     },
 
     async forgetModel(model, version) {
-      windows.delete(`${model}\u0001${version}`);
+      const k = `${model}\u0001${version}`;
+      const unbind = (): void => {
+        windows.delete(k);
+        bound.delete(k);
+        boundBatch.delete(k);
+      };
+      unbind();
       for (const def of METRICS) {
         const metric = m.get(def.name);
         if (!metric || !def.labels.includes('model')) continue;
@@ -317,6 +353,8 @@ export function createServeMetrics(opts: ServeMetricsOptions = {}): ServeMetrics
           metric.remove(own);
         }
       }
+      // a request recorded while the series were being read bound some that are gone now
+      unbind();
     },
 
     exposition: () => registry.metrics(),

@@ -77,6 +77,18 @@ export class CounterSeries extends Series<{ value: number }> {
     if (!(by >= 0) || !Number.isFinite(by)) throw new UsageError(`${this.name}: a counter only goes up (got ${by})`);
     this.entry(labels).value += by;
   }
+  /**
+   * inc() for one label set, its series found once: the request path binds a model version's series on
+   * its first request. A bound series that remove() drops counts into nothing, so whoever removes series
+   * drops its bindings too (createServeMetrics' forgetModel does).
+   */
+  bind(labels: Labels): (by?: number) => void {
+    const e = this.entry(labels);
+    return (by = 1) => {
+      if (!(by >= 0) || !Number.isFinite(by)) throw new UsageError(`${this.name}: a counter only goes up (got ${by})`);
+      e.value += by;
+    };
+  }
   protected values(): Value[] {
     return [...this.series.values()].map((e) => ({ labels: { ...e.labels }, value: e.v.value }));
   }
@@ -110,8 +122,17 @@ export class HistogramSeries extends Series<{ buckets: Float64Array; sum: number
   }
 
   observe(labels: Labels, value: number): void {
-    if (!Number.isFinite(value)) throw new UsageError(`${this.name}: not a finite number: ${value}`);
+    this.add(this.entry(labels), value);
+  }
+
+  /** observe() for one label set, its series found once (see CounterSeries.bind). */
+  bind(labels: Labels): (value: number) => void {
     const e = this.entry(labels);
+    return (value) => this.add(e, value);
+  }
+
+  private add(e: { buckets: Float64Array; sum: number; count: number }, value: number): void {
+    if (!Number.isFinite(value)) throw new UsageError(`${this.name}: not a finite number: ${value}`);
     e.sum += value;
     e.count += 1;
     const b = this.bounds;
