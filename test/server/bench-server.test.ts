@@ -93,16 +93,17 @@ test('concurrency sweep 1,2 against the real server: stats, throughput, the serv
 });
 
 test('rate mode: Poisson arrivals at a small rate, throughput near the rate, JSON tensors, md and csv', { timeout: 120_000 }, async () => {
-  const r = await runCli(['bench', '--server', t.url, '--model', 'tiny', '--rate', '40/s', '--window', '1s', '--max-windows', '5', '--warmup', '200ms', '--stability', '30%', '--json-data', '--json']);
+  const r = await runCli(['bench', '--server', t.url, '--model', 'tiny', '--rate', '20/s', '--window', '2s', '--max-windows', '5', '--warmup', '200ms', '--stability', '30%', '--json-data', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout) as { data: ServerBenchReport };
   assert.ok(validate(doc), ajv.errorsText(validate.errors));
   const p = doc.data.points[0]!;
   assert.equal(doc.data.request.binary, false);
   assert.equal(p.mode, 'rate');
-  assert.equal(p.rate, 40);
-  // 3 windows of 1 s at 40/s: ~120 arrivals, Poisson sd ≈ 11; the server is far from saturated.
-  assert.ok(p.throughput.requestsPerSec > 25 && p.throughput.requestsPerSec < 55, `${p.throughput.requestsPerSec} req/s`);
+  assert.equal(p.rate, 20);
+  // 3 windows of 2 s at 20/s: ~120 arrivals, Poisson sd ≈ 11; the server is far from saturated. (At 40/s a loaded
+  // 2-core machine could not keep up, with the load generator and the server in this one process: 23.7 req/s.)
+  assert.ok(p.throughput.requestsPerSec > 12.5 && p.throughput.requestsPerSec < 27.5, `${p.throughput.requestsPerSec} req/s`);
   assert.ok(typeof p.maxInFlight === 'number' && p.maxInFlight >= 1);
 
   const md = await runCli(['bench', '--server', t.url, '--rate', '20/s', ...quick, '--stability', '50%', '--format', 'md']);
