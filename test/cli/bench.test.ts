@@ -143,8 +143,10 @@ test('Ctrl-C: the real CLI stops, prints and saves what it measured, exit 130', 
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  // A terminal's Ctrl-C signals the whole process group; here, the CLI alone (it tells its worker).
-  await new Promise((r) => setTimeout(r, 4000));
+  // A terminal's Ctrl-C signals the whole process group; here, the CLI alone (it tells its worker). The CLI prints
+  // nothing before its report, so a fixed wait: start, worker, session and the 1 s warm-up took 2.2–2.9 s on the
+  // 2-core machine at load 16, too close to the 4 s waited before; 8 s is still early in the 60 s measurement.
+  await new Promise((r) => setTimeout(r, 8000));
   child.kill('SIGINT');
   const code = await new Promise<number | null>((r) => child.on('close', r));
   assert.equal(code, EXIT_CODES.CANCELLED, stderr);

@@ -154,8 +154,10 @@ test('the hashing thread closes its descriptor of the file when stopped early (r
         return false;
       }
     }).length;
+  // Up to 60 s: a worker thread can take seconds to start on a loaded machine (2 s was the limit before); the
+  // assertion after each wait says what was not reached.
   const until = async (cond: () => boolean): Promise<void> => {
-    for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 6000 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
   };
   try {
     const data = bytes(4 * 1024 * 1024, 8);

@@ -228,27 +228,37 @@ test('costs: a shape\'s first run is never learned; the cost is the median of th
 });
 
 test('closed loop of 4 on one instance: the window runs from when the instance frees, so batches do not alternate 1, 3, 1, 3', async () => {
-  // Each run takes 10 ms of real time; answered clients resend at once. Measured from each head's arrival, the
-  // request that waited behind a running batch always left alone (the H200 run: sizes {1: 28, 3: 28}).
+  // Each run takes 10 ms; answered clients resend at once. Measured from each head's arrival, the request that
+  // waited behind a running batch always left alone (the H200 run: sizes {1: 28, 3: 28}). On the manual clock,
+  // advanced 1 ms at a time: with real timers a loaded machine fired them late and out of step (2,3,2,4,…).
+  const clock = manualClock();
+  const sleep = (ms: number): Promise<void> => new Promise((r) => clock.setTimer(r, ms));
   const sent: number[] = [];
   const run = async (f: Record<string, HostTensor>): Promise<{ outputs: Record<string, HostTensor>; computeMs: number }> => {
     sent.push(f['x']?.dims[0] as number);
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
     return { outputs: { y: f['x'] as HostTensor }, computeMs: 10 };
   };
   const x = (v: number): Record<string, HostTensor> => ({ x: { type: 'float32', dims: [1, 1], data: Float32Array.of(v) } });
-  const b = new DynamicBatcher(run, { maxBatchSize: 32, maxQueueDelayMs: 5, concurrency: 1 });
+  const b = new DynamicBatcher(run, { maxBatchSize: 32, maxQueueDelayMs: 5, concurrency: 1, clock });
   let wrong = 0;
   // Clients start 3 ms apart and resend 1 ms after their answer (the round trip over HTTP).
   const client = async (id: number): Promise<void> => {
-    await new Promise((r) => setTimeout(r, 3 * id));
+    await sleep(3 * id);
     for (let i = 0; i < 15; i++) {
       const r = await b.submit(x(id * 1000 + i));
       if ((r.outputs['y']?.data as Float32Array)[0] !== id * 1000 + i) wrong++;
-      await new Promise((res) => setTimeout(res, 1));
+      await sleep(1);
     }
   };
-  await Promise.all(Array.from({ length: 4 }, (_, id) => client(id)));
+  let finished = false;
+  const all = Promise.all(Array.from({ length: 4 }, (_, id) => client(id))).finally(() => (finished = true));
+  for (let ms = 0; !finished; ms++) {
+    assert.ok(ms < 60_000, 'the closed loop never finished');
+    await tick(); // what the last millisecond's timers started settles (promise chains only) before the next
+    clock.advance(1);
+  }
+  await all;
   assert.equal(wrong, 0, 'every request got its own row back');
   const later = sent.slice(2);
   assert.ok(later.filter((n) => n === 4).length >= later.length * 0.8, `batch sizes after the first two: ${later.join(',')}`);

@@ -15,7 +15,7 @@ import { resolveModel } from '../../src/core/hub/resolve-model.js';
 import { GraphBuilder } from '../../src/core/onnx/builder.js';
 import { encodeModel } from '../../src/core/onnx/writer.js';
 import { BenchService, benchModelResolver } from '../../src/server/routes/bench.js';
-import { postJson, seeded, startTestServer, tmp, TINY, type TestServer } from './helpers.js';
+import { postJson, seeded, startTestServer, tmp, TINY, until, type TestServer } from './helpers.js';
 
 /**
  * x[1,16,512] through 24 MatMuls with one shared 512×512 weight: ≈ 100 M multiply-adds a run, some 20–100×
@@ -145,7 +145,9 @@ test('a run: 202, a second is refused with 409 while it runs, progress on /v1/ev
   assert.equal(row.speedupVsCpu, 1);
   assert.ok(row.p50 > 0 && row.p99 >= row.p50, JSON.stringify(row));
   assert.ok(v.report.rows[0].samples.length >= 20);
-  // progress went out on the event stream while it ran, then the end
+  // progress went out on the event stream while it ran, then the end (the stream is another connection than
+  // the GET that said 'done': its last frame can arrive after that answer, so it is waited for)
+  await until(() => events.some((e) => e.type === 'bench' && e.id === id && e.state !== 'running'), 'the end of the run on /v1/events');
   const mine = events.filter((e) => e.type === 'bench' && e.id === id);
   assert.ok(mine.some((e) => e.state === 'running' && e.progress?.phase === 'measure' && e.progress.fraction > 0), JSON.stringify(mine.map((e) => e.progress)));
   assert.equal(mine.at(-1)?.state, 'done');

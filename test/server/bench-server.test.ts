@@ -93,16 +93,17 @@ test('concurrency sweep 1,2 against the real server: stats, throughput, the serv
 });
 
 test('rate mode: Poisson arrivals at a small rate, throughput near the rate, JSON tensors, md and csv', { timeout: 120_000 }, async () => {
-  const r = await runCli(['bench', '--server', t.url, '--model', 'tiny', '--rate', '40/s', '--window', '1s', '--max-windows', '5', '--warmup', '200ms', '--stability', '30%', '--json-data', '--json']);
+  const r = await runCli(['bench', '--server', t.url, '--model', 'tiny', '--rate', '20/s', '--window', '2s', '--max-windows', '5', '--warmup', '200ms', '--stability', '30%', '--json-data', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout) as { data: ServerBenchReport };
   assert.ok(validate(doc), ajv.errorsText(validate.errors));
   const p = doc.data.points[0]!;
   assert.equal(doc.data.request.binary, false);
   assert.equal(p.mode, 'rate');
-  assert.equal(p.rate, 40);
-  // 3 windows of 1 s at 40/s: ~120 arrivals, Poisson sd ≈ 11; the server is far from saturated.
-  assert.ok(p.throughput.requestsPerSec > 25 && p.throughput.requestsPerSec < 55, `${p.throughput.requestsPerSec} req/s`);
+  assert.equal(p.rate, 20);
+  // 3 windows of 2 s at 20/s: ~120 arrivals, Poisson sd ≈ 11; the server is far from saturated. (At 40/s a loaded
+  // 2-core machine could not keep up, with the load generator and the server in this one process: 23.7 req/s.)
+  assert.ok(p.throughput.requestsPerSec > 12.5 && p.throughput.requestsPerSec < 27.5, `${p.throughput.requestsPerSec} req/s`);
   assert.ok(typeof p.maxInFlight === 'number' && p.maxInFlight >= 1);
 
   const md = await runCli(['bench', '--server', t.url, '--rate', '20/s', ...quick, '--stability', '50%', '--format', 'md']);
@@ -173,13 +174,15 @@ test('--save and --baseline: a run gated against itself is unchanged; slower sam
 });
 
 test('open loop: latency counts from the scheduled send time, so a stall is charged to every request it delayed', { timeout: 60_000 }, async () => {
-  // A real HTTP server that answers at once, except one request in the middle that it holds for 400 ms.
+  // A real HTTP server that answers at once, except one request in the middle that it holds for 1 s. The rate is
+  // 10/s: at 50/s a loaded 2-core machine (one core's share split 7 ways) could not send every 20 ms, so the
+  // schedule fell behind for good and even the median request was charged for it (p50 264 ms, once).
   let n = 0;
   const srv = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
       n++;
-      setTimeout(() => res.end('{}'), n === 20 ? 400 : 1);
+      setTimeout(() => res.end('{}'), n === 20 ? 1000 : 1);
     });
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
@@ -188,13 +191,13 @@ test('open loop: latency counts from the scheduled send time, so a stall is char
     const req = { url: `http://127.0.0.1:${port}/v2/models/m/infer`, headers: {}, body: new Uint8Array(4), items: 1, inputs: [] };
     const target = { url: `http://127.0.0.1:${port}`, model: 'm', headers: {} };
     // One request in flight at most: the stalled one blocks the sender, as a client with one connection would be.
-    const p = await measurePoint({ client: fetchClient(), clock: { now: () => performance.now(), sleep: (ms) => sleep(ms) } }, target, req, { rate: 50 }, { ...DEFAULT_LOAD, windowMs: 1500, maxWindows: 3, stableWindows: 3, stability: 0.99, warmupMs: 0, maxInFlight: 1, seed: 5 });
+    const p = await measurePoint({ client: fetchClient(), clock: { now: () => performance.now(), sleep: (ms) => sleep(ms) } }, target, req, { rate: 10 }, { ...DEFAULT_LOAD, windowMs: 3000, maxWindows: 3, stableWindows: 3, stability: 0.99, warmupMs: 0, maxInFlight: 1, seed: 5 });
     assert.ok(p.requests > 40, `${p.requests} requests`);
-    // ~20 requests were scheduled during the 400 ms stall; from their schedule they waited up to ~400 ms,
+    // ~10 requests were scheduled during the 1 s stall; from their schedule they waited up to ~1 s,
     // though each took ~1 ms once sent. Measured from the actual send, p99 would be a few ms.
-    assert.ok((p.stats?.p99 ?? 0) > 200, `p99 ${p.stats?.p99} ms`);
+    assert.ok((p.stats?.p99 ?? 0) > 500, `p99 ${p.stats?.p99} ms`);
     assert.ok((p.stats?.p50 ?? 99) < 100, `p50 ${p.stats?.p50} ms`);
-    assert.ok((p.sendLagP99Ms ?? 0) > 150, `send lag p99 ${p.sendLagP99Ms} ms`);
+    assert.ok((p.sendLagP99Ms ?? 0) > 400, `send lag p99 ${p.sendLagP99Ms} ms`);
     assert.equal(p.maxInFlight, 1);
   } finally {
     srv.close();

@@ -162,11 +162,14 @@ export async function occupy(registry: ModelRegistry, name: string): Promise<{ r
   return { release: () => (release(), held.release()), done };
 }
 
-/** Polls `cond` every 10 ms for up to 10 s. */
+/**
+ * Polls `cond` every 10 ms for up to 30 s: what it waits for (a lane restarted, spans exported, a request
+ * queued) takes far less on a quiet machine, but seconds on a loaded 2-core CI runner; only a failure waits long.
+ */
 export async function until(cond: () => boolean, what: string): Promise<void> {
   const t0 = Date.now();
   while (!cond()) {
-    if (Date.now() - t0 > 10_000) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() - t0 > 30_000) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }

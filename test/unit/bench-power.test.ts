@@ -4,7 +4,7 @@
  * (the real one runs on the GPU machine: scripts/gpu-levers.sh).
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import { test } from 'node:test';
@@ -45,13 +45,20 @@ test('RAPL: joules from package counters across sockets, a wrapped counter inclu
 test('nvidia-smi: samples averaged over the measured phase; the GPU is named by its bus id', async () => {
   const bin = mkdtempSync(join(os.tmpdir(), 'aivmm-smi-'));
   const args = join(bin, 'args');
-  writeFileSync(join(bin, 'nvidia-smi'), `#!/bin/sh\necho "$@" > ${args}\nfor w in 300.5 310.5 "[N/A]" 320.5 330.5 340.5; do echo "$w"; sleep 0.05; done\nsleep 5\n`);
+  const printed = join(bin, 'printed'); // written by the stand-in after its last sample
+  writeFileSync(join(bin, 'nvidia-smi'), `#!/bin/sh\necho "$@" > ${args}\nfor w in 300.5 310.5 "[N/A]" 320.5 330.5 340.5; do echo "$w"; sleep 0.05; done\n: > ${printed}\nsleep 5\n`);
   chmodSync(join(bin, 'nvidia-smi'), 0o755);
   const path = process.env['PATH'];
   process.env['PATH'] = `${bin}:${path ?? ''}`;
   try {
     const meter = startPower({ kind: 'nvidia-smi', gpu: '00000000:65:00.0' });
-    await new Promise((r) => setTimeout(r, 600));
+    // At least 0.6 s measured, and every sample printed: on a loaded machine the stand-in's six lines can take
+    // longer than that (a fixed 0.6 s wait once raced them); stop() then reads what is left in the pipe.
+    const t0 = performance.now();
+    while (!existsSync(printed) || performance.now() - t0 < 600) {
+      assert.ok(performance.now() - t0 < 60_000, 'the stand-in nvidia-smi never printed its samples');
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const r = await meter.stop();
     assert.equal(r?.source, 'nvidia-smi');
     assert.equal(r?.samples, 5);

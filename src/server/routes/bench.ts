@@ -265,6 +265,10 @@ export class BenchService {
         this.publish(view);
       }
     };
+    // The final state is set only once the run has ended (its file written): while a view said 'done' before
+    // the slot was freed, a client that read 'done' (GET or the event) and started the next run got a 409.
+    let state: BenchState;
+    let error: BenchJobView['error'];
     try {
       for (const selector of view.devices) {
         if (job.controller.signal.aborted) break;
@@ -301,21 +305,25 @@ export class BenchService {
       view.report = merged;
       view.rows = summaryRows(merged.rows);
       view.failed = merged.failed.map((f) => ({ device: f.device, backend: f.backend, error: f.error.message }));
-      view.state = job.controller.signal.aborted ? 'cancelled' : merged.rows.length === 0 && merged.failed.length > 0 ? 'failed' : 'done';
-      if (view.state === 'failed') view.error = merged.failed[0]?.error ?? { code: 'INTERNAL', message: 'every pair failed' };
+      state = job.controller.signal.aborted ? 'cancelled' : merged.rows.length === 0 && merged.failed.length > 0 ? 'failed' : 'done';
+      if (state === 'failed') error = merged.failed[0]?.error ?? { code: 'INTERNAL', message: 'every pair failed' };
       if (merged.rows.length > 0) {
         await mkdir(this.dir, { recursive: true });
-        await writeFileAtomic(join(this.dir, `${view.id}.json`), toJson({ ...okEnvelope(BENCH_SCHEMA, merged, merged.warnings), run: runMeta(view) }));
+        await writeFileAtomic(join(this.dir, `${view.id}.json`), toJson({ ...okEnvelope(BENCH_SCHEMA, merged, merged.warnings), run: runMeta({ ...view, state, ...(error ? { error } : {}) }) }));
       }
     } catch (err) {
-      view.state = job.controller.signal.aborted ? 'cancelled' : 'failed';
-      view.error = errorRecord(err);
+      state = job.controller.signal.aborted ? 'cancelled' : 'failed';
+      error = errorRecord(err);
       this.opts.log?.(`bench ${view.id}: ${errorMessage(err)}`);
     }
+    // From here to the publish, nothing awaits: the state, the slot and the event change together.
+    view.state = state;
+    if (error) view.error = error;
     view.finishedAt = new Date().toISOString();
     delete view.progress;
     this.recent.set(view.id, view);
     if (this.recent.size > 20) this.recent.delete(this.recent.keys().next().value as string);
+    if (this.job === job) this.job = undefined;
     this.publish(view);
   }
 
