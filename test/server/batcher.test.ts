@@ -301,7 +301,7 @@ test('priority levels: while level-1 work is recent, a low-priority batch is cap
     const clock = manualClock();
     const sent: { size: number; priority: number | undefined }[] = [];
     const gates: (() => void)[] = [];
-    const run = (f: Record<string, HostTensor>, a?: { priority?: number }): Promise<{ outputs: Record<string, HostTensor>; computeMs: number }> => {
+    const run = (f: Record<string, HostTensor>, a?: { priority?: number | undefined }): Promise<{ outputs: Record<string, HostTensor>; computeMs: number }> => {
       const size = f['x']?.dims[0] as number;
       sent.push({ size, priority: a?.priority });
       return new Promise((r) => gates.push(() => r({ outputs: { y: f['x'] as HostTensor }, computeMs: costs[size] ?? 10 * size })));

@@ -133,7 +133,7 @@ async function closedLoop(costs: Record<string, Record<number, number>>, clients
       queue
         .run(
           (id) =>
-            new Promise((resolve) => {
+            new Promise<{ value: Record<string, HostTensor>; computeMs: number }>((resolve) => {
               const n = (feeds['x'] as HostTensor).dims[0] as number;
               const c = (costs[id] as Record<number, number>)[n] as number;
               batches[id] = (batches[id] ?? 0) + 1;

@@ -113,6 +113,51 @@ test('a client traceparent is continued: server span with its trace and parent i
   }
 });
 
+test('gRPC: ModelInfer continues the traceparent metadata with queue and compute children; NOT_FOUND is the client\'s, not an error span', { timeout: 60_000 }, async () => {
+  const { credentials, loadPackageDefinition, Metadata } = await import('@grpc/grpc-js');
+  const { inferenceProto } = await import('../../src/server/grpc/proto.js');
+  const rx = await receiver();
+  const { dir, cleanup } = await tmp();
+  await writeFile(join(dir, 'tiny.onnx'), TINY);
+  const tracing = await startTracing(tracingSettings({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${rx.url}/v1/traces` }), { serviceVersion: '9.9.9', scheduledDelayMs: 20 });
+  const t = await startTestServer({ models: [{ name: 'tiny', path: join(dir, 'tiny.onnx') }], server: { tracing, grpcPort: 0 } });
+  const pkg = loadPackageDefinition(inferenceProto()) as any;
+  const client = new pkg.inference.GRPCInferenceService(t.server.grpc!.address, credentials.createInsecure());
+  const call = (method: string, req: unknown, md: InstanceType<typeof Metadata>): Promise<{ err: any; res: any }> => new Promise((r) => client[method](req, md, (err: unknown, res: unknown) => r({ err, res })));
+  try {
+    const md = new Metadata();
+    md.set('traceparent', `00-${TRACE}-${PARENT}-01`);
+    const x = seeded(3072);
+    const ok = await call('ModelInfer', { model_name: 'tiny', inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, 32] }], raw_input_contents: [Buffer.from(x.buffer, x.byteOffset, x.byteLength)] }, md);
+    assert.equal(ok.err, null, String(ok.err?.details));
+    const missing = await call('ModelMetadata', { name: 'nope' }, new Metadata());
+    assert.equal(missing.err?.code, 5, 'NOT_FOUND');
+    await tracing.flush();
+    await until(() => rx.spans.filter((s) => s.traceId === TRACE).length >= 3 && rx.spans.some((s) => s.name.endsWith('/ModelMetadata')), 'the gRPC spans at the receiver');
+    const mine = rx.spans.filter((s) => s.traceId === TRACE);
+    const server = mine.find((s) => s.kind === 2)!;
+    assert.equal(server?.name, 'inference.GRPCInferenceService/ModelInfer', JSON.stringify(mine.map((s) => s.name)));
+    assert.equal(server.parentSpanId, PARENT);
+    assert.deepEqual([attr(server, 'rpc.system'), attr(server, 'rpc.service'), attr(server, 'rpc.method'), attr(server, 'rpc.grpc.status_code')], ['grpc', 'inference.GRPCInferenceService', 'ModelInfer', 0]);
+    const queue = mine.find((s) => s.name === 'queue')!;
+    const compute = mine.find((s) => s.name === 'compute')!;
+    assert.ok(queue && compute, JSON.stringify(mine.map((s) => s.name)));
+    assert.equal(queue.parentSpanId, server.spanId);
+    assert.equal(compute.parentSpanId, server.spanId);
+    assert.deepEqual([attr(compute, 'aivmm.model'), attr(compute, 'aivmm.device')], ['tiny', 'CPU']);
+    assert.ok(ns(server.startTimeUnixNano) <= ns(queue.startTimeUnixNano) && ns(compute.endTimeUnixNano) <= ns(server.endTimeUnixNano), 'the children lie inside the call');
+    const meta = rx.spans.find((s) => s.name === 'inference.GRPCInferenceService/ModelMetadata')!;
+    assert.equal(attr(meta, 'rpc.grpc.status_code'), 5);
+    assert.equal(attr(meta, 'error.type'), undefined, 'NOT_FOUND is the client\'s error');
+    assert.notEqual(meta.status?.code, 2, 'not an ERROR span');
+  } finally {
+    client.close();
+    await t.close();
+    await cleanup();
+    await rx.close();
+  }
+});
+
 test('a dynamically batched request: a batch span with its size between the server span and compute', { timeout: 60_000 }, async () => {
   const rx = await receiver();
   const { dir, cleanup } = await tmp();

@@ -17,10 +17,42 @@ import { decodeInputs, encodeOutputs, tensorMetadata } from '../../core/serve/te
 import { failureReason } from '../../core/serve-metrics/index.js';
 import type { ServerOptions, ServerState } from '../app.js';
 import { errorReply } from '../http-errors.js';
+import type { RequestTrace, Tracing } from '../tracing.js';
 import { inferenceProto } from './proto.js';
 import { toInferRequest, type GrpcInferRequest } from './tensors.js';
 
-export type GrpcOptions = Pick<ServerOptions, 'registry' | 'apiKey' | 'maxBodyBytes' | 'requestTimeoutMs' | 'serverVersion' | 'metrics'>;
+export type GrpcOptions = Pick<ServerOptions, 'registry' | 'apiKey' | 'maxBodyBytes' | 'requestTimeoutMs' | 'serverVersion' | 'metrics' | 'tracing'>;
+
+const SERVICE = 'inference.GRPCInferenceService';
+/** The server span of a call, when tracing is on (ModelInfer adds its queue / batch / compute children). */
+const callTraces = new WeakMap<object, RequestTrace>();
+/** gRPC codes that make a server span an error (OpenTelemetry's RPC conventions); the others are the client's. */
+const SERVER_ERROR_CODES = new Set<number>([status.UNKNOWN, status.DEADLINE_EXCEEDED, status.UNIMPLEMENTED, status.INTERNAL, status.UNAVAILABLE, status.DATA_LOSS]);
+
+/**
+ * Every RPC in a server span named `inference.GRPCInferenceService/{method}` that continues the client's
+ * `traceparent` metadata (W3C Trace Context), as the HTTP routes do; `rpc.grpc.status_code` is its answer.
+ */
+function traced(tracing: Tracing, handlers: UntypedServiceImplementation): UntypedServiceImplementation {
+  const out: UntypedServiceImplementation = {};
+  for (const [method, h] of Object.entries(handlers)) {
+    const handler = h as (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => void;
+    out[method] = (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => {
+      const attributes: Record<string, string | number> = { 'rpc.system': 'grpc', 'rpc.service': SERVICE, 'rpc.method': method };
+      const peer = call.getPeer?.();
+      if (peer) attributes['network.peer.address'] = peer;
+      const trace = tracing.startRequest(`${SERVICE}/${method}`, call.metadata.getMap(), attributes);
+      callTraces.set(call, trace);
+      handler(call, (err, res, trailer, flags) => {
+        const code = err ? (err.code ?? status.UNKNOWN) : status.OK;
+        trace.setAttributes({ 'rpc.grpc.status_code': code });
+        trace.end(SERVER_ERROR_CODES.has(code) ? { error: status[code] ?? String(code) } : {});
+        cb(err, res, trailer, flags);
+      });
+    };
+  }
+  return out;
+}
 
 /** The HTTP status of an error (http-errors.ts) as the gRPC code Triton's clients expect. */
 export function grpcCodeOf(httpStatus: number): status {
@@ -101,7 +133,7 @@ function deadlineMs(params: Record<string, unknown>, client: Date | number, mode
 export function grpcHandlers(opts: GrpcOptions, state: ServerState): UntypedServiceImplementation {
   const reg = opts.registry;
   const metrics = opts.metrics;
-  return {
+  const handlers: UntypedServiceImplementation = {
     ServerLive: unary(opts, true, async () => ({ live: true })),
     ServerReady: unary(opts, true, async () => ({ ready: state.ready && !state.closing })),
     ModelReady: unary<{ name: string; version: string }, { ready: boolean }>(opts, false, async (call) => {
@@ -141,6 +173,7 @@ export function grpcHandlers(opts: GrpcOptions, state: ServerState): UntypedServ
         call.on('cancelled', onCancel);
         if (call.cancelled) ac.abort();
         const deadline = limit !== undefined ? t0 + limit : undefined;
+        const tRun = performance.now();
         const running = v.run(feeds, { signal: ac.signal, deadline });
         void running.then(release, release);
         let timer: ReturnType<typeof setTimeout> | undefined;
@@ -156,6 +189,8 @@ export function grpcHandlers(opts: GrpcOptions, state: ServerState): UntypedServ
               call.off('cancelled', onCancel);
             }));
         const tOut = performance.now();
+        const only = v.placement.length === 1 ? v.placement[0] : undefined;
+        callTraces.get(call)?.inference({ model: v.model, version: String(v.version), startMs: tRun, endMs: tOut, queueMs: result.queueMs, computeMs: result.computeMs, batchSize: result.batchSize, device: only?.device ?? v.placement.map((p) => p.device).join(','), backend: only?.backend });
         // Raw outputs for every output, as Triton answers (binary_data parameters do not apply to gRPC).
         const enc = encodeOutputs({ inputs: [], parameters: { binary_data_output: true }, ...(body.outputs ? { outputs: body.outputs } : {}) }, result.value, v.outputs, { name, version: String(v.version) });
         const res = {
@@ -240,6 +275,7 @@ export function grpcHandlers(opts: GrpcOptions, state: ServerState): UntypedServ
       return {};
     }),
   };
+  return opts.tracing ? traced(opts.tracing, handlers) : handlers;
 }
 
 export interface RunningGrpc {
