@@ -149,18 +149,78 @@ export function signTest(xs: readonly number[]): { pGreater: number; pLess: numb
 
 /**
  * Paired block ratios (A's block median / B's, > 1: the current model is slower): their median, the
- * distribution-free 95% interval of it from order statistics, and an exact sign test. Neither assumes
- * the ratios are symmetric or light-tailed, which on a contended machine they are not (a bootstrap of the
- * median and Wilcoxon's symmetry assumption both gave intervals too narrow on 20-odd heavy-tailed pairs).
- * `resamples`/`seed` are kept for callers of the earlier signature and ignored.
+ * distribution-free interval of it from order statistics (`level`, 95% by default), and an exact sign
+ * test. Neither assumes the ratios are symmetric or light-tailed, which on a contended machine they are
+ * not (a bootstrap of the median and Wilcoxon's symmetry assumption both gave intervals too narrow on
+ * 20-odd heavy-tailed pairs).
  */
-export function pairedRatio(ratios: readonly number[], _resamples = 2000, _seed = 1): RatioEstimate | undefined {
+export function pairedRatio(ratios: readonly number[], level = 0.95): RatioEstimate | undefined {
   const n = ratios.length;
   if (n < 2) return undefined;
   const s = sorted(ratios);
-  const [j, k] = medianCiRanks(n, 0.95);
+  const [j, k] = medianCiRanks(n, level);
   const t = signTest(ratios.map((r) => Math.log(r)));
   return { ratio: median(ratios), ci95: [s[j - 1] as number, s[k - 1] as number], pSlower: t.pGreater, pFaster: t.pLess };
+}
+
+/** Block pair k's ratio current[k] / old[k] (> 1: the current model is slower); pairs that are not a positive ratio are left out. */
+export function pairRatios(current: readonly number[], old: readonly number[]): number[] {
+  return current.map((c, k) => c / (old[k] as number)).filter((x) => Number.isFinite(x) && x > 0);
+}
+
+/**
+ * The sequential `--against` rule's levels (issue #21). The blocks keep alternating and the data are
+ * looked at up to `maxLooks` times; each look tests at alpha / maxLooks and uses a 1 − 0.05 / maxLooks
+ * interval (Bonferroni), so over all looks together P(false alarm on an A/A pair) ≤ alpha and
+ * P(some look's interval misses the true ratio) ≤ 5%, however the looks are spaced.
+ */
+export function lookLevels(maxLooks: number, alpha = 0.01): { alpha: number; level: number } {
+  const k = Math.max(1, Math.floor(maxLooks));
+  return { alpha: alpha / k, level: 1 - 0.05 / k };
+}
+
+export interface LookResult {
+  verdict: GateVerdict;
+  significant: boolean;
+  reason: string;
+  estimate?: RatioEstimate;
+  /** The interval is clearly inside the ±limit band (unchanged), or the test and the point say regressed/improved: stop. */
+  clear: boolean;
+  /** Block pairs this look saw. */
+  n: number;
+  level: number;
+}
+
+/** Fewest block pairs whose extreme order statistics still make a `level` interval of the median (2·½ⁿ ≤ 1 − level). */
+export function minUnits(level: number): number {
+  return Math.max(6, Math.ceil(Math.log2(2 / (1 - level))));
+}
+
+/** One look of the sequential rule at the first `n` block-pair ratios. */
+export function evaluateLook(units: readonly number[], n: number, maxLooks: number, maxRegression: number, alpha = 0.01): LookResult {
+  const lv = lookLevels(maxLooks, alpha);
+  const xs = units.slice(0, n);
+  const need = minUnits(lv.level);
+  const e = xs.length >= need ? pairedRatio(xs, lv.level) : undefined;
+  if (!e) return { verdict: 'too-noisy', significant: false, reason: `only ${xs.length} block pair(s), ${need} needed at this look's ${(lv.level * 100).toFixed(2).replace(/\.?0+$/, '')}% level: measure longer (--duration, --iterations)`, clear: false, n: xs.length, level: lv.level };
+  const d = decide(e, maxRegression, lv.alpha, lv.level);
+  const clear = d.verdict === 'regressed' || d.verdict === 'improved' || (d.verdict === 'unchanged' && e.ci95[1] < 1 + maxRegression);
+  return { ...d, estimate: e, clear, n: xs.length, level: lv.level };
+}
+
+/**
+ * The sequential decision over the looks a run took (`looks`: block pairs seen at each look, in order): the
+ * first look that is clear decides; otherwise the last look does, with the full three-way rule (which
+ * may then also call a real slowdown estimated within the limit "unchanged", or say "too noisy").
+ */
+export function sequentialPaired(units: readonly number[], looks: readonly number[], maxLooks: number, maxRegression: number, alpha = 0.01): LookResult & { look: number } {
+  const at = looks.length > 0 ? looks : [units.length];
+  for (let i = 0; i < at.length; i++) {
+    const r = evaluateLook(units, at[i] as number, Math.max(maxLooks, at.length), maxRegression, alpha);
+    if (r.clear || i === at.length - 1) return { ...r, look: i + 1 };
+  }
+  /* c8 ignore next */
+  throw new Error('unreachable');
 }
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
@@ -170,10 +230,10 @@ const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
  * practical limit applies to the point estimate; an interval reaching both below 1 and beyond 1 + limit
  * (or, for improvements, above 1 and below 1 − limit) cannot tell the two apart: too noisy.
  */
-export function decide(e: RatioEstimate, maxRegression: number, alpha = 0.01): { verdict: GateVerdict; significant: boolean; reason: string } {
+export function decide(e: RatioEstimate, maxRegression: number, alpha = 0.01, level = 0.95): { verdict: GateVerdict; significant: boolean; reason: string } {
   const [lo, hi] = e.ci95;
   const change = e.ratio >= 1 ? `${pct(e.ratio - 1)} slower` : `${pct(1 - e.ratio)} faster`;
-  const ci = `95% CI ${pct(lo - 1)}…${pct(hi - 1)}`;
+  const ci = `${level === 0.95 ? '95' : (level * 100).toFixed(2).replace(/\.?0+$/, '')}% CI ${pct(lo - 1)}…${pct(hi - 1)}`;
   const slower = e.pSlower < alpha && lo > 1;
   const faster = e.pFaster < alpha && hi < 1;
   const significant = slower || faster;
