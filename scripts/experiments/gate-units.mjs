@@ -5,6 +5,9 @@
 // of the 95% interval of the median by order statistics on (a) pair ratios, (b) ABBA quadruple ratios,
 // and (c) the t-interval of the mean log quadruple ratio; plus each one's spread (sd of log units ×
 // √units, comparable across unit sizes: smaller is more power per block).
+// Then, on A/A reports, coverage: how often an order-statistic 95% interval of windows of 8/16/32 units
+// excludes 1 (should be ≤ 5%) for pair ratios, ABBA quadruples and units of 4 pairs (the gate's unit), and
+// the lag-1…4 autocorrelations of the log pair ratios (correlated pairs make pair intervals too narrow).
 // Usage: node scripts/experiments/gate-units.mjs [--window 20] report.json…  (needs a build: dist/)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,3 +58,41 @@ for (const f of args) {
 }
 console.log(`# window ${W} pairs; widths: median over windows of log(hi/lo) of the 95% interval; sd/mad: of log units, quads ×√2 (per pair of blocks, comparable)`);
 console.table(rows);
+
+// ---- A/A coverage by unit ----------------------------------------------------------------------------
+const acf = (xs, lag) => {
+  const m = mean(xs);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < xs.length; i++) {
+    den += (xs[i] - m) ** 2;
+    if (i + lag < xs.length) num += (xs[i] - m) * (xs[i + lag] - m);
+  }
+  return num / den;
+};
+const group = (r, g) => {
+  const out = [];
+  for (let i = 0; i + g <= r.length; i += g) out.push(Math.exp(mean(r.slice(i, i + g).map(Math.log))));
+  return out;
+};
+const cov = {};
+for (const f of args) {
+  const p = JSON.parse(readFileSync(f, 'utf8')).data.rows[0]?.paired;
+  if (!p) continue;
+  const r = p.current.map((c, k) => c / p.old[k]);
+  console.log(`${f.split('/').pop()}: ${r.length} pairs, autocorrelation of log ratios at lag 1…4: ${[1, 2, 3, 4].map((k) => acf(r.map(Math.log), k).toFixed(2)).join(' ')}`);
+  for (const [name, g] of [['pairs', 1], ['ABBA quadruples', 2], ['units of 4 pairs', 4]]) {
+    const u = group(r, g);
+    for (const w of [8, 16, 32]) {
+      for (let s = 0; s + w <= u.length; s += Math.max(1, w >> 1)) {
+        const e = pairedRatio(u.slice(s, s + w), 0.95);
+        const key = `${name}, windows of ${w}`;
+        cov[key] ??= { n: 0, miss: 0 };
+        cov[key].n++;
+        if (e.ci95[0] > 1 || e.ci95[1] < 1) cov[key].miss++;
+      }
+    }
+  }
+}
+console.log('# A/A only: 95% intervals that exclude 1 (half-overlapping windows)');
+for (const [k, v] of Object.entries(cov)) console.log(`${k}: ${v.miss}/${v.n} = ${((100 * v.miss) / v.n).toFixed(0)}%`);

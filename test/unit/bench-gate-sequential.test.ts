@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { evaluateLook, lookLevels, minUnits, pairRatios, sequentialPaired } from '../../src/core/bench/gate-stats.js';
+import { PAIRS_PER_UNIT, evaluateLook, lookLevels, minUnits, pairUnits, sequentialPaired } from '../../src/core/bench/gate-stats.js';
 import { comparePaired } from '../../src/core/bench/baseline.js';
 import { measurePaired } from '../../src/core/bench/measure.js';
 import { seededRandom } from '../../src/core/random.js';
@@ -46,17 +46,20 @@ function stream(rand: () => number, pairs: number, slowdown: number, noise: Nois
   return { current, old };
 }
 
-/** What the worker does: a look every `perLook` pairs (25: ~5 s of a 200 ms pair), stop at the first clear one, at most `maxLooks` (the default 10). */
+/** What the worker does: a look every `perLook` pairs (50: ~5 s of a 100 ms pair, a fast model), stop at the first clear one, at most `maxLooks` (the default 10). */
 function runSequential(rand: () => number, slowdown: number, noise: Noise, perLook: number, maxLooks: number, limit = 0.05): { verdict: GateVerdict; looks: number[]; parent: GateVerdict } {
-  const all = stream(rand, perLook * maxLooks, slowdown, noise);
-  const units = pairRatios(all.current, all.old);
-  const looks: number[] = [];
+  // As the worker: look i at i × perLook pairs, but the first not before the rule's fewest units exist.
+  const first = PAIRS_PER_UNIT * minUnits(lookLevels(maxLooks).level);
+  const at = (i: number): number => Math.max(i * perLook, first + (i - 1) * PAIRS_PER_UNIT);
+  const all = stream(rand, at(maxLooks), slowdown, noise);
+  const units = pairUnits(all.current, all.old);
+  const looks: number[] = []; // block pairs at each look, as the worker records them
   for (let i = 1; i <= maxLooks; i++) {
-    looks.push(i * perLook);
-    if (i < maxLooks && evaluateLook(units, i * perLook, maxLooks, limit).clear) break;
+    looks.push(at(i));
+    if (i < maxLooks && evaluateLook(units, Math.floor(at(i) / PAIRS_PER_UNIT), maxLooks, limit).clear) break;
   }
   const n = looks[looks.length - 1] as number;
-  const verdict = sequentialPaired(units, looks, maxLooks, limit).verdict;
+  const verdict = sequentialPaired(units, looks.map((p) => Math.floor(p / PAIRS_PER_UNIT)), maxLooks, limit).verdict;
   // The parent process decides again from the report's trace: the same verdict.
   const parent = comparePaired({ model: 'b', blockSize: 5, current: all.current.slice(0, n), old: all.old.slice(0, n), looks, maxLooks, oldP50: 10, oldSamples: [10] }, limit).verdict;
   return { verdict, looks, parent };
@@ -80,17 +83,21 @@ test('look levels: Bonferroni over the looks; a look needs enough pairs for its 
   assert.equal(minUnits(0.95), 6);
   assert.equal(minUnits(six.level), 8); // 2·½⁸ = 0.0078 ≤ 0.0083
   assert.equal(minUnits(lookLevels(10).level), 9); // the default: 2·½⁹ = 0.0039 ≤ 0.005
-  // Seven clean +20% pairs: enough for one look at 95%, not for a 99.17% interval.
+  // Seven clean +20% units: enough for one look at 95%, not for a 99.17% interval.
   const seven = [1.2, 1.21, 1.19, 1.2, 1.22, 1.18, 1.2];
   assert.equal(evaluateLook(seven, 7, 1, 0.05).verdict, 'regressed');
   const strict = evaluateLook(seven, 7, 6, 0.05);
   assert.equal(strict.verdict, 'too-noisy');
-  assert.match(strict.reason, /only 7 block pair\(s\), 8 needed/);
+  assert.match(strict.reason, /only 7 unit\(s\) of 4 block pairs, 8 needed/);
+  // A unit is the geometric mean of 4 consecutive pair ratios; a trailing partial unit is left out.
+  const u = pairUnits([2, 1, 1, 1, 8, 8, 8, 8, 1], [1, 1, 1, 2, 4, 4, 4, 4, 1]);
+  assert.equal(u.length, 2);
+  assert.ok(Math.abs((u[0] as number) - 1) < 1e-12 && Math.abs((u[1] as number) - 2) < 1e-12);
 });
 
 test('A/A streams stop "unchanged" or end "too noisy", never "regressed"; the parent agrees with the worker', () => {
   for (const [name, noise, seed] of [['quiet', QUIET, 21], ['loaded', LOADED, 22]] as const) {
-    const t = tally(400, seed, (rand) => runSequential(rand, 1, noise, 25, 10));
+    const t = tally(400, seed, (rand) => runSequential(rand, 1, noise, 50, 10));
     assert.equal(t.regressed, 0, `${name}: ${JSON.stringify(t)}`);
     assert.equal(t.improved, 0, `${name}: ${JSON.stringify(t)}`);
     assert.equal(t.mismatched, 0);
@@ -99,21 +106,22 @@ test('A/A streams stop "unchanged" or end "too noisy", never "regressed"; the pa
 });
 
 test('+8% streams with realistic noise are detected ≥ 95%, and more often than by one look of the same first length', () => {
-  const seq = tally(300, 31, (rand) => runSequential(rand, 1.08, QUIET, 25, 10));
+  const seq = tally(300, 31, (rand) => runSequential(rand, 1.08, QUIET, 50, 10));
   assert.ok(seq.regressed >= 0.95 * 300, JSON.stringify(seq));
   assert.equal(seq.unchanged, 0, `a +8% twin never passes: ${JSON.stringify(seq)}`);
   assert.equal(seq.mismatched, 0);
-  // The fixed design: one look at 25 pairs (the old --against at the same --duration).
-  const once = tally(300, 31, (rand) => runSequential(rand, 1.08, QUIET, 25, 1));
+  // The fixed design: one look at 50 pairs (the old --against at the same --duration).
+  const once = tally(300, 31, (rand) => runSequential(rand, 1.08, QUIET, 50, 1));
   assert.ok(seq.regressed > once.regressed + 30, `sequential ${seq.regressed} vs one look ${once.regressed}`);
-  // Loaded: the rule mostly runs out of looks ("too noisy", exit 13; 35/300 detected), but it never passes the twin.
-  const loaded = tally(300, 32, (rand) => runSequential(rand, 1.08, LOADED, 25, 10));
-  assert.equal(loaded.unchanged + loaded.improved, 0, JSON.stringify(loaded));
+  // Loaded: the rule mostly runs out of looks ("too noisy", exit 13; 35/300 detected). Passing the twin needs
+  // a look's interval to miss the true ratio from above (≤ 2.5% over all looks): 1/300 here.
+  const loaded = tally(300, 32, (rand) => runSequential(rand, 1.08, LOADED, 50, 10));
+  assert.ok(loaded.unchanged + loaded.improved <= 3, JSON.stringify(loaded));
   assert.ok(loaded.regressed > 0, JSON.stringify(loaded));
 });
 
 test('a slowdown inside the limit is never called a regression; a twin at 2% passes unchanged or says too noisy', () => {
-  const t = tally(300, 41, (rand) => runSequential(rand, 1.02, QUIET, 25, 10));
+  const t = tally(300, 41, (rand) => runSequential(rand, 1.02, QUIET, 50, 10));
   assert.equal(t.regressed, 0, JSON.stringify(t));
   assert.ok(t.unchanged >= 0.8 * 300, JSON.stringify(t));
 });

@@ -33,8 +33,9 @@ async function checkWritable(file: string): Promise<void> {
 
 /**
  * `--against`: looks of the sequential rule when --max-duration is not given (each tests at 1% / 10 with a
- * 99.5% interval). Simulated (test/unit/bench-gate-sequential.test.ts), +8% twins were detected 33% of the
- * time by one look, 74% with at most 4, 92% with 6, 98% with 10 — and a decided run stops after ~4 looks on average.
+ * 99.5% interval). Simulated with 50 block pairs per look (scripts/experiments/gate-sequential-power.ts),
+ * +8% twins were detected by one look 25% of the time, 80% with at most 4, 92% with 6, 100% with 10 — and
+ * a decided run stops after ~4 looks on average.
  */
 export const DEFAULT_LOOKS = 10;
 

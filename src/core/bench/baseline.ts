@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError, NotFoundError, errorMessage } from '../errors.js';
 import type { Comparison } from './compare.js';
-import { decide, pairRatios, sequentialPaired, welchLogRatio } from './gate-stats.js';
+import { PAIRS_PER_UNIT, decide, pairUnits, sequentialPaired, welchLogRatio } from './gate-stats.js';
 import { median } from './stats.js';
 import type { BaselineRow, BenchReport, BenchRow, GateResult, PairedTrace } from './types.js';
 
@@ -67,18 +67,18 @@ export function compareRepeats(current: readonly number[], baseline: readonly nu
 }
 
 /**
- * `--against`: per row, the sequential rule (gate-stats.ts sequentialPaired) on the paired block ratios
- * current / old, at the looks the worker took (`trace.looks`, block pairs seen at each; a trace without
+ * `--against`: per row, the sequential rule (gate-stats.ts sequentialPaired) on units of 4 paired block
+ * ratios current / old (pairUnits), at the looks the worker took (`trace.looks`, block pairs seen at each; a trace without
  * them had one look at its end). The worker stopped at the first clear look; the same rule on the same
  * blocks gives the same verdict here.
  */
 export function comparePaired(trace: PairedTrace, maxRegression: number): Comparison {
-  const units = pairRatios(trace.current, trace.old);
-  const looks = (trace.looks ?? [trace.current.length]).map((pairs) => Math.min(units.length, pairs));
+  const units = pairUnits(trace.current, trace.old);
+  const looks = (trace.looks ?? [trace.current.length]).map((pairs) => Math.min(units.length, Math.floor(pairs / PAIRS_PER_UNIT)));
   const maxLooks = Math.max(trace.maxLooks ?? 1, looks.length);
   const r = sequentialPaired(units, looks, maxLooks, maxRegression);
   const e = r.estimate;
-  const where = `over ${r.n} block pairs of ${trace.blockSize}${maxLooks > 1 ? `, look ${r.look} of at most ${maxLooks}` : ''}`;
+  const where = `over ${r.n} units of ${PAIRS_PER_UNIT} block pairs of ${trace.blockSize}${maxLooks > 1 ? `, look ${r.look} of at most ${maxLooks}` : ''}`;
   return {
     verdict: r.verdict,
     ratio: e?.ratio ?? (units.length ? median(units) : 1),

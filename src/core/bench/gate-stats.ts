@@ -169,6 +169,29 @@ export function pairRatios(current: readonly number[], old: readonly number[]): 
   return current.map((c, k) => c / (old[k] as number)).filter((x) => Number.isFinite(x) && x > 0);
 }
 
+/** Block pairs per unit of the `--against` rule: two ABBA quadruples (AB BA AB BA). */
+export const PAIRS_PER_UNIT = 4;
+
+/**
+ * The units the `--against` rule decides on: the geometric mean of each run of PAIRS_PER_UNIT consecutive
+ * pair ratios (a trailing partial run is left out). Pair ratios are serially correlated on a loaded
+ * machine (lag-1…4 autocorrelations up to 0.25–0.46 on the 2-core VM at load 10–16), which makes an
+ * interval that treats them as independent too narrow: 95% intervals of A/A windows excluded 1 in 11–13%
+ * of windows on pairs, 8–13% on ABBA quadruples, 0–4% on these units (batch means;
+ * scripts/experiments/gate-units.mjs). Averaging two quadruples also cancels the ABBA position effect.
+ */
+export function pairUnits(current: readonly number[], old: readonly number[]): number[] {
+  const out: number[] = [];
+  const n = Math.min(current.length, old.length);
+  for (let k = 0; k + PAIRS_PER_UNIT <= n; k += PAIRS_PER_UNIT) {
+    let log = 0;
+    for (let i = k; i < k + PAIRS_PER_UNIT; i++) log += Math.log((current[i] as number) / (old[i] as number));
+    const r = Math.exp(log / PAIRS_PER_UNIT);
+    if (Number.isFinite(r) && r > 0) out.push(r);
+  }
+  return out;
+}
+
 /**
  * The sequential `--against` rule's levels (issue #21). The blocks keep alternating and the data are
  * looked at up to `maxLooks` times; each look tests at alpha / maxLooks and uses a 1 − 0.05 / maxLooks
@@ -187,12 +210,12 @@ export interface LookResult {
   estimate?: RatioEstimate;
   /** The interval is clearly inside the ±limit band (unchanged), or the test and the point say regressed/improved: stop. */
   clear: boolean;
-  /** Block pairs this look saw. */
+  /** Units (PAIRS_PER_UNIT block pairs each) this look saw. */
   n: number;
   level: number;
 }
 
-/** Fewest block pairs whose extreme order statistics still make a `level` interval of the median (2·½ⁿ ≤ 1 − level). */
+/** Fewest units whose extreme order statistics still make a `level` interval of the median (2·½ⁿ ≤ 1 − level). */
 export function minUnits(level: number): number {
   return Math.max(6, Math.ceil(Math.log2(2 / (1 - level))));
 }
@@ -212,7 +235,7 @@ export function evaluateLook(units: readonly number[], n: number, maxLooks: numb
   const xs = units.slice(0, n);
   const need = minUnits(lv.level);
   const e = xs.length >= need ? pairedRatio(xs, lv.level) : undefined;
-  if (!e) return { verdict: 'too-noisy', significant: false, reason: `only ${xs.length} block pair(s), ${need} needed at this look's ${lvl(lv.level)} level: measure longer (--duration, --max-duration)`, clear: false, n: xs.length, level: lv.level };
+  if (!e) return { verdict: 'too-noisy', significant: false, reason: `only ${xs.length} unit(s) of ${PAIRS_PER_UNIT} block pairs, ${need} needed at this look's ${lvl(lv.level)} level: measure longer (--duration, --max-duration)`, clear: false, n: xs.length, level: lv.level };
   const [lo, hi] = e.ci95;
   const change = e.ratio >= 1 ? `${pct(e.ratio - 1)} slower` : `${pct(1 - e.ratio)} faster`;
   const ci = `${lvl(lv.level)} CI ${pct(lo - 1)}…${pct(hi - 1)}`;
@@ -227,7 +250,7 @@ export function evaluateLook(units: readonly number[], n: number, maxLooks: numb
 }
 
 /**
- * The sequential decision over the looks a run took (`looks`: block pairs seen at each look, in order):
+ * The sequential decision over the looks a run took (`looks`: units seen at each look, in order):
  * the first clear look decides; a run whose last look is not clear (the budget ran out) is too noisy.
  */
 export function sequentialPaired(units: readonly number[], looks: readonly number[], maxLooks: number, maxRegression: number, alpha = 0.01): LookResult & { look: number } {

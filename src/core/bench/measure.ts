@@ -196,7 +196,13 @@ export interface PairedOptions {
    * k × minBlocks block pairs exist (or k × maxMs have passed); `decide` sees the blocks so far and returns
    * true to stop. At most `maxLooks` looks; without this option, one look at the end.
    */
-  looks?: { maxLooks: number; decide: (aBlocks: readonly number[], bBlocks: readonly number[]) => boolean };
+  looks?: {
+    maxLooks: number;
+    decide: (aBlocks: readonly number[], bBlocks: readonly number[]) => boolean;
+    /** Block pairs the first look needs (the rule's fewest for a decision), and at least this many more for each later look. */
+    firstPairs?: number;
+    stepPairs?: number;
+  };
 }
 
 export interface PairedMeasurement {
@@ -262,7 +268,8 @@ export async function measurePaired(runA: () => Promise<unknown>, runB: () => Pr
   const lookDue = (): boolean => {
     const k = looks.length + 1;
     const elapsed = now() - m0;
-    return (elapsed >= k * (opts.durationMs as number) && aBlocks.length >= k * minBlocks) || (elapsed >= k * maxMs && aBlocks.length >= 2);
+    const need = opts.looks?.firstPairs !== undefined ? Math.max(opts.looks.firstPairs + (k - 1) * (opts.looks.stepPairs ?? 1), k * minBlocks) : k * minBlocks;
+    return (elapsed >= k * (opts.durationMs as number) && aBlocks.length >= need) || (elapsed >= k * maxMs && aBlocks.length >= 2);
   };
   const more = (): boolean => {
     if (signal?.aborted || decided) return false;

@@ -12,7 +12,7 @@ import { BackendUnavailableError, InferenceError, UsageError } from '../errors.j
 import { describeTarget } from '../backends/ep-map.js';
 import { checkAgainstSpec, planShapes, randomTensor, readInputFiles, vocabularySizes } from './inputs.js';
 import { measure, measurePaired, type MeasureProgress, type Measurement, type PairedMeasurement, type PairedOptions } from './measure.js';
-import { evaluateLook, pairRatios } from './gate-stats.js';
+import { PAIRS_PER_UNIT, evaluateLook, lookLevels, minUnits, pairUnits } from './gate-stats.js';
 import type { RuntimeTarget } from '../backends/ep-map.js';
 import { availableParallelism } from 'node:os';
 import { describe, histogram, noiseVerdict } from './stats.js';
@@ -80,7 +80,10 @@ function lookPlan(job: BenchJob): { looks: NonNullable<PairedOptions['looks']> }
   return {
     looks: {
       maxLooks,
-      decide: (aBlocks, bBlocks) => evaluateLook(pairRatios(aBlocks.map(round), bBlocks.map(round)), aBlocks.length, maxLooks, limit).clear,
+      // A look before the rule has its fewest units could never be clear: the first waits for them.
+      firstPairs: PAIRS_PER_UNIT * minUnits(lookLevels(maxLooks).level),
+      stepPairs: PAIRS_PER_UNIT,
+      decide: (aBlocks, bBlocks) => evaluateLook(pairUnits(aBlocks.map(round), bBlocks.map(round)), Math.floor(aBlocks.length / PAIRS_PER_UNIT), maxLooks, limit).clear,
     },
   };
 }
