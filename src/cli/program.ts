@@ -96,6 +96,7 @@ Examples:
     .option('--allow-missing', 'with --baseline: no row matching the baseline is a warning, not exit 14')
     .option('--allow-host-change', 'with --baseline: accept a baseline measured on another machine type (loudly warned)')
     .option('--block-size <n>', 'with --against: requests per block (default: about 50 ms of the slower model)')
+    .option('--max-duration <time>', 'with --against: keep alternating, one look per --duration, until the gate is clear or this much time is spent (default 10× --duration); then too noisy')
     .option('--reference', 'interleave the reference workload and record its trace (a diagnostic: the gate does not use it, see docs/bench.md)')
     .option('--no-reference', 'never interleave it (the default)')
     .option('--server <url>', 'load-test a running KServe v2 server (aivmm, Triton, OVMS) instead: --concurrency 1,4,16 or --rate 200/s')
@@ -429,6 +430,7 @@ export interface BenchFlags {
   allowMissing?: boolean;
   allowHostChange?: boolean;
   blockSize?: string;
+  maxDuration?: string;
   prefer: string;
   require?: string;
   /** --server mode (src/cli/commands/bench-server.ts). */

@@ -57,12 +57,15 @@ test('--against: a 2×-compute twin is a regression decided on paired blocks; th
   assert.equal(doc.data.gate?.method, 'against');
   assert.equal(c?.method, 'paired');
   assert.equal(c?.verdict, 'regressed');
+  // The sequential rule: one look per --duration, at most 10 by default; the trace records the looks the worker took.
+  assert.equal(c?.looks?.maxLooks, 10);
+  assert.equal(row.paired.looks?.length, c?.looks?.look);
   assert.ok((c?.ratio ?? 0) > 1.4 && (c?.ratio ?? 9) < 2.6, `paired ratio ${c?.ratio}`);
   assert.equal(doc.data.measurement?.mode.against, 'model.onnx');
   assert.equal(doc.data.against?.path, oldModel);
   assert.match(r.stderr, /1 regression\(s\) against .*old\/model\.onnx/);
 
-  const same = await runCli(['bench', oldModel, '-d', 'CPU', '--threads', '1', '--duration', '2s', '--warmup', '5', '--against', oldModel, '--json'], { env });
+  const same = await runCli(['bench', oldModel, '-d', 'CPU', '--threads', '1', '--duration', '2s', '--max-duration', '4s', '--warmup', '5', '--against', oldModel, '--json'], { env });
   assert.notEqual(same.code, EXIT_CODES.REGRESSION, same.stderr);
   assert.equal((JSON.parse(same.stdout) as Envelope).data.gate?.regressed, 0);
 });
@@ -71,6 +74,9 @@ test('--against with --baseline, or with models of other inputs: one line, exit 
   const both = await runCli(['bench', twin, '-d', 'CPU', '--against', oldModel, '--baseline', join(dir, 'x.json')], { env });
   assert.equal(both.code, EXIT_CODES.USAGE);
   assert.match(both.stderr, /--baseline and --against are two gates/);
+  const budget = await runCli(['bench', twin, '-d', 'CPU', '--max-duration', '20s'], { env });
+  assert.equal(budget.code, EXIT_CODES.USAGE);
+  assert.match(budget.stderr, /--max-duration goes with --against/);
   const other = await runCli(['bench', 'tiny-convnet', '-d', 'CPU', '-n', '10', '--warmup', '1', '--against', oldModel], { env });
   assert.equal(other.code, EXIT_CODES.USAGE, other.stderr);
   assert.match(other.stderr, /its inputs \(x\) differ from tiny-convnet's \(input\)/);

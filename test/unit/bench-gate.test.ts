@@ -97,8 +97,8 @@ test('paired blocks: drift that moves both models alike cancels; +8% is caught u
   let alarms = 0;
   let caught = 0;
   for (let i = 0; i < 200; i++) {
-    if (comparePaired({ model: 'b', blockSize: 5, ...blocks(1), oldP50: 10, oldSamples: [10] }, 0.05, i).verdict === 'regressed') alarms++;
-    if (comparePaired({ model: 'b', blockSize: 5, ...blocks(1.08), oldP50: 10, oldSamples: [10] }, 0.05, i).verdict === 'regressed') caught++;
+    if (comparePaired({ model: 'b', blockSize: 5, ...blocks(1), oldP50: 10, oldSamples: [10] }, 0.05).verdict === 'regressed') alarms++;
+    if (comparePaired({ model: 'b', blockSize: 5, ...blocks(1.08), oldP50: 10, oldSamples: [10] }, 0.05).verdict === 'regressed') caught++;
   }
   assert.equal(alarms, 0);
   assert.ok(caught >= 190, `${caught}/200`);

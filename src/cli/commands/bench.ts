@@ -31,6 +31,14 @@ async function checkWritable(file: string): Promise<void> {
 }
 
 
+/**
+ * `--against`: looks of the sequential rule when --max-duration is not given (each tests at 1% / 10 with a
+ * 99.5% interval). Simulated with 50 block pairs per look (scripts/experiments/gate-sequential-power.ts),
+ * +8% twins were detected by one look 25% of the time, 80% with at most 4, 92% with 6, 100% with 10 — and
+ * a decided run stops after ~4 looks on average.
+ */
+export const DEFAULT_LOOKS = 10;
+
 /** measure.ts keeps at most this many samples per row. */
 export const MAX_ITERATIONS = 1_000_000;
 
@@ -59,6 +67,12 @@ export function settingsFromFlags(opts: BenchFlags): BenchSettings {
   if (iterations !== undefined && iterations > MAX_ITERATIONS) throw new UsageError(`--iterations ${iterations}: at most ${MAX_ITERATIONS.toLocaleString('en')} runs per row`, 'give fewer, or a --duration');
   if (iterations === undefined && durationMs === undefined) durationMs = 5000;
   const seed = integer('--seed', opts.seed);
+  // --against's sequential rule: one look per --duration, at most --max-duration ÷ --duration looks (default 10).
+  const maxDurationMs = opts.maxDuration !== undefined ? duration('--max-duration', opts.maxDuration) : undefined;
+  if (maxDurationMs !== undefined && opts.against === undefined) throw new UsageError('--max-duration goes with --against');
+  if (maxDurationMs !== undefined && (iterations !== undefined || durationMs === undefined)) throw new UsageError('--max-duration counts looks of --duration each: give a --duration, not --iterations');
+  if (maxDurationMs !== undefined && durationMs !== undefined && maxDurationMs < durationMs) throw new UsageError(`--max-duration ${opts.maxDuration} is shorter than --duration ${opts.duration ?? ''}`, 'the first look comes after --duration');
+  const maxLooks = opts.against !== undefined && iterations === undefined && durationMs !== undefined ? Math.max(1, Math.floor((maxDurationMs ?? DEFAULT_LOOKS * durationMs) / durationMs + 1e-9)) : undefined;
   return {
     batches,
     shapes: opts.shape.map(parseShape),
@@ -79,6 +93,7 @@ export function settingsFromFlags(opts: BenchFlags): BenchSettings {
     // Between-process variance dominates on shared machines: a gate needs several processes on each side.
     repeat: opts.repeat !== undefined ? positiveInt('--repeat', opts.repeat) : opts.save !== undefined || opts.baseline !== undefined ? 3 : 1,
     ...(opts.blockSize !== undefined ? { blockSize: positiveInt('--block-size', opts.blockSize) } : {}),
+    ...(maxLooks !== undefined ? { maxLooks } : {}),
   };
 }
 

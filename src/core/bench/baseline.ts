@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError, NotFoundError, errorMessage } from '../errors.js';
 import type { Comparison } from './compare.js';
-import { decide, pairedRatio, welchLogRatio } from './gate-stats.js';
+import { PAIRS_PER_UNIT, decide, pairUnits, sequentialPaired, welchLogRatio } from './gate-stats.js';
 import { median } from './stats.js';
 import type { BaselineRow, BenchReport, BenchRow, GateResult, PairedTrace } from './types.js';
 
@@ -66,15 +66,31 @@ export function compareRepeats(current: readonly number[], baseline: readonly nu
   return { verdict: d.verdict, ratio: e.ratio, ratioCi95: e.ci95, pSlower: e.pSlower, pFaster: e.pFaster, significant: d.significant, method: 'repeats', units, spread: e.spread, reason: `${d.reason} (over ${units[0]} vs ${units[1]} processes)` };
 }
 
-/** `--against`: per row, the paired block ratios current / old (order-statistic interval of their median, sign test). */
-export function comparePaired(trace: PairedTrace, maxRegression: number, seed = 1): Comparison {
-  const ratios = trace.current.map((c, k) => c / (trace.old[k] as number)).filter((x) => Number.isFinite(x) && x > 0);
-  const e = pairedRatio(ratios, 2000, seed);
-  if (!e || ratios.length < 6) {
-    return { verdict: 'too-noisy', ratio: e?.ratio ?? 1, ratioCi95: e?.ci95 ?? [0, Number.MAX_VALUE], pSlower: e?.pSlower ?? 1, pFaster: e?.pFaster ?? 1, significant: false, method: 'paired', units: ratios.length, reason: `only ${ratios.length} block pair(s): measure longer (--duration, --iterations)` };
-  }
-  const d = decide(e, maxRegression);
-  return { verdict: d.verdict, ratio: e.ratio, ratioCi95: e.ci95, pSlower: e.pSlower, pFaster: e.pFaster, significant: d.significant, method: 'paired', units: ratios.length, reason: `${d.reason} (over ${ratios.length} block pairs of ${trace.blockSize})` };
+/**
+ * `--against`: per row, the sequential rule (gate-stats.ts sequentialPaired) on units of 4 paired block
+ * ratios current / old (pairUnits), at the looks the worker took (`trace.looks`, block pairs seen at each; a trace without
+ * them had one look at its end). The worker stopped at the first clear look; the same rule on the same
+ * blocks gives the same verdict here.
+ */
+export function comparePaired(trace: PairedTrace, maxRegression: number): Comparison {
+  const units = pairUnits(trace.current, trace.old);
+  const looks = (trace.looks ?? [trace.current.length]).map((pairs) => Math.min(units.length, Math.floor(pairs / PAIRS_PER_UNIT)));
+  const maxLooks = Math.max(trace.maxLooks ?? 1, looks.length);
+  const r = sequentialPaired(units, looks, maxLooks, maxRegression);
+  const e = r.estimate;
+  const where = `over ${r.n} units of ${PAIRS_PER_UNIT} block pairs of ${trace.blockSize}${maxLooks > 1 ? `, look ${r.look} of at most ${maxLooks}` : ''}`;
+  return {
+    verdict: r.verdict,
+    ratio: e?.ratio ?? (units.length ? median(units) : 1),
+    ratioCi95: e?.ci95 ?? [0, Number.MAX_VALUE],
+    pSlower: e?.pSlower ?? 1,
+    pFaster: e?.pFaster ?? 1,
+    significant: r.significant,
+    method: 'paired',
+    units: r.n,
+    looks: { look: r.look, maxLooks, level: r.level },
+    reason: `${r.reason} (${where})`,
+  };
 }
 
 function summarise(rows: BaselineRow[], extra: { method: 'baseline' | 'against'; baselinePath: string; maxRegression: number; baselineAt?: string }): GateResult {
@@ -114,10 +130,10 @@ export function gate(current: readonly BenchRow[], baseline: BenchReport, baseli
 }
 
 /** The `--against` gate: every row that carries paired blocks, decided on them alone. */
-export function pairedGate(current: readonly BenchRow[], againstPath: string, maxRegression: number, seed = 1): GateResult {
+export function pairedGate(current: readonly BenchRow[], againstPath: string, maxRegression: number): GateResult {
   const rows: BaselineRow[] = current.map((r) => {
     const common = { key: rowKey(r), model: r.model, device: r.device, backend: r.backend, batch: r.batch, currentP50: r.stats.p50 };
-    return r.paired ? { ...common, status: 'compared' as const, baselineP50: r.paired.oldP50, comparison: comparePaired(r.paired, maxRegression, seed) } : { ...common, status: 'new' as const };
+    return r.paired ? { ...common, status: 'compared' as const, baselineP50: r.paired.oldP50, comparison: comparePaired(r.paired, maxRegression) } : { ...common, status: 'new' as const };
   });
   return summarise(rows, { method: 'against', baselinePath: againstPath, maxRegression });
 }

@@ -40,6 +40,8 @@ export interface Comparison {
    */
   method?: 'repeats' | 'paired';
   units?: [number, number] | number;
+  /** `--against`'s sequential rule: the look that decided, the most looks allowed, that look's interval level. */
+  looks?: { look: number; maxLooks: number; level: number };
   /** Standard deviation of the log per-process medians (≈ relative spread), now and then. */
   spread?: { current: number; baseline: number };
 }

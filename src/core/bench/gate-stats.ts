@@ -80,6 +80,7 @@ export interface RatioEstimate {
   pFaster: number;
 }
 
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 const mean = (xs: readonly number[]): number => xs.reduce((a, x) => a + x, 0) / xs.length;
 const variance = (xs: readonly number[]): number => {
   const m = mean(xs);
@@ -149,31 +150,129 @@ export function signTest(xs: readonly number[]): { pGreater: number; pLess: numb
 
 /**
  * Paired block ratios (A's block median / B's, > 1: the current model is slower): their median, the
- * distribution-free 95% interval of it from order statistics, and an exact sign test. Neither assumes
- * the ratios are symmetric or light-tailed, which on a contended machine they are not (a bootstrap of the
- * median and Wilcoxon's symmetry assumption both gave intervals too narrow on 20-odd heavy-tailed pairs).
- * `resamples`/`seed` are kept for callers of the earlier signature and ignored.
+ * distribution-free interval of it from order statistics (`level`, 95% by default), and an exact sign
+ * test. Neither assumes the ratios are symmetric or light-tailed, which on a contended machine they are
+ * not (a bootstrap of the median and Wilcoxon's symmetry assumption both gave intervals too narrow on
+ * 20-odd heavy-tailed pairs).
  */
-export function pairedRatio(ratios: readonly number[], _resamples = 2000, _seed = 1): RatioEstimate | undefined {
+export function pairedRatio(ratios: readonly number[], level = 0.95): RatioEstimate | undefined {
   const n = ratios.length;
   if (n < 2) return undefined;
   const s = sorted(ratios);
-  const [j, k] = medianCiRanks(n, 0.95);
+  const [j, k] = medianCiRanks(n, level);
   const t = signTest(ratios.map((r) => Math.log(r)));
   return { ratio: median(ratios), ci95: [s[j - 1] as number, s[k - 1] as number], pSlower: t.pGreater, pFaster: t.pLess };
 }
 
-const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+/** Block pair k's ratio current[k] / old[k] (> 1: the current model is slower); pairs that are not a positive ratio are left out. */
+export function pairRatios(current: readonly number[], old: readonly number[]): number[] {
+  return current.map((c, k) => c / (old[k] as number)).filter((x) => Number.isFinite(x) && x > 0);
+}
+
+/** Block pairs per unit of the `--against` rule: two ABBA quadruples (AB BA AB BA). */
+export const PAIRS_PER_UNIT = 4;
+
+/**
+ * The units the `--against` rule decides on: the geometric mean of each run of PAIRS_PER_UNIT consecutive
+ * pair ratios (a trailing partial run is left out). Pair ratios are serially correlated on a loaded
+ * machine (lag-1…4 autocorrelations up to 0.25–0.46 on the 2-core VM at load 10–16), which makes an
+ * interval that treats them as independent too narrow: 95% intervals of A/A windows excluded 1 in 11–13%
+ * of windows on pairs, 8–13% on ABBA quadruples, 0–4% on these units (batch means;
+ * scripts/experiments/gate-units.mjs). Averaging two quadruples also cancels the ABBA position effect.
+ */
+export function pairUnits(current: readonly number[], old: readonly number[]): number[] {
+  const out: number[] = [];
+  const n = Math.min(current.length, old.length);
+  for (let k = 0; k + PAIRS_PER_UNIT <= n; k += PAIRS_PER_UNIT) {
+    let log = 0;
+    for (let i = k; i < k + PAIRS_PER_UNIT; i++) log += Math.log((current[i] as number) / (old[i] as number));
+    const r = Math.exp(log / PAIRS_PER_UNIT);
+    if (Number.isFinite(r) && r > 0) out.push(r);
+  }
+  return out;
+}
+
+/**
+ * The sequential `--against` rule's levels (issue #21). The blocks keep alternating and the data are
+ * looked at up to `maxLooks` times; each look tests at alpha / maxLooks and uses a 1 − 0.05 / maxLooks
+ * interval (Bonferroni), so over all looks together P(false alarm on an A/A pair) ≤ alpha and
+ * P(some look's interval misses the true ratio) ≤ 5%, however the looks are spaced.
+ */
+export function lookLevels(maxLooks: number, alpha = 0.01): { alpha: number; level: number } {
+  const k = Math.max(1, Math.floor(maxLooks));
+  return { alpha: alpha / k, level: 1 - 0.05 / k };
+}
+
+export interface LookResult {
+  verdict: GateVerdict;
+  significant: boolean;
+  reason: string;
+  estimate?: RatioEstimate;
+  /** The interval is clearly inside the ±limit band (unchanged), or the test and the point say regressed/improved: stop. */
+  clear: boolean;
+  /** Units (PAIRS_PER_UNIT block pairs each) this look saw. */
+  n: number;
+  level: number;
+}
+
+/** Fewest units whose extreme order statistics still make a `level` interval of the median (2·½ⁿ ≤ 1 − level). */
+export function minUnits(level: number): number {
+  return Math.max(6, Math.ceil(Math.log2(2 / (1 - level))));
+}
+
+const lvl = (level: number): string => `${(level * 100).toFixed(2).replace(/\.?0+$/, '')}%`;
+
+/**
+ * One look of the sequential rule at the first `n` block-pair ratios. Clear, and the run stops, only when
+ * the look's interval lies on one side of the limit: regressed when it starts beyond 1 + limit (and the
+ * sign test says slower), unchanged when it ends below 1 + limit, improved when it ends below 1 − limit
+ * (and the test says faster). An interval that contains 1 + limit is never decided: a point estimate
+ * beyond the limit is not enough once the data are looked at repeatedly (a twin 2% slower crossed 5% at
+ * some look in 5% of simulated runs), and the limit, not 1, is what the gate is asked about.
+ */
+export function evaluateLook(units: readonly number[], n: number, maxLooks: number, maxRegression: number, alpha = 0.01): LookResult {
+  const lv = lookLevels(maxLooks, alpha);
+  const xs = units.slice(0, n);
+  const need = minUnits(lv.level);
+  const e = xs.length >= need ? pairedRatio(xs, lv.level) : undefined;
+  if (!e) return { verdict: 'too-noisy', significant: false, reason: `only ${xs.length} unit(s) of ${PAIRS_PER_UNIT} block pairs, ${need} needed at this look's ${lvl(lv.level)} level: measure longer (--duration, --max-duration)`, clear: false, n: xs.length, level: lv.level };
+  const [lo, hi] = e.ci95;
+  const change = e.ratio >= 1 ? `${pct(e.ratio - 1)} slower` : `${pct(1 - e.ratio)} faster`;
+  const ci = `${lvl(lv.level)} CI ${pct(lo - 1)}…${pct(hi - 1)}`;
+  const slower = e.pSlower < lv.alpha && lo > 1;
+  const faster = e.pFaster < lv.alpha && hi < 1;
+  const significant = slower || faster;
+  const out = { estimate: e, n: xs.length, level: lv.level, significant };
+  if (slower && lo > 1 + maxRegression) return { ...out, verdict: 'regressed', clear: true, reason: `${change} (${ci}): beyond the ${pct(maxRegression)} limit` };
+  if (faster && hi < 1 - maxRegression) return { ...out, verdict: 'improved', clear: true, reason: `${change} (${ci})` };
+  if (hi < 1 + maxRegression) return { ...out, verdict: 'unchanged', clear: true, reason: `${change} (${ci}): ${slower ? 'real but' : 'within noise,'} below the ${pct(maxRegression)} limit` };
+  return { ...out, verdict: 'too-noisy', clear: false, reason: `${change}, but the ${ci} contains the ${pct(maxRegression)} limit: too noisy to decide` };
+}
+
+/**
+ * The sequential decision over the looks a run took (`looks`: units seen at each look, in order):
+ * the first clear look decides; a run whose last look is not clear (the budget ran out) is too noisy.
+ */
+export function sequentialPaired(units: readonly number[], looks: readonly number[], maxLooks: number, maxRegression: number, alpha = 0.01): LookResult & { look: number } {
+  const at = looks.length > 0 ? looks : [units.length];
+  let last: LookResult | undefined;
+  for (let i = 0; i < at.length; i++) {
+    last = evaluateLook(units, at[i] as number, Math.max(maxLooks, at.length), maxRegression, alpha);
+    if (last.clear) return { ...last, look: i + 1 };
+  }
+  return { ...(last as LookResult), look: at.length };
+}
+
 
 /**
  * The three-way rule on an estimate. `alpha` bounds the one-sided test in the decided direction; the
  * practical limit applies to the point estimate; an interval reaching both below 1 and beyond 1 + limit
  * (or, for improvements, above 1 and below 1 − limit) cannot tell the two apart: too noisy.
  */
-export function decide(e: RatioEstimate, maxRegression: number, alpha = 0.01): { verdict: GateVerdict; significant: boolean; reason: string } {
+export function decide(e: RatioEstimate, maxRegression: number, alpha = 0.01, level = 0.95): { verdict: GateVerdict; significant: boolean; reason: string } {
   const [lo, hi] = e.ci95;
   const change = e.ratio >= 1 ? `${pct(e.ratio - 1)} slower` : `${pct(1 - e.ratio)} faster`;
-  const ci = `95% CI ${pct(lo - 1)}…${pct(hi - 1)}`;
+  const ci = `${level === 0.95 ? '95' : (level * 100).toFixed(2).replace(/\.?0+$/, '')}% CI ${pct(lo - 1)}…${pct(hi - 1)}`;
   const slower = e.pSlower < alpha && lo > 1;
   const faster = e.pFaster < alpha && hi < 1;
   const significant = slower || faster;

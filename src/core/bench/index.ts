@@ -149,7 +149,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   }
   const model = { path: opts.model.path, name: opts.model.name };
   const { jobs, skipped } = planPairs(opts.devices, opts.device, parseBackends(opts.backends), model, opts.settings);
-  if (opts.against) for (const j of jobs) j.against = { path: opts.against.path, name: opts.against.name };
+  if (opts.against) for (const j of jobs) j.against = { path: opts.against.path, name: opts.against.name, maxRegression: opts.against.maxRegression };
   if (jobs.length === 0) {
     const why = skipped.map((s) => `${s.device}${s.backend ? ` ${s.backend}` : ''}: ${s.reason}`).join('; ');
     throw new BackendUnavailableError(`nothing to run on --device ${opts.device}${opts.backends.length ? ` --backend ${opts.backends.join(',')}` : ''}${why ? ` (${why})` : ''}`, 'run `aivmm devices` to see which backends reach each device');

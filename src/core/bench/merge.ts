@@ -52,7 +52,10 @@ export function mergeRepeats(runs: readonly (readonly BenchRow[])[]): BenchRow[]
     if (same.every((r) => r.paired)) {
       const ps = same.map((r) => r.paired as NonNullable<BenchRow['paired']>);
       const oldSamples = ps.flatMap((p) => p.oldSamples);
-      row.paired = { model: ps[0]?.model ?? '', blockSize: ps[0]?.blockSize ?? 0, current: ps.flatMap((p) => p.current), old: ps.flatMap((p) => p.old), oldP50: median(oldSamples), oldSamples };
+      const current = ps.flatMap((p) => p.current);
+      // Each process looked (and stopped) on its own: the pooled blocks get one look, at the Bonferroni level of all their looks together.
+      const maxLooks = ps.reduce((n, p) => n + Math.max(p.maxLooks ?? 1, p.looks?.length ?? 1), 0);
+      row.paired = { model: ps[0]?.model ?? '', blockSize: ps[0]?.blockSize ?? 0, current, old: ps.flatMap((p) => p.old), looks: [current.length], maxLooks, oldP50: median(oldSamples), oldSamples };
     } else {
       delete row.paired;
     }

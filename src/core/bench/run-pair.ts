@@ -11,7 +11,8 @@ import { embeddedModel } from '../models/embedded.js';
 import { BackendUnavailableError, InferenceError, UsageError } from '../errors.js';
 import { describeTarget } from '../backends/ep-map.js';
 import { checkAgainstSpec, planShapes, randomTensor, readInputFiles, vocabularySizes } from './inputs.js';
-import { measure, measurePaired, type MeasureProgress, type Measurement, type PairedMeasurement } from './measure.js';
+import { measure, measurePaired, type MeasureProgress, type Measurement, type PairedMeasurement, type PairedOptions } from './measure.js';
+import { PAIRS_PER_UNIT, evaluateLook, lookLevels, minUnits, pairUnits } from './gate-stats.js';
 import type { RuntimeTarget } from '../backends/ep-map.js';
 import { availableParallelism } from 'node:os';
 import { describe, histogram, noiseVerdict } from './stats.js';
@@ -64,6 +65,26 @@ export function loadOptions(job: BenchJob): LoadOptions {
     ...(job.against ? { spinning: false } : {}),
     ...(job.settings.graphOptimizationLevel ? { graphOptimizationLevel: job.settings.graphOptimizationLevel } : {}),
     epOptions: job.settings.epOptions,
+  };
+}
+
+/**
+ * `--against` with a duration and more than one look: the worker applies the gate's sequential rule at
+ * each look (on the rounded block medians the report carries, so the parent's verdict is the same) and
+ * stops at the first clear one.
+ */
+function lookPlan(job: BenchJob): { looks: NonNullable<PairedOptions['looks']> } | undefined {
+  const maxLooks = job.settings.maxLooks ?? 1;
+  const limit = job.against?.maxRegression;
+  if (maxLooks <= 1 || limit === undefined || job.settings.durationMs === undefined) return undefined;
+  return {
+    looks: {
+      maxLooks,
+      // A look before the rule has its fewest units could never be clear: the first waits for them.
+      firstPairs: PAIRS_PER_UNIT * minUnits(lookLevels(maxLooks).level),
+      stepPairs: PAIRS_PER_UNIT,
+      decide: (aBlocks, bBlocks) => evaluateLook(pairUnits(aBlocks.map(round), bBlocks.map(round)), Math.floor(aBlocks.length / PAIRS_PER_UNIT), maxLooks, limit).clear,
+    },
   };
 }
 
@@ -159,6 +180,7 @@ export async function benchPair(job: BenchJob, opts: PairOptions = {}): Promise<
           ...(s.durationMs !== undefined ? { durationMs: s.durationMs } : {}),
           ...(s.maxMs !== undefined ? { maxMs: s.maxMs } : {}),
           ...(s.blockSize !== undefined ? { blockSize: s.blockSize } : {}),
+          ...(lookPlan(job) ?? {}),
           ...(opts.signal ? { signal: opts.signal } : {}),
           now,
           onProgress: (p) => emit({ kind: 'progress', batch: effectiveBatch, progress: p }),
@@ -209,7 +231,7 @@ export async function benchPair(job: BenchJob, opts: PairOptions = {}): Promise<
         samples: m.samples.map(round),
       };
       if (pm && job.against) {
-        const trace: PairedTrace = { model: job.against.name, blockSize: pm.blockSize, current: pm.aBlocks.map(round), old: pm.bBlocks.map(round), oldP50: round(describe(pm.b).p50), oldSamples: pm.b.map(round) };
+        const trace: PairedTrace = { model: job.against.name, blockSize: pm.blockSize, current: pm.aBlocks.map(round), old: pm.bBlocks.map(round), looks: pm.looks, maxLooks: Math.max(pm.looks.length, lookPlan(job)?.looks.maxLooks ?? 1), oldP50: round(describe(pm.b).p50), oldSamples: pm.b.map(round) };
         row.paired = trace;
       }
       if (m.referenceSamples && m.referenceSamples.length > 0) {

@@ -32,6 +32,11 @@ export interface BenchSettings {
   reference: boolean;
   /** Paired mode (`--against old.onnx`): requests per block; absent: chosen from the first runs' time. */
   blockSize?: number;
+  /**
+   * Paired mode with a duration: the sequential rule looks after each `durationMs` and stops at the first
+   * clear look, at most this many (`--max-duration` ÷ `--duration`); absent: one look.
+   */
+  maxLooks?: number;
 }
 
 /** How a report was measured: what must match for two reports to be compared (docs/bench.md, "modes"). */
@@ -83,6 +88,12 @@ export interface PairedTrace {
   /** Block medians (ms); block pair k is current[k] and old[k]. */
   current: number[];
   old: number[];
+  /**
+   * The sequential rule's looks: block pairs seen at each, in order (the last one decided), and the most
+   * looks the run allowed (its Bonferroni divisor). Absent (older reports): one look at the end.
+   */
+  looks?: number[];
+  maxLooks?: number;
   /** B's median and raw samples (ms) over all its blocks. */
   oldP50: number;
   oldSamples: number[];
@@ -97,8 +108,8 @@ export interface BenchJob {
   settings: BenchSettings;
   /** Where the row's power draw can be read (NVIDIA GPU by PCI address, CPU RAPL counters). */
   power?: PowerSource;
-  /** `--against old.onnx`: B, run in the same process in alternating blocks. */
-  against?: { path: string; name: string };
+  /** `--against old.onnx`: B, run in the same process in alternating blocks; the limit lets the worker stop at a clear look. */
+  against?: { path: string; name: string; maxRegression?: number };
 }
 
 export interface BenchRow {
