@@ -10,6 +10,7 @@ import { ModelRegistry, type ServeEvent } from '../../src/core/serve/registry.js
 import { embeddedModel } from '../../src/core/models/embedded.js';
 import { startServer, forwardEvents, type RunningServer, type StartOptions } from '../../src/server/start.js';
 import { EventHub } from '../../src/server/events.js';
+import { createServeMetrics } from '../../src/core/serve-metrics/index.js';
 import type { PipelineService } from '../../src/server/pipelines.js';
 
 export const TINY = embeddedModel('tiny-convnet').build();
@@ -171,5 +172,18 @@ export async function until(cond: () => boolean, what: string): Promise<void> {
   while (!cond()) {
     if (Date.now() - t0 > 30_000) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A test server with tiny-convnet served as 'tiny' under `settings`, metrics on and public; closed after `fn`. */
+export async function withTiny<T>(settings: Partial<ModelSettings>, fn: (t: TestServer) => Promise<T>): Promise<T> {
+  const { dir, cleanup } = await tmp();
+  await writeFile(join(dir, 'tiny.onnx'), TINY);
+  const t = await startTestServer({ models: [{ name: 'tiny', path: join(dir, 'tiny.onnx'), settings }], server: { metrics: createServeMetrics(), metricsPublic: true } });
+  try {
+    return await fn(t);
+  } finally {
+    await t.close();
+    await cleanup();
   }
 }

@@ -4,26 +4,11 @@
  * real onnxruntime sessions, and the order in which they are answered shows the order they ran in.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseServeConfig, type ModelSettings } from '../../src/core/serve/config.js';
-import { createServeMetrics } from '../../src/core/serve-metrics/index.js';
-import { occupy, postJson, seeded, startTestServer, tmp, TINY, until } from './helpers.js';
+import { occupy, postJson, seeded, until, withTiny } from './helpers.js';
 
 const tinyReq = (extra: Record<string, unknown> = {}): unknown => ({ ...extra, inputs: [{ name: 'input', shape: [1, 3, 32, 32], datatype: 'FP32', data: Array.from(seeded(3072)) }] });
-
-async function withTiny<T>(settings: Partial<ModelSettings>, fn: (t: Awaited<ReturnType<typeof startTestServer>>) => Promise<T>): Promise<T> {
-  const { dir, cleanup } = await tmp();
-  await writeFile(join(dir, 'tiny.onnx'), TINY);
-  const t = await startTestServer({ models: [{ name: 'tiny', path: join(dir, 'tiny.onnx'), settings }], server: { metrics: createServeMetrics(), metricsPublic: true } });
-  try {
-    return await fn(t);
-  } finally {
-    await t.close();
-    await cleanup();
-  }
-}
 
 const config = (yaml: string): Partial<ModelSettings> => {
   const { name: _n, ...own } = parseServeConfig(`models:\n  tiny:\n${yaml}`, 'aivmm.yaml').models[0]!;

@@ -5,15 +5,12 @@
  * read — also on the batcher's path, which sent no Retry-After with several levels before.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseServeConfig, type ModelSettings } from '../../src/core/serve/config.js';
 import { QueueFullError } from '../../src/core/serve/errors.js';
 import { AdmissionQueue } from '../../src/core/serve/queue.js';
-import { createServeMetrics } from '../../src/core/serve-metrics/index.js';
-import { occupy, postJson, seeded, startTestServer, tmp, TINY, until } from './helpers.js';
+import { occupy, postJson, seeded, until, withTiny } from './helpers.js';
 
 const tinyReq = (extra: Record<string, unknown> = {}): unknown => ({ ...extra, inputs: [{ name: 'input', shape: [1, 3, 32, 32], datatype: 'FP32', data: Array.from(seeded(3072)) }] });
 
@@ -21,18 +18,6 @@ const config = (yaml: string): Partial<ModelSettings> => {
   const { name: _n, ...own } = parseServeConfig(`models:\n  tiny:\n${yaml}`, 'aivmm.yaml').models[0]!;
   return own;
 };
-
-async function withTiny<T>(settings: Partial<ModelSettings>, fn: (t: Awaited<ReturnType<typeof startTestServer>>) => Promise<T>): Promise<T> {
-  const { dir, cleanup } = await tmp();
-  await writeFile(join(dir, 'tiny.onnx'), TINY);
-  const t = await startTestServer({ models: [{ name: 'tiny', path: join(dir, 'tiny.onnx'), settings }], server: { metrics: createServeMetrics(), metricsPublic: true } });
-  try {
-    return await fn(t);
-  } finally {
-    await t.close();
-    await cleanup();
-  }
-}
 
 /** A job the test releases; it reports `computeMs` of compute. */
 function gated(computeMs: number): { job: () => Promise<{ value: undefined; computeMs: number }>; release: () => void } {
