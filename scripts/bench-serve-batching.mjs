@@ -9,6 +9,7 @@
 // Usage: npm run build && node scripts/bench-serve-batching.mjs [--model PATH|alias] [--device CPU|GPU.0]
 //          [--backend ort-cuda|ort-webgpu] [--concurrency 1,4,16,64] [--seconds 2] [--target 50]
 //          [--max-batch 32] [--threads N] [--out docs/results/x.json]
+//          [--modes off,fixed,adaptive[,fixed-one-session,adaptive-one-session,fixed-per-size]]
 // GPU machine: .gpu/node/bin/node scripts/bench-serve-batching.mjs --device GPU.0 --backend ort-cuda --model /work/models/resnet50.onnx
 import { writeFileSync } from 'node:fs';
 import { benchServer, deviceKey, flags, fmt, modelStats, startServe } from './serve-bench-lib.mjs';
@@ -24,11 +25,20 @@ const threads = flag('threads', undefined);
 const out = flag('out', undefined);
 
 const base = { model, instances: { [device]: 1 }, max_queue: 1024, ...(threads ? { threads: Number(threads) } : {}) };
-const modes = {
+const fixed = { max_batch_size: maxBatch, max_queue_delay: '5ms' };
+const adaptive = { max_batch_size: maxBatch, latency_target: { p95: `${targetMs}ms` } };
+// "-one-session": one session for every batch size even where `auto` keeps one per size (CUDA, TensorRT).
+const allModes = {
   off: base,
-  fixed: { ...base, dynamic_batching: { max_batch_size: maxBatch, max_queue_delay: '5ms' } },
-  adaptive: { ...base, dynamic_batching: { max_batch_size: maxBatch, latency_target: { p95: `${targetMs}ms` } } },
+  fixed: { ...base, dynamic_batching: fixed },
+  adaptive: { ...base, dynamic_batching: adaptive },
+  'fixed-one-session': { ...base, dynamic_batching: { ...fixed, session_per_batch_size: false } },
+  'adaptive-one-session': { ...base, dynamic_batching: { ...adaptive, session_per_batch_size: false } },
+  'fixed-per-size': { ...base, dynamic_batching: { ...fixed, session_per_batch_size: true } },
 };
+const modeNames = flag('modes', 'off,fixed,adaptive').split(',');
+for (const m of modeNames) if (!(m in allModes)) throw new Error(`--modes: unknown mode '${m}' (${Object.keys(allModes).join(', ')})`);
+const modes = Object.fromEntries(modeNames.map((m) => [m, allModes[m]]));
 
 const rows = [];
 for (const c of levels) {
@@ -37,9 +47,29 @@ for (const c of levels) {
     try {
       const [p] = await benchServer(s.url, 'm', c, { windowMs: seconds * 1000, maxWindows: 4 });
       const st = await modelStats(s.url, 'm');
-      const row = { mode, concurrency: c, reqPerSec: p.throughput.requestsPerSec, p95Ms: p.stats?.p95 ?? NaN, errors: p.errors, stable: p.stable, meanBatch: st?.batching?.meanBatchSize ?? 1, batching: st?.batching ? { sizes: st.batching.sizes, windowMs: st.batching.windowMs, targetBatchSize: st.batching.targetBatchSize, maxTake: st.batching.maxTake, costs: st.batching.costs } : undefined, warmupMs: st?.warmup?.ms };
+      const row = {
+        mode,
+        concurrency: c,
+        reqPerSec: p.throughput.requestsPerSec,
+        p95Ms: p.stats?.p95 ?? NaN,
+        errors: p.errors,
+        stable: p.stable,
+        meanBatch: st?.batching?.meanBatchSize ?? 1,
+        batching: st?.batching
+          ? {
+              sizes: st.batching.sizes,
+              windowMs: st.batching.windowMs,
+              targetBatchSize: st.batching.targetBatchSize,
+              maxTake: st.batching.maxTake,
+              costs: st.batching.costs,
+            }
+          : undefined,
+        warmupMs: st?.warmup?.ms,
+      };
       rows.push(row);
-      console.error(`${mode} c=${c}: ${fmt(row.reqPerSec)} req/s, p95 ${fmt(row.p95Ms)} ms, mean batch ${fmt(row.meanBatch, 2)}${row.batching ? `, maxTake ${row.batching.maxTake}` : ''}${row.warmupMs !== undefined ? `, warm-up ${fmt(row.warmupMs)} ms at load` : ''}`);
+      console.error(
+        `${mode} c=${c}: ${fmt(row.reqPerSec)} req/s, p95 ${fmt(row.p95Ms)} ms, mean batch ${fmt(row.meanBatch, 2)}${row.batching ? `, maxTake ${row.batching.maxTake}` : ''}${row.warmupMs !== undefined ? `, warm-up ${fmt(row.warmupMs)} ms at load` : ''}`,
+      );
     } finally {
       await s.stop();
     }
@@ -47,8 +77,20 @@ for (const c of levels) {
 }
 
 console.log(`\n${model} on ${device}, batch-1 requests, closed loop, adaptive target p95 ${targetMs} ms\n`);
-console.log('| concurrency | ' + Object.keys(modes).map((m) => `${m} req/s · p95 · mean batch`).join(' | ') + ' |');
-console.log('|--:|' + Object.keys(modes).map(() => '--').join('|') + '|');
+console.log(
+  '| concurrency | ' +
+    Object.keys(modes)
+      .map((m) => `${m} req/s · p95 · mean batch`)
+      .join(' | ') +
+    ' |',
+);
+console.log(
+  '|--:|' +
+    Object.keys(modes)
+      .map(() => '--')
+      .join('|') +
+    '|',
+);
 for (const c of levels) {
   const cells = Object.keys(modes).map((m) => {
     const r = rows.find((x) => x.mode === m && x.concurrency === c);

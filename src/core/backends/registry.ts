@@ -9,6 +9,7 @@ import type { RuntimeTarget } from './ep-map.js';
 export { CPU_TARGET } from './ep-map.js';
 import type { Backend, LoadOptions, Session } from './types.js';
 import { isCpuFallbackRefusal } from './ort.js'; // ort.js loads the native addon lazily, never at import
+import { PerBatchSizeSession } from './per-batch-size.js';
 
 export type RuntimeName = RuntimeTarget['runtime'];
 
@@ -85,6 +86,16 @@ export interface OpenedSession {
 
 /** Opens `model` (a path or the bytes of an .onnx file) on `target` through its backend. */
 export async function openSession(target: RuntimeTarget, model: string | Uint8Array, opts: OpenOptions = {}): Promise<OpenedSession> {
+  const { sessionPerBatchSize, ...rest } = opts;
+  const opened = await openOne(target, model, rest);
+  if (!sessionPerBatchSize || sessionPerBatchSize < 2) return opened;
+  // Further sizes open as the first did, with its placement settled (no second strict-then-fallback try).
+  const again = { ...rest, strict: false as const, ...(opened.fallback === false ? { strictPlacement: true } : {}) };
+  const reopen = async (): Promise<Session> => (await openOne(target, model, again)).session;
+  return { ...opened, session: new PerBatchSizeSession(opened.session, reopen, sessionPerBatchSize) };
+}
+
+async function openOne(target: RuntimeTarget, model: string | Uint8Array, opts: OpenOptions): Promise<OpenedSession> {
   const { strict = false, ...load } = opts;
   const backend = await backendFor(target);
   const runtimeVersion = await backend.version();

@@ -30,6 +30,11 @@ export interface LoadOptions {
   spinning?: boolean;
   /** Passed through to the execution provider / OpenVINO compile config. */
   epOptions?: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * One session per batch size (dim 0 of the inputs) behind the one returned, opened as sizes appear, at most
+   * this many (see per-batch-size.ts). For accelerator EPs whose kernels re-plan when a shape changes (CUDA).
+   */
+  sessionPerBatchSize?: number;
 }
 
 export interface Session {

@@ -53,15 +53,19 @@ export function parsePriorities(m: Record<string, unknown>, where: string): Prio
   if (lv === undefined && def === undefined && pol === undefined) return undefined;
   const levels = lv === undefined ? 1 : positiveInt(lv, `${where}.priority_levels`);
   const defaultLevel = def === undefined ? Math.ceil(levels / 2) : positiveInt(def, `${where}.default_priority_level`);
-  if (defaultLevel > levels) throw new ConfigError(`${where}.default_priority_level ${defaultLevel} is above priority_levels (${levels})`, 'levels are 1 (highest) … priority_levels');
+  if (defaultLevel > levels)
+    throw new ConfigError(`${where}.default_priority_level ${defaultLevel} is above priority_levels (${levels})`, 'levels are 1 (highest) … priority_levels');
   const out: PrioritySettings = { levels, defaultLevel, perLevel: {} };
   if (pol === undefined) return out;
-  if (!pol || typeof pol !== 'object' || Array.isArray(pol)) throw new ConfigError(`${where}.priority_queue_policy must be a map of level → {max_queue_size, timeout, timeout_action}`);
+  if (!pol || typeof pol !== 'object' || Array.isArray(pol))
+    throw new ConfigError(`${where}.priority_queue_policy must be a map of level → {max_queue_size, timeout, timeout_action}`);
   for (const [k, raw] of Object.entries(pol as Record<string, unknown>)) {
     const w = `${where}.priority_queue_policy.${k}`;
     const n = Number(k);
-    if (!Number.isInteger(n) || n < 1 || n > levels) throw new ConfigError(`${w}: '${k}' is not a priority level`, `levels are 1 (highest) … ${levels} (priority_levels)`);
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${w} must be a map`, 'e.g. {max_queue_size: 16, timeout: 200ms, timeout_action: reject}');
+    if (!Number.isInteger(n) || n < 1 || n > levels)
+      throw new ConfigError(`${w}: '${k}' is not a priority level`, `levels are 1 (highest) … ${levels} (priority_levels)`);
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+      throw new ConfigError(`${w} must be a map`, 'e.g. {max_queue_size: 16, timeout: 200ms, timeout_action: reject}');
     const o = raw as Record<string, unknown>;
     checkKeys(o, LEVEL_KEYS, w);
     const p: PrioritySettings['perLevel'][number] = {};
@@ -87,14 +91,20 @@ export interface BatchingSettings {
   maxQueueDelayMs: number;
   /** Adaptive mode: the window and batch size are chosen so this latency quantile stays under `ms`. */
   latencyTarget?: { quantile: 0.95 | 0.99; ms: number };
+  /**
+   * One session per batch size on each instance (`true`), never (`false`), or on the EPs whose kernels
+   * re-plan when the input shape changes, CUDA and TensorRT (`'auto'`, the default).
+   */
+  sessionPerBatchSize?: boolean | 'auto';
 }
 
-const BATCHING_KEYS = ['max_batch_size', 'preferred_batch_sizes', 'max_queue_delay', 'latency_target'] as const;
+const BATCHING_KEYS = ['max_batch_size', 'preferred_batch_sizes', 'max_queue_delay', 'latency_target', 'session_per_batch_size'] as const;
 
 /** `dynamic_batching: {max_batch_size: 32, preferred_batch_sizes: [8, 16], max_queue_delay: 5ms, latency_target: {p95: 50ms}}`. */
 export function parseBatching(v: unknown, where: string): BatchingSettings {
   if (v === true) return { maxBatchSize: 32, maxQueueDelayMs: 2 };
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${where}.dynamic_batching must be a map (or true)`, 'e.g. dynamic_batching: {max_batch_size: 32, max_queue_delay: 5ms}');
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw new ConfigError(`${where}.dynamic_batching must be a map (or true)`, 'e.g. dynamic_batching: {max_batch_size: 32, max_queue_delay: 5ms}');
   const o = v as Record<string, unknown>;
   checkKeys(o, BATCHING_KEYS, `${where}.dynamic_batching`);
   const w = `${where}.dynamic_batching`;
@@ -106,7 +116,8 @@ export function parseBatching(v: unknown, where: string): BatchingSettings {
     const p = o['preferred_batch_sizes'];
     if (!Array.isArray(p)) throw new ConfigError(`${w}.preferred_batch_sizes must be a list of sizes`);
     out.preferredBatchSizes = p.map((n, i) => positiveInt(n, `${w}.preferred_batch_sizes[${i}]`));
-    if (out.preferredBatchSizes.some((n) => n > out.maxBatchSize)) throw new ConfigError(`${w}.preferred_batch_sizes: a size above max_batch_size ${out.maxBatchSize}`);
+    if (out.preferredBatchSizes.some((n) => n > out.maxBatchSize))
+      throw new ConfigError(`${w}.preferred_batch_sizes: a size above max_batch_size ${out.maxBatchSize}`);
   }
   if (o['latency_target'] !== undefined) {
     const t = o['latency_target'];
@@ -115,6 +126,15 @@ export function parseBatching(v: unknown, where: string): BatchingSettings {
     const [k, d] = entries[0] ?? [];
     if (entries.length !== 1 || (k !== 'p95' && k !== 'p99')) throw new ConfigError(`${w}.latency_target must be {p95: <duration>} or {p99: <duration>}`);
     out.latencyTarget = { quantile: k === 'p95' ? 0.95 : 0.99, ms: parseDuration(d, `${w}.latency_target.${k}`) };
+  }
+  const per = o['session_per_batch_size'];
+  if (per !== undefined) {
+    if (per !== true && per !== false && per !== 'auto')
+      throw new ConfigError(
+        `${w}.session_per_batch_size must be true, false or auto`,
+        'auto (the default): one session per batch size on the CUDA and TensorRT EPs',
+      );
+    out.sessionPerBatchSize = per;
   }
   return out;
 }
@@ -163,7 +183,10 @@ export type LaneHost = 'process' | 'thread';
 /** `--lane` / server.lane: 'process' or 'thread'. */
 export function parseLaneHost(v: unknown, what: string): LaneHost {
   if (v === 'process' || v === 'thread') return v;
-  throw new ConfigError(`${what} must be 'process' or 'thread', not '${String(v)}'`, "process: a native crash takes down only the lane; thread: tensors move without a copy, but a native crash takes down the server");
+  throw new ConfigError(
+    `${what} must be 'process' or 'thread', not '${String(v)}'`,
+    'process: a native crash takes down only the lane; thread: tensors move without a copy, but a native crash takes down the server',
+  );
 }
 
 export const DEFAULT_SETTINGS: Readonly<ModelSettings> = Object.freeze({
@@ -210,7 +233,8 @@ function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], whe
 /** `{CPU: 2}`, a number (on the model's device) or undefined. */
 export function parseInstances(v: unknown, where: string, device = 'CPU'): Record<string, number> {
   if (typeof v === 'number') return { [device]: positiveInt(v, `${where}.instances`) };
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${where}.instances must be a number or a map of device → count`, 'e.g. instances: {GPU.0: 2, CPU: 1}');
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw new ConfigError(`${where}.instances must be a number or a map of device → count`, 'e.g. instances: {GPU.0: 2, CPU: 1}');
   const out: Record<string, number> = {};
   for (const [d, n] of Object.entries(v)) out[d] = positiveInt(n, `${where}.instances.${d}`);
   if (!Object.keys(out).length) throw new ConfigError(`${where}.instances is empty`);
@@ -228,8 +252,38 @@ export function parsePolicy(v: unknown, where: string): VersionPolicy {
   throw new ConfigError(`${where}: '${JSON.stringify(v)}' is not a version policy`, 'use {latest: N}, all, or {specific: [1, 3]}');
 }
 
-const MODEL_KEYS = ['model', 'path', 'device', 'instances', 'max_queue', 'timeout', 'keep_alive', 'version_policy', 'warmup', 'threads', 'dynamic_batching', 'priority_levels', 'default_priority_level', 'priority_queue_policy', 'latency_target', 'max_sequences'] as const;
-const SERVER_KEYS = ['host', 'port', 'grpc_port', 'model_repository', 'device', 'poll', 'request_timeout', 'drain_timeout', 'max_body', 'max_queue', 'keep_alive', 'lane'] as const;
+const MODEL_KEYS = [
+  'model',
+  'path',
+  'device',
+  'instances',
+  'max_queue',
+  'timeout',
+  'keep_alive',
+  'version_policy',
+  'warmup',
+  'threads',
+  'dynamic_batching',
+  'priority_levels',
+  'default_priority_level',
+  'priority_queue_policy',
+  'latency_target',
+  'max_sequences',
+] as const;
+const SERVER_KEYS = [
+  'host',
+  'port',
+  'grpc_port',
+  'model_repository',
+  'device',
+  'poll',
+  'request_timeout',
+  'drain_timeout',
+  'max_body',
+  'max_queue',
+  'keep_alive',
+  'lane',
+] as const;
 
 /** Parses the text of a config file (YAML, which includes JSON). `file` names it in errors. */
 export function parseServeConfig(text: string, file: string): ServeConfig {

@@ -12,7 +12,7 @@
 import { availableParallelism } from 'node:os';
 import type { HostTensor, TensorSpec } from '../backends/types.js';
 import { errorMessage } from '../errors.js';
-import type { ModelSettings } from './config.js';
+import type { BatchingSettings, ModelSettings } from './config.js';
 import { ModelNotFoundError, ModelUnavailableError, RequestCancelledError } from './errors.js';
 import type { ModelExecutor } from './executor.js';
 import { AdmissionQueue, type Admission, type QueueStats } from './queue.js';
@@ -32,6 +32,8 @@ export interface Placement {
   fallback?: boolean;
   /** Intra-op threads of the instances here, when the registry chose or was given a number. */
   threads?: number;
+  /** With dynamic batching on an EP that re-plans per shape: each instance keeps up to this many sessions, one per batch size. */
+  sessionPerBatchSize?: number;
   /** A sentence: measured choice, requested, fallback, or what was unavailable. */
   reason: string;
 }
@@ -57,7 +59,12 @@ export function schedulerPolicyOf(s: ModelSettings): SchedulerPolicy {
   const fallback = { maxQueue: s.maxQueue, timeoutAction: 'reject' as const };
   if (!p) return { levels: 1, defaultLevel: 1, fallback };
   const perLevel: SchedulerPolicy['perLevel'] = {};
-  for (const [n, l] of Object.entries(p.perLevel)) perLevel[Number(n)] = { ...(l.maxQueue !== undefined ? { maxQueue: l.maxQueue } : {}), ...(l.timeoutMs !== undefined ? { timeoutMs: l.timeoutMs } : {}), ...(l.timeoutAction ? { timeoutAction: l.timeoutAction } : {}) };
+  for (const [n, l] of Object.entries(p.perLevel))
+    perLevel[Number(n)] = {
+      ...(l.maxQueue !== undefined ? { maxQueue: l.maxQueue } : {}),
+      ...(l.timeoutMs !== undefined ? { timeoutMs: l.timeoutMs } : {}),
+      ...(l.timeoutAction ? { timeoutAction: l.timeoutAction } : {}),
+    };
   return { levels: p.levels, defaultLevel: p.defaultLevel, perLevel, fallback };
 }
 
@@ -113,13 +120,31 @@ export interface WarmupStats {
 
 let generation = 0;
 
+/** Sessions per batch size an instance may hold; above the candidate sizes a batcher forms (1, 2, 4 … 32 and the preferred). */
+const MAX_SESSIONS_PER_INSTANCE = 16;
+
+/**
+ * How many sessions per batch size an instance opens (undefined: one session for every size). `auto` means
+ * the EPs that re-plan their kernels when a shape changes: CUDA (cuDNN's convolution plans) and TensorRT
+ * (an engine per shape); the CPU EP, OpenVINO and WebGPU keep one session.
+ */
+export function sessionPerBatchSize(b: BatchingSettings | undefined, backend: string): number | undefined {
+  if (!b || b.sessionPerBatchSize === false) return undefined;
+  if (b.sessionPerBatchSize === true || /(^|-)(cuda|tensorrt)$/i.test(backend)) return MAX_SESSIONS_PER_INSTANCE;
+  return undefined;
+}
+
 const isCpu = (device: string): boolean => device.split('@')[0]?.toUpperCase() === 'CPU';
 
 /**
  * Runs each batch size twice on every instance (batch-1 zero feeds padded to the size). `byInstance`: each
  * instance's second-run times, which seed the router of a model on several devices.
  */
-export async function warmBatchSizes(instances: ReadonlyMap<string, ModelExecutor>, inputs: readonly TensorSpec[], sizes: readonly number[]): Promise<WarmupStats & { byInstance: Record<string, Record<number, number>> }> {
+export async function warmBatchSizes(
+  instances: ReadonlyMap<string, ModelExecutor>,
+  inputs: readonly TensorSpec[],
+  sizes: readonly number[],
+): Promise<WarmupStats & { byInstance: Record<string, Record<number, number>> }> {
   const t0 = performance.now();
   const costs: Record<number, number> = {};
   const byInstance: Record<string, Record<number, number>> = {};
@@ -188,8 +213,12 @@ export class LoadedVersion {
   }
 
   /** Runs `feeds` on a free instance through the admission queue. */
-  run(feeds: Record<string, HostTensor>, admission: Admission = {}): Promise<{ value: Record<string, HostTensor>; queueMs: number; computeMs: number; batchSize?: number }> {
-    if (this.batcher) return this.batcher.submit(feeds, admission).then((r) => ({ value: r.outputs, queueMs: r.queueMs, computeMs: r.computeMs, batchSize: r.batchSize }));
+  run(
+    feeds: Record<string, HostTensor>,
+    admission: Admission = {},
+  ): Promise<{ value: Record<string, HostTensor>; queueMs: number; computeMs: number; batchSize?: number }> {
+    if (this.batcher)
+      return this.batcher.submit(feeds, admission).then((r) => ({ value: r.outputs, queueMs: r.queueMs, computeMs: r.computeMs, batchSize: r.batchSize }));
     return this.runOnInstance(feeds, admission);
   }
 
@@ -207,7 +236,10 @@ export class LoadedVersion {
   }
 
   /** One run on a free instance (a whole batch when batching). */
-  runOnInstance(feeds: Record<string, HostTensor>, admission: Admission = {}): Promise<{ value: Record<string, HostTensor>; queueMs: number; computeMs: number }> {
+  runOnInstance(
+    feeds: Record<string, HostTensor>,
+    admission: Admission = {},
+  ): Promise<{ value: Record<string, HostTensor>; queueMs: number; computeMs: number }> {
     return this.queue.run(async (id) => {
       const ex = this.instances.get(id) as ModelExecutor;
       const r = await ex.run(id, feeds);
@@ -283,7 +315,8 @@ export class ModelRegistry {
   /** Adds a model the server knows about (not loaded yet). */
   add(source: ModelSource): void {
     checkModelName(source.name);
-    if (this.records.has(source.name)) throw new ModelUnavailableError(`two models are named '${source.name}'`, 'rename one (config `models.<name>`) or serve one of them');
+    if (this.records.has(source.name))
+      throw new ModelUnavailableError(`two models are named '${source.name}'`, 'rename one (config `models.<name>`) or serve one of them');
     this.records.set(source.name, { source, served: [], status: new Map(), unloadedByUser: false, idleUnloaded: false });
   }
 
@@ -404,15 +437,22 @@ export class ModelRegistry {
         const { executor, placement: p } = await this.opts.executorFor(device);
         // Beside a GPU the CPU instance leaves cores to the server, the GPU lane's host thread and the load.
         const threads = s.threads ?? (isCpu(p.device) ? cpuThreadsBeside(this.opts.cores ?? availableParallelism(), accelerators) : undefined);
+        const perSize = sessionPerBatchSize(s.batching, p.backend);
         for (let i = 0; i < count; i++) {
           const id = `${rec.source.name}@${f.version}#${gen}/${device}/${i}`;
-          const loaded = await executor.load(id, f.path, threads ? { threads } : {});
+          const loaded = await executor.load(id, f.path, { ...(threads ? { threads } : {}), ...(perSize ? { sessionPerBatchSize: perSize } : {}) });
           instances.set(id, executor);
           where.set(id, { device, backend: p.backend, executor });
           meta ??= { inputs: loaded.inputs, outputs: loaded.outputs };
           if (s.warmup) await executor.run(id, warmupFeeds(loaded.inputs));
           if (i === 0) {
-            const pl: Placement = { ...p, runtimeVersion: loaded.runtimeVersion, ...(threads ? { threads } : {}), ...(s.placementReason ? { reason: s.placementReason } : {}) };
+            const pl: Placement = {
+              ...p,
+              runtimeVersion: loaded.runtimeVersion,
+              ...(threads ? { threads } : {}),
+              ...(perSize ? { sessionPerBatchSize: perSize } : {}),
+              ...(s.placementReason ? { reason: s.placementReason } : {}),
+            };
             if (loaded.fallback !== undefined) pl.fallback = loaded.fallback;
             placement.push(pl);
           }
@@ -464,19 +504,22 @@ export class ModelRegistry {
       const b = s.batching;
       // Batches go through the admission queue like single requests: one batch per free instance, at the
       // priority of the most urgent request in it.
-      v.batcher = new DynamicBatcher((feeds, admission) => v.runOnInstance(feeds, admission ?? {}).then((r) => ({ outputs: r.value, computeMs: r.computeMs })), {
-        scheduler: policy,
-        maxBatchSize: b.maxBatchSize,
-        ...(b.preferredBatchSizes ? { preferredBatchSizes: b.preferredBatchSizes } : {}),
-        maxQueueDelayMs: b.maxQueueDelayMs,
-        // Over several devices, two batches per instance: one running and one ready behind it. With one per
-        // instance, a batch on the slow device took the fast one's second slot, so the fast one waited for
-        // each next batch to be formed and sent (tiny-convnet on the CPU lane: 3× fewer batches a second).
-        concurrency: router ? 2 * instances.size : instances.size,
-        maxQueue: s.maxQueue,
-        pad: true,
-        ...(b.latencyTarget ? { adaptive: { targetMs: b.latencyTarget.ms, quantile: b.latencyTarget.quantile } } : {}),
-      });
+      v.batcher = new DynamicBatcher(
+        (feeds, admission) => v.runOnInstance(feeds, admission ?? {}).then((r) => ({ outputs: r.value, computeMs: r.computeMs })),
+        {
+          scheduler: policy,
+          maxBatchSize: b.maxBatchSize,
+          ...(b.preferredBatchSizes ? { preferredBatchSizes: b.preferredBatchSizes } : {}),
+          maxQueueDelayMs: b.maxQueueDelayMs,
+          // Over several devices, two batches per instance: one running and one ready behind it. With one per
+          // instance, a batch on the slow device took the fast one's second slot, so the fast one waited for
+          // each next batch to be formed and sent (tiny-convnet on the CPU lane: 3× fewer batches a second).
+          concurrency: router ? 2 * instances.size : instances.size,
+          maxQueue: s.maxQueue,
+          pad: true,
+          ...(b.latencyTarget ? { adaptive: { targetMs: b.latencyTarget.ms, quantile: b.latencyTarget.quantile } } : {}),
+        },
+      );
       // Warm-up before READY: every size the batcher forms, twice on each instance. The first run pays the
       // backend's one-off cost of a new shape (cuDNN's algorithm search, arena growth); the second's time
       // seeds the cost table, so adaptive mode starts from real costs and no request pays a search.
@@ -534,19 +577,32 @@ export class ModelRegistry {
     if (!rec.served.length && rec.idleUnloaded && !this.closed) await this.load(name);
     let v: LoadedVersion | undefined;
     if (version !== undefined) {
-      if (!/^[1-9][0-9]{0,15}$/.test(version)) throw new ModelNotFoundError(`model '${name}' has no version '${version.slice(0, 20)}'`, 'versions are positive integers');
+      if (!/^[1-9][0-9]{0,15}$/.test(version))
+        throw new ModelNotFoundError(`model '${name}' has no version '${version.slice(0, 20)}'`, 'versions are positive integers');
       v = rec.served.find((s) => String(s.version) === version);
       if (!v) {
         const st = rec.status.get(Number(version));
-        if (!st) throw new ModelNotFoundError(`model '${name}' has no version ${version}`, `served versions: ${rec.served.map((s) => s.version).join(', ') || 'none'}`);
-        throw new ModelUnavailableError(`model '${name}' version ${version} is ${st.state}${st.reason ? `: ${st.reason}` : ''}`, undefined, st.state === 'LOADING' ? 1 : undefined);
+        if (!st)
+          throw new ModelNotFoundError(
+            `model '${name}' has no version ${version}`,
+            `served versions: ${rec.served.map((s) => s.version).join(', ') || 'none'}`,
+          );
+        throw new ModelUnavailableError(
+          `model '${name}' version ${version} is ${st.state}${st.reason ? `: ${st.reason}` : ''}`,
+          undefined,
+          st.state === 'LOADING' ? 1 : undefined,
+        );
       }
     } else {
       v = rec.served[0];
       if (!v) {
         const loading = [...rec.status.values()].some((s) => s.state === 'LOADING');
         const reason = [...rec.status.values()].map((s) => s.reason).find(Boolean);
-        throw new ModelUnavailableError(`model '${name}' is ${loading ? 'loading' : 'not loaded'}${reason && !loading ? ` (${reason})` : ''}`, loading ? 'retry shortly' : `load it: POST /v2/repository/models/${name}/load`, loading ? 1 : undefined);
+        throw new ModelUnavailableError(
+          `model '${name}' is ${loading ? 'loading' : 'not loaded'}${reason && !loading ? ` (${reason})` : ''}`,
+          loading ? 'retry shortly' : `load it: POST /v2/repository/models/${name}/load`,
+          loading ? 1 : undefined,
+        );
       }
     }
     return { version: v, release: v.hold() };
@@ -584,7 +640,16 @@ export class ModelRegistry {
     const out: ModelStats[] = [];
     for (const n of name ? [this.record(name).source.name] : this.names()) {
       for (const v of (this.records.get(n) as ModelRecord).served) {
-        out.push({ name: n, version: String(v.version), instances: v.instances.size, inference_stats: { ...v.queue.stats }, ...(v.batcher ? { batching: v.batcher.stats() } : {}), ...(v.warmup ? { warmup: v.warmup } : {}), ...(v.queue.policy.levels > 1 ? { scheduling: v.batcher ? v.batcher.schedulerStats() : v.queue.schedulerStats() } : {}), last_inference_ms_ago: Math.round(now - v.queue.lastActive) });
+        out.push({
+          name: n,
+          version: String(v.version),
+          instances: v.instances.size,
+          inference_stats: { ...v.queue.stats },
+          ...(v.batcher ? { batching: v.batcher.stats() } : {}),
+          ...(v.warmup ? { warmup: v.warmup } : {}),
+          ...(v.queue.policy.levels > 1 ? { scheduling: v.batcher ? v.batcher.schedulerStats() : v.queue.schedulerStats() } : {}),
+          last_inference_ms_ago: Math.round(now - v.queue.lastActive),
+        });
       }
     }
     return out;
