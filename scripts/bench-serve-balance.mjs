@@ -30,28 +30,68 @@ const targetMs = Number(flag('target', '100'));
 const count = Number(flag('instances', '1'));
 const threads = flag('threads', undefined);
 const out = flag('out', undefined);
+// --lane thread: instances on a worker thread of the server (tensors are handed over, not copied through a pipe)
+const lane = flag('lane', undefined);
 const batchingMode = flag('batching', 'off');
 const maxBatch = Number(flag('max-batch', '32'));
 const rounds = Number(flag('rounds', '1'));
-const batching = { off: undefined, fixed: { max_batch_size: maxBatch, max_queue_delay: '5ms' }, adaptive: { max_batch_size: maxBatch, latency_target: { p95: `${targetMs}ms` } } }[batchingMode];
+const batching = {
+  off: undefined,
+  fixed: { max_batch_size: maxBatch, max_queue_delay: '5ms' },
+  adaptive: { max_batch_size: maxBatch, latency_target: { p95: `${targetMs}ms` } },
+}[batchingMode];
 if (batchingMode !== 'off' && !batching) throw new Error(`--batching off|fixed|adaptive, not ${batchingMode}`);
 
-const placements = [[a, { [a]: count }], [b, { [b]: count }], [`${a}+${b}`, { [a]: count, [b]: count }]];
+const placements = [
+  [a, { [a]: count }],
+  [b, { [b]: count }],
+  [`${a}+${b}`, { [a]: count, [b]: count }],
+];
 const all = Object.fromEntries(placements.map(([name]) => [name, []]));
 for (let round = 1; round <= rounds; round++) {
   for (const [name, inst] of placements) {
-    const m = { model, instances: inst, max_queue: 4096, latency_target: `${targetMs}ms`, ...(threads ? { threads: Number(threads) } : {}), ...(batching ? { dynamic_batching: batching } : {}) };
-    const s = await startServe({ models: { m } });
+    const m = {
+      model,
+      instances: inst,
+      max_queue: 4096,
+      latency_target: `${targetMs}ms`,
+      ...(threads ? { threads: Number(threads) } : {}),
+      ...(batching ? { dynamic_batching: batching } : {}),
+    };
+    const s = await startServe({ ...(lane ? { server: { lane } } : {}), models: { m } });
     try {
       const [p] = await benchServer(s.url, 'm', c, { windowMs: seconds * 1000, maxWindows: 4 });
       const placement = await (await fetch(`${s.url}/v1/placement/m`)).json();
       const routing = placement.models?.[0]?.routing;
       const threadsBy = Object.fromEntries((placement.models?.[0]?.placement ?? []).map((pl) => [pl.device, pl.threads ?? 'runtime default']));
       const st = await modelStats(s.url, 'm');
-      const r = { round, reqPerSec: p.throughput.requestsPerSec, p95Ms: p.stats?.p95 ?? NaN, errors: p.errors, stable: p.stable, threads: threadsBy, meanBatch: st?.batching?.meanBatchSize, batches: st?.batching?.batches, warmupMs: st?.warmup?.ms, routing: routing?.instances?.map((i) => ({ device: i.device, share: i.share, costMs: i.costMs, costs: i.costs, routed: i.routed, items: i.routedItems })), lastDecision: routing?.lastDecision?.reason };
+      const r = {
+        round,
+        reqPerSec: p.throughput.requestsPerSec,
+        p95Ms: p.stats?.p95 ?? NaN,
+        errors: p.errors,
+        stable: p.stable,
+        threads: threadsBy,
+        meanBatch: st?.batching?.meanBatchSize,
+        batches: st?.batching?.batches,
+        warmupMs: st?.warmup?.ms,
+        routing: routing?.instances?.map((i) => ({
+          device: i.device,
+          share: i.share,
+          costMs: i.costMs,
+          costs: i.costs,
+          routed: i.routed,
+          items: i.routedItems,
+        })),
+        lastDecision: routing?.lastDecision?.reason,
+      };
       all[name].push(r);
       const per = r.routing ? `; ${r.routing.map((i) => `${i.device} ${i.routed} batches / ${i.items} items`).join(', ')}` : '';
-      console.error(`round ${round} ${name}: ${fmt(r.reqPerSec)} req/s, p95 ${fmt(r.p95Ms)} ms, threads ${Object.entries(threadsBy).map(([d, t]) => `${d}=${t}`).join(' ')}${st?.batching ? `, mean batch ${fmt(st.batching.meanBatchSize, 1)}` : ''}${per}`);
+      console.error(
+        `round ${round} ${name}: ${fmt(r.reqPerSec)} req/s, p95 ${fmt(r.p95Ms)} ms, threads ${Object.entries(threadsBy)
+          .map(([d, t]) => `${d}=${t}`)
+          .join(' ')}${st?.batching ? `, mean batch ${fmt(st.batching.meanBatchSize, 1)}` : ''}${per}`,
+      );
     } finally {
       await s.stop();
     }
@@ -72,17 +112,28 @@ const runs = Object.fromEntries(
 const ra = runs[a].reqPerSec;
 const rb = runs[b].reqPerSec;
 const rab = runs[`${a}+${b}`];
-console.log(`\n${model}, concurrency ${c}, latency_target ${targetMs} ms, ${count} instance(s) per device, batching ${batchingMode}, ${rounds} round(s) interleaved (medians)\n`);
+console.log(
+  `\n${model}, concurrency ${c}, latency_target ${targetMs} ms, ${count} instance(s) per device, batching ${batchingMode}, ${rounds} round(s) interleaved (medians)\n`,
+);
 console.log('| placement | req/s | p95 ms | within target | intra-op threads | mean batch |');
 console.log('|--|--:|--:|--|--|--:|');
-for (const [name, r] of Object.entries(runs)) console.log(`| ${name} | ${fmt(r.reqPerSec)} | ${fmt(r.p95Ms)} | ${r.p95Ms <= targetMs ? 'yes' : 'no'} | ${Object.entries(r.threads).map(([d, t]) => `${d}: ${t}`).join(', ')} | ${r.meanBatch !== undefined ? fmt(r.meanBatch, 1) : '–'} |`);
+for (const [name, r] of Object.entries(runs))
+  console.log(
+    `| ${name} | ${fmt(r.reqPerSec)} | ${fmt(r.p95Ms)} | ${r.p95Ms <= targetMs ? 'yes' : 'no'} | ${Object.entries(r.threads)
+      .map(([d, t]) => `${d}: ${t}`)
+      .join(', ')} | ${r.meanBatch !== undefined ? fmt(r.meanBatch, 1) : '–'} |`,
+  );
 const ratio = rab.reqPerSec / (ra + rb);
 const perRound = (f) => median(all[`${a}+${b}`].map((r, i) => f(r.reqPerSec, all[a][i].reqPerSec, all[b][i].reqPerSec)));
 const rRatio = perRound((ab, x, y) => ab / (x + y));
 const rBest = perRound((ab, x, y) => ab / Math.max(x, y));
-console.log(`\ntogether / (A + B) = ${fmt(rab.reqPerSec)} / ${fmt(ra + rb)} = ${fmt(ratio, 2)}; median of rounds ${fmt(rRatio, 2)} (goal ≥ 0.9: ${rRatio >= 0.9 ? 'met' : 'NOT met'})`);
+console.log(
+  `\ntogether / (A + B) = ${fmt(rab.reqPerSec)} / ${fmt(ra + rb)} = ${fmt(ratio, 2)}; median of rounds ${fmt(rRatio, 2)} (goal ≥ 0.9: ${rRatio >= 0.9 ? 'met' : 'NOT met'})`,
+);
 const best = Math.max(ra, rb);
-console.log(`together / faster alone = ${fmt(rab.reqPerSec)} / ${fmt(best)} = ${fmt(rab.reqPerSec / best, 2)}; median of rounds ${fmt(rBest, 2)} (goal ≥ 1: ${rBest >= 1 ? 'met' : 'NOT met'})`);
+console.log(
+  `together / faster alone = ${fmt(rab.reqPerSec)} / ${fmt(best)} = ${fmt(rab.reqPerSec / best, 2)}; median of rounds ${fmt(rBest, 2)} (goal ≥ 1: ${rBest >= 1 ? 'met' : 'NOT met'})`,
+);
 if (rab.routing) {
   console.log(`\n| ${a}+${b} round | instance | batches | items | share of items | share of speed alone (req/s alone) | cost per batch size (ms) |`);
   console.log('|--:|--|--:|--:|--:|--:|--|');
@@ -92,10 +143,20 @@ if (rab.routing) {
     const speed = (alone[a] ?? 0) + (alone[b] ?? 0);
     for (const inst of r.routing ?? []) {
       const key = inst.device === a ? a : b;
-      const costs = inst.costs ? Object.entries(inst.costs).map(([k, v]) => `${k}: ${fmt(v, 1)}`).join(', ') : `1: ${fmt(inst.costMs, 1)}`;
-      console.log(`| ${r.round} | ${inst.device} | ${inst.routed} | ${inst.items ?? '–'} | ${fmt((100 * (inst.items ?? 0)) / (items || 1), 0)}% | ${fmt((100 * (alone[key] ?? NaN)) / speed, 0)}% (${fmt(alone[key])}) | ${costs} |`);
+      const costs = inst.costs
+        ? Object.entries(inst.costs)
+            .map(([k, v]) => `${k}: ${fmt(v, 1)}`)
+            .join(', ')
+        : `1: ${fmt(inst.costMs, 1)}`;
+      console.log(
+        `| ${r.round} | ${inst.device} | ${inst.routed} | ${inst.items ?? '–'} | ${fmt((100 * (inst.items ?? 0)) / (items || 1), 0)}% | ${fmt((100 * (alone[key] ?? NaN)) / speed, 0)}% (${fmt(alone[key])}) | ${costs} |`,
+      );
     }
   }
   console.log(`\nlast routing decision (last round): ${rab.lastDecision ?? '–'}`);
 }
-if (out) writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), model, devices: [a, b], concurrency: c, seconds, targetMs, batching: batchingMode, maxBatch, rounds, runs, ratio, medianRoundRatio: rRatio, medianRoundVsFaster: rBest }, null, 2)}\n`);
+if (out)
+  writeFileSync(
+    out,
+    `${JSON.stringify({ at: new Date().toISOString(), model, devices: [a, b], concurrency: c, seconds, targetMs, batching: batchingMode, maxBatch, rounds, runs, ratio, medianRoundRatio: rRatio, medianRoundVsFaster: rBest }, null, 2)}\n`,
+  );

@@ -23,6 +23,8 @@ const targetMs = Number(flag('target', '50'));
 const maxBatch = Number(flag('max-batch', '32'));
 const threads = flag('threads', undefined);
 const out = flag('out', undefined);
+// --lane thread: instances on a worker thread of the server (tensors are handed over, not copied through a pipe)
+const lane = flag('lane', undefined);
 
 const base = { model, instances: { [device]: 1 }, max_queue: 1024, ...(threads ? { threads: Number(threads) } : {}) };
 const fixed = { max_batch_size: maxBatch, max_queue_delay: '5ms' };
@@ -43,7 +45,7 @@ const modes = Object.fromEntries(modeNames.map((m) => [m, allModes[m]]));
 const rows = [];
 for (const c of levels) {
   for (const [mode, m] of Object.entries(modes)) {
-    const s = await startServe({ models: { m } });
+    const s = await startServe({ ...(lane ? { server: { lane } } : {}), models: { m } });
     try {
       const [p] = await benchServer(s.url, 'm', c, { windowMs: seconds * 1000, maxWindows: 4 });
       const st = await modelStats(s.url, 'm');
