@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HostTensor } from '../../src/core/backends/types.js';
-import { DynamicBatcher, type BatcherClock } from '../../src/core/serve/batcher.js';
+import { DynamicBatcher, type HeldWork, type BatcherClock } from '../../src/core/serve/batcher.js';
 import { AdmissionQueue } from '../../src/core/serve/queue.js';
 import { Router } from '../../src/core/serve/router.js';
 
@@ -46,7 +46,10 @@ test('a deep batch queue: the idle slow instance takes a batch exactly when it f
   }
   // Part of a batch counts as a whole one (the batcher pads it): 8·32 + 1 items are nine batches.
   assert.equal(decide(8 * 32 + 1).instance, 'cpu');
-  assert.match(decide(9 * 32).reason, /cpu \(CPU\) is idle and finishes this batch of 8 in 150\.0 ms, before the others get through it and the 288 items the batcher holds \(batches of 32\): 166\.0 ms/);
+  assert.match(
+    decide(9 * 32).reason,
+    /cpu \(CPU\) is idle and finishes this batch of 8 in 150\.0 ms, before the others get through it and the 288 items the batcher holds \(batches of 32\): 166\.0 ms/,
+  );
   // The slow instance busy: nothing to spill to, whatever is held.
   r.route({ items: 8, held: { items: 9 * 32, batchSize: 32 } });
   r.started('cpu', 8);
@@ -120,7 +123,13 @@ function virtualClock(): { clock: BatcherClock; at: (ms: number, fn: () => void)
  * admission queue and router, for `ms` of virtual time. Each instance runs one batch at a time at its cost
  * for the padded size. `tellHeld: false` drops what the batcher holds from the admission (the old routing).
  */
-async function closedLoop(costs: Record<string, Record<number, number>>, clients: number, ms: number, tellHeld = true): Promise<{ done: number; batches: Record<string, number>; items: Record<string, number> }> {
+async function closedLoop(
+  costs: Record<string, Record<number, number>>,
+  clients: number,
+  ms: number,
+  tellHeld = true,
+  { maxBatchSize = 8, returnMs = 0, adaptiveMs }: { maxBatchSize?: number; returnMs?: number; adaptiveMs?: number } = {},
+): Promise<{ done: number; batches: Record<string, number>; items: Record<string, number> }> {
   const v = virtualClock();
   const ids = Object.keys(costs);
   const router = ids.length > 1 ? new Router(ids.map((id) => ({ id, device: id, backend: 'b' }))) : undefined;
@@ -144,14 +153,29 @@ async function closedLoop(costs: Record<string, Record<number, number>>, clients
         )
         .then((r) => ({ outputs: r.value, computeMs: r.computeMs })),
     // As the registry sets it: over several instances, two batches each (one running, one ready).
-    { maxBatchSize: 8, maxQueueDelayMs: 1, concurrency: router ? 2 * ids.length : 1, pad: true, clock: v.clock },
+    {
+      maxBatchSize,
+      maxQueueDelayMs: 1,
+      concurrency: router ? 2 * ids.length : 1,
+      pad: true,
+      clock: v.clock,
+      ...(adaptiveMs ? { adaptive: { targetMs: adaptiveMs, quantile: 0.95, seedCosts: costs[ids[0] as string] as Record<number, number> } } : {}),
+      ...(router ? { canDispatch: (items: number, held: () => HeldWork) => queue.wouldStartSoon(items, held) } : {}),
+    },
   );
   let done = 0;
   let stop = false;
+  // returnMs: the answers of one batch reach their clients one after another, returnMs apart (a server
+  // writes responses one at a time), so the next requests trickle in rather than arrive together.
+  let lane = 0;
   const client = async (): Promise<void> => {
     while (!stop) {
       await batcher.submit({ x: { type: 'float32', dims: [1, 1], data: new Float32Array(1) } });
       done++;
+      if (returnMs > 0) {
+        lane = Math.max(lane, v.now()) + returnMs;
+        await new Promise<void>((r) => v.at(lane - v.now(), r));
+      }
     }
   };
   const loops = Array.from({ length: clients }, client);
@@ -181,4 +205,34 @@ test('batching on, closed loop: the slow instance takes a share of a deep queue,
   // Four clients: the GPU clears the queue in a few ms, before the CPU would finish even one request.
   const shallow = await closedLoop({ gpu, cpu }, 4, 2000);
   assert.equal(shallow.batches['cpu'] ?? 0, 0, JSON.stringify(shallow));
+});
+
+// H200-like ResNet-50 (cost barely grows with the batch on the GPU) beside a CPU 50× slower at 32.
+const gpuFlat = { 1: 2, 2: 2.2, 4: 2.5, 8: 3, 16: 4, 32: 6 };
+const cpuSteep = { 1: 10, 2: 18, 4: 35, 8: 70, 16: 140, 32: 280 };
+
+test("batching on, closed loop, answers that trickle back: a slow second instance does not shrink the fast one's batches", async () => {
+  const opts = { maxBatchSize: 32, returnMs: 0.1 };
+  const alone = await closedLoop({ gpu: gpuFlat }, 64, 2000, true, opts);
+  const both = await closedLoop({ gpu: gpuFlat, cpu: cpuSteep }, 64, 2000, true, opts);
+  const detail = JSON.stringify({ alone, both });
+  const meanBatch = (r: typeof alone): number => (r.items['gpu'] ?? 0) / (r.batches['gpu'] ?? 1);
+  // Before: four batches in flight over two instances formed batches for slots the GPU then queued, so its
+  // batches were formed early and small (H200: mean 13.9 against 31.7 alone, 0.68 × the GPU's req/s alone).
+  assert.ok(
+    meanBatch(both) >= 0.8 * meanBatch(alone),
+    `GPU mean batch ${meanBatch(both).toFixed(1)} with the CPU beside it vs ${meanBatch(alone).toFixed(1)} alone: ${detail}`,
+  );
+  assert.ok(both.done >= 0.97 * alone.done, detail);
+});
+
+test('adaptive batching, 4 closed-loop clients on a GPU-like cost curve: once arrivals stop it sends, it does not wait out the window for a batch of 32', async () => {
+  const opts = { maxBatchSize: 32, returnMs: 0.1 };
+  const fixed = await closedLoop({ gpu: gpuFlat }, 4, 2000, true, opts);
+  const adaptive = await closedLoop({ gpu: gpuFlat }, 4, 2000, true, { ...opts, adaptiveMs: 50 });
+  const detail = JSON.stringify({ fixed, adaptive });
+  // Fixed (1 ms window) runs batches of 4 every ~3.5 ms. Before: adaptive aimed at 32 (the best rate within
+  // 50 ms) and waited ~40 ms a batch: ~10× fewer requests.
+  assert.ok(adaptive.done >= 0.9 * fixed.done, detail);
+  assert.ok((adaptive.items['gpu'] ?? 0) / (adaptive.batches['gpu'] ?? 1) >= 3.5, detail);
 });

@@ -146,7 +146,11 @@ export class AdmissionQueue {
 
   /** The 503 for a full level (the scheduler's message; the old wording with one level) with its Retry-After. */
   private fullError(e: QueueFullError, level: number): QueueFullError {
-    return new QueueFullError(this.sched.policy.levels === 1 ? `the queue is full (${this.sched.size} waiting)` : e.message, 'retry after the time in Retry-After, or raise max_queue (priority_queue_policy.max_queue_size) for this model', this.retryAfterS(level));
+    return new QueueFullError(
+      this.sched.policy.levels === 1 ? `the queue is full (${this.sched.size} waiting)` : e.message,
+      'retry after the time in Retry-After, or raise max_queue (priority_queue_policy.max_queue_size) for this model',
+      this.retryAfterS(level),
+    );
   }
 
   /**
@@ -165,7 +169,10 @@ export class AdmissionQueue {
    * Runs `work` on an instance once one is available, in the scheduler's order. `work` receives the
    * instance id; its result is returned with the time spent queued.
    */
-  async run<T>(work: (instance: string) => Promise<{ value: T; computeMs: number }>, admission: Admission = {}): Promise<{ value: T; queueMs: number; computeMs: number; instance: string }> {
+  async run<T>(
+    work: (instance: string) => Promise<{ value: T; computeMs: number }>,
+    admission: Admission = {},
+  ): Promise<{ value: T; queueMs: number; computeMs: number; instance: string }> {
     const t0 = this.clock();
     const instance = await this.acquire(admission, t0);
     const queueMs = this.clock() - t0;
@@ -245,7 +252,13 @@ export class AdmissionQueue {
           this.stats.rejected++;
           victim.settled = true;
           victim.cleanup();
-          victim.reject(new QueueFullError(pushed.evicted.error.message, 'retry after the time in Retry-After; this client holds more than its share of the queue', this.retryAfterS(level)));
+          victim.reject(
+            new QueueFullError(
+              pushed.evicted.error.message,
+              'retry after the time in Retry-After; this client holds more than its share of the queue',
+              this.retryAfterS(level),
+            ),
+          );
         }
       }
       // The request's own deadline, or its level's timeout when that rejects: dropped when it passes.
@@ -254,15 +267,18 @@ export class AdmissionQueue {
       const end = Math.min(admission.deadline ?? Infinity, levelEnd ?? Infinity);
       if (Number.isFinite(end)) {
         const arm = (ms: number): void => {
-          timer = setTimeout(() => {
-            timer = undefined;
-            if (waiter.settled) return;
-            if (waiter.assigned !== undefined || waiter.entry === undefined) this.dropWaiter(waiter);
-            else {
-              this.settleDropped(this.sched.expire());
-              if (!waiter.settled) arm(1); // the clocks disagree by a fraction of a ms: look again
-            }
-          }, Math.max(0, ms));
+          timer = setTimeout(
+            () => {
+              timer = undefined;
+              if (waiter.settled) return;
+              if (waiter.assigned !== undefined || waiter.entry === undefined) this.dropWaiter(waiter);
+              else {
+                this.settleDropped(this.sched.expire());
+                if (!waiter.settled) arm(1); // the clocks disagree by a fraction of a ms: look again
+              }
+            },
+            Math.max(0, ms),
+          );
           timer.unref?.();
         };
         arm(end - t0);
@@ -279,7 +295,12 @@ export class AdmissionQueue {
     this.stats.timedOut++;
     w.settled = true;
     w.cleanup();
-    w.reject(new DeadlineExceededError(`the request waited ${Math.round(this.clock() - w.enqueuedAt)} ms in the queue, past its deadline`, 'raise the timeout (parameters.timeout in µs, or --request-timeout), or add instances'));
+    w.reject(
+      new DeadlineExceededError(
+        `the request waited ${Math.round(this.clock() - w.enqueuedAt)} ms in the queue, past its deadline`,
+        'raise the timeout (parameters.timeout in µs, or --request-timeout), or add instances',
+      ),
+    );
   }
 
   private settleDropped(dropped: readonly { entry: Entry<Waiter>; error: Error }[]): void {
@@ -290,7 +311,12 @@ export class AdmissionQueue {
       w.entry = undefined;
       this.stats.timedOut++;
       w.cleanup();
-      w.reject(new DeadlineExceededError(d.error.message, 'raise the timeout (parameters.timeout in µs, the priority level\'s timeout, or --request-timeout), or add instances'));
+      w.reject(
+        new DeadlineExceededError(
+          d.error.message,
+          "raise the timeout (parameters.timeout in µs, the priority level's timeout, or --request-timeout), or add instances",
+        ),
+      );
     }
     if (dropped.length) this.updatePending();
   }
@@ -321,6 +347,31 @@ export class AdmissionQueue {
     return found;
   }
 
+  /**
+   * Whether a batch of `items` handed over now would start at once: the instance the router would pick is
+   * free (router only; always true without one). The batcher asks before it forms a batch while another is
+   * in flight: a batch the router would queue on a busy fast instance is better left unformed, its items
+   * gathering into a fuller batch until that instance frees, as with one instance (H200 + CPU: with batches
+   * formed for every slot the GPU's mean batch fell from 31.7 to 13.9 and its req/s to 0.68 of alone).
+   */
+  wouldStartSoon(items: number, held?: () => { items: number; batchSize: number }): boolean {
+    if (!this.router) return true;
+    if (this.sched.size + this.retry.length > 0) return false; // batches already wait here for an instance
+    if (!this.router.ids().some((id) => this.router?.isUp(id))) return true; // let it fail as usual
+    const h = held?.();
+    try {
+      const d = this.router.route({
+        eligible: (id) => this.isFree(id) || (this.ahead.get(id)?.length ?? 0) < this.maxAhead,
+        items,
+        ...(h && h.items > 0 ? { held: h } : {}),
+        dry: true,
+      });
+      return this.isFree(d.instance);
+    } catch {
+      return true;
+    }
+  }
+
   private isFree(id: string): boolean {
     return this.free.includes(id);
   }
@@ -343,8 +394,13 @@ export class AdmissionQueue {
     // (counted as the same size as this one).
     const fromBatcher = w.held?.();
     const waiting = this.sched.size + this.retry.length;
-    const held: Held | undefined = fromBatcher || waiting ? { items: (fromBatcher?.items ?? 0) + waiting * w.items, batchSize: fromBatcher?.batchSize ?? w.items } : undefined;
-    const d = this.router.route({ eligible: (id) => this.isFree(id) || (this.ahead.get(id)?.length ?? 0) < this.maxAhead, items: w.items, ...(held ? { held } : {}) });
+    const held: Held | undefined =
+      fromBatcher || waiting ? { items: (fromBatcher?.items ?? 0) + waiting * w.items, batchSize: fromBatcher?.batchSize ?? w.items } : undefined;
+    const d = this.router.route({
+      eligible: (id) => this.isFree(id) || (this.ahead.get(id)?.length ?? 0) < this.maxAhead,
+      items: w.items,
+      ...(held ? { held } : {}),
+    });
     if (this.isFree(d.instance)) {
       this.free.splice(this.free.indexOf(d.instance), 1);
       this.start(w, d.instance);

@@ -18,7 +18,7 @@ import type { ModelExecutor } from './executor.js';
 import { AdmissionQueue, type Admission, type QueueStats } from './queue.js';
 import { applyPolicy, checkModelName, scanRepository, statModelFile, type VersionFile } from './repository.js';
 import { warmupFeeds } from './tensors.js';
-import { DynamicBatcher, batchable, padFeeds, type BatcherStats } from './batcher.js';
+import { DynamicBatcher, batchable, padFeeds, type BatcherStats, type HeldWork } from './batcher.js';
 import { Router, type PlacementExplanation } from './router.js';
 import type { SchedulerPolicy, SchedulerStats } from './scheduler.js';
 
@@ -517,6 +517,8 @@ export class ModelRegistry {
           concurrency: router ? 2 * instances.size : instances.size,
           maxQueue: s.maxQueue,
           pad: true,
+          // ... but a batch is formed only when it would start soon where the router sends it (queue.ts).
+          ...(router ? { canDispatch: (items: number, held: () => HeldWork) => queue.wouldStartSoon(items, held) } : {}),
           ...(b.latencyTarget ? { adaptive: { targetMs: b.latencyTarget.ms, quantile: b.latencyTarget.quantile } } : {}),
         },
       );

@@ -129,7 +129,19 @@ export class Router {
   add(i: InstanceInfo): void {
     const costs = new Map<number, { ms: number; samples: number; seed?: number }>();
     if (i.seedCostMs !== undefined && i.seedCostMs > 0) costs.set(1, { ms: i.seedCostMs, samples: 0, seed: i.seedCostMs });
-    this.instances.set(i.id, { id: i.id, device: i.device, backend: i.backend, slots: Math.max(1, i.slots ?? 1), costs, samples: 0, queuedSizes: [], runningSizes: [], up: true, routed: 0, routedItems: 0 });
+    this.instances.set(i.id, {
+      id: i.id,
+      device: i.device,
+      backend: i.backend,
+      slots: Math.max(1, i.slots ?? 1),
+      costs,
+      samples: 0,
+      queuedSizes: [],
+      runningSizes: [],
+      up: true,
+      routed: 0,
+      routedItems: 0,
+    });
   }
 
   /** Known costs per batch size for `id` (ms), e.g. the registry's warm-up; each stands until that size is measured. */
@@ -186,7 +198,11 @@ export class Router {
     if (computeMs !== undefined && computeMs >= 0) {
       const a = this.opts.alpha ?? 0.2;
       const c = s.costs.get(items);
-      s.costs.set(items, { ms: c === undefined || c.samples === 0 ? computeMs : (1 - a) * c.ms + a * computeMs, samples: (c?.samples ?? 0) + 1, ...(c?.seed !== undefined ? { seed: c.seed } : {}) });
+      s.costs.set(items, {
+        ms: c === undefined || c.samples === 0 ? computeMs : (1 - a) * c.ms + a * computeMs,
+        samples: (c?.samples ?? 0) + 1,
+        ...(c?.seed !== undefined ? { seed: c.seed } : {}),
+      });
       s.samples++;
     }
   }
@@ -198,7 +214,10 @@ export class Router {
 
   /** The sizes with a cost: measured ones as measured, seeded ones moved to the measured level. */
   private table(s: InstanceState): [number, number][] {
-    const gaps = [...s.costs.values()].filter((c) => c.samples > 0 && c.seed !== undefined).map((c) => c.ms - (c.seed as number)).sort((x, y) => x - y);
+    const gaps = [...s.costs.values()]
+      .filter((c) => c.samples > 0 && c.seed !== undefined)
+      .map((c) => c.ms - (c.seed as number))
+      .sort((x, y) => x - y);
     const mid = gaps.length >> 1;
     const offset = gaps.length === 0 ? 0 : gaps.length % 2 ? (gaps[mid] as number) : ((gaps[mid - 1] as number) + (gaps[mid] as number)) / 2;
     return [...s.costs].map(([k, c]) => [k, c.samples > 0 ? c.ms : Math.max(c.ms / 2, c.ms + offset)]);
@@ -240,22 +259,36 @@ export class Router {
    * `eligible` narrows the choice (the admission queue passes the instances that can take one more request
    * now); `held` is what waits behind it (the batcher's items; see the header).
    */
-  route(opts: { eligible?: (id: string) => boolean; items?: number; held?: Held } = {}): RouteDecision {
+  route(opts: { eligible?: (id: string) => boolean; items?: number; held?: Held; dry?: boolean } = {}): RouteDecision {
     const b = Math.max(1, opts.items ?? 1);
     const all = [...this.instances.values()];
     const up = all.filter((s) => s.up && (opts.eligible?.(s.id) ?? true));
-    if (up.length === 0) throw new NoInstanceError(all.length === 0 ? 'the model has no instances' : `every instance is down (${all.map((s) => `${s.id}: ${s.downReason ?? 'down'}`).join('; ')})`);
+    if (up.length === 0)
+      throw new NoInstanceError(
+        all.length === 0 ? 'the model has no instances' : `every instance is down (${all.map((s) => `${s.id}: ${s.downReason ?? 'down'}`).join('; ')})`,
+      );
     const candidates = all.map((s) => this.candidate(s, b));
     const byId = new Map(candidates.map((c) => [c.id, c]));
     const heldItems = opts.held && opts.held.items > 0 ? opts.held.items : 0;
     const choose = (id: string, spilled: boolean, overTarget: boolean, reason: string): RouteDecision => {
+      const lat = byId.get(id)?.predictedLatencyMs;
+      const d: RouteDecision = {
+        instance: id,
+        spilled,
+        overTarget,
+        ...(lat !== undefined ? { predictedLatencyMs: lat } : {}),
+        items: b,
+        ...(heldItems ? { heldItems } : {}),
+        reason,
+        candidates,
+      };
+      if (opts.dry) return d; // what it would decide; nothing recorded
       const s = this.instances.get(id) as InstanceState;
       s.queuedSizes.push(b);
       s.routed++;
       s.routedItems += b;
-      const lat = byId.get(id)?.predictedLatencyMs;
-      this.last = { instance: id, spilled, overTarget, ...(lat !== undefined ? { predictedLatencyMs: lat } : {}), items: b, ...(heldItems ? { heldItems } : {}), reason, candidates };
-      return this.last;
+      this.last = d;
+      return d;
     };
     const busy = (s: InstanceState): number => s.queuedSizes.length + s.runningSizes.length;
     // Unmeasured and idle: send it one request so it gets a cost.
@@ -306,7 +339,9 @@ export class Router {
       if (spill.at < (backlogEnd as number) - 1e-9) chosen = spill.s;
     }
     const lowest = byId.get(chosen.id) as Candidate;
-    const fastest = measured.map((s) => byId.get(s.id) as Candidate).reduce((x, y) => ((y.throughputPerSec as number) > (x.throughputPerSec as number) ? y : x));
+    const fastest = measured
+      .map((s) => byId.get(s.id) as Candidate)
+      .reduce((x, y) => ((y.throughputPerSec as number) > (x.throughputPerSec as number) ? y : x));
     const target = this.opts.latencyTargetMs;
     const lat = lowest.predictedLatencyMs as number;
     const over = target !== undefined && lat > target;
@@ -315,8 +350,10 @@ export class Router {
     if (chosen !== first) {
       const firstAt = (byId.get(first.id) as Candidate).predictedLatencyMs as number;
       why = `${lowest.id} (${lowest.device}) is idle and finishes this batch of ${b} in ${lat.toFixed(1)} ms, before the others get through it and the ${heldItems} items the batcher holds (batches of ${batchSize}): ${(backlogEnd as number).toFixed(1)} ms (this batch alone on ${first.id} (${first.device}): ${firstAt.toFixed(1)} ms)`;
-    } else if (spilled) why = `${lowest.id} (${lowest.device}) finishes first: ${lat.toFixed(1)} ms predicted vs ${(fastest.predictedLatencyMs as number).toFixed(1)} ms on the fastest, ${fastest.id} (${fastest.device})`;
-    else why = `${lowest.id} (${lowest.device}) has the earliest predicted completion (${lat.toFixed(1)} ms)${heldItems ? `; ${backlogEnd !== undefined ? `the others get through the ${heldItems} held items by ${backlogEnd.toFixed(1)} ms, before an idle one would finish this batch` : `no other instance is idle for the ${heldItems} held items`}` : ''}`;
+    } else if (spilled)
+      why = `${lowest.id} (${lowest.device}) finishes first: ${lat.toFixed(1)} ms predicted vs ${(fastest.predictedLatencyMs as number).toFixed(1)} ms on the fastest, ${fastest.id} (${fastest.device})`;
+    else
+      why = `${lowest.id} (${lowest.device}) has the earliest predicted completion (${lat.toFixed(1)} ms)${heldItems ? `; ${backlogEnd !== undefined ? `the others get through the ${heldItems} held items by ${backlogEnd.toFixed(1)} ms, before an idle one would finish this batch` : `no other instance is idle for the ${heldItems} held items`}` : ''}`;
     return choose(lowest.id, spilled, over, over ? `no instance meets the ${target} ms target; ${why}` : why);
   }
 
