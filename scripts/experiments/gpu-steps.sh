@@ -24,7 +24,7 @@ ls /tmp/cp
 case $step in
 1)
   date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; nproc; uptime
-  python3 scripts/fixtures/export_torchvision.py /tmp/models --no-peer --only resnet50,mobilenet_v2,squeezenet1_1,resnet18,bert_small > "$out/exports.json"; echo "export rc=$?"
+  python3 scripts/fixtures/export_torchvision.py /tmp/models --no-peer --only ${ONLY:-resnet50,mobilenet_v2,squeezenet1_1,resnet18,bert_small} > "$out/exports.json"; echo "export rc=$?"
   ls -la /tmp/models; date -u ;;
 2)
   cp /tmp/gpu/* .gpu/ 2>/dev/null; source .gpu/enter.sh
@@ -45,7 +45,7 @@ case $step in
   node bin/aivmm.js devices --json > "$out/devices.json"; echo "devices rc=$?"
   while pgrep -f bench-gate-validity > /dev/null; do sleep 5; done
   cp /tmp/gate/* "$out/"; tail -30 /tmp/gate/gpu-gate-sequential.log
-  echo "== shape switch"; timeout 120 node scripts/experiments/cuda-shape-switch.mjs /tmp/models/resnet50.onnx 1,15 20 2>&1 | tee "$out/shape-switch.log" ;;
+  [ -n "${SKIP_SHAPE:-}" ] || echo "== shape switch"; [ -n "${SKIP_SHAPE:-}" ] || timeout 120 node scripts/experiments/cuda-shape-switch.mjs /tmp/models/resnet50.onnx 1,15 20 2>&1 | tee "$out/shape-switch.log" ;;
 5)
   source .gpu/enter.sh
   echo "== batching"; timeout ${BATCHING_S:-330} node scripts/bench-serve-batching.mjs --device GPU.0 --backend ort-cuda --model /tmp/models/resnet50.onnx \
