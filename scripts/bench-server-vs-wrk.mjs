@@ -26,11 +26,15 @@
 //   concurrency level, not counted): a fresh server gets faster for its first ~10 s of load (JIT tiers,
 //   the heap's young generation growing), and without a warm-up the tool that runs first is penalised
 //   (before this was added, aivmm's first round on a cold server read 0.79 × wrk, its second 1.02 ×).
-// --tools aivmm,wrk,wrk-aivmm-bytes adds wrk sending aivmm's captured body and headers: what the
-// difference in the bytes alone costs the server, side by side in the same rounds.
+// The third tool, wrk-aivmm-bytes (in --tools by default; --tools aivmm,wrk leaves it out), is wrk sending
+// aivmm's captured body and headers, side by side in the same rounds: "wrk-aivmm-bytes / wrk" is what the
+// difference in the bytes alone costs the server, "aivmm / wrk-aivmm-bytes" compares the tools on the
+// same request. The bodies differ in their values: aivmm's are seeded uniform random FP32, wrk's (this
+// script's) a sine; JSON.parse of aivmm's i.i.d. values costs more than of the smooth series of the
+// same length (the same values sorted parse as fast as the sine's), about 3 % of the server's CPU here.
 //
 // Usage: npm run build && node scripts/bench-server-vs-wrk.mjs [--model tiny-convnet] [--concurrency 1,8,64]
-//          [--seconds 5] [--rounds 3] [--warmup 10] [--tools aivmm,wrk[,wrk-aivmm-bytes]]
+//          [--seconds 5] [--rounds 3] [--warmup 10] [--tools aivmm,wrk,wrk-aivmm-bytes]
 //          [--pin both|pinned|shared] [--server-cpus 0] [--client-cpus 1] [--server-threads N] [--out file.json]
 import { spawn, spawnSync } from 'node:child_process';
 import { connect, createServer } from 'node:net';
@@ -50,7 +54,7 @@ const serverCpus = flag('server-cpus', '0');
 const clientCpus = flag('client-cpus', '1');
 const out = flag('out', undefined);
 const warmupSec = Number(flag('warmup', '10'));
-const tools = flag('tools', 'aivmm,wrk').split(',');
+const tools = flag('tools', 'aivmm,wrk,wrk-aivmm-bytes').split(',');
 for (const t of tools) if (!['aivmm', 'wrk', 'wrk-aivmm-bytes'].includes(t)) throw new Error(`--tools: unknown tool '${t}' (aivmm, wrk, wrk-aivmm-bytes)`);
 if (!tools.includes('aivmm') || !tools.includes('wrk')) throw new Error('--tools must include aivmm and wrk');
 const countCpus = (list) => list.split(',').reduce((a, part) => { const [lo, hi] = part.split('-').map(Number); return a + (hi === undefined ? 1 : hi - lo + 1); }, 0);
@@ -324,7 +328,10 @@ if (tools.includes('wrk-aivmm-bytes')) {
     for (const c of levels) {
       const sel = (tool) => rows.filter((x) => x.placement === placement && x.concurrency === c && x.tool === tool);
       const [b, w] = [sel('wrk-aivmm-bytes'), sel('wrk')];
-      console.log(`${placement}, concurrency ${c}: wrk with aivmm's bytes / wrk = ${fmt(mean(b.map((x) => x.reqPerSec)) / mean(w.map((x) => x.reqPerSec)), 3)} (rounds ${b.map((x, i) => fmt(x.reqPerSec / w[i].reqPerSec, 3)).join(', ')}); server CPU µs/req ${fmt(mean(b.map((x) => x.serverCpuUsPerReq)), 0)} · ${fmt(mean(w.map((x) => x.serverCpuUsPerReq)), 0)}`);
+      const a = sel('aivmm');
+      const r = (xs, ys, f = (x) => x.reqPerSec) => fmt(mean(xs.map(f)) / mean(ys.map(f)), 3);
+      console.log(`${placement}, concurrency ${c}: wrk with aivmm's bytes / wrk = ${r(b, w)} (rounds ${b.map((x, i) => fmt(x.reqPerSec / w[i].reqPerSec, 3)).join(', ')}; server CPU µs/req ${fmt(mean(b.map((x) => x.serverCpuUsPerReq)), 0)} · ${fmt(mean(w.map((x) => x.serverCpuUsPerReq)), 0)}): what the bytes alone cost`);
+      console.log(`${placement}, concurrency ${c}: aivmm / wrk with aivmm's bytes = ${r(a, b)} (rounds ${a.map((x, i) => fmt(x.reqPerSec / b[i].reqPerSec, 3)).join(', ')}; by the server's count ${r(a, b, (x) => x.serverReqPerSec)}): the tools alone, the same request`);
     }
   }
 }
