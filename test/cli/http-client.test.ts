@@ -4,6 +4,7 @@
  * into small pieces and read-to-close bodies.
  */
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
@@ -170,6 +171,52 @@ test('an answer split into small pieces, chunked with trailers, and a body read 
   for (let i = 0; i < 2; i++) assert.equal(Buffer.from((await c2.client(`${toClose.url}/`, { method: 'GET', headers: {} })).body).toString(), 'until the end');
   await c2.close();
   await toClose.close();
+});
+
+test('the request goes out whole in one write: request line, host, the given headers, content-length, the body; on a new connection and on a reused one', async () => {
+  // The raw server sees the bytes as sent; the writes are counted on the client's sockets as they are
+  // made (net.client.socket), each passed on unchanged. Head and body written apart are two TCP segments
+  // with TCP_NODELAY, which a server in another process may take in two reads.
+  const received: Buffer[] = [];
+  const tcp = await tcpServer((s) => {
+    let mine: Buffer[] = [];
+    s.on('data', (d: Buffer) => {
+      mine.push(d);
+      const b = Buffer.concat(mine);
+      const end = b.indexOf('\r\n\r\n');
+      if (end < 0 || b.length < end + 4 + Number(/\r\ncontent-length: (\d+)/.exec(b.toString('latin1', 0, end))?.[1] ?? 0)) return;
+      received.push(b);
+      mine = [];
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+  });
+  const writes: number[] = [];
+  const onSocket = (m: unknown): void => {
+    const socket = (m as { socket: Socket }).socket;
+    // Counts every write, passing it on to the write Node has in place (net's connect() and end() put their
+    // own on the socket; a setter keeps them behind the count).
+    let inner = socket.write as (...a: unknown[]) => boolean;
+    const counted = function (this: Socket, ...a: unknown[]): boolean {
+      writes.push((a[0] as Uint8Array).byteLength);
+      return inner.apply(this, a);
+    };
+    Object.defineProperty(socket, 'write', { get: () => counted, set: (f: typeof inner) => void (inner = f), configurable: true });
+  };
+  subscribe('net.client.socket', onSocket);
+  const { client, close } = http1Client();
+  try {
+    const body = new Uint8Array(Buffer.from(`{"inputs":[{"name":"input","shape":[1,3,32,32],"datatype":"FP32","data":[${Array.from({ length: 3072 }, (_, i) => Math.fround(Math.sin(i) * 0.5)).join(',')}]}]}`));
+    const headers = { 'content-type': 'application/json' };
+    for (let i = 0; i < 3; i++) assert.equal((await client(`${tcp.url}/v2/models/m/infer`, { method: 'POST', headers, body })).status, 200);
+    const expected = Buffer.concat([Buffer.from(`POST /v2/models/m/infer HTTP/1.1\r\nhost: ${tcp.url.slice('http://'.length)}\r\ncontent-type: application/json\r\ncontent-length: ${body.byteLength}\r\n\r\n`), body]);
+    assert.equal(received.length, 3);
+    for (const [i, r] of received.entries()) assert.ok(r.equals(expected), `request ${i + 1}: byte for byte the request line, host, content-type, content-length and the body`);
+    assert.deepEqual(writes, [expected.length, expected.length, expected.length], 'one socket write per request, head and body together');
+  } finally {
+    unsubscribe('net.client.socket', onSocket);
+    await close();
+    await tcp.close();
+  }
 });
 
 test('a reused connection closed before any byte of the answer: sent once more on a new connection; a new one is not retried', async () => {
