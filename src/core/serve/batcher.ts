@@ -91,8 +91,8 @@ export interface BatcherOptions {
   costWindow?: number;
   /**
    * Asked before a batch is formed while another is in flight: would a batch of this many rows start now
-   * (or right after the run in progress) where it would be routed? false: the items wait and join a later,
-   * fuller batch (AdmissionQueue.wouldStartSoon, for instances on several devices).
+   * where it would be routed (that instance is free)? false: the items wait and join a later, fuller batch
+   * (AdmissionQueue.wouldStartSoon, for instances on several devices).
    */
   canDispatch?: (items: number, held: () => HeldWork) => boolean;
 }
