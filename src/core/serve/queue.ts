@@ -361,7 +361,7 @@ export class AdmissionQueue {
     const h = held?.();
     try {
       const d = this.router.route({
-        eligible: (id) => this.isFree(id) || (this.ahead.get(id)?.length ?? 0) < this.maxAhead,
+        eligible: this.canTake,
         items,
         ...(h && h.items > 0 ? { held: h } : {}),
         dry: true,
@@ -371,6 +371,9 @@ export class AdmissionQueue {
       return true;
     }
   }
+
+  /** An instance a request may be routed to now: free, or with room in the line routed ahead to it. */
+  private readonly canTake = (id: string): boolean => this.isFree(id) || (this.ahead.get(id)?.length ?? 0) < this.maxAhead;
 
   private isFree(id: string): boolean {
     return this.free.includes(id);
@@ -397,7 +400,7 @@ export class AdmissionQueue {
     const held: Held | undefined =
       fromBatcher || waiting ? { items: (fromBatcher?.items ?? 0) + waiting * w.items, batchSize: fromBatcher?.batchSize ?? w.items } : undefined;
     const d = this.router.route({
-      eligible: (id) => this.isFree(id) || (this.ahead.get(id)?.length ?? 0) < this.maxAhead,
+      eligible: this.canTake,
       items: w.items,
       ...(held ? { held } : {}),
     });
