@@ -109,7 +109,11 @@ export class Lane extends EventEmitter {
   static async start(opts: LaneOptions): Promise<Lane> {
     const lane = new Lane(opts);
     const ready = new Promise<unknown>((resolve, reject) => lane.pending.set(READY_ID, { resolve, reject, what: 'starting' }));
-    const init: HostInit = { name: opts.name, ...(opts.instancesConcurrent ? { instancesConcurrent: true } : {}), ...(opts.jobModules ? { jobModules: opts.jobModules } : {}) };
+    const init: HostInit = {
+      name: opts.name,
+      ...(opts.instancesConcurrent ? { instancesConcurrent: true } : {}),
+      ...(opts.jobModules ? { jobModules: opts.jobModules } : {}),
+    };
     lane.host = (opts.host ?? 'process') === 'thread' ? lane.startThread(init) : lane.startProcess(init);
     await ready;
     return lane;
@@ -155,7 +159,11 @@ export class Lane extends EventEmitter {
     const want = { ...(o.target.runtime === 'onnxruntime' ? o.target.env : {}), ...o.env };
     for (const [k, v] of Object.entries(want)) {
       if (process.env[k] === undefined) process.env[k] = v;
-      else if (process.env[k] !== v) throw new UsageError(`the ${o.name} lane needs ${k}=${v}, but this process has ${k}=${process.env[k]}: a thread lane shares the process's environment`, 'serve this device with --lane process');
+      else if (process.env[k] !== v)
+        throw new UsageError(
+          `the ${o.name} lane needs ${k}=${v}, but this process has ${k}=${process.env[k]}: a thread lane shares the process's environment`,
+          'serve this device with --lane process',
+        );
     }
     let worker: Worker;
     if (fromSource) {
@@ -196,7 +204,9 @@ export class Lane extends EventEmitter {
   /** The stderr line that says what went wrong: the last error line, past Node's stack frames and version banner. */
   private lastStderrLine(): string {
     const noise = /^(Node\.js v\d|\s+at |\s*[{}]|\s+\w+: |\s*\^+\s*$|\s*throw )/;
-    const lines = stripAnsi(this.stderrTail).split('\n').filter((l) => l.trim() && !noise.test(l));
+    const lines = stripAnsi(this.stderrTail)
+      .split('\n')
+      .filter((l) => l.trim() && !noise.test(l));
     const error = lines.findLast((l) => /error|exception|abort|assert|fatal|segmentation/i.test(l));
     return (error ?? lines.at(-1) ?? '').trim().slice(0, 300);
   }
@@ -219,7 +229,11 @@ export class Lane extends EventEmitter {
     this.markExited();
   }
 
-  private request<T>(r: Body, what: string, opts: { transfer?: ArrayBuffer[]; onEvent?: (e: unknown) => void; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+  private request<T>(
+    r: Body,
+    what: string,
+    opts: { transfer?: ArrayBuffer[]; onEvent?: (e: unknown) => void; timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<T> {
     if (!this.host || this.dead) return Promise.reject(new LaneCrashedError(`the ${this.name} lane is not running (${this.timedOut ?? 'it exited'})`));
     if (this.closing) return Promise.reject(new LaneCrashedError(`the ${this.name} lane is closing`));
     const id = this.nextId++;
@@ -282,7 +296,10 @@ export class Lane extends EventEmitter {
 
   /** run() with the protocol's options: `bound` (over the feeds given to bind()), `discard` (no outputs back). */
   runWith(r: { instance: string; feeds: Record<string, HostTensor>; bound?: boolean; discard?: boolean }): Promise<RunResult> {
-    return this.request({ op: 'run', instance: r.instance, feeds: r.feeds, ...(r.bound ? { bound: true } : {}), ...(r.discard ? { discard: true } : {}) }, `running ${r.instance}`);
+    return this.request(
+      { op: 'run', instance: r.instance, feeds: r.feeds, ...(r.bound ? { bound: true } : {}), ...(r.discard ? { discard: true } : {}) },
+      `running ${r.instance}`,
+    );
   }
 
   unload(instance: string): Promise<void> {

@@ -84,7 +84,10 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
           level: opts.logger.level,
           stream: opts.logger.stream,
           // the API key never reaches a log line, whatever a serializer or a route logs
-          redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'authorization', 'apiKey'], censor: '[redacted]' },
+          redact: {
+            paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'authorization', 'apiKey'],
+            censor: '[redacted]',
+          },
         }
       : false,
     // the access line is ours (onResponse, at debug), not Fastify's two per request at info
@@ -99,7 +102,7 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
   app.addHook('onRoute', (r) => {
     if (r.method === 'HEAD' || (Array.isArray(r.method) && r.method.includes('HEAD') && r.method.length === 1)) return;
     if ((r.config as { hidden?: boolean } | undefined)?.hidden) return;
-    routes.push({ method: r.method, url: r.url, ...(r.schema ? { schema: r.schema as NonNullable<RouteDoc["schema"]> } : {}) });
+    routes.push({ method: r.method, url: r.url, ...(r.schema ? { schema: r.schema as NonNullable<RouteDoc['schema']> } : {}) });
   });
 
   app.removeAllContentTypeParsers();
@@ -109,7 +112,8 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
     try {
       if (headerLen !== undefined) {
         const n = Number(headerLen);
-        if (!Number.isInteger(n) || n < 0 || n > body.length) throw new BadRequestError(`Inference-Header-Content-Length is ${String(headerLen)}, the body has ${body.length} bytes`);
+        if (!Number.isInteger(n) || n < 0 || n > body.length)
+          throw new BadRequestError(`Inference-Header-Content-Length is ${String(headerLen)}, the body has ${body.length} bytes`);
         binaryBodies.set(req, new Uint8Array(body.buffer, body.byteOffset + n, body.length - n));
         return done(null, JSON.parse(body.subarray(0, n).toString('utf8')));
       }
@@ -141,7 +145,13 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
     // A WebSocket (the browser cannot set headers on one) may carry the key in its subprotocol or query.
     const token = /^Bearer\s+(.+)$/i.exec(auth)?.[1]?.trim() ?? (path.startsWith('/v1/stream/') ? streamToken(req) : undefined);
     if (token === undefined || !sameKey(token, opts.apiKey)) {
-      return sendError(reply, new AuthError(token !== undefined ? 'invalid API key' : 'missing API key', 'send Authorization: Bearer <key> (the --api-key / AIVMM_API_KEY of the server)'));
+      return sendError(
+        reply,
+        new AuthError(
+          token !== undefined ? 'invalid API key' : 'missing API key',
+          'send Authorization: Bearer <key> (the --api-key / AIVMM_API_KEY of the server)',
+        ),
+      );
     }
     return undefined;
   });
@@ -154,7 +164,10 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
   app.setErrorHandler((err, _req, reply) => sendError(reply, err));
   app.setNotFoundHandler((req, reply) => {
     const { body } = errorReply(new BadRequestError(`no route ${req.method} ${req.url.split('?')[0]}`));
-    return reply.code(404).type('application/json').send(JSON.stringify({ ...body, code: 'NOT_FOUND', hint: 'GET /openapi.json lists every route' }));
+    return reply
+      .code(404)
+      .type('application/json')
+      .send(JSON.stringify({ ...body, code: 'NOT_FOUND', hint: 'GET /openapi.json lists every route' }));
   });
 
   registerV2Routes(app, opts, state);
@@ -172,11 +185,15 @@ export async function buildServer(opts: ServerOptions, state: ServerState): Prom
 
   const metrics = opts.metrics;
   if (metrics) {
-    app.get('/metrics', { schema: { summary: 'Prometheus metrics (text exposition format; docs/metrics.md lists every series)', tags: ['Observability'] } }, async (_req, reply) =>
-      reply.type(metrics.contentType).send(await metrics.exposition()),
+    app.get(
+      '/metrics',
+      { schema: { summary: 'Prometheus metrics (text exposition format; docs/metrics.md lists every series)', tags: ['Observability'] } },
+      async (_req, reply) => reply.type(metrics.contentType).send(await metrics.exposition()),
     );
   }
-  app.get('/openapi.json', { config: { hidden: true } }, async (_req, reply) => reply.type('application/json').send(JSON.stringify(buildOpenApi(routes, opts.serverVersion))));
+  app.get('/openapi.json', { config: { hidden: true } }, async (_req, reply) =>
+    reply.type('application/json').send(JSON.stringify(buildOpenApi(routes, opts.serverVersion))),
+  );
   app.addHook('preClose', async () => {
     await opts.bench?.close();
     opts.events.closeAll();

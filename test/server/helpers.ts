@@ -74,7 +74,20 @@ export async function startTestServer(opts: {
   for (const m of opts.models ?? []) registry.add({ name: m.name, kind: 'file', path: m.path, settings: settingsFor(defaults, m.settings) });
   if (opts.repository) await registry.scan();
   for (const n of registry.names()) await registry.load(n).catch(() => undefined);
-  const server = await startServer(registry, { host: '127.0.0.1', port: 0, maxBodyBytes: 8 * 1024 * 1024, requestTimeoutMs: 0, serverVersion: 'test', events: hub, pipelines: opts.pipelines, ...opts.server }, { ready: true, closing: false });
+  const server = await startServer(
+    registry,
+    {
+      host: '127.0.0.1',
+      port: 0,
+      maxBodyBytes: 8 * 1024 * 1024,
+      requestTimeoutMs: 0,
+      serverVersion: 'test',
+      events: hub,
+      pipelines: opts.pipelines,
+      ...opts.server,
+    },
+    { ready: true, closing: false },
+  );
   return {
     server,
     registry,
@@ -90,7 +103,10 @@ export async function startTestServer(opts: {
 }
 
 /** The in-process reference: the same model run through a fresh session. */
-export async function referenceRun(model: Uint8Array, feeds: Record<string, { type: 'float32'; dims: number[]; data: Float32Array }>): Promise<Record<string, Float32Array>> {
+export async function referenceRun(
+  model: Uint8Array,
+  feeds: Record<string, { type: 'float32'; dims: number[]; data: Float32Array }>,
+): Promise<Record<string, Float32Array>> {
   const ex = new InProcessExecutor(CPU_TARGET);
   await ex.load('ref', model);
   const r = await ex.run('ref', feeds);
@@ -109,7 +125,11 @@ export function seeded(n: number, seed = 1): Float32Array {
 }
 
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; headers: Headers }> {
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await r.text();
   let json: unknown;
   try {
@@ -179,7 +199,10 @@ export async function until(cond: () => boolean, what: string): Promise<void> {
 export async function withTiny<T>(settings: Partial<ModelSettings>, fn: (t: TestServer) => Promise<T>): Promise<T> {
   const { dir, cleanup } = await tmp();
   await writeFile(join(dir, 'tiny.onnx'), TINY);
-  const t = await startTestServer({ models: [{ name: 'tiny', path: join(dir, 'tiny.onnx'), settings }], server: { metrics: createServeMetrics(), metricsPublic: true } });
+  const t = await startTestServer({
+    models: [{ name: 'tiny', path: join(dir, 'tiny.onnx'), settings }],
+    server: { metrics: createServeMetrics(), metricsPublic: true },
+  });
   try {
     return await fn(t);
   } finally {

@@ -5,7 +5,17 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, UsageError, errorMessage } from '../../core/errors.js';
-import { DEFAULT_SETTINGS, parseDuration, parseInstances, parseLaneHost, parseServeConfig, parseSize, settingsFor, type ModelSettings, type ServeConfig } from '../../core/serve/config.js';
+import {
+  DEFAULT_SETTINGS,
+  parseDuration,
+  parseInstances,
+  parseLaneHost,
+  parseServeConfig,
+  parseSize,
+  settingsFor,
+  type ModelSettings,
+  type ServeConfig,
+} from '../../core/serve/config.js';
 import { ModelRegistry } from '../../core/serve/registry.js';
 import { isPipelineModelDir, taskOfFiles } from '../../core/serve/pipeline-dir.js';
 import { checkModelName } from '../../core/serve/repository.js';
@@ -92,18 +102,28 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   if (port > 65535) throw new UsageError(`invalid --port '${port}'`, 'give 0 (any free port) to 65535');
   const grpcPort = flagNumber(opts.grpcPort, '--grpc-port') ?? config.grpcPort;
   if (grpcPort !== undefined && grpcPort > 65535) throw new UsageError(`invalid --grpc-port '${grpcPort}'`, 'give 0 (any free port) to 65535');
-  if (grpcPort !== undefined && grpcPort === port && port !== 0) throw new UsageError(`--grpc-port ${grpcPort} is the HTTP --port too`, 'give gRPC its own port (Triton uses 8001 beside 8000)');
+  if (grpcPort !== undefined && grpcPort === port && port !== 0)
+    throw new UsageError(`--grpc-port ${grpcPort} is the HTTP --port too`, 'give gRPC its own port (Triton uses 8001 beside 8000)');
   const apiKey = opts.apiKey ?? env['AIVMM_API_KEY'] ?? undefined;
   if (!LOOPBACK.test(host) && !apiKey) {
-    throw new UsageError(`--host ${host} would expose the server beyond this machine without an API key`, 'set --api-key <secret> or AIVMM_API_KEY (clients send Authorization: Bearer <secret>), or bind 127.0.0.1');
+    throw new UsageError(
+      `--host ${host} would expose the server beyond this machine without an API key`,
+      'set --api-key <secret> or AIVMM_API_KEY (clients send Authorization: Bearer <secret>), or bind 127.0.0.1',
+    );
   }
   const device = opts.device ?? config.device ?? 'CPU';
-  const devices = device.split(',').map((d) => d.trim()).filter(Boolean);
+  const devices = device
+    .split(',')
+    .map((d) => d.trim())
+    .filter(Boolean);
   const defaultDevice = devices[0]?.toLowerCase() === 'auto' ? 'CPU' : (devices[0] ?? 'CPU');
   const instancesFlag = flagNumber(opts.instances, '--instances', 1);
   const defaults: ModelSettings = settingsFor(DEFAULT_SETTINGS, {
     // --device GPU.0,CPU: each model gets instances on every listed device (the router balances them).
-    instances: devices.length > 1 && !devices.some((d) => d.toLowerCase() === 'auto') ? Object.fromEntries(devices.map((d) => [d, instancesFlag ?? 1])) : parseInstances(instancesFlag ?? 1, 'flags', defaultDevice),
+    instances:
+      devices.length > 1 && !devices.some((d) => d.toLowerCase() === 'auto')
+        ? Object.fromEntries(devices.map((d) => [d, instancesFlag ?? 1]))
+        : parseInstances(instancesFlag ?? 1, 'flags', defaultDevice),
     maxQueue: flagNumber(opts.maxQueue, '--max-queue') ?? config.maxQueue ?? DEFAULT_SETTINGS.maxQueue,
     keepAliveMs: flagDuration(opts.keepAlive, '--keep-alive') ?? config.keepAliveMs ?? 0,
   });
@@ -135,7 +155,11 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   const wanted: { name?: string; model: string | undefined }[] = models.map(splitNamed);
   for (const m of config.models) if (m.model) wanted.push({ name: m.name, model: m.model });
   if (!wanted.length && !repository) wanted.push({ model: undefined });
-  const [{ startServer, forwardEvents }, { EventHub }, { deviceFactory }] = await Promise.all([import('../../server/start.js'), import('../../server/events.js'), import('../../server/devices.js')]);
+  const [{ startServer, forwardEvents }, { EventHub }, { deviceFactory }] = await Promise.all([
+    import('../../server/start.js'),
+    import('../../server/events.js'),
+    import('../../server/devices.js'),
+  ]);
   const events = new EventHub();
   const logLevel = opts.logLevel ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`invalid --log-level '${logLevel}'`, `one of ${LOG_LEVELS.join(', ')}`);
@@ -169,7 +193,11 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
         onRestart: (e) => {
           ctx.log(`lane ${e.lane} restarted in ${Math.round(e.ms)} ms with ${e.instances} instance(s)${e.error ? ` (reload failed: ${e.error})` : ''}`);
           events.publish({ type: 'lane', state: 'restarted', lane: e.lane, instances: e.instances, at: Date.now(), ...(e.error ? { error: e.error } : {}) });
-          lifecycle?.('info', { event: 'lane', state: 'restarted', lane: e.lane, instances: e.instances, ms: Math.round(e.ms), ...(e.error ? { error: e.error } : {}) }, `lane ${e.lane} restarted`);
+          lifecycle?.(
+            'info',
+            { event: 'lane', state: 'restarted', lane: e.lane, instances: e.instances, ms: Math.round(e.ms), ...(e.error ? { error: e.error } : {}) },
+            `lane ${e.lane} restarted`,
+          );
         },
         onStderr: (line) => ctx.log(`lane ${device}: ${line}`),
       });
@@ -190,20 +218,35 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
         const c = choose(candidates, 'latency', []);
         return { instances: { [`${c.device}@${c.backend}`]: count }, placementReason: `--device auto: ${c.reason}` };
       }
-      return { instances: { CPU: count }, placementReason: `--device auto: no measurement of ${name} on this host yet, so the CPU; \`aivmm bench ${name === 'mobilenetv2-seeded' ? '' : '<model> '}--device all\` measures every pair for the next start` };
+      return {
+        instances: { CPU: count },
+        placementReason: `--device auto: no measurement of ${name} on this host yet, so the CPU; \`aivmm bench ${name === 'mobilenetv2-seeded' ? '' : '<model> '}--device all\` measures every pair for the next start`,
+      };
     } catch (err) {
       return { instances: { CPU: count }, placementReason: `--device auto: the CPU (${errorMessage(err)})` };
     }
   };
-  const [{ findAlias }, { EMBEDDED_MODELS }, { planTask }] = await Promise.all([import('../../core/hub/catalog.js'), import('../../core/models/embedded.js'), import('../../core/tasks/plan.js')]);
+  const [{ findAlias }, { EMBEDDED_MODELS }, { planTask }] = await Promise.all([
+    import('../../core/hub/catalog.js'),
+    import('../../core/models/embedded.js'),
+    import('../../core/tasks/plan.js'),
+  ]);
   const planned: { name: string; plan: TaskPlan; device: string; settings: ModelSettings; tensors: boolean }[] = [];
   for (const w of wanted) {
     // A local directory holds a pipeline model's files (Whisper's encoder + decoder, CLIP's towers, a model with its tokenizer).
-    const localDir = w.model !== undefined && (await stat(resolve(w.model)).then((st) => st.isDirectory(), () => false));
+    const localDir =
+      w.model !== undefined &&
+      (await stat(resolve(w.model)).then(
+        (st) => st.isDirectory(),
+        () => false,
+      ));
     const resolved = await resolveModelArg(ctx, w.model, cacheDir, localDir ? { multi: true } : {});
     const dirTask = resolved.files ? taskOfFiles(resolved.files) : undefined;
     if (resolved.files && resolved.files.length > 1 && !dirTask) {
-      throw new UsageError(`${w.model} holds ${resolved.files.length} ONNX files (${resolved.files.map((f) => basename(f)).join(', ')}) and they are not a Whisper or CLIP pair`, 'give the .onnx file to serve (name=path/to/model.onnx names it)');
+      throw new UsageError(
+        `${w.model} holds ${resolved.files.length} ONNX files (${resolved.files.map((f) => basename(f)).join(', ')}) and they are not a Whisper or CLIP pair`,
+        'give the .onnx file to serve (name=path/to/model.onnx names it)',
+      );
     }
     const name = checkModelName(w.name ?? (resolved.embedded ? resolved.name : basename(resolved.name).replace(/\.onnx$/i, '')));
     const { name: _n, model: _m, ...own } = configured.get(name) ?? { name };
@@ -211,11 +254,34 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
     if (autoDevice && !own.instances) settings = { ...settings, ...(await autoPlacement(resolve(resolved.path), name)) };
     const entry = w.model ? findAlias(w.model) : undefined;
     const embedded = EMBEDDED_MODELS[resolved.name];
-    const plan = await planTask({ model: resolve(resolved.path), ...(resolved.files ? { files: resolved.files.map((f) => resolve(f)) } : {}), modelName: name, ...(dirTask ? { task: dirTask } : {}), ...(entry ? { catalogEntry: entry } : {}), ...(embedded ? { embedded: { task: embedded.task } } : {}) });
+    const plan = await planTask({
+      model: resolve(resolved.path),
+      ...(resolved.files ? { files: resolved.files.map((f) => resolve(f)) } : {}),
+      modelName: name,
+      ...(dirTask ? { task: dirTask } : {}),
+      ...(entry ? { catalogEntry: entry } : {}),
+      ...(embedded ? { embedded: { task: embedded.task } } : {}),
+    });
     // Text models are served through their pipeline (OpenAI routes); a model of unknown task both ways.
     // A model of unknown task with a tokenizer beside it is taken for a text model (no tensor warm-up on it).
-    const besideTokenizer = !plan.task && (await Promise.all([dirname(resolved.path), dirname(dirname(resolved.path))].map((d) => stat(join(d, 'tokenizer.json')).then(() => true, () => false)))).some(Boolean);
-    const textOnly = besideTokenizer || (resolved.files?.length ?? 0) > 1 || plan.task === 'text-generation' || plan.task === 'sentence-embeddings' || plan.task === 'automatic-speech-recognition';
+    const besideTokenizer =
+      !plan.task &&
+      (
+        await Promise.all(
+          [dirname(resolved.path), dirname(dirname(resolved.path))].map((d) =>
+            stat(join(d, 'tokenizer.json')).then(
+              () => true,
+              () => false,
+            ),
+          ),
+        )
+      ).some(Boolean);
+    const textOnly =
+      besideTokenizer ||
+      (resolved.files?.length ?? 0) > 1 ||
+      plan.task === 'text-generation' ||
+      plan.task === 'sentence-embeddings' ||
+      plan.task === 'automatic-speech-recognition';
     planned.push({ name, plan, device: Object.keys(settings.instances)[0] ?? 'CPU', settings, tensors: !textOnly });
     if (!textOnly) explicit.push({ name, path: resolve(resolved.path), settings });
   }
@@ -239,7 +305,11 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
       forward(e);
       if (e.type === 'model') {
         ctx.log(`${e.model} v${e.version}: ${e.state}${e.reason ? ` (${e.reason})` : ''}`);
-        lifecycle?.(e.reason?.startsWith('load failed') ? 'warn' : 'info', { event: 'model', model: e.model, version: e.version, state: e.state, ...(e.reason ? { reason: e.reason } : {}) }, `model ${e.model} v${e.version} ${e.state}`);
+        lifecycle?.(
+          e.reason?.startsWith('load failed') ? 'warn' : 'info',
+          { event: 'model', model: e.model, version: e.version, state: e.state, ...(e.reason ? { reason: e.reason } : {}) },
+          `model ${e.model} v${e.version} ${e.state}`,
+        );
       }
     },
   });
@@ -249,31 +319,56 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
     repository,
     planVersion: async (name, v) => {
       const settings = overrides.get(name) ?? defaults;
-      const plan = await planTask({ model: v.files[0] as string, files: v.files, modelName: name, ...(v.task ? { task: v.task } : {}), ...(v.tokenizer ? { flags: { tokenizer: v.tokenizer } } : {}) });
-      return { plan, device: Object.keys(settings.instances)[0] ?? 'CPU', maxQueue: settings.maxQueue, ...(settings.threads ? { threads: settings.threads } : {}), ...(settings.maxSequences ? { maxSequences: settings.maxSequences } : {}) };
+      const plan = await planTask({
+        model: v.files[0] as string,
+        files: v.files,
+        modelName: name,
+        ...(v.task ? { task: v.task } : {}),
+        ...(v.tokenizer ? { flags: { tokenizer: v.tokenizer } } : {}),
+      });
+      return {
+        plan,
+        device: Object.keys(settings.instances)[0] ?? 'CPU',
+        maxQueue: settings.maxQueue,
+        ...(settings.threads ? { threads: settings.threads } : {}),
+        ...(settings.maxSequences ? { maxSequences: settings.maxSequences } : {}),
+      };
     },
     onEvent: (e) => {
       forward(e);
       ctx.log(`${e.model} v${e.version}: ${e.state}${e.reason ? ` (${e.reason})` : ''}`);
-      lifecycle?.(e.reason?.startsWith('load failed') ? 'warn' : 'info', { event: 'model', model: e.model, version: e.version, state: e.state, ...(e.reason ? { reason: e.reason } : {}) }, `model ${e.model} v${e.version} ${e.state}`);
+      lifecycle?.(
+        e.reason?.startsWith('load failed') ? 'warn' : 'info',
+        { event: 'model', model: e.model, version: e.version, state: e.state, ...(e.reason ? { reason: e.reason } : {}) },
+        `model ${e.model} v${e.version} ${e.state}`,
+      );
     },
   });
-  for (const p of planned) pipelines.add({ name: p.name, plan: p.plan, device: p.device, maxQueue: p.settings.maxQueue, ...(p.settings.threads ? { threads: p.settings.threads } : {}), ...(p.settings.maxSequences ? { maxSequences: p.settings.maxSequences } : {}) });
+  for (const p of planned)
+    pipelines.add({
+      name: p.name,
+      plan: p.plan,
+      device: p.device,
+      maxQueue: p.settings.maxQueue,
+      ...(p.settings.threads ? { threads: p.settings.threads } : {}),
+      ...(p.settings.maxSequences ? { maxSequences: p.settings.maxSequences } : {}),
+    });
   if (repository) {
     await pipelines.poll(true); // the repository's pipeline models, opened now (as the registry loads its models)
     await registry.scan();
   }
   // Hot reload of repository pipeline models, on the registry's polling interval.
   let pipelinePolling = false;
-  const pipelinePoll = repository && pollMs
-    ? setInterval(() => {
-        if (pipelinePolling) return;
-        pipelinePolling = true;
-        void pipelines.poll().finally(() => {
-          pipelinePolling = false;
-        });
-      }, pollMs)
-    : undefined;
+  const pipelinePoll =
+    repository && pollMs
+      ? setInterval(() => {
+          if (pipelinePolling) return;
+          pipelinePolling = true;
+          void pipelines.poll().finally(() => {
+            pipelinePolling = false;
+          });
+        }, pollMs)
+      : undefined;
   pipelinePoll?.unref();
 
   const state = { ready: false, closing: false };
@@ -281,13 +376,27 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   if (metrics && telemetryMs > 0) {
     const { createTelemetrySampler } = await import('../../core/devices/telemetry.js');
     const report = await factory.report().catch(() => undefined);
-    if (report) telemetry = { sampler: createTelemetrySampler({ host: ctx.host(), devices: report.devices }), periodMs: telemetryMs, onError: (e) => ctx.log(`telemetry: ${errorMessage(e)}`) };
+    if (report)
+      telemetry = {
+        sampler: createTelemetrySampler({ host: ctx.host(), devices: report.devices }),
+        periodMs: telemetryMs,
+        onError: (e) => ctx.log(`telemetry: ${errorMessage(e)}`),
+      };
   }
   // the SDK is loaded only when tracing is on
-  const tracing = tracingSettings.enabled ? await (await import('../../server/tracing.js')).startTracing(tracingSettings, { serviceVersion: aivmmVersion(), onExportError: (m) => ctx.io.stderr.write(`warning: tracing: ${m}\n`) }) : undefined;
+  const tracing = tracingSettings.enabled
+    ? await (
+        await import('../../server/tracing.js')
+      ).startTracing(tracingSettings, { serviceVersion: aivmmVersion(), onExportError: (m) => ctx.io.stderr.write(`warning: tracing: ${m}\n`) })
+    : undefined;
   // Bench from the dashboard (/v1/bench): a served model by name, else the cache (offline: never a download).
-  const [{ BenchService, benchModelResolver }, { resolveModel }, { userAgent }] = await Promise.all([import('../../server/routes/bench.js'), import('../../core/hub/resolve-model.js'), import('../version.js')]);
-  const servedPath = (name: string): string | undefined => (registry.names().includes(name) ? (registry.served(name)[0]?.file.path ?? explicit.find((m) => m.name === name)?.path) : undefined);
+  const [{ BenchService, benchModelResolver }, { resolveModel }, { userAgent }] = await Promise.all([
+    import('../../server/routes/bench.js'),
+    import('../../core/hub/resolve-model.js'),
+    import('../version.js'),
+  ]);
+  const servedPath = (name: string): string | undefined =>
+    registry.names().includes(name) ? (registry.served(name)[0]?.file.path ?? explicit.find((m) => m.name === name)?.path) : undefined;
   const bench = new BenchService({
     cacheDir,
     devices: () => factory.report(),
@@ -307,11 +416,42 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   });
   const server = await startServer(
     registry,
-    { host, port, grpcPort, apiKey, maxBodyBytes, requestTimeoutMs, serverVersion: aivmmVersion(), pollMs, events, pipelines, bench, unavailableDevices: () => factory.unavailable(), lanes: () => factory.lanes(), metrics, metricsPublic: opts.metricsPublic ?? config.metricsPublic ?? false, tracing, telemetry, logger: { level: logLevel, stream: ctx.io.stderr } },
+    {
+      host,
+      port,
+      grpcPort,
+      apiKey,
+      maxBodyBytes,
+      requestTimeoutMs,
+      serverVersion: aivmmVersion(),
+      pollMs,
+      events,
+      pipelines,
+      bench,
+      unavailableDevices: () => factory.unavailable(),
+      lanes: () => factory.lanes(),
+      metrics,
+      metricsPublic: opts.metricsPublic ?? config.metricsPublic ?? false,
+      tracing,
+      telemetry,
+      logger: { level: logLevel, stream: ctx.io.stderr },
+    },
     state,
   );
   lifecycle = (level, fields, msg) => server.app.log[level](fields, msg);
-  lifecycle('info', { event: 'start', url: server.url, ...(server.grpc ? { grpc: server.grpc.address } : {}), pid: process.pid, metrics: Boolean(metrics), auth: Boolean(apiKey), tracing: tracingSettings.reason }, 'listening');
+  lifecycle(
+    'info',
+    {
+      event: 'start',
+      url: server.url,
+      ...(server.grpc ? { grpc: server.grpc.address } : {}),
+      pid: process.pid,
+      metrics: Boolean(metrics),
+      auth: Boolean(apiKey),
+      tracing: tracingSettings.reason,
+    },
+    'listening',
+  );
   const failures: string[] = [];
   for (const name of registry.names()) {
     await registry.load(name).catch((err) => failures.push(`${name}: ${errorMessage(err)}`));
@@ -319,7 +459,8 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   // Pipeline models open now too (in their lanes), so the index says READY or why not before the ready line.
   const pipelineFailures: string[] = [];
   const tensorNames = new Set(registry.names());
-  for (const name of pipelines.names().filter((n) => !tensorNames.has(n))) await pipelines.load(name).catch((err) => pipelineFailures.push(`${name}: ${errorMessage(err)}`));
+  for (const name of pipelines.names().filter((n) => !tensorNames.has(n)))
+    await pipelines.load(name).catch((err) => pipelineFailures.push(`${name}: ${errorMessage(err)}`));
   for (const f of [...failures, ...pipelineFailures]) ctx.io.stderr.write(`warning: ${f}\n`);
   const textModels = planned.filter((p) => !p.tensors).length;
   if (registry.names().length > 0 && failures.length === registry.names().length && textModels === 0) {
@@ -332,11 +473,14 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   // Image models are served both ways (v2 tensors and /v1/tasks): listed once, by the registry.
   const index = [...registry.index(), ...pipelines.index().filter((e) => !tensorNames.has(e.name))].sort((a, b) => a.name.localeCompare(b.name));
   if (ctx.flags.json) {
-    ctx.io.stdout.write(`${JSON.stringify({ schema: SERVE_SCHEMA, ok: true, data: { url: server.url, host: server.host, port: server.port, ...(server.grpc ? { grpc: server.grpc.address } : {}), models: index, pid: process.pid }, warnings: [...failures, ...pipelineFailures] })}\n`);
+    ctx.io.stdout.write(
+      `${JSON.stringify({ schema: SERVE_SCHEMA, ok: true, data: { url: server.url, host: server.host, port: server.port, ...(server.grpc ? { grpc: server.grpc.address } : {}), models: index, pid: process.pid }, warnings: [...failures, ...pipelineFailures] })}\n`,
+    );
   } else {
     ctx.io.stdout.write(`aivmm serve: listening on ${server.url}${server.grpc ? ` and gRPC ${server.grpc.address}` : ''}\n`);
     for (const e of index) ctx.io.stdout.write(`  ${e.name}${e.version ? ` v${e.version}` : ''}: ${e.state}${e.reason ? ` (${e.reason})` : ''}\n`);
-    for (const p of planned.filter((x) => !x.tensors)) ctx.io.stdout.write(`  ${p.name}: ${p.plan.task ?? 'text model (task from the model when opened)'} (${routesOf(p.plan.task, server.url)})\n`);
+    for (const p of planned.filter((x) => !x.tensors))
+      ctx.io.stdout.write(`  ${p.name}: ${p.plan.task ?? 'text model (task from the model when opened)'} (${routesOf(p.plan.task, server.url)})\n`);
     ctx.io.stdout.write(`  try: curl ${server.url}/v2/models/${index[0]?.name ?? '<name>'}\n`);
   }
 

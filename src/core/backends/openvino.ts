@@ -42,7 +42,15 @@ export async function openvinoDevices(): Promise<{ id: string; name: string }[]>
   });
 }
 
-const OV_TYPES: Readonly<Record<string, ElementType>> = { f32: 'float32', f16: 'float16', i64: 'int64', i32: 'int32', i8: 'int8', u8: 'uint8', boolean: 'bool' };
+const OV_TYPES: Readonly<Record<string, ElementType>> = {
+  f32: 'float32',
+  f16: 'float16',
+  i64: 'int64',
+  i32: 'int32',
+  i8: 'int8',
+  u8: 'uint8',
+  boolean: 'bool',
+};
 const TO_OV: Readonly<Partial<Record<ElementType, string>>> = { float32: 'f32', int64: 'i64', int32: 'i32', int8: 'i8', uint8: 'u8' };
 
 class OpenvinoSession implements Session {

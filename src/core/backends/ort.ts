@@ -108,7 +108,9 @@ class OrtSession implements Session {
     try {
       results = await this.session.run(ortFeeds);
     } catch (err) {
-      throw new InferenceError(`inference failed: ${errorMessage(err)}`, 'check the input names, shapes and types against the model (`aivmm run --help`)', { cause: err });
+      throw new InferenceError(`inference failed: ${errorMessage(err)}`, 'check the input names, shapes and types against the model (`aivmm run --help`)', {
+        cause: err,
+      });
     }
     const out: Record<string, HostTensor> = {};
     for (const [name, v] of Object.entries(results)) {
@@ -164,7 +166,8 @@ export const ortBackend: Backend = {
     if (opts.strictPlacement && target.provider !== 'cpu') session['disable_cpu_ep_fallback'] = '1';
     if (opts.spinning === false) session['intra_op'] = { allow_spinning: '0' };
     const config = splitEpOptions(opts).config;
-    if (Object.keys(session).length > 0 || Object.keys(config).length > 0) options.extra = { ...config, ...(Object.keys(session).length > 0 ? { session } : {}) };
+    if (Object.keys(session).length > 0 || Object.keys(config).length > 0)
+      options.extra = { ...config, ...(Object.keys(session).length > 0 ? { session } : {}) };
     let profilePrefix: string | undefined;
     if (opts.profile) {
       profilePrefix = join(opts.profile.dir, `aivmm-profile-${randomBytes(4).toString('hex')}`);
@@ -177,7 +180,11 @@ export const ortBackend: Backend = {
     } catch (err) {
       const message = errorMessage(err);
       if (target.provider !== 'cpu' && /provider|adapter|webgpu|cuda|vulkan|dawn|fallback/i.test(message)) {
-        throw new BackendUnavailableError(`${target.provider} execution provider failed: ${message}`, 'run `aivmm devices --probe` to see which backends work here', { cause: err });
+        throw new BackendUnavailableError(
+          `${target.provider} execution provider failed: ${message}`,
+          'run `aivmm devices --probe` to see which backends work here',
+          { cause: err },
+        );
       }
       throw new InferenceError(`could not create a session: ${message}`, 'is the file a valid ONNX model?', { cause: err });
     }

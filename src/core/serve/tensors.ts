@@ -10,7 +10,22 @@ import { floatToHalf, halfToFloat } from '../half.js';
 import { BadRequestError, UnsupportedError } from './errors.js';
 
 /** Every datatype of the protocol. */
-export const KSERVE_DATATYPES = ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BF16', 'BYTES'] as const;
+export const KSERVE_DATATYPES = [
+  'BOOL',
+  'UINT8',
+  'UINT16',
+  'UINT32',
+  'UINT64',
+  'INT8',
+  'INT16',
+  'INT32',
+  'INT64',
+  'FP16',
+  'FP32',
+  'FP64',
+  'BF16',
+  'BYTES',
+] as const;
 export type KServeDatatype = (typeof KSERVE_DATATYPES)[number];
 
 const TO_KSERVE: Readonly<Record<string, KServeDatatype>> = Object.freeze({
@@ -148,8 +163,14 @@ function typedFromBytes(type: ElementType, bytes: Uint8Array): TypedData {
  * Checks `req` against the model's inputs and outputs and builds the feeds. `binary` is the part of the
  * body after the JSON header (binary tensor extension), consumed in input order.
  */
-export function decodeInputs(req: InferRequest, inputs: readonly TensorSpec[], outputs: readonly TensorSpec[], binary?: Uint8Array): Record<string, HostTensor> {
-  if (!Array.isArray(req.inputs) || req.inputs.length === 0) throw new BadRequestError('the request has no inputs', `the model takes ${inputs.map((i) => `'${i.name}'`).join(', ')}`);
+export function decodeInputs(
+  req: InferRequest,
+  inputs: readonly TensorSpec[],
+  outputs: readonly TensorSpec[],
+  binary?: Uint8Array,
+): Record<string, HostTensor> {
+  if (!Array.isArray(req.inputs) || req.inputs.length === 0)
+    throw new BadRequestError('the request has no inputs', `the model takes ${inputs.map((i) => `'${i.name}'`).join(', ')}`);
   const feeds: Record<string, HostTensor> = {};
   let offset = 0;
   for (const input of req.inputs) {
@@ -166,20 +187,30 @@ export function decodeInputs(req: InferRequest, inputs: readonly TensorSpec[], o
       Array.isArray(shape) &&
       shape.length === expected.length &&
       shape.every((d, i) => Number.isInteger(d) && d >= 0 && (expected[i] === -1 || expected[i] === d));
-    if (!shapeOk) throw new BadRequestError(`input '${input.name}' has shape ${Array.isArray(shape) ? fmtShape(shape) : JSON.stringify(shape)}; the model expects ${fmtShape(expected)} (-1: any size)`);
+    if (!shapeOk)
+      throw new BadRequestError(
+        `input '${input.name}' has shape ${Array.isArray(shape) ? fmtShape(shape) : JSON.stringify(shape)}; the model expects ${fmtShape(expected)} (-1: any size)`,
+      );
     const count = elements(shape);
     const binarySize = input.parameters?.['binary_data_size'];
     let data: TypedData;
     if (binarySize !== undefined) {
-      if (typeof binarySize !== 'number' || !Number.isInteger(binarySize) || binarySize < 0) throw new BadRequestError(`input '${input.name}': binary_data_size must be a non-negative integer`);
+      if (typeof binarySize !== 'number' || !Number.isInteger(binarySize) || binarySize < 0)
+        throw new BadRequestError(`input '${input.name}': binary_data_size must be a non-negative integer`);
       if (input.data !== undefined) throw new BadRequestError(`input '${input.name}' has both binary_data_size and data`);
       const bytes = count * ELEMENT_BYTES[type];
-      if (binarySize !== bytes) throw new BadRequestError(`input '${input.name}': binary_data_size is ${binarySize} bytes; shape ${fmtShape(shape)} of ${want} needs ${bytes}`);
-      if (!binary || offset + bytes > binary.byteLength) throw new BadRequestError(`input '${input.name}': the body holds ${(binary?.byteLength ?? 0) - offset} more binary bytes, ${bytes} announced`);
+      if (binarySize !== bytes)
+        throw new BadRequestError(`input '${input.name}': binary_data_size is ${binarySize} bytes; shape ${fmtShape(shape)} of ${want} needs ${bytes}`);
+      if (!binary || offset + bytes > binary.byteLength)
+        throw new BadRequestError(`input '${input.name}': the body holds ${(binary?.byteLength ?? 0) - offset} more binary bytes, ${bytes} announced`);
       data = typedFromBytes(type, binary.subarray(offset, offset + bytes));
       offset += bytes;
     } else {
-      if (input.data === undefined) throw new BadRequestError(`input '${input.name}' has no data`, 'give "data" (flat or nested) or parameters.binary_data_size with the binary tensor extension');
+      if (input.data === undefined)
+        throw new BadRequestError(
+          `input '${input.name}' has no data`,
+          'give "data" (flat or nested) or parameters.binary_data_size with the binary tensor extension',
+        );
       const flat: unknown[] = [];
       flatten(input.data, flat);
       if (flat.length !== count) throw new BadRequestError(`input '${input.name}' has ${flat.length} elements; shape ${fmtShape(shape)} needs ${count}`);
@@ -191,7 +222,8 @@ export function decodeInputs(req: InferRequest, inputs: readonly TensorSpec[], o
   const missing = inputs.filter((s) => !feeds[s.name]).map((s) => `'${s.name}'`);
   if (missing.length) throw new BadRequestError(`missing input${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
   for (const o of req.outputs ?? []) {
-    if (!outputs.some((s) => s.name === o.name)) throw new BadRequestError(`unknown output '${o.name}'`, `the model's outputs are ${outputs.map((s) => `'${s.name}'`).join(', ')}`);
+    if (!outputs.some((s) => s.name === o.name))
+      throw new BadRequestError(`unknown output '${o.name}'`, `the model's outputs are ${outputs.map((s) => `'${s.name}'`).join(', ')}`);
   }
   return feeds;
 }
@@ -234,7 +266,12 @@ export interface EncodedResponse {
  * The response for `results`: only the requested outputs (all when none are named), each as JSON data
  * or, with `binary_data: true` on the output (or `binary_data_output: true` on the request), as raw bytes.
  */
-export function encodeOutputs(req: InferRequest, results: Readonly<Record<string, HostTensor>>, order: readonly TensorSpec[], model: { name: string; version: string }): EncodedResponse {
+export function encodeOutputs(
+  req: InferRequest,
+  results: Readonly<Record<string, HostTensor>>,
+  order: readonly TensorSpec[],
+  model: { name: string; version: string },
+): EncodedResponse {
   const wantAllBinary = req.parameters?.['binary_data_output'] === true;
   const names = req.outputs?.length ? req.outputs.map((o) => o.name) : order.map((s) => s.name).filter((n) => results[n]);
   const outputs: ResponseOutput[] = [];

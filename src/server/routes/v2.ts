@@ -37,10 +37,19 @@ export const INFER_BODY = {
     outputs: { type: 'array', items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, parameters: { type: 'object' } } } },
   },
 };
-const metaTensor = { type: 'object', properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } } };
+const metaTensor = {
+  type: 'object',
+  properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } },
+};
 const MODEL_META = {
   type: 'object',
-  properties: { name: { type: 'string' }, versions: { type: 'array', items: { type: 'string' } }, platform: { type: 'string' }, inputs: { type: 'array', items: metaTensor }, outputs: { type: 'array', items: metaTensor } },
+  properties: {
+    name: { type: 'string' },
+    versions: { type: 'array', items: { type: 'string' } },
+    platform: { type: 'string' },
+    inputs: { type: 'array', items: metaTensor },
+    outputs: { type: 'array', items: metaTensor },
+  },
 };
 
 const json = (reply: FastifyReply, status: number, body: unknown): FastifyReply => reply.code(status).type('application/json').send(JSON.stringify(body));
@@ -64,9 +73,13 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
   app.get('/v2', { schema: { summary: 'Server metadata', tags } }, async (_req, reply) =>
     json(reply, 200, { name: 'aivmm', version: opts.serverVersion, extensions: ['binary_tensor_data', 'model_repository', 'statistics', 'schedule_policy'] }),
   );
-  app.get('/v2/health/live', { schema: { summary: 'Liveness: 200 while the process serves HTTP', tags } }, async (_req, reply) => json(reply, 200, { live: true }));
-  app.get('/v2/health/ready', { schema: { summary: 'Readiness: 200 once the startup models are loaded, 503 while loading or shutting down', tags } }, async (_req, reply) =>
-    json(reply, state.ready && !state.closing ? 200 : 503, { ready: state.ready && !state.closing }),
+  app.get('/v2/health/live', { schema: { summary: 'Liveness: 200 while the process serves HTTP', tags } }, async (_req, reply) =>
+    json(reply, 200, { live: true }),
+  );
+  app.get(
+    '/v2/health/ready',
+    { schema: { summary: 'Readiness: 200 once the startup models are loaded, 503 while loading or shutting down', tags } },
+    async (_req, reply) => json(reply, state.ready && !state.closing ? 200 : 503, { ready: state.ready && !state.closing }),
   );
 
   const metadata = async (req: FastifyRequest<{ Params: { name: string; version?: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
@@ -81,8 +94,16 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
     }
   };
   const metaDoc = { 200: { description: 'Model metadata: inputs and outputs with datatype and shape (-1: any size)', schema: MODEL_META } };
-  app.get('/v2/models/:name', { schema: { summary: 'Model metadata (the highest served version)', tags, params: modelParams, 'x-responses': metaDoc } }, metadata);
-  app.get('/v2/models/:name/versions/:version', { schema: { summary: 'Model version metadata', tags, params: versionParams, 'x-responses': metaDoc } }, metadata);
+  app.get(
+    '/v2/models/:name',
+    { schema: { summary: 'Model metadata (the highest served version)', tags, params: modelParams, 'x-responses': metaDoc } },
+    metadata,
+  );
+  app.get(
+    '/v2/models/:name/versions/:version',
+    { schema: { summary: 'Model version metadata', tags, params: versionParams, 'x-responses': metaDoc } },
+    metadata,
+  );
 
   const ready = async (req: FastifyRequest<{ Params: { name: string; version?: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
     const { name, version } = req.params;
@@ -98,7 +119,8 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
     const t0 = performance.now();
     const { name, version } = req.params;
     const body = req.body;
-    if (!body || typeof body !== 'object') throw new BadRequestError('the body must be a JSON inference request', 'see POST /v2/models/{name}/infer in /openapi.json');
+    if (!body || typeof body !== 'object')
+      throw new BadRequestError('the body must be a JSON inference request', 'see POST /v2/models/{name}/infer in /openapi.json');
     const held = await reg.acquire(checkModelName(name), version);
     const release = held.release; // idempotent (LoadedVersion.hold)
     const v = held.version;
@@ -126,31 +148,71 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
         : Promise.race([
             running,
             new Promise<never>((_, reject) => {
-              timer = setTimeout(() => reject(new DeadlineExceededError(`the request took longer than its ${Math.round(limit as number)} ms deadline`, 'raise the timeout (parameters.timeout in µs, the model\'s timeout, or --request-timeout)')), Math.max(0, deadline - performance.now()));
+              timer = setTimeout(
+                () =>
+                  reject(
+                    new DeadlineExceededError(
+                      `the request took longer than its ${Math.round(limit as number)} ms deadline`,
+                      "raise the timeout (parameters.timeout in µs, the model's timeout, or --request-timeout)",
+                    ),
+                  ),
+                Math.max(0, deadline - performance.now()),
+              );
             }),
           ]).finally(() => clearTimeout(timer)));
       const tOut = performance.now();
       const only = v.placement.length === 1 ? v.placement[0] : undefined;
-      recordInference(req, { model: v.model, version: String(v.version), startMs: tRun, endMs: tOut, queueMs: result.queueMs, computeMs: result.computeMs, batchSize: result.batchSize, device: only?.device ?? v.placement.map((p) => p.device).join(','), backend: only?.backend });
+      recordInference(req, {
+        model: v.model,
+        version: String(v.version),
+        startMs: tRun,
+        endMs: tOut,
+        queueMs: result.queueMs,
+        computeMs: result.computeMs,
+        batchSize: result.batchSize,
+        device: only?.device ?? v.placement.map((p) => p.device).join(','),
+        backend: only?.backend,
+      });
       const enc = encodeOutputs(body, result.value, v.outputs, { name, version: String(v.version) });
       const serverMs = performance.now() - t0;
       if (metrics) {
         const labels = { model: v.model, version: String(v.version) };
         const batch = Object.values(feeds)[0]?.dims[0] ?? 1;
         const inferS = result.computeMs / 1000;
-        metrics.recordRequest({ ...labels, outcome: 'success', queueS: result.queueMs / 1000, inputS, inferS, outputS: (performance.now() - tOut) / 1000, totalS: serverMs / 1000, batch });
+        metrics.recordRequest({
+          ...labels,
+          outcome: 'success',
+          queueS: result.queueMs / 1000,
+          inputS,
+          inferS,
+          outputS: (performance.now() - tOut) / 1000,
+          totalS: serverMs / 1000,
+          batch,
+        });
         const device = v.placement.length === 1 ? v.placement[0]!.device : undefined;
         metrics.recordBatch({ ...labels, size: batch, inferS, ...(device ? { device } : {}) });
       }
-      void reply.header('server-timing', `queue;dur=${result.queueMs.toFixed(3)}, compute;dur=${result.computeMs.toFixed(3)}, overhead;dur=${Math.max(0, serverMs - result.queueMs - result.computeMs).toFixed(3)}`);
+      void reply.header(
+        'server-timing',
+        `queue;dur=${result.queueMs.toFixed(3)}, compute;dur=${result.computeMs.toFixed(3)}, overhead;dur=${Math.max(0, serverMs - result.queueMs - result.computeMs).toFixed(3)}`,
+      );
       const header = JSON.stringify(enc.json);
       if (!enc.binary.length) return reply.code(200).type('application/json').send(header);
       const head = Buffer.from(header, 'utf8');
       void reply.header('inference-header-content-length', String(head.length));
-      return reply.code(200).type('application/octet-stream').send(Buffer.concat([head, ...enc.binary.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))]));
+      return reply
+        .code(200)
+        .type('application/octet-stream')
+        .send(Buffer.concat([head, ...enc.binary.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))]));
     } catch (err) {
       release();
-      metrics?.recordRequest({ model: v.model, version: String(v.version), outcome: 'failure', reason: failureReason(err), totalS: (performance.now() - t0) / 1000 });
+      metrics?.recordRequest({
+        model: v.model,
+        version: String(v.version),
+        outcome: 'failure',
+        reason: failureReason(err),
+        totalS: (performance.now() - t0) / 1000,
+      });
       return sendError(reply, err);
     }
   };
@@ -192,11 +254,26 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
       504: { description: 'The request passed its deadline' },
     },
   };
-  app.post('/v2/models/:name/infer', { schema: { summary: 'Inference (JSON tensors or the binary tensor extension)', tags, params: modelParams, body: INFER_BODY, ...inferDoc }, onRequest: shedEarly }, infer);
-  app.post('/v2/models/:name/versions/:version/infer', { schema: { summary: 'Inference on one version', tags, params: versionParams, body: INFER_BODY, ...inferDoc }, onRequest: shedEarly }, infer);
+  app.post(
+    '/v2/models/:name/infer',
+    {
+      schema: { summary: 'Inference (JSON tensors or the binary tensor extension)', tags, params: modelParams, body: INFER_BODY, ...inferDoc },
+      onRequest: shedEarly,
+    },
+    infer,
+  );
+  app.post(
+    '/v2/models/:name/versions/:version/infer',
+    { schema: { summary: 'Inference on one version', tags, params: versionParams, body: INFER_BODY, ...inferDoc }, onRequest: shedEarly },
+    infer,
+  );
 
-  app.get('/v2/models/stats', { schema: { summary: 'Statistics of every served model version (statistics extension)', tags } }, async (_req, reply) => json(reply, 200, { model_stats: reg.stats() }));
-  app.get('/v2/models/:name/stats', { schema: { summary: 'Statistics of one model', tags, params: modelParams } }, async (req: FastifyRequest<{ Params: { name: string } }>, reply) =>
-    json(reply, 200, { model_stats: reg.stats(checkModelName(req.params.name)) }),
+  app.get('/v2/models/stats', { schema: { summary: 'Statistics of every served model version (statistics extension)', tags } }, async (_req, reply) =>
+    json(reply, 200, { model_stats: reg.stats() }),
+  );
+  app.get(
+    '/v2/models/:name/stats',
+    { schema: { summary: 'Statistics of one model', tags, params: modelParams } },
+    async (req: FastifyRequest<{ Params: { name: string } }>, reply) => json(reply, 200, { model_stats: reg.stats(checkModelName(req.params.name)) }),
   );
 }
