@@ -294,11 +294,15 @@ export class Lane extends EventEmitter {
     return this.request({ op: 'bind', instance, feeds }, `binding ${instance}`);
   }
 
-  /** run() with the protocol's options: `bound` (over the feeds given to bind()), `discard` (no outputs back). */
-  runWith(r: { instance: string; feeds: Record<string, HostTensor>; bound?: boolean; discard?: boolean }): Promise<RunResult> {
+  /**
+   * run() with the protocol's options: `bound` (over the feeds given to bind()), `discard` (no outputs back);
+   * `transfer`: the feeds' buffers are handed over to a thread host (they detach here), as runTransfer().
+   */
+  runWith(r: { instance: string; feeds: Record<string, HostTensor>; bound?: boolean; discard?: boolean; transfer?: boolean }): Promise<RunResult> {
     return this.request(
       { op: 'run', instance: r.instance, feeds: r.feeds, ...(r.bound ? { bound: true } : {}), ...(r.discard ? { discard: true } : {}) },
       `running ${r.instance}`,
+      r.transfer ? { transfer: transferables(r.feeds) } : {},
     );
   }
 

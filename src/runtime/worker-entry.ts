@@ -101,7 +101,12 @@ export async function serve(t: Transport, init: HostInit): Promise<void> {
       case 'run': {
         const inst = instances.get(r.instance);
         if (!inst) throw new NotFoundError(`no instance '${r.instance}' is loaded in the ${init.name} lane`);
-        if (inst.kind === 'thread') return { value: await inst.lane.runWith(r) };
+        if (inst.kind === 'thread') {
+          // A relay (an instance on its own thread): the feeds came for this run alone and move on, and the
+          // outputs move back, instead of being cloned at each hop (shared buffers are neither: they are shared).
+          const value = await inst.lane.runWith({ ...r, transfer: true });
+          return { value, transfer: transferables(value.outputs) };
+        }
         const t0 = performance.now();
         const outputs = await inst.session.run(r.bound ? { ...inst.bound, ...r.feeds } : r.feeds);
         const value: RunResult = { outputs: r.discard ? {} : outputs, computeMs: performance.now() - t0 };

@@ -17,6 +17,7 @@ import {
   type ServeConfig,
 } from '../../core/serve/config.js';
 import { ModelRegistry } from '../../core/serve/registry.js';
+import { sharedBufferPool } from '../../core/buffer-pool.js';
 import { isPipelineModelDir, taskOfFiles } from '../../core/serve/pipeline-dir.js';
 import { checkModelName } from '../../core/serve/repository.js';
 import type { TaskPlan } from '../../core/tasks/plan.js';
@@ -288,8 +289,11 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   const overrides = new Map<string, ModelSettings>();
   for (const { name, model, ...own } of config.models) if (!model) overrides.set(name, settingsFor(defaults, own));
 
+  // Request bodies and joined batches share one pool of buffers, reused instead of allocated per request.
+  const buffers = sharedBufferPool();
   const registry = new ModelRegistry({
     executorFor: (d) => factory.executorFor(d),
+    buffers,
     // A model on several devices: the router starts from bench's cached batch-1 p50 for each pair.
     seedCostMs: async (path, device, backend) => {
       const [{ autoCandidates }, { sha256File }] = await Promise.all([import('../../core/bench/auto.js'), import('../../core/bench/index.js')]);
@@ -422,6 +426,7 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
       grpcPort,
       apiKey,
       maxBodyBytes,
+      buffers,
       requestTimeoutMs,
       serverVersion: aivmmVersion(),
       pollMs,

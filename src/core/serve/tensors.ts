@@ -153,7 +153,11 @@ function typedFromJson(type: ElementType, values: unknown[], input: string): Typ
 }
 
 function typedFromBytes(type: ElementType, bytes: Uint8Array): TypedData {
-  // A copy into a fresh buffer: the body slice may be unaligned for 4- and 8-byte types.
+  // A body read into the server's shared buffers (aligned, owned by the request, never transferred): a view.
+  if (bytes.buffer instanceof SharedArrayBuffer && bytes.byteOffset % ELEMENT_BYTES[type] === 0)
+    return typedArrayOf(type, bytes.buffer, bytes.byteLength / ELEMENT_BYTES[type], bytes.byteOffset);
+  // Otherwise a copy into a fresh buffer: the body slice may be unaligned for 4- and 8-byte types, and a
+  // Buffer may be a slice of Node's shared pool, which a transfer to a lane would detach.
   const buf = new ArrayBuffer(bytes.byteLength);
   new Uint8Array(buf).set(bytes);
   return typedArrayOf(type, buf);

@@ -7,7 +7,7 @@ import { DeadlineExceededError, BadRequestError } from '../../core/serve/errors.
 import { decodeInputs, encodeOutputs, tensorMetadata, type InferRequest } from '../../core/serve/tensors.js';
 import { checkModelName } from '../../core/serve/repository.js';
 import { clientFrom, priorityFrom } from '../../core/serve/scheduler.js';
-import { binaryOf, type ServerOptions, type ServerState } from '../app.js';
+import { binaryOf, holdBodyUntil, type ServerOptions, type ServerState } from '../app.js';
 import { sendError } from '../http-errors.js';
 import { failureReason } from '../../core/serve-metrics/index.js';
 import { recordInference } from '../tracing.js';
@@ -140,8 +140,10 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
       const deadline = limit !== undefined ? t0 + limit : undefined;
       const tRun = performance.now();
       const running = v.run(feeds, { signal: ac.signal, deadline, priority, client });
-      // The version stays held until the run settles, even when the answer has gone out (deadline).
+      // The version stays held until the run settles, even when the answer has gone out (deadline), and so
+      // does the pooled body the feeds are views of.
       void running.then(release, release);
+      holdBodyUntil(req, running);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const result = await (deadline === undefined
         ? running
