@@ -8,7 +8,7 @@
 //
 // Usage: npm run build && node scripts/bench-serve-batching.mjs [--model PATH|alias] [--device CPU|GPU.0]
 //          [--backend ort-cuda|ort-webgpu] [--concurrency 1,4,16,64] [--seconds 2] [--target 50]
-//          [--max-batch 32] [--threads N] [--out docs/results/x.json]
+//          [--max-batch 32] [--threads N] [--out docs/results/x.json] [--bin ../old/bin/aivmm.js]
 //          [--modes off,fixed,adaptive[,fixed-one-session,adaptive-one-session,fixed-per-size]]
 // GPU machine: .gpu/node/bin/node scripts/bench-serve-batching.mjs --device GPU.0 --backend ort-cuda --model /work/models/resnet50.onnx
 import { writeFileSync } from 'node:fs';
@@ -25,6 +25,8 @@ const threads = flag('threads', undefined);
 const out = flag('out', undefined);
 // --lane thread: instances on a worker thread of the server (tensors are handed over, not copied through a pipe)
 const lane = flag('lane', undefined);
+// --bin: another checkout's bin/aivmm.js (an older build) for the server and the load generator
+const serveBin = flag('bin', undefined);
 
 const base = { model, instances: { [device]: 1 }, max_queue: 1024, ...(threads ? { threads: Number(threads) } : {}) };
 const fixed = { max_batch_size: maxBatch, max_queue_delay: '5ms' };
@@ -45,7 +47,7 @@ const modes = Object.fromEntries(modeNames.map((m) => [m, allModes[m]]));
 const rows = [];
 for (const c of levels) {
   for (const [mode, m] of Object.entries(modes)) {
-    const s = await startServe({ ...(lane ? { server: { lane } } : {}), models: { m } });
+    const s = await startServe({ ...(lane ? { server: { lane } } : {}), models: { m } }, [], serveBin ? { bin: serveBin } : {});
     try {
       const [p] = await benchServer(s.url, 'm', c, { windowMs: seconds * 1000, maxWindows: 4 });
       const st = await modelStats(s.url, 'm');

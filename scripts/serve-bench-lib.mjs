@@ -25,12 +25,13 @@ export function deviceKey(device, backend) {
 }
 
 /** Starts `aivmm serve` with `config` (an object, written as JSON, which YAML includes); resolves with its URL and pid. */
-export async function startServe(config, extraArgs = [], { prefix = [] } = {}) {
+export async function startServe(config, extraArgs = [], { prefix = [], bin: serveBin = bin } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'aivmm-bench-serve-'));
   const file = join(dir, 'aivmm.json');
   writeFileSync(file, JSON.stringify(config));
-  // prefix: a command the server runs under, e.g. ['taskset', '-c', '0'] (its lane processes inherit it)
-  const argv = [process.execPath, bin, 'serve', '--config', file, '--port', '0', '--json', '--log-level', 'warn', ...extraArgs];
+  // prefix: a command the server runs under, e.g. ['taskset', '-c', '0'] (its lane processes inherit it);
+  // bin: another checkout's bin/aivmm.js (a build to compare with, side by side)
+  const argv = [process.execPath, serveBin, 'serve', '--config', file, '--port', '0', '--json', '--log-level', 'warn', ...extraArgs];
   const child = spawn(prefix.length ? prefix[0] : argv[0], [...prefix.slice(1), ...(prefix.length ? argv : argv.slice(1))], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } });
   let out = '';
   let err = '';

@@ -10,6 +10,9 @@
 #   step 4: the provider assembled and set up; the gate run awaited; CUDA shape-switch experiment
 #   step 5: batching off / fixed / adaptive / fixed with one session, ResNet-50, CUDA EP
 #   step 6: balancing GPU.0 + CPU
+#   step 7: the server's cost per 602 KB request (bench-serve-large-tensors.mjs), this build against the one in
+#           .cpbase (an older commit's bin/, dist/ and package.json, carried with step 4), side by side
+#   step 8: batching off / fixed / adaptive on the older build too (LANE, MODES, CONC as step 5)
 # Usage (GPU machine, repo root):  bash scripts/experiments/gpu-steps.sh STEP OUTDIR
 set -uo pipefail
 step=${1:?usage: gpu-steps.sh STEP OUTDIR}; out=${2:?usage}
@@ -18,6 +21,7 @@ for d in .cp1 .cp2 .cp3 .cp4; do [ -d $d ] && cp $d/* /tmp/cp/ 2>/dev/null; done
 [ -d .cpa ] && cp .cpa/* .gpu/
 [ -d .cpb ] && cp .cpb/* .gpu/
 if [ -d .cpdist ]; then rm -rf /tmp/dist && cp -r .cpdist /tmp/dist; fi
+if [ -d .cpbase ]; then rm -rf /tmp/base && cp -r .cpbase /tmp/base && ln -s "$PWD/node_modules" /tmp/base/node_modules; fi
 [ -d /tmp/dist ] && { rm -rf dist; cp -r /tmp/dist dist; }
 [ -f /tmp/gpu/node_modules.tar.xz ] || { mkdir -p /tmp/gpu; cp .gpu/* /tmp/gpu/ 2>/dev/null; }
 ls /tmp/cp
@@ -54,4 +58,11 @@ case $step in
   source .gpu/enter.sh
   echo "== balance"; timeout ${BALANCE_S:-300} node scripts/bench-serve-balance.mjs --devices GPU.0@ort-cuda,CPU --model /tmp/models/resnet50.onnx \
     --concurrency 64 --seconds 3 --target 100 --batching ${BATCHING:-adaptive} --rounds ${ROUNDS:-3} ${LANE:+--lane $LANE} ${THREADS:+--threads $THREADS} --out "$out/balance-cuda-cpu-resnet50.json" 2>&1 | tee "$out/balance.log"; echo "rc=$?" ;;
+7)
+  source .gpu/enter.sh
+  echo "== large tensors"; timeout ${LARGE_S:-300} node scripts/bench-serve-large-tensors.mjs --roots .,/tmp/base --lanes ${LANES:-thread,process} --modes off,fixed --concurrency ${CONC:-16,64} --rounds ${ROUNDS:-2} --out "$out/large-tensors-h200.json" 2>&1 | tee "$out/large-tensors.log"; echo "rc=$?" ;;
+8)
+  source .gpu/enter.sh
+  echo "== batching, older build"; timeout ${BATCHING_S:-330} node scripts/bench-serve-batching.mjs --bin /tmp/base/bin/aivmm.js --device GPU.0 --backend ort-cuda --model /tmp/models/resnet50.onnx \
+    --seconds 1.5 --target 50 --modes ${MODES:-off,fixed} ${LANE:+--lane $LANE} --concurrency ${CONC:-16,64} --out "$out/batching-cuda-resnet50-base${LANE:+-$LANE}.json" 2>&1 | tee "$out/batching-base${LANE:+-$LANE}.log"; echo "rc=$?" ;;
 esac

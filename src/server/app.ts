@@ -57,8 +57,8 @@ export interface ServerOptions {
   /** Benchmarks from the dashboard (/v1/bench); absent: those routes are not registered. */
   bench?: BenchService | undefined;
   /**
-   * Shared buffers that binary-extension request bodies are read into (and batches joined in: the
-   * registry's `buffers`), reused request after request; absent: a fresh buffer per body.
+   * Shared buffers that binary-extension request bodies are read into, reused request after request;
+   * absent: a fresh buffer per body.
    */
   buffers?: BufferPool<SharedArrayBuffer> | undefined;
   /** Structured JSON logs (pino, through Fastify): one line per request at debug; absent: no logs. */

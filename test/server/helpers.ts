@@ -66,7 +66,6 @@ export async function startTestServer(opts: {
     executorFor: async () => ({ executor, placement: { device: 'CPU', backend: 'ort-cpu', reason: 'test' } }),
     repository: opts.repository,
     defaults,
-    ...(opts.server?.buffers ? { buffers: opts.server.buffers } : {}),
     onEvent: (e) => {
       events.push(e);
       forward(e);

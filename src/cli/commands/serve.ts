@@ -289,11 +289,10 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   const overrides = new Map<string, ModelSettings>();
   for (const { name, model, ...own } of config.models) if (!model) overrides.set(name, settingsFor(defaults, own));
 
-  // Request bodies and joined batches share one pool of buffers, reused instead of allocated per request.
+  // Binary request bodies are read into one pool of buffers, reused instead of allocated per request.
   const buffers = sharedBufferPool();
   const registry = new ModelRegistry({
     executorFor: (d) => factory.executorFor(d),
-    buffers,
     // A model on several devices: the router starts from bench's cached batch-1 p50 for each pair.
     seedCostMs: async (path, device, backend) => {
       const [{ autoCandidates }, { sha256File }] = await Promise.all([import('../../core/bench/auto.js'), import('../../core/bench/index.js')]);

@@ -25,7 +25,6 @@ import { BadRequestError, DeadlineExceededError, QueueFullError, RequestCancelle
 import { InferenceError } from '../errors.js';
 import { RequestScheduler, type Entry, type SchedulerPolicy, type SchedulerStats } from './scheduler.js';
 import { estimateCost } from './costs.js';
-import type { BufferPool } from '../buffer-pool.js';
 
 /** What a batch is admitted with downstream: the most urgent priority among its requests. */
 export interface BatchAdmission {
@@ -96,8 +95,6 @@ export interface BatcherOptions {
    * (AdmissionQueue.wouldStartSoon, for instances on several devices).
    */
   canDispatch?: (items: number, held: () => HeldWork) => boolean;
-  /** Buffers for joined batches (the server's shared pool): reused batch after batch instead of allocated. */
-  buffers?: BatchBuffers;
 }
 
 /** The batch sizes the batcher forms when padding: 1, powers of two below max, the preferred sizes, max. */
@@ -196,23 +193,12 @@ function signatureOf(feeds: Record<string, HostTensor>): { size: number; signatu
   return { size, signature: parts.join('|') };
 }
 
-/** Where a batch's joined tensors are written: a fresh buffer by default, or one from a pool (handed back when the batch settles). */
-export type BatchBuffers = Pick<BufferPool, 'take' | 'give'>;
-
-function concatData(parts: readonly TypedData[], buffers?: BatchBuffers, taken?: ArrayBufferLike[]): TypedData {
+function concatData(parts: readonly TypedData[]): TypedData {
   const first = parts[0] as TypedData;
   if (parts.length === 1) return first;
   const total = parts.reduce((a, p) => a + p.length, 0);
-  type Ctor = { new (n: number): TypedData; new (b: ArrayBufferLike, offset: number, n: number): TypedData; BYTES_PER_ELEMENT: number };
-  const C = first.constructor as Ctor;
-  let out: TypedData;
-  if (buffers) {
-    const buf = buffers.take(total * C.BYTES_PER_ELEMENT);
-    taken?.push(buf);
-    out = new C(buf, 0, total);
-  } else {
-    out = new C(total);
-  }
+  const Ctor = first.constructor as new (n: number) => TypedData;
+  const out = new Ctor(total);
   let off = 0;
   for (const p of parts) {
     (out as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(p as unknown as ArrayLike<unknown>, off);
@@ -222,21 +208,13 @@ function concatData(parts: readonly TypedData[], buffers?: BatchBuffers, taken?:
 }
 
 /** Concatenates requests along dim 0 (same names, types and trailing dims: one signature). */
-export function concatFeeds(requests: readonly Record<string, HostTensor>[], buffers?: BatchBuffers, taken?: ArrayBufferLike[]): Record<string, HostTensor> {
+export function concatFeeds(requests: readonly Record<string, HostTensor>[]): Record<string, HostTensor> {
   const first = requests[0] as Record<string, HostTensor>;
   const out: Record<string, HostTensor> = {};
   for (const name of Object.keys(first)) {
     const ts = requests.map((r) => r[name] as HostTensor);
     const batch = ts.reduce((a, t) => a + (t.dims[0] as number), 0);
-    out[name] = {
-      type: (ts[0] as HostTensor).type,
-      dims: [batch, ...(ts[0] as HostTensor).dims.slice(1)],
-      data: concatData(
-        ts.map((t) => t.data),
-        buffers,
-        taken,
-      ),
-    };
+    out[name] = { type: (ts[0] as HostTensor).type, dims: [batch, ...(ts[0] as HostTensor).dims.slice(1)], data: concatData(ts.map((t) => t.data)) };
   }
   return out;
 }
@@ -660,15 +638,7 @@ export class DynamicBatcher {
     this.batches++;
     this.items += total;
     this.sizes.set(total, (this.sizes.get(total) ?? 0) + 1);
-    const taken: ArrayBufferLike[] = [];
-    const joined =
-      batch.length === 1
-        ? (batch[0] as Pending).feeds
-        : concatFeeds(
-            batch.map((p) => p.feeds),
-            this.opts.buffers,
-            taken,
-          );
+    const joined = batch.length === 1 ? (batch[0] as Pending).feeds : concatFeeds(batch.map((p) => p.feeds));
     const feeds = runSize > total ? padFeeds(joined, total, runSize) : joined;
     this.paddedRows += runSize - total;
     void this.run(feeds, { priority, items: runSize, held: () => this.held() })
@@ -692,7 +662,6 @@ export class DynamicBatcher {
         for (const p of batch) p.reject(err instanceof Error ? err : new Error(String(err)));
       })
       .finally(() => {
-        for (const b of taken) this.opts.buffers?.give(b);
         this.inFlight--;
         this.freedAt = this.clock.now();
         this.pump();

@@ -18,7 +18,7 @@ import type { ModelExecutor } from './executor.js';
 import { AdmissionQueue, type Admission, type QueueStats } from './queue.js';
 import { applyPolicy, checkModelName, scanRepository, statModelFile, type VersionFile } from './repository.js';
 import { warmupFeeds } from './tensors.js';
-import { DynamicBatcher, batchable, padFeeds, type BatchBuffers, type BatcherStats, type HeldWork } from './batcher.js';
+import { DynamicBatcher, batchable, padFeeds, type BatcherStats, type HeldWork } from './batcher.js';
 import { Router, type PlacementExplanation } from './router.js';
 import type { SchedulerPolicy, SchedulerStats } from './scheduler.js';
 
@@ -99,8 +99,6 @@ export interface RegistryOptions {
   ignore?: (name: string) => boolean;
   /** Cores of this host (default os.availableParallelism()): sizes the CPU instance beside a GPU. */
   cores?: number;
-  /** Buffers for joined batches, shared with the server's request bodies (buffer-pool.ts); default: fresh ones. */
-  buffers?: BatchBuffers;
 }
 
 /**
@@ -522,7 +520,6 @@ export class ModelRegistry {
           // ... but a batch is formed only when it would start soon where the router sends it (queue.ts).
           ...(router ? { canDispatch: (items: number, held: () => HeldWork) => queue.wouldStartSoon(items, held) } : {}),
           ...(b.latencyTarget ? { adaptive: { targetMs: b.latencyTarget.ms, quantile: b.latencyTarget.quantile } } : {}),
-          ...(this.opts.buffers ? { buffers: this.opts.buffers } : {}),
         },
       );
       // Warm-up before READY: every size the batcher forms, twice on each instance. The first run pays the
