@@ -16,7 +16,9 @@ import { join, resolve } from 'node:path';
 import { flags, root, startServe } from './serve-bench-lib.mjs';
 
 const flag = flags();
-const roots = flag('roots', '.').split(',').map((r) => resolve(r));
+const roots = flag('roots', '.')
+  .split(',')
+  .map((r) => resolve(r));
 const lanes = flag('lanes', 'thread,process').split(',');
 const modes = flag('modes', 'off,fixed').split(',');
 const levels = flag('concurrency', '16,64').split(',').map(Number);
@@ -47,7 +49,26 @@ const cpuOf = (pid) => {
 };
 /** Runs the load generator; resolves with its JSON point and its own CPU seconds (from wait4 via /usr/bin/time). */
 function load(bin, url, c) {
-  const args = ['-f', '%U %S', process.execPath, bin, 'bench', '--server', url, '--model', 'm', '--concurrency', String(c), '--window', `${seconds * 1000}ms`, '--max-windows', '3', '--warmup', '1s', '--json'];
+  const args = [
+    '-f',
+    '%U %S',
+    process.execPath,
+    bin,
+    'bench',
+    '--server',
+    url,
+    '--model',
+    'm',
+    '--concurrency',
+    String(c),
+    '--window',
+    `${seconds * 1000}ms`,
+    '--max-windows',
+    '3',
+    '--warmup',
+    '1s',
+    '--json',
+  ];
   return new Promise((res, rej) => {
     const child = spawn('/usr/bin/time', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let so = '';
@@ -76,17 +97,43 @@ for (let round = 1; round <= rounds; round++) {
       for (const c of levels) {
         for (const r of roots) {
           const bin = join(r, 'bin', 'aivmm.js');
-          const m = { model: modelPath, instances: { CPU: 1 }, threads: 1, max_queue: 1024, ...(mode === 'fixed' ? { dynamic_batching: { max_batch_size: 32, max_queue_delay: '2ms' } } : {}) };
-          const s = await startServe({ server: { lane }, models: { m } }, [], { bin });
+          const m = {
+            model: modelPath,
+            instances: { CPU: 1 },
+            threads: 1,
+            max_queue: 1024,
+            ...(mode === 'fixed' ? { dynamic_batching: { max_batch_size: 32, max_queue_delay: '2ms' } } : {}),
+          };
+          let s;
+          try {
+            s = await startServe({ server: { lane }, models: { m } }, [], { bin });
+          } catch (e) {
+            console.log(`round ${round} ${lane} ${mode} c=${c} ${r}: the server did not start: ${String(e.message).slice(0, 1200)}`);
+            continue;
+          }
           try {
             const c0 = cpuOf(s.pid);
             const n0 = await served(s.url);
             const { point, cpuS } = await load(join(root, 'bin', 'aivmm.js'), s.url, c); // one load generator for every build
             const c1 = cpuOf(s.pid);
             const n = (await served(s.url)) - n0;
-            const row = { root: r, round, lane, mode, concurrency: c, reqPerSec: point.throughput.requestsPerSec, p95Ms: point.stats?.p95, errors: point.errors, requests: n, serverCpuUsPerReq: Math.round(((c1 - c0) / n) * 1e6), clientCpuUsPerReq: Math.round((cpuS / n) * 1e6) };
+            const row = {
+              root: r,
+              round,
+              lane,
+              mode,
+              concurrency: c,
+              reqPerSec: point.throughput.requestsPerSec,
+              p95Ms: point.stats?.p95,
+              errors: point.errors,
+              requests: n,
+              serverCpuUsPerReq: Math.round(((c1 - c0) / n) * 1e6),
+              clientCpuUsPerReq: Math.round((cpuS / n) * 1e6),
+            };
             rows.push(row);
-            console.log(`round ${round} ${lane.padEnd(7)} ${mode.padEnd(5)} c=${String(c).padStart(2)} ${r === root.replace(/\/$/, '') ? '(this)' : r}: ${row.reqPerSec.toFixed(1)} req/s · p95 ${row.p95Ms?.toFixed(1)} ms · server ${row.serverCpuUsPerReq} µs/req · client ${row.clientCpuUsPerReq} µs/req`);
+            console.log(
+              `round ${round} ${lane.padEnd(7)} ${mode.padEnd(5)} c=${String(c).padStart(2)} ${r === root.replace(/\/$/, '') ? '(this)' : r}: ${row.reqPerSec.toFixed(1)} req/s · p95 ${row.p95Ms?.toFixed(1)} ms · server ${row.serverCpuUsPerReq} µs/req · client ${row.clientCpuUsPerReq} µs/req`,
+            );
           } finally {
             await s.stop();
           }

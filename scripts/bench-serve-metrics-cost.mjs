@@ -25,6 +25,7 @@
 // received against the spans expected (3 per request), and the load average. Needs `npm run build`.
 // Usage: node scripts/bench-serve-metrics-cost.mjs [--seconds 8] [--rounds 6] [--concurrency 4]
 //          [--only off,metrics,tracing,both] [--against DIR] [--cpu-prof DIR (a V8 CPU profile of each server)]
+//          [--model tiny-convnet|mobilenetv2-seeded]
 import { fork } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, setPriority, tmpdir } from 'node:os';
@@ -113,7 +114,9 @@ if (args[0] === '--server') {
   const registry = new ModelRegistry({ executorFor: async () => ({ executor, placement: { device: 'CPU', backend: 'ort-cpu', reason: 'bench' } }), defaults: settingsFor(DEFAULT_SETTINGS, {}), onEvent: forwardEvents(events, metrics) });
   registry.add({ name: 'm', kind: 'file', path, settings: settingsFor(DEFAULT_SETTINGS, { maxQueue: 1024 }) });
   await registry.load('m');
-  const server = await startServer(registry, { host: '127.0.0.1', port: 0, maxBodyBytes: 64 << 20, requestTimeoutMs: 0, serverVersion: 'bench', events, metrics, tracing }, { ready: true, closing: false });
+  // the pool of body buffers `aivmm serve` reads binary requests into (builds before it have none)
+  const buffers = await imp('core/buffer-pool.js').then((m) => m.bodyBufferPool(), () => undefined);
+  const server = await startServer(registry, { host: '127.0.0.1', port: 0, maxBodyBytes: 64 << 20, requestTimeoutMs: 0, serverVersion: 'bench', events, metrics, tracing, buffers }, { ready: true, closing: false });
   process.on('message', async (m) => {
     if (m === 'mark') process.send({ cpu: process.cpuUsage() });
     else if (m === 'stop') {
@@ -195,9 +198,14 @@ const cpuUs = (a, b) => b.user + b.system - a.user - a.system;
 const { embeddedModel } = await import(pathToFileURL(join(BUILDS[0].dist, 'core/models/embedded.js')).href);
 const dir = await mkdtemp(join(tmpdir(), 'aivmm-bench-metrics-'));
 const path = join(dir, 'm.onnx');
-await writeFile(path, embeddedModel('tiny-convnet').build());
-const x = new Float32Array(3 * 32 * 32).map((_, i) => ((i * 7) % 255) / 255);
-const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [1, 3, 32, 32], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }], parameters: { binary_data_output: true } }));
+// --model: an embedded model (tiny-convnet: the HTTP path dominates, the worst case for observability's
+// share; mobilenetv2-seeded: the embedded default model, 224² requests where inference dominates)
+const MODEL = arg('--model', 'tiny-convnet');
+const em = embeddedModel(MODEL);
+await writeFile(path, em.build());
+const shape = em.input.shape.map((d) => (typeof d === 'number' ? d : 1));
+const x = new Float32Array(shape.reduce((a, b) => a * b, 1)).map((_, i) => ((i * 7) % 255) / 255);
+const header = Buffer.from(JSON.stringify({ inputs: [{ name: em.input.name, shape, datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }], parameters: { binary_data_output: true } }));
 const body = Buffer.concat([header, Buffer.from(x.buffer)]);
 
 const ask = (child, msg, pick) =>
@@ -274,7 +282,7 @@ async function run({ build, mode }) {
 try {
   const got = Object.fromEntries(CONFIGS.map((c) => [c.key, []]));
   const load0 = loadavg()[0];
-  console.log(`observability cost at saturation: tiny-convnet binary 1×3×32×32 on a CPU worker lane, ${C} closed-loop clients, ${SECONDS} s per run, ${ROUNDS} rounds, node ${process.version}${against ? `, base build ${against}` : ''}`);
+  console.log(`observability cost at saturation: ${MODEL} binary ${shape.join('×')} on a CPU worker lane, ${C} closed-loop clients, ${SECONDS} s per run, ${ROUNDS} rounds, node ${process.version}${against ? `, base build ${against}` : ''}`);
   console.log('server: its own process (µs = its CPU time per request answered); OTLP receiver: a process at nice 19');
   console.log(`| round | ${CONFIGS.map((c) => `${c.key} req/s (µs)`).join(' | ')} |`);
   console.log(`|---|${CONFIGS.map(() => '---|').join('')}`);

@@ -44,11 +44,11 @@ export async function startServe(config, extraArgs = [], { prefix = [], bin: ser
         try {
           resolve(JSON.parse(line).data.url);
         } catch {
-          reject(new Error(`serve printed no JSON ready line: ${line}`));
+          // not the ready line (an error envelope is printed over several lines): the exit shows all of it
         }
       }
     });
-    child.on('exit', (code) => reject(new Error(`serve exited (${code}) before ready:\n${err.slice(-2000)}`)));
+    child.on('exit', (code) => reject(new Error(`serve exited (${code}) before ready:\n${out.slice(0, 1500)}${err.slice(-2000)}`)));
   });
   return {
     url,

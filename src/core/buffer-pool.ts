@@ -19,7 +19,7 @@ export interface BufferPoolOptions<B> {
   granule?: number;
 }
 
-export class BufferPool<B extends ArrayBufferLike = ArrayBufferLike> {
+export class BufferPool<B extends ArrayBufferLike = ArrayBuffer> {
   private readonly free = new Map<number, B[]>();
   private readonly pooled = new WeakSet<B>();
   private readonly kept = new WeakSet<B>();
@@ -74,7 +74,11 @@ export class BufferPool<B extends ArrayBufferLike = ArrayBufferLike> {
   }
 }
 
-/** A pool of SharedArrayBuffers: views on them cross to worker threads without a copy or a transfer. */
-export function sharedBufferPool(opts: Omit<BufferPoolOptions<SharedArrayBuffer>, 'make'> = {}): BufferPool<SharedArrayBuffer> {
-  return new BufferPool({ ...opts, make: (n) => new SharedArrayBuffer(n) });
+/**
+ * The pool request bodies are read into: plain ArrayBuffers. A body whose tensors go to a thread lane alone
+ * (unbatched) moves there with them (a transfer detaches it, and a detached buffer is not taken back), so
+ * only batched and process-lane bodies, whose bytes are copied on, come back for reuse.
+ */
+export function bodyBufferPool(opts: Omit<BufferPoolOptions<ArrayBuffer>, 'make'> = {}): BufferPool<ArrayBuffer> {
+  return new BufferPool({ ...opts, make: (n) => new ArrayBuffer(n) });
 }

@@ -57,10 +57,10 @@ export interface ServerOptions {
   /** Benchmarks from the dashboard (/v1/bench); absent: those routes are not registered. */
   bench?: BenchService | undefined;
   /**
-   * Shared buffers that binary-extension request bodies are read into, reused request after request;
-   * absent: a fresh buffer per body.
+   * Buffers that binary-extension request bodies are read into, reused request after request (those not
+   * moved to a lane thread); absent: a fresh buffer per body.
    */
-  buffers?: BufferPool<SharedArrayBuffer> | undefined;
+  buffers?: BufferPool<ArrayBuffer> | undefined;
   /** Structured JSON logs (pino, through Fastify): one line per request at debug; absent: no logs. */
   logger?: { level: string; stream: { write(line: string): unknown } } | undefined;
 }
@@ -72,8 +72,13 @@ export function binaryOf(req: FastifyRequest): Uint8Array | undefined {
   return binaryBodies.get(req);
 }
 
+/** Whether the request's binary bytes sit in a buffer of its own (the pooled reader's), aligned: tensors may view them in place. */
+export function binaryInPlace(req: FastifyRequest): boolean {
+  return pooledBodies.has(req);
+}
+
 /** Pooled body buffers by request, and whether a run still reads them past the answer. */
-const pooledBodies = new WeakMap<FastifyRequest, { buffer: SharedArrayBuffer; pool: BufferPool<SharedArrayBuffer>; held: boolean }>();
+const pooledBodies = new WeakMap<FastifyRequest, { buffer: ArrayBuffer; pool: BufferPool<ArrayBuffer>; held: boolean }>();
 
 /**
  * The request's pooled body buffer goes back to the pool once `settled` has settled (the run whose feeds are
@@ -89,10 +94,10 @@ export function holdBodyUntil(req: FastifyRequest, settled: Promise<unknown>): v
 
 /**
  * Reads a request body. A binary-extension body of a known length (64 KiB or more) goes straight into one
- * buffer taken from `pool`, placed so that the tensor
- * bytes after the JSON header (Inference-Header-Content-Length) start 8-byte aligned, so decodeInputs can
- * view them in place. One copy (socket chunks → buffer), against three before (the chunks joined, the
- * tensor copied to align it, the copy cloned to the lane) and no fresh ~600 KB allocation per request.
+ * buffer taken from `pool`, placed so that the tensor bytes after the JSON header
+ * (Inference-Header-Content-Length) start 8-byte aligned, so decodeInputs can view them in place: one copy
+ * (socket chunks → buffer) against three before (the chunks joined, the tensor copied to align it, the copy
+ * cloned by the lane's relay thread), and a buffer that comes back for the next request.
  * Any other body is gathered and joined. The same limits and errors as Fastify's own reader: 413 past
  * `limit`, 400 when Content-Length disagrees with the bytes received.
  */
@@ -100,7 +105,7 @@ function readBody(
   req: FastifyRequest,
   payload: Readable,
   limit: number,
-  pool: BufferPool<SharedArrayBuffer> | undefined,
+  pool: BufferPool<ArrayBuffer> | undefined,
   done: (err: Error | null, body?: Uint8Array) => void,
 ): void {
   const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);

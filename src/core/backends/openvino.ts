@@ -6,7 +6,6 @@ import type { Core, Tensor as OvTensor, addon as OvAddon } from 'openvino-node';
 import { BackendUnavailableError, InferenceError, errorMessage } from '../errors.js';
 import type { RuntimeTarget } from './ep-map.js';
 import type { Backend, ElementType, HostTensor, LoadOptions, Session, TensorSpec } from './types.js';
-import { unsharedFeeds } from './tensor-data.js';
 
 type Addon = typeof OvAddon;
 let addonPromise: Promise<{ addon: Addon; core: Core }> | undefined;
@@ -83,16 +82,7 @@ class OpenvinoSession implements Session {
     return this.compiled.outputs.map((o) => OpenvinoSession.spec(o));
   }
 
-  async run(given: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>> {
-    const { feeds, release } = unsharedFeeds(given);
-    try {
-      return await this.runPlain(feeds);
-    } finally {
-      release();
-    }
-  }
-
-  private async runPlain(feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>> {
+  async run(feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>> {
     const request = this.compiled.createInferRequest();
     const ovFeeds: Record<string, OvTensor> = {};
     for (const [name, t] of Object.entries(feeds)) {

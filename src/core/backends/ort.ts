@@ -10,7 +10,6 @@ import { BackendUnavailableError, InferenceError, errorMessage } from '../errors
 import type { RuntimeTarget } from './ep-map.js';
 import type { Backend, ElementType, HostTensor, LoadOptions, Session, TensorSpec } from './types.js';
 import { checkCpuEpOptions } from './ep-options.js';
-import { unsharedFeeds } from './tensor-data.js';
 
 type Ort = typeof OrtModule;
 let ortPromise: Promise<Ort> | undefined;
@@ -100,8 +99,7 @@ class OrtSession implements Session {
     return this.session.outputMetadata.map(spec);
   }
 
-  async run(given: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>> {
-    const { feeds, release } = unsharedFeeds(given);
+  async run(feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>> {
     const ortFeeds: Record<string, OrtModule.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) {
       ortFeeds[name] = new this.ort.Tensor(t.type, t.data as never, t.dims);
@@ -113,8 +111,6 @@ class OrtSession implements Session {
       throw new InferenceError(`inference failed: ${errorMessage(err)}`, 'check the input names, shapes and types against the model (`aivmm run --help`)', {
         cause: err,
       });
-    } finally {
-      release();
     }
     const out: Record<string, HostTensor> = {};
     for (const [name, v] of Object.entries(results)) {

@@ -152,9 +152,9 @@ function typedFromJson(type: ElementType, values: unknown[], input: string): Typ
   }
 }
 
-function typedFromBytes(type: ElementType, bytes: Uint8Array): TypedData {
-  // A body read into the server's shared buffers (aligned, owned by the request, never transferred): a view.
-  if (bytes.buffer instanceof SharedArrayBuffer && bytes.byteOffset % ELEMENT_BYTES[type] === 0)
+function typedFromBytes(type: ElementType, bytes: Uint8Array, inPlace: boolean): TypedData {
+  // A body in a buffer of its own, aligned (the server's pooled reader): a view, no copy.
+  if (inPlace && bytes.byteOffset % ELEMENT_BYTES[type] === 0)
     return typedArrayOf(type, bytes.buffer, bytes.byteLength / ELEMENT_BYTES[type], bytes.byteOffset);
   // Otherwise a copy into a fresh buffer: the body slice may be unaligned for 4- and 8-byte types, and a
   // Buffer may be a slice of Node's shared pool, which a transfer to a lane would detach.
@@ -165,13 +165,15 @@ function typedFromBytes(type: ElementType, bytes: Uint8Array): TypedData {
 
 /**
  * Checks `req` against the model's inputs and outputs and builds the feeds. `binary` is the part of the
- * body after the JSON header (binary tensor extension), consumed in input order.
+ * body after the JSON header (binary tensor extension), consumed in input order. `inPlace`: `binary` lies in
+ * a buffer owned by this request alone, so aligned tensors are views of it (and move with it to a lane).
  */
 export function decodeInputs(
   req: InferRequest,
   inputs: readonly TensorSpec[],
   outputs: readonly TensorSpec[],
   binary?: Uint8Array,
+  opts: { inPlace?: boolean } = {},
 ): Record<string, HostTensor> {
   if (!Array.isArray(req.inputs) || req.inputs.length === 0)
     throw new BadRequestError('the request has no inputs', `the model takes ${inputs.map((i) => `'${i.name}'`).join(', ')}`);
@@ -207,7 +209,7 @@ export function decodeInputs(
         throw new BadRequestError(`input '${input.name}': binary_data_size is ${binarySize} bytes; shape ${fmtShape(shape)} of ${want} needs ${bytes}`);
       if (!binary || offset + bytes > binary.byteLength)
         throw new BadRequestError(`input '${input.name}': the body holds ${(binary?.byteLength ?? 0) - offset} more binary bytes, ${bytes} announced`);
-      data = typedFromBytes(type, binary.subarray(offset, offset + bytes));
+      data = typedFromBytes(type, binary.subarray(offset, offset + bytes), opts.inPlace === true);
       offset += bytes;
     } else {
       if (input.data === undefined)
@@ -307,7 +309,7 @@ export function warmupFeeds(inputs: readonly TensorSpec[]): Record<string, HostT
     if (!type) throw new UnsupportedError(`input '${spec.name}': datatype ${kserveDatatype(spec.type)} is not supported by aivmm's runtime bridge`);
     const dims = spec.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1));
     const n = elements(dims);
-    feeds[spec.name] = { type, dims, data: typedFromBytes(type, new Uint8Array(n * ELEMENT_BYTES[type])) };
+    feeds[spec.name] = { type, dims, data: typedFromBytes(type, new Uint8Array(n * ELEMENT_BYTES[type]), true) };
   }
   return feeds;
 }

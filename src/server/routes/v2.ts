@@ -7,7 +7,7 @@ import { DeadlineExceededError, BadRequestError } from '../../core/serve/errors.
 import { decodeInputs, encodeOutputs, tensorMetadata, type InferRequest } from '../../core/serve/tensors.js';
 import { checkModelName } from '../../core/serve/repository.js';
 import { clientFrom, priorityFrom } from '../../core/serve/scheduler.js';
-import { binaryOf, holdBodyUntil, type ServerOptions, type ServerState } from '../app.js';
+import { binaryInPlace, binaryOf, holdBodyUntil, type ServerOptions, type ServerState } from '../app.js';
 import { sendError } from '../http-errors.js';
 import { failureReason } from '../../core/serve-metrics/index.js';
 import { recordInference } from '../tracing.js';
@@ -129,7 +129,7 @@ export function registerV2Routes(app: FastifyInstance, opts: ServerOptions, stat
       // Priority (the aivmm-priority header or parameters.priority) and the fair-share client, before any decoding work.
       const priority = priorityFrom(req.headers, body.parameters, v.queue.policy);
       const client = clientFrom(req.headers, req.ip);
-      const feeds = decodeInputs(body, v.inputs, v.outputs, binaryOf(req));
+      const feeds = decodeInputs(body, v.inputs, v.outputs, binaryOf(req), { inPlace: binaryInPlace(req) });
       const inputS = (performance.now() - tIn) / 1000;
       const limit = deadlineMs(body, reg.settings(name).timeoutMs, opts.requestTimeoutMs);
       const ac = new AbortController();
