@@ -92,8 +92,11 @@ export function holdBodyUntil(req: FastifyRequest, settled: Promise<unknown>): v
   void settled.then(give, give);
 }
 
+/** Bodies above this are gathered as they arrive rather than read into one buffer of their announced size. */
+const MAX_POOLED_BODY = 16 * 1024 * 1024;
+
 /**
- * Reads a request body. A binary-extension body of a known length (64 KiB or more) goes straight into one
+ * Reads a request body. A binary-extension body of a known length (64 KiB to 16 MiB) goes straight into one
  * buffer taken from `pool`, placed so that the tensor bytes after the JSON header
  * (Inference-Header-Content-Length) start 8-byte aligned, so decodeInputs can view them in place: one copy
  * (socket chunks → buffer) against three before (the chunks joined, the tensor copied to align it, the copy
@@ -116,12 +119,15 @@ function readBody(
     declared !== undefined &&
     Number.isInteger(declared) &&
     declared >= 64 * 1024 &&
+    declared <= MAX_POOLED_BODY &&
     Number.isInteger(headerLen) &&
     headerLen >= 0 &&
     headerLen <= declared;
   const pad = pooled ? (8 - (headerLen % 8)) % 8 : 0;
-  const buffer = pooled ? pool.take(pad + (declared as number)) : undefined;
-  const view = buffer ? new Uint8Array(buffer, pad, declared) : undefined;
+  // Taken when the first bytes arrive, not on the headers alone: a client that announces a large body and
+  // sends nothing holds no buffer.
+  let buffer: ArrayBuffer | undefined;
+  let view: Uint8Array | undefined;
   const chunks: Buffer[] = [];
   let received = 0;
   const finish = (err: Error | null): void => {
@@ -138,6 +144,10 @@ function readBody(
   const onData = (chunk: Buffer | string): void => {
     const c = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (received + c.length > limit) return finish(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+    if (pooled && !buffer && pool) {
+      buffer = pool.take(pad + (declared as number));
+      view = new Uint8Array(buffer, pad, declared);
+    }
     if (view) {
       if (received + c.length > view.length) return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
       view.set(c, received);

@@ -135,6 +135,11 @@ test(
       const body = Buffer.concat([header, Buffer.from(data.buffer)]);
       const head = (len: number, hl = header.length): string =>
         `POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/octet-stream\r\ninference-header-content-length: ${hl}\r\ncontent-length: ${len}\r\nconnection: close\r\n\r\n`;
+      // a client that announces a body and sends none of it holds no buffer
+      const before = pool.made + pool.reused;
+      const none = await raw(t.url, head(body.length), Buffer.alloc(0));
+      assert.ok(none.status === 400 || none.status === 0, `no body: ${none.status} ${none.body}`);
+      assert.equal(pool.made + pool.reused, before, 'no buffer taken before the first bytes arrive');
       // the client announces more than it sends, then closes its side
       const short = await raw(t.url, head(body.length + 1000), body);
       assert.ok(short.status === 400 || short.status === 0, `short body: ${short.status} ${short.body}`);
