@@ -139,7 +139,8 @@ function readBody(
       return done(err);
     }
     if (buffer && pool) pooledBodies.set(req, { buffer, pool, held: false });
-    return done(null, view ?? (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received)));
+    // joined (a copy even of one chunk, as Fastify's reader does: a parser never holds a view of the socket's read buffer)
+    return done(null, view ?? Buffer.concat(chunks, received));
   };
   const onData = (chunk: Buffer | string): void => {
     const c = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
