@@ -25,7 +25,7 @@ const threads = flag('threads', undefined);
 const out = flag('out', undefined);
 // --lane thread: instances on a worker thread of the server (tensors are handed over, not copied through a pipe)
 const lane = flag('lane', undefined);
-// --bin: another checkout's bin/aivmm.js (an older build) for the server and the load generator
+// --bin: another checkout's bin/aivmm.js (an older build) for the server; the load generator stays this checkout's
 const serveBin = flag('bin', undefined);
 
 const base = { model, instances: { [device]: 1 }, max_queue: 1024, ...(threads ? { threads: Number(threads) } : {}) };

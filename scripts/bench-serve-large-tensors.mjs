@@ -9,11 +9,11 @@
 //
 // Usage: npm run build && node scripts/bench-serve-large-tensors.mjs [--roots .,../old] [--lanes thread,process]
 //          [--modes off,fixed] [--concurrency 16,64] [--seconds 2] [--rounds 2] [--out docs/results/x.json]
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { flags, root, startServe } from './serve-bench-lib.mjs';
+import { flags, processCpuMs, root, startServe } from './serve-bench-lib.mjs';
 
 const flag = flags();
 const roots = flag('roots', '.')
@@ -41,12 +41,6 @@ const modelPath = join(dir, 'pool-gemm-224.onnx');
   writeFileSync(modelPath, encodeModel({ producerName: 'aivmm-bench', producerVersion: '1', graph: b.graph('pool-gemm-224') }));
 }
 
-const TICK = 100; // USER_HZ
-/** utime + stime of a process (all its threads), seconds. */
-const cpuOf = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / TICK;
-};
 /** Runs the load generator; resolves with its JSON point and its own CPU seconds (from wait4 via /usr/bin/time). */
 function load(bin, url, c) {
   const args = [
@@ -112,10 +106,10 @@ for (let round = 1; round <= rounds; round++) {
             continue;
           }
           try {
-            const c0 = cpuOf(s.pid);
+            const c0 = processCpuMs(s.pid) / 1000;
             const n0 = await served(s.url);
             const { point, cpuS } = await load(join(root, 'bin', 'aivmm.js'), s.url, c); // one load generator for every build
-            const c1 = cpuOf(s.pid);
+            const c1 = processCpuMs(s.pid) / 1000;
             const n = (await served(s.url)) - n0;
             const row = {
               root: r,

@@ -115,7 +115,7 @@ if (args[0] === '--server') {
   registry.add({ name: 'm', kind: 'file', path, settings: settingsFor(DEFAULT_SETTINGS, { maxQueue: 1024 }) });
   await registry.load('m');
   // the pool of body buffers `aivmm serve` reads binary requests into (builds before it have none)
-  const buffers = await imp('core/buffer-pool.js').then((m) => m.bodyBufferPool(), () => undefined);
+  const buffers = await imp('core/buffer-pool.js').then((m) => new m.BufferPool(), () => undefined);
   const server = await startServer(registry, { host: '127.0.0.1', port: 0, maxBodyBytes: 64 << 20, requestTimeoutMs: 0, serverVersion: 'bench', events, metrics, tracing, buffers }, { ready: true, closing: false });
   process.on('message', async (m) => {
     if (m === 'mark') process.send({ cpu: process.cpuUsage() });

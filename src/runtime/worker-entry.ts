@@ -103,7 +103,7 @@ export async function serve(t: Transport, init: HostInit): Promise<void> {
         if (!inst) throw new NotFoundError(`no instance '${r.instance}' is loaded in the ${init.name} lane`);
         if (inst.kind === 'thread') {
           // A relay (an instance on its own thread): the feeds came for this run alone and move on, and the
-          // outputs move back, instead of being cloned at each hop (shared buffers are neither: they are shared).
+          // outputs move back, instead of being cloned at each hop.
           const value = await inst.lane.runWith({ ...r, transfer: true });
           return { value, transfer: transferables(value.outputs) };
         }

@@ -60,7 +60,7 @@ export interface ServerOptions {
    * Buffers that binary-extension request bodies are read into, reused request after request (those not
    * moved to a lane thread); absent: a fresh buffer per body.
    */
-  buffers?: BufferPool<ArrayBuffer> | undefined;
+  buffers?: BufferPool | undefined;
   /** Structured JSON logs (pino, through Fastify): one line per request at debug; absent: no logs. */
   logger?: { level: string; stream: { write(line: string): unknown } } | undefined;
 }
@@ -78,7 +78,7 @@ export function binaryInPlace(req: FastifyRequest): boolean {
 }
 
 /** Pooled body buffers by request, and whether a run still reads them past the answer. */
-const pooledBodies = new WeakMap<FastifyRequest, { buffer: ArrayBuffer; pool: BufferPool<ArrayBuffer>; held: boolean }>();
+const pooledBodies = new WeakMap<FastifyRequest, { buffer: ArrayBuffer; pool: BufferPool; held: boolean }>();
 
 /**
  * The request's pooled body buffer goes back to the pool once `settled` has settled (the run whose feeds are
@@ -108,7 +108,7 @@ function readBody(
   req: FastifyRequest,
   payload: Readable,
   limit: number,
-  pool: BufferPool<ArrayBuffer> | undefined,
+  pool: BufferPool | undefined,
   done: (err: Error | null, body?: Uint8Array) => void,
 ): void {
   const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);

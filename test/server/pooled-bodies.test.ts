@@ -13,7 +13,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CPU_TARGET } from '../../src/core/backends/registry.js';
-import { BufferPool, bodyBufferPool } from '../../src/core/buffer-pool.js';
+import { BufferPool } from '../../src/core/buffer-pool.js';
 import { GraphBuilder } from '../../src/core/onnx/builder.js';
 import { encodeModel } from '../../src/core/onnx/writer.js';
 import type { ModelExecutor } from '../../src/core/serve/executor.js';
@@ -67,7 +67,7 @@ for (const host of ['in-process', 'thread'] as const) {
       async () => {
         const d = await tmp();
         await writeFile(join(d.dir, 'm.onnx'), doubler());
-        const pool = bodyBufferPool();
+        const pool = new BufferPool();
         const lane = host === 'thread' ? new LaneExecutor({ name: 'CPU ort-cpu', target: CPU_TARGET, host: 'thread' }) : undefined;
         const executor: ModelExecutor | undefined = lane
           ? { load: (i, m, o) => lane.load(i, m, o), run: (i, f) => lane.run(i, f), unload: (i) => lane.unload(i), close: () => lane.close() }
@@ -125,7 +125,7 @@ test(
   async () => {
     const d = await tmp();
     await writeFile(join(d.dir, 'm.onnx'), doubler());
-    const pool = bodyBufferPool();
+    const pool = new BufferPool();
     const t = await startTestServer({ models: [{ name: 'm', path: join(d.dir, 'm.onnx') }], server: { buffers: pool, maxBodyBytes: 512 * 1024 } });
     try {
       const data = rowData(7);
@@ -161,7 +161,7 @@ test(
 );
 
 test('BufferPool: size classes, reuse, repeats and foreign or detached buffers ignored, the retained cap', () => {
-  const pool = new BufferPool<ArrayBuffer>({ make: (n) => new ArrayBuffer(n), maxRetainedBytes: 256 * 1024, granule: 64 * 1024, minBytes: 64 * 1024 });
+  const pool = new BufferPool({ maxRetainedBytes: 256 * 1024, granule: 64 * 1024, minBytes: 64 * 1024 });
   const a = pool.take(100_000);
   assert.equal(a.byteLength, 128 * 1024); // rounded up to the class
   assert.equal(pool.take(10).byteLength, 10); // below the floor: fresh, exact

@@ -17,7 +17,7 @@ import {
   type ServeConfig,
 } from '../../core/serve/config.js';
 import { ModelRegistry } from '../../core/serve/registry.js';
-import { bodyBufferPool } from '../../core/buffer-pool.js';
+import { BufferPool } from '../../core/buffer-pool.js';
 import { isPipelineModelDir, taskOfFiles } from '../../core/serve/pipeline-dir.js';
 import { checkModelName } from '../../core/serve/repository.js';
 import type { TaskPlan } from '../../core/tasks/plan.js';
@@ -290,7 +290,7 @@ export async function serveCommand(ctx: CliContext, models: string[], opts: Serv
   for (const { name, model, ...own } of config.models) if (!model) overrides.set(name, settingsFor(defaults, own));
 
   // Binary request bodies are read into one pool of buffers, reused instead of allocated per request.
-  const buffers = bodyBufferPool();
+  const buffers = new BufferPool();
   const registry = new ModelRegistry({
     executorFor: (d) => factory.executorFor(d),
     // A model on several devices: the router starts from bench's cached batch-1 p50 for each pair.

@@ -5,11 +5,7 @@ export const ELEMENT_BYTES: Readonly<Record<ElementType, number>> = { float32: 4
 
 /** `length` elements of `type` at `byteOffset` of `buffer` (default: as many as it holds from there); float16 as its bits. */
 export function typedArrayOf(type: ElementType, buffer: ArrayBufferLike, length?: number, byteOffset = 0): TypedData {
-  const n = length ?? (buffer.byteLength - byteOffset) / ELEMENT_BYTES[type];
-  return viewOf(type, buffer, byteOffset, n);
-}
-
-function viewOf(type: ElementType, buffer: ArrayBufferLike, byteOffset: number, length: number): TypedData {
+  length ??= (buffer.byteLength - byteOffset) / ELEMENT_BYTES[type];
   switch (type) {
     case 'float32':
       return new Float32Array(buffer, byteOffset, length);
